@@ -1,0 +1,3 @@
+from packhorse.cli.main import main
+
+main()

@@ -1,0 +1,1 @@
+"""The HTTP API (FastAPI): health, StackStorm v1 routes, webhooks, event stream."""

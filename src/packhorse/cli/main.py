@@ -1,0 +1,135 @@
+"""Entry point of the ``packhorse`` command.
+
+Subcommands live in their own modules and are imported only when invoked, so that
+``packhorse --help`` and ``packhorse pack list`` start in well under 300 ms.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from packhorse import __version__
+
+if TYPE_CHECKING:
+    from packhorse.settings import Settings
+
+
+class LazyGroup(click.Group):
+    """A group whose subcommands are ``module:attribute`` strings, imported on first use."""
+
+    def __init__(
+        self, *args: Any, lazy: dict[str, tuple[str, str]] | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        #: name -> (import path "module:attr", one-line help shown in the listing)
+        self.lazy = lazy or {}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.lazy})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.lazy:
+            module_name, _, attribute = self.lazy[cmd_name][0].partition(":")
+            command = getattr(importlib.import_module(module_name), attribute)
+            assert isinstance(command, click.Command)
+            return command
+        return super().get_command(ctx, cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        # Listing help must not import every command module: use the short help given here.
+        rows = [(name, self.lazy[name][1]) for name in sorted(self.lazy)]
+        rows += [
+            (name, command.get_short_help_str())
+            for name, command in sorted(self.commands.items())
+            if name not in self.lazy and not command.hidden
+        ]
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(sorted(rows))
+
+
+@dataclass
+class CliContext:
+    """What every command receives: where the instance is, and how to print."""
+
+    home: Path
+    environ: dict[str, str] = field(default_factory=dict)
+    _settings: Settings | None = None
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            from packhorse.settings import load_settings
+
+            self._settings = load_settings(self.home)
+        return self._settings
+
+
+COMMANDS: dict[str, tuple[str, str]] = {
+    "init": ("packhorse.cli.instance:init", "Create a new instance folder and its database."),
+    "up": ("packhorse.cli.instance:up", "Start Packhorse: API, engine and everything else."),
+    "db": ("packhorse.cli.instance:db", "Database maintenance (migrations)."),
+    "pack": ("packhorse.cli.packs:pack", "Validate, register and inspect packs."),
+    "action": ("packhorse.cli.content:action", "List and show registered actions."),
+    "rule": ("packhorse.cli.content:rule", "List and show registered rules."),
+    "trigger": ("packhorse.cli.content:trigger", "List and show trigger types."),
+    "sensor": ("packhorse.cli.content:sensor", "List registered sensors."),
+}
+
+
+@click.group(
+    cls=LazyGroup,
+    lazy=COMMANDS,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
+@click.option(
+    "--home",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Instance folder. Default: $PACKHORSE_HOME, else ~/.packhorse.",
+)
+@click.version_option(__version__, prog_name="packhorse")
+@click.pass_context
+def cli(ctx: click.Context, home: Path | None) -> None:
+    """Packhorse: event-driven automation that runs StackStorm packs unchanged.
+
+    Sensors, webhooks and timers emit triggers; rules match them; actions and workflows
+    run. Everything you build lives in portable packs.
+
+    \b
+    Start here:
+      packhorse init                 create an instance folder (~/.packhorse)
+      packhorse up                   run it (API on http://127.0.0.1:9101)
+      packhorse pack validate DIR    check a pack before you register it
+    """
+    from packhorse.settings import resolve_home
+
+    environ = dict(os.environ)
+    ctx.obj = CliContext(home=resolve_home(home, environ), environ=environ)
+
+
+def main() -> None:
+    """Console-script entry point: maps our errors to a message, a hint and exit code 2."""
+    from packhorse.errors import PackhorseError
+
+    try:
+        cli.main(prog_name="packhorse", standalone_mode=False)
+    except click.exceptions.Exit as done:
+        sys.exit(done.exit_code)
+    except click.ClickException as error:
+        error.show()
+        sys.exit(error.exit_code)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(130)
+    except PackhorseError as error:
+        click.echo(f"error: {error.message}", err=True)
+        if error.hint:
+            click.echo(f"hint: {error.hint}", err=True)
+        sys.exit(2)

@@ -1,0 +1,60 @@
+"""How commands print: plain aligned tables for people, JSON for scripts.
+
+A small table renderer of our own instead of Rich keeps list commands fast to start; Rich is
+used where it earns its import time (progress bars, prompts).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import click
+
+
+def echo_json(value: Any) -> None:
+    click.echo(json.dumps(value, indent=2, sort_keys=True, default=str))
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list | tuple):
+        return ", ".join(_cell(v) for v in value)
+    if isinstance(value, dict):
+        return json.dumps(value, sort_keys=True)
+    return str(value).replace("\n", " ")
+
+
+def echo_table(
+    headers: Sequence[str], rows: Iterable[Sequence[Any]], *, max_width: int = 60
+) -> None:
+    """Print rows under headers, columns aligned, long cells cut with an ellipsis."""
+    cells = [[_cell(v) for v in row] for row in rows]
+    cells = [[c if len(c) <= max_width else c[: max_width - 1] + "…" for c in row] for row in cells]
+    if not cells:
+        click.echo("(none)")
+        return
+    widths = [len(h) for h in headers]
+    for row in cells:
+        widths = [max(w, len(c)) for w, c in zip(widths, row, strict=True)]
+    line = "  ".join(h.upper().ljust(w) for h, w in zip(headers, widths, strict=True))
+    click.echo(line.rstrip())
+    for row in cells:
+        click.echo("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+
+
+def echo_record(record: dict[str, Any]) -> None:
+    """Print one resource as ``key: value`` lines, nested values as indented YAML-like JSON."""
+    width = max((len(k) for k in record), default=0)
+    for key, value in record.items():
+        if isinstance(value, dict | list) and value:
+            text = json.dumps(value, indent=2, sort_keys=True, default=str)
+            click.echo(f"{key.ljust(width)}:")
+            for line in text.splitlines():
+                click.echo(f"  {line}")
+        else:
+            click.echo(f"{key.ljust(width)}: {_cell(value)}")

@@ -1,0 +1,1 @@
+"""The imperative shell: services that wire the pure core to storage and runners."""

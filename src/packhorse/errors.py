@@ -1,0 +1,70 @@
+"""The one exception tree of Packhorse.
+
+    PackhorseError                  base: every error we raise on purpose
+    ├── ConfigurationError          settings or instance folder missing or invalid
+    ├── InstanceError               the instance folder is in a state the command cannot work on
+    ├── ValidationFailed            content did not validate; carries every diagnostic
+    ├── NotFound                    a named resource does not exist
+    ├── Conflict                    the change collides with existing state
+    └── StorageError                the database failed; ``retryable`` says whether to try again
+
+Foreign exceptions (SQLAlchemy, OS, YAML) are translated at the adapter boundary with
+``raise ... from``, so callers handle only these. Each carries data, not just a message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from packhorse.model.diagnostics import Diagnostic
+
+
+class PackhorseError(Exception):
+    """Base of every error Packhorse raises on purpose.
+
+    ``hint`` tells the user what to do next; the CLI prints it under the message.
+    """
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+
+class ConfigurationError(PackhorseError):
+    """Settings or the instance folder are missing or invalid."""
+
+
+class InstanceError(PackhorseError):
+    """The instance folder exists but cannot serve the command (not initialised, too new...)."""
+
+
+class ValidationFailed(PackhorseError):
+    """Content failed validation. ``diagnostics`` holds every problem found, not the first."""
+
+    def __init__(self, message: str, diagnostics: Sequence[Diagnostic]) -> None:
+        super().__init__(message, hint="fix the problems listed above and run the command again")
+        self.diagnostics = tuple(diagnostics)
+
+
+class NotFound(PackhorseError):
+    """A named resource does not exist."""
+
+    def __init__(self, kind: str, ref: str) -> None:
+        super().__init__(f"{kind} {ref!r} not found")
+        self.kind = kind
+        self.ref = ref
+
+
+class Conflict(PackhorseError):
+    """The requested change collides with existing state."""
+
+
+class StorageError(PackhorseError):
+    """The database failed. ``retryable`` is true for transient faults (locks, lost connection)."""
+
+    def __init__(self, message: str, *, retryable: bool = False) -> None:
+        super().__init__(message)
+        self.retryable = retryable

@@ -1,0 +1,1 @@
+"""Sandboxed Jinja and YAQL expressions with StackStorm's functions and filters (pure)."""

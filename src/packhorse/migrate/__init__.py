@@ -1,0 +1,1 @@
+"""Bundles, transforms, verification, cutover and the upgrade plan."""

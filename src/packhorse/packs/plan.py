@@ -1,0 +1,1 @@
+"""The registration plan: a pure diff between validated packs and what is registered."""

@@ -1,0 +1,1 @@
+"""Parameter schemas, default rendering, casting and secret masking (pure)."""

@@ -1,0 +1,1 @@
+"""Rule criteria operators, the matcher and enforcement rendering (pure)."""

@@ -1,0 +1,1 @@
+"""Runner plugins: one per runner type, behind one small interface."""

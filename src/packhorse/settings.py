@@ -1,0 +1,181 @@
+"""Instance settings: the ``packhorse.toml`` of an instance folder, as one object passed in.
+
+Nothing reads settings from globals; ``bootstrap.py`` loads them once and wires the rest.
+Settings are a plain dataclass checked by hand rather than a pydantic model because every
+CLI command loads them and ``packhorse pack list`` must start in under 300 ms.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from packhorse.errors import ConfigurationError, InstanceError
+
+SETTINGS_FILE = "packhorse.toml"
+DEFAULT_LISTEN = "127.0.0.1:9101"
+HOME_ENV = "PACKHORSE_HOME"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """What an instance is and where its parts live."""
+
+    home: Path
+    """The instance folder (absolute)."""
+    instance_id: str
+    """Random id given at ``init``; names this instance in bundles, the front and logs."""
+    created_by: str = ""
+    """Packhorse version that initialised the instance."""
+    listen: str = DEFAULT_LISTEN
+    """``HOST:PORT`` that ``packhorse up`` serves on."""
+    database_url: str = ""
+    """SQLAlchemy URL; empty means the embedded SQLite file ``state.db``."""
+    pack_paths: tuple[Path, ...] = ()
+    """Extra folders searched for packs after ``packs/``, left to right."""
+    system_user: str = "stanley"
+    """The user rule-triggered executions run as (StackStorm's convention)."""
+    extra: Mapping[str, Any] = field(default_factory=dict)
+    """Sections this version does not know; kept so that a rewrite loses nothing."""
+
+    @property
+    def packs_dir(self) -> Path:
+        return self.home / "packs"
+
+    @property
+    def configs_dir(self) -> Path:
+        return self.home / "configs"
+
+    @property
+    def keys_dir(self) -> Path:
+        return self.home / "keys"
+
+    @property
+    def key_file(self) -> Path:
+        return self.keys_dir / "datastore.key"
+
+    @property
+    def venvs_dir(self) -> Path:
+        return self.home / "venvs"
+
+    @property
+    def archive_dir(self) -> Path:
+        return self.home / "archive"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.home / "logs"
+
+    @property
+    def state_db(self) -> Path:
+        return self.home / "state.db"
+
+    @property
+    def database(self) -> str:
+        """The effective database URL."""
+        return self.database_url or f"sqlite:///{self.state_db}"
+
+    @property
+    def pack_search_paths(self) -> tuple[Path, ...]:
+        return (self.packs_dir, *self.pack_paths)
+
+    def with_overrides(self, **changes: Any) -> Settings:
+        return replace(self, **changes)
+
+
+def resolve_home(option: str | os.PathLike[str] | None, environ: Mapping[str, str]) -> Path:
+    """``--home``, else ``$PACKHORSE_HOME``, else ``~/.packhorse``; always absolute."""
+    chosen = option or environ.get(HOME_ENV) or Path.home() / ".packhorse"
+    return Path(chosen).expanduser().resolve()
+
+
+def load_settings(home: Path) -> Settings:
+    """Read ``<home>/packhorse.toml``. Raises InstanceError when the folder is no instance."""
+    file = home / SETTINGS_FILE
+    try:
+        raw = tomllib.loads(file.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InstanceError(
+            f"{home} is not a Packhorse instance (no {SETTINGS_FILE})",
+            hint=f"run 'packhorse --home {home} init' first, or pass the right --home",
+        ) from None
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        raise ConfigurationError(f"{file}: cannot read settings: {error}") from error
+    return settings_from_toml(home, raw, file)
+
+
+def settings_from_toml(home: Path, raw: Mapping[str, Any], file: Path) -> Settings:
+    instance = _table(raw, "instance", file)
+    server = _table(raw, "server", file)
+    database = _table(raw, "database", file)
+    packs = _table(raw, "packs", file)
+    execution = _table(raw, "execution", file)
+    known = {"instance", "server", "database", "packs", "execution"}
+    instance_id = _string(instance, "id", file, "instance")
+    if not instance_id:
+        raise ConfigurationError(f"{file}: [instance] id is required")
+    paths = packs.get("paths", [])
+    if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
+        raise ConfigurationError(f"{file}: [packs] paths must be a list of folder paths")
+    return Settings(
+        home=home,
+        instance_id=instance_id,
+        created_by=_string(instance, "created_by", file, "instance"),
+        listen=_string(server, "listen", file, "server") or DEFAULT_LISTEN,
+        database_url=_string(database, "url", file, "database"),
+        pack_paths=tuple((home / p).resolve() for p in paths),
+        system_user=_string(execution, "system_user", file, "execution") or "stanley",
+        extra={k: v for k, v in raw.items() if k not in known},
+    )
+
+
+def settings_to_toml(settings: Settings) -> str:
+    """Render settings as TOML (only the value types settings use)."""
+    home = settings.home
+    pack_paths = [
+        str(p.relative_to(home)) if p.is_relative_to(home) else str(p) for p in settings.pack_paths
+    ]
+    sections: dict[str, dict[str, Any]] = {
+        "instance": {"id": settings.instance_id, "created_by": settings.created_by},
+        "server": {"listen": settings.listen},
+        "database": {"url": settings.database_url},
+        "packs": {"paths": pack_paths},
+        "execution": {"system_user": settings.system_user},
+    }
+    lines = ["# Packhorse instance settings. See docs/settings.md.", ""]
+    for name, values in [*sections.items(), *settings.extra.items()]:
+        lines.append(f"[{name}]")
+        lines.extend(f"{key} = {_toml_value(value)}" for key, value in values.items())
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, str):
+        escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+        return f'"{escaped}"'
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    raise ConfigurationError(f"cannot write setting value {value!r} as TOML")
+
+
+def _table(raw: Mapping[str, Any], name: str, file: Path) -> Mapping[str, Any]:
+    table = raw.get(name, {})
+    if not isinstance(table, dict):
+        raise ConfigurationError(f"{file}: [{name}] must be a table")
+    return table
+
+
+def _string(table: Mapping[str, Any], key: str, file: Path, section: str) -> str:
+    value = table.get(key, "")
+    if not isinstance(value, str):
+        raise ConfigurationError(f"{file}: [{section}] {key} must be a string")
+    return value

@@ -1,0 +1,1 @@
+"""Storage ports and their SQLAlchemy Core adapters (SQLite, PostgreSQL); Alembic migrations."""

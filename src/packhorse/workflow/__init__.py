@@ -1,0 +1,1 @@
+"""Orquesta and action-chain: spec, graph, state and conductor (pure)."""
