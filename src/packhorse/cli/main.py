@@ -114,12 +114,12 @@ def cli(ctx: click.Context, home: Path | None) -> None:
     ctx.obj = CliContext(home=resolve_home(home, environ), environ=environ)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: maps our errors to a message, a hint and exit code 2."""
     from packhorse.errors import PackhorseError
 
     try:
-        cli.main(prog_name="packhorse", standalone_mode=False)
+        cli.main(args=argv, prog_name="packhorse", standalone_mode=False)
     except click.exceptions.Exit as done:
         sys.exit(done.exit_code)
     except click.ClickException as error:

@@ -91,3 +91,27 @@ class Pack:
 
     def of_kind(self, kind: Kind) -> tuple[Resource, ...]:
         return tuple(r for r in self.resources if r.kind is kind)
+
+
+@dataclass(frozen=True, slots=True)
+class RegisteredPack:
+    """A pack as the registry holds it (its resources are stored separately)."""
+
+    ref: str
+    version: str
+    path: str
+    digest: str
+    metadata: Mapping[str, Any]
+    files: tuple[str, ...]
+    registered_at: str
+    """ISO-8601 UTC time of the registration that last changed it."""
+
+
+@dataclass(frozen=True, slots=True)
+class RegistryState:
+    """Digests of what is registered: all the planner needs to diff against."""
+
+    packs: Mapping[str, str]
+    """pack ref -> pack digest"""
+    resources: Mapping[tuple[Kind, str], tuple[str, str]]
+    """(kind, ref) -> (pack ref, resource digest)"""

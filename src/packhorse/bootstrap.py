@@ -1,0 +1,80 @@
+"""The composition root: the one place that reads settings and wires adapters together."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import sqlalchemy as sa
+    from fastapi import FastAPI
+
+    from packhorse.settings import Settings
+    from packhorse.storage.ports import ContentRegistry, RegistryReader, UserStore
+
+
+@functools.cache
+def _engine(url: str) -> sa.Engine:
+    from packhorse.storage.database import create_engine
+
+    return create_engine(url)
+
+
+def database_engine(settings: Settings) -> sa.Engine:
+    return _engine(settings.database)
+
+
+def content_registry(settings: Settings) -> ContentRegistry:
+    from packhorse.storage.registry import SqlContentRegistry
+
+    return SqlContentRegistry(database_engine(settings))
+
+
+def registry_reader(settings: Settings) -> RegistryReader:
+    """A reader for CLI list/show commands: stdlib sqlite3 on SQLite (fast start-up)."""
+    if not settings.database_url:
+        from packhorse.storage.fastread import SqliteRegistryReader
+
+        return SqliteRegistryReader(settings.state_db)
+    return content_registry(settings)
+
+
+def user_store(settings: Settings) -> UserStore:
+    from packhorse.storage.users import SqlUserStore
+
+    return SqlUserStore(database_engine(settings))
+
+
+def bundled_pack_dir(name: str) -> Path:
+    return Path(__file__).parent / "bundled_packs" / name
+
+
+def system_pack_dirs() -> tuple[Path, ...]:
+    """Packs registered from the installed Packhorse itself, not copied into the instance."""
+    return (bundled_pack_dir("core"),)
+
+
+def readiness_problem(settings: Settings) -> str | None:
+    """None when the database is reachable and at head; else a sentence saying why not."""
+    from packhorse.errors import PackhorseError
+    from packhorse.storage import migrate
+
+    try:
+        status = migrate.status(database_engine(settings))
+    except PackhorseError as error:
+        return error.message
+    except Exception as error:  # noqa: BLE001 - any driver fault means "not ready", with why
+        return f"database unreachable: {error}"
+    if not status.at_head:
+        return f"database at revision {status.current}, expected {status.head}"
+    return None
+
+
+def create_app(settings: Settings) -> FastAPI:
+    from packhorse.api.app import create_app as build
+
+    return build(
+        instance_id=settings.instance_id,
+        readiness=lambda: readiness_problem(settings),
+    )

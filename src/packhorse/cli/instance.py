@@ -1,0 +1,108 @@
+"""``packhorse init``, ``packhorse up`` and ``packhorse db``."""
+
+from __future__ import annotations
+
+import click
+
+from packhorse.cli.main import CliContext
+from packhorse.cli.output import echo_json
+
+pass_cli = click.make_pass_decorator(CliContext)
+
+
+@click.command()
+@click.option("--listen", metavar="HOST:PORT", help="Address 'up' will serve on (saved).")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@pass_cli
+def init(cli: CliContext, listen: str | None, as_json: bool) -> None:
+    """Create a new instance folder (default ~/.packhorse, or --home).
+
+    Creates packhorse.toml, the SQLite database (migrated to the current schema), a random
+    datastore key (mode 0600), registers the bundled packs, and creates an 'admin' user
+    whose password is printed once and stored only hashed.
+    """
+    from packhorse.engine.instance import init_instance
+
+    result = init_instance(cli.home, listen=listen)
+    counts = result.registration.plan.counts() if result.registration.plan else {}
+    packs = [p.ref for p in result.registration.packs]
+    if as_json:
+        echo_json(
+            {
+                "home": str(result.settings.home),
+                "instance_id": result.settings.instance_id,
+                "listen": result.settings.listen,
+                "packs": packs,
+                "resources": counts.get("create", 0),
+                "admin_user": result.admin_user,
+                "admin_password": result.admin_password,
+            }
+        )
+        return
+    click.echo(f"Initialised Packhorse instance {result.settings.instance_id} in {cli.home}")
+    click.echo(f"  packs registered: {', '.join(packs)} ({counts.get('create', 0)} resources)")
+    click.echo(f"  user: {result.admin_user}")
+    click.echo(f"  password: {result.admin_password}   (shown once; stored only hashed)")
+    click.echo("Next: packhorse " + _home_flag(cli) + "up")
+
+
+def _home_flag(cli: CliContext) -> str:
+    return "" if "PACKHORSE_HOME" in cli.environ else f"--home {cli.home} "
+
+
+@click.command()
+@click.option("--listen", metavar="HOST:PORT", help="Serve on this address (default: settings).")
+@click.option(
+    "--log-level",
+    type=click.Choice(["critical", "error", "warning", "info", "debug"]),
+    default="info",
+    show_default=True,
+)
+@pass_cli
+def up(cli: CliContext, listen: str | None, log_level: str) -> None:
+    """Start Packhorse in this process: the HTTP API and every engine part built so far.
+
+    Stops cleanly on Ctrl-C or SIGTERM.
+    """
+    from packhorse.engine.server import serve
+
+    serve(cli.settings, listen=listen or cli.settings.listen, log_level=log_level)
+
+
+@click.group()
+def db() -> None:
+    """Database maintenance: schema migrations."""
+
+
+@db.command("upgrade")
+@pass_cli
+def db_upgrade(cli: CliContext) -> None:
+    """Apply pending schema migrations to this instance's database."""
+    from packhorse.engine.instance import upgrade_database
+    from packhorse.storage import migrate
+
+    before = upgrade_database(cli.settings)
+    if before.at_head:
+        click.echo(f"Database already at the current schema ({before.head}).")
+    else:
+        click.echo(
+            f"Database upgraded from {before.current or 'empty'} to {migrate.head_revision()}."
+        )
+
+
+@db.command("status")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@pass_cli
+def db_status(cli: CliContext, as_json: bool) -> None:
+    """Show the database's schema revision and whether migrations are pending."""
+    from packhorse.bootstrap import database_engine
+    from packhorse.storage import migrate
+
+    status = migrate.status(database_engine(cli.settings))
+    if as_json:
+        echo_json({"current": status.current, "head": status.head, "at_head": status.at_head})
+    elif status.at_head:
+        click.echo(f"At the current schema ({status.head}).")
+    else:
+        click.echo(f"At {status.current or 'empty'}; {status.head} is current.")
+        click.echo("Run 'packhorse db upgrade' to apply the pending migrations.")

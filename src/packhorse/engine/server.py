@@ -1,0 +1,37 @@
+"""Running the process: ``packhorse up``.
+
+Today it serves the HTTP API; later issues add the scheduler, workers, timers and sensors
+here, started and stopped with the server's lifespan.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from packhorse import bootstrap
+from packhorse.errors import ConfigurationError, InstanceError
+from packhorse.settings import Settings
+
+
+def parse_listen(listen: str) -> tuple[str, int]:
+    host, separator, port = listen.rpartition(":")
+    if not separator or not port.isdigit() or not host:
+        raise ConfigurationError(f"listen address {listen!r} is not HOST:PORT")
+    return host.strip("[]"), int(port)
+
+
+def serve(settings: Settings, *, listen: str, log_level: str = "info") -> None:
+    import uvicorn
+
+    host, port = parse_listen(listen)
+    problem = bootstrap.readiness_problem(settings)
+    if problem is not None:
+        raise InstanceError(
+            f"cannot start: {problem}",
+            hint="run 'packhorse db upgrade' if the schema is behind",
+        )
+    app = bootstrap.create_app(settings)
+    print(f"Packhorse {settings.instance_id} serving on http://{host}:{port}", file=sys.stderr)
+    print(f"  try: curl http://{host}:{port}/health", file=sys.stderr)
+    config = uvicorn.Config(app, host=host, port=port, log_level=log_level, lifespan="on")
+    uvicorn.Server(config).run()

@@ -1,0 +1,65 @@
+"""Database engines: SQLite in WAL mode (the embedded default) and PostgreSQL.
+
+SQLite notes: WAL with ``synchronous=NORMAL`` survives a process kill (a power loss may lose
+the last transactions, never corrupt the file). Python's sqlite3 module opens transactions
+lazily and cannot ask for ``BEGIN IMMEDIATE``; we take over ``BEGIN`` ourselves so that a
+writer declares itself up front (``write=True``) instead of failing on lock upgrade later.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
+
+from packhorse.errors import Conflict, StorageError
+
+BUSY_TIMEOUT_MS = 10_000
+
+
+def create_engine(url: str) -> sa.Engine:
+    """An engine for ``url``; SQLite gets WAL, NORMAL sync, foreign keys and explicit BEGIN."""
+    if url.startswith("sqlite"):
+        engine = sa.create_engine(url, connect_args={"check_same_thread": False})
+        _configure_sqlite(engine)
+        return engine
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    return sa.create_engine(url, pool_pre_ping=True)
+
+
+def _configure_sqlite(engine: sa.Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def on_begin(connection: sa.Connection) -> None:
+        mode = "IMMEDIATE" if connection.get_execution_options().get("write") else "DEFERRED"
+        connection.exec_driver_sql(f"BEGIN {mode}")
+
+
+@contextlib.contextmanager
+def transaction(engine: sa.Engine, *, write: bool = False) -> Iterator[sa.Connection]:
+    """One transaction; commits on success, rolls back on error, translates driver errors."""
+    try:
+        with engine.connect().execution_options(write=write) as connection, connection.begin():
+            yield connection
+    except IntegrityError as error:
+        raise Conflict(f"conflicting data: {error.orig}") from error
+    except OperationalError as error:
+        text = str(error.orig)
+        retryable = "locked" in text or "busy" in text or error.connection_invalidated
+        raise StorageError(f"database error: {text}", retryable=retryable) from error
+    except SQLAlchemyError as error:
+        raise StorageError(f"database error: {error}") from error

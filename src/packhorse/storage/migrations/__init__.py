@@ -1,0 +1,1 @@
+"""Alembic migration scripts. One history for SQLite and PostgreSQL."""

@@ -1,0 +1,57 @@
+"""Storage ports: one protocol per aggregate. Adapters live beside them; the composition
+root (``bootstrap.py``) chooses which to wire. Every adapter passes the same contract tests."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from typing import TYPE_CHECKING, Protocol
+
+from packhorse.model.content import Kind, RegisteredPack, RegistryState, Resource
+
+if TYPE_CHECKING:
+    from packhorse.packs.plan import Plan
+
+
+class RegistryReader(Protocol):
+    """Read side of the content registry."""
+
+    def list_packs(self) -> list[RegisteredPack]:
+        """Every registered pack, sorted by ref."""
+        ...
+
+    def get_pack(self, ref: str) -> RegisteredPack | None: ...
+
+    def list_resources(self, kind: Kind, pack: str | None = None) -> list[Resource]:
+        """Resources of one kind (optionally of one pack), sorted by ref."""
+        ...
+
+    def get_resource(self, kind: Kind, ref: str) -> Resource | None: ...
+
+    def state(self, packs: Collection[str] | None = None) -> RegistryState:
+        """Digests of the given packs and their resources (all packs when None)."""
+        ...
+
+
+class ContentRegistry(RegistryReader, Protocol):
+    """The content registry: what packs are registered and what they hold."""
+
+    def apply(self, plan: Plan, *, now: str) -> None:
+        """Carry out a registration plan in one transaction, all or nothing.
+
+        ``now`` is the ISO-8601 time recorded on changed packs.
+        """
+        ...
+
+
+class UserStore(Protocol):
+    """Users who may sign in; passwords are stored only as hashes."""
+
+    def add_user(self, name: str, password_hash: str, role: str, *, now: str) -> None:
+        """Create a user; raises Conflict when the name is taken."""
+        ...
+
+    def get_password_hash(self, name: str) -> str | None: ...
+
+    def list_users(self) -> list[tuple[str, str, str]]:
+        """``(name, role, created_at)`` of every user, sorted by name."""
+        ...

@@ -1,0 +1,51 @@
+"""Table definitions (SQLAlchemy Core), shared by every adapter and by the migrations.
+
+JSON documents are stored as canonical JSON text, which reads the same on SQLite and
+PostgreSQL and lets the stdlib ``sqlite3`` fast path read them without SQLAlchemy.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+packs = sa.Table(
+    "packs",
+    metadata,
+    sa.Column("ref", sa.String(255), primary_key=True),
+    sa.Column("version", sa.String(64), nullable=False),
+    sa.Column("path", sa.Text, nullable=False),
+    sa.Column("digest", sa.String(64), nullable=False),
+    sa.Column("metadata", sa.Text, nullable=False),
+    sa.Column("files", sa.Text, nullable=False),
+    sa.Column("registered_at", sa.String(32), nullable=False),
+)
+
+resources = sa.Table(
+    "resources",
+    metadata,
+    sa.Column("kind", sa.String(32), primary_key=True),
+    sa.Column("ref", sa.String(512), primary_key=True),
+    sa.Column("pack", sa.String(255), nullable=False, index=True),
+    sa.Column("name", sa.String(512), nullable=False),
+    sa.Column("enabled", sa.Boolean, nullable=False),
+    sa.Column("digest", sa.String(64), nullable=False),
+    sa.Column("metadata_file", sa.Text, nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+)
+
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("name", sa.String(255), primary_key=True),
+    sa.Column("password_hash", sa.Text, nullable=False),
+    sa.Column("role", sa.String(32), nullable=False),
+    sa.Column("created_at", sa.String(32), nullable=False),
+)

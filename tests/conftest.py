@@ -1,0 +1,80 @@
+"""Shared fixtures: temporary instance homes and the PostgreSQL test server."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+PG_ADMIN_URL = os.environ.get("PACKHORSE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A private PostgreSQL database for this test session, dropped afterwards.
+
+    Skips, saying why, only when no server is reachable.
+    """
+    psycopg = pytest.importorskip("psycopg")
+    try:
+        admin = psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError as error:
+        pytest.skip(f"PostgreSQL not reachable at {PG_ADMIN_URL}: {error}")
+    name = f"packhorse_test_{uuid.uuid4().hex[:12]}"
+    with admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    base = PG_ADMIN_URL.rsplit("/", 1)[0]
+    try:
+        yield f"{base}/{name}"
+    finally:
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def _instance_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One initialised instance per test process; tests get copies of it."""
+    from packhorse.engine.instance import init_instance
+
+    home = tmp_path_factory.mktemp("template") / "home"
+    result = init_instance(home)
+    (home / ".admin-password").write_text(result.admin_password)
+    return home
+
+
+@pytest.fixture
+def instance_home(_instance_template: Path, tmp_path: Path) -> Path:
+    """A fresh copy of an initialised instance (core and examples registered)."""
+    home = tmp_path / "home"
+    shutil.copytree(_instance_template, home)
+    return home
+
+
+@dataclass
+class CliResult:
+    code: int
+    out: str
+    err: str
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., CliResult]:
+    """Run ``packhorse ARGS`` in-process through the real entry point function."""
+    from packhorse.cli.main import main
+
+    def run(*args: str) -> CliResult:
+        capsys.readouterr()
+        try:
+            main([str(a) for a in args])
+            code = 0
+        except SystemExit as done:
+            code = done.code if isinstance(done.code, int) else 1
+        captured = capsys.readouterr()
+        return CliResult(code, captured.out, captured.err)
+
+    return run

@@ -1,0 +1,70 @@
+"""Settings: the packhorse.toml round trip, home resolution and clear errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from packhorse.errors import ConfigurationError, InstanceError
+from packhorse.settings import (
+    Settings,
+    load_settings,
+    resolve_home,
+    settings_to_toml,
+)
+
+
+def test_home_resolution_order(tmp_path: Path) -> None:
+    assert resolve_home(tmp_path / "a", {"PACKHORSE_HOME": str(tmp_path / "b")}) == tmp_path / "a"
+    assert resolve_home(None, {"PACKHORSE_HOME": str(tmp_path / "b")}) == tmp_path / "b"
+    assert resolve_home(None, {}) == Path.home() / ".packhorse"
+    assert resolve_home("relative", {}).is_absolute()
+
+
+def test_round_trip_keeps_every_field_and_unknown_sections(tmp_path: Path) -> None:
+    settings = Settings(
+        home=tmp_path,
+        instance_id="abc",
+        created_by="0.1.0",
+        listen="0.0.0.0:9999",
+        database_url='postgresql://u@h/db?x="y"',
+        pack_paths=(tmp_path / "more", Path("/opt/shared/packs")),
+        system_user="svc",
+        extra={"future": {"flag": True, "count": 3, "names": ["a", "b"]}},
+    )
+    (tmp_path / "packhorse.toml").write_text(settings_to_toml(settings))
+    assert load_settings(tmp_path) == settings
+
+
+def test_defaults_fill_a_minimal_file(tmp_path: Path) -> None:
+    (tmp_path / "packhorse.toml").write_text('[instance]\nid = "x"\n')
+    settings = load_settings(tmp_path)
+    assert settings.listen == "127.0.0.1:9101"
+    assert settings.database == f"sqlite:///{tmp_path / 'state.db'}"
+    assert settings.pack_search_paths == (tmp_path / "packs",)
+
+
+def test_missing_file_says_how_to_initialise(tmp_path: Path) -> None:
+    with pytest.raises(InstanceError) as caught:
+        load_settings(tmp_path)
+    assert "not a Packhorse instance" in caught.value.message
+    assert caught.value.hint is not None and "init" in caught.value.hint
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[instance\n", "cannot read settings"),
+        ("[instance]\n", "id is required"),
+        ('[instance]\nid = "x"\n[server]\nlisten = 5\n', "listen must be a string"),
+        ('[instance]\nid = "x"\n[packs]\npaths = "p"\n', "paths must be a list"),
+        ('instance = 3\n', "[instance] must be a table"),
+    ],
+)
+def test_bad_files_name_the_file_and_field(tmp_path: Path, text: str, message: str) -> None:
+    (tmp_path / "packhorse.toml").write_text(text)
+    with pytest.raises(ConfigurationError) as caught:
+        load_settings(tmp_path)
+    assert str(tmp_path / "packhorse.toml") in caught.value.message
+    assert message in caught.value.message
