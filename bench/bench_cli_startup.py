@@ -13,7 +13,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import median_seconds, print_table  # noqa: E402
+from common import median_seconds, print_table
 
 REPEATS = 15
 

@@ -15,13 +15,13 @@ from pathlib import Path
 import yaml
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import median_seconds, print_table  # noqa: E402
-from packgen import generate  # noqa: E402
+from common import median_seconds, print_table
+from packgen import generate
 
-from packhorse.engine.registration import register_packs  # noqa: E402
-from packhorse.storage import migrate  # noqa: E402
-from packhorse.storage.database import create_engine  # noqa: E402
-from packhorse.storage.registry import SqlContentRegistry  # noqa: E402
+from packhorse.engine.registration import register_packs
+from packhorse.storage import migrate
+from packhorse.storage.database import create_engine
+from packhorse.storage.registry import SqlContentRegistry
 
 PACKS, ACTIONS, RULES, REPEATS = 200, 10, 5, 5
 NOW = "2026-01-01T00:00:00.000000Z"

@@ -62,11 +62,9 @@ def generate(root: Path, packs: int, actions: int, rules: int) -> list[Path]:
             f"---\nref: {name}\nname: {name}\ndescription: Benchmark pack {p}.\n"
             "version: 1.0.0\nauthor: bench\nemail: bench@example.org\n"
         )
-        (folder / "actions" / "scripts" / "run.sh").write_text("#!/bin/sh\necho \"$@\"\n")
+        (folder / "actions" / "scripts" / "run.sh").write_text('#!/bin/sh\necho "$@"\n')
         for a in range(actions):
-            (folder / "actions" / f"action_{a}.yaml").write_text(
-                ACTION.format(index=a, pack=name)
-            )
+            (folder / "actions" / f"action_{a}.yaml").write_text(ACTION.format(index=a, pack=name))
         for r in range(rules):
             (folder / "rules" / f"rule_{r}.yaml").write_text(RULE.format(index=r, pack=name))
         folders.append(folder)

@@ -59,7 +59,7 @@ def test_missing_file_says_how_to_initialise(tmp_path: Path) -> None:
         ("[instance]\n", "id is required"),
         ('[instance]\nid = "x"\n[server]\nlisten = 5\n', "listen must be a string"),
         ('[instance]\nid = "x"\n[packs]\npaths = "p"\n', "paths must be a list"),
-        ('instance = 3\n', "[instance] must be a table"),
+        ("instance = 3\n", "[instance] must be a table"),
     ],
 )
 def test_bad_files_name_the_file_and_field(tmp_path: Path, text: str, message: str) -> None:

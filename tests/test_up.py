@@ -37,8 +37,16 @@ def wait_for(url: str, process: subprocess.Popen[bytes], timeout: float = 30) ->
 def test_up_serves_health_and_ready_and_stops_cleanly(instance_home: Path) -> None:
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "packhorse", "--home", str(instance_home), "up",
-         "--listen", f"127.0.0.1:{port}"],
+        [
+            sys.executable,
+            "-m",
+            "packhorse",
+            "--home",
+            str(instance_home),
+            "up",
+            "--listen",
+            f"127.0.0.1:{port}",
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
@@ -63,8 +71,16 @@ def test_up_refuses_a_database_behind_the_schema(instance_home: Path) -> None:
     with sqlite3.connect(instance_home / "state.db") as connection:
         connection.execute("DELETE FROM alembic_version")
     result = subprocess.run(
-        [sys.executable, "-m", "packhorse", "--home", str(instance_home), "up",
-         "--listen", f"127.0.0.1:{free_port()}"],
+        [
+            sys.executable,
+            "-m",
+            "packhorse",
+            "--home",
+            str(instance_home),
+            "up",
+            "--listen",
+            f"127.0.0.1:{free_port()}",
+        ],
         capture_output=True,
         text=True,
         timeout=60,

@@ -85,9 +85,7 @@ def test_a_pack_with_an_error_registers_nothing(instance_home: Path, cli: Cli) -
     (examples / "actions" / "fresh.yaml").write_text(
         "name: fresh\nrunner_type: noop\ndescription: new\n"
     )
-    (examples / "actions" / "broken.yaml").write_text(
-        "name: broken\nrunner_type: no-such-runner\n"
-    )
+    (examples / "actions" / "broken.yaml").write_text("name: broken\nrunner_type: no-such-runner\n")
     result = cli("--home", instance_home, "pack", "register", "examples")
     assert result.code == 1
     assert "actions/broken.yaml:2:" in result.err and "no-such-runner" in result.err

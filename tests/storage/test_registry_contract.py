@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from packhorse.model.content import Kind, Pack, RegistryState, Resource
 from packhorse.errors import Conflict
+from packhorse.model.content import Kind, Pack, RegistryState, Resource
 from packhorse.packs.plan import Operation, Plan, ResourceChange, plan_registration
 from packhorse.storage import migrate
 from packhorse.storage.database import create_engine
@@ -28,20 +28,6 @@ def resource(kind: Kind, ref: str, **body: object) -> Resource:
 def pack(ref: str, *resources: Resource, version: str = "1.0.0") -> Pack:
     metadata = {"ref": ref, "name": ref, "version": version, "description": "d"}
     return Pack(ref, f"/p/{ref}", metadata, ("pack.yaml",), resources)
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[sa.Engine]:
-    if request.param == "sqlite":
-        engine = create_engine(f"sqlite:///{tmp_path / 'state.db'}")
-    else:
-        url = request.getfixturevalue("postgres_url")
-        engine = create_engine(url)
-        with engine.begin() as connection:  # each test starts from an empty database
-            connection.exec_driver_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
-    migrate.upgrade(engine)
-    yield engine
-    engine.dispose()
 
 
 def test_migrations_reach_head_from_empty(engine: sa.Engine) -> None:
@@ -135,7 +121,9 @@ def test_fast_reader_agrees_with_sqlalchemy_adapter(tmp_path: Path) -> None:
     for kind in Kind:
         assert reader.list_resources(kind) == registry.list_resources(kind)
         assert reader.list_resources(kind, pack="demo") == registry.list_resources(kind, "demo")
-    assert reader.get_resource(Kind.ACTION, "demo.a") == registry.get_resource(Kind.ACTION, "demo.a")
+    assert reader.get_resource(Kind.ACTION, "demo.a") == registry.get_resource(
+        Kind.ACTION, "demo.a"
+    )
     assert reader.state() == registry.state()
     assert reader.state(["extra"]) == registry.state(["extra"])
     engine.dispose()

@@ -90,9 +90,7 @@ def register_packs(
     if has_errors(diagnostics):
         return RegistrationOutcome(None, tuple(diagnostics), applied=False)
 
-    packs = tuple(
-        _relative_to(result.pack, home) for result in results if result.pack is not None
-    )
+    packs = tuple(_relative_to(result.pack, home) for result in results if result.pack is not None)
     remove: set[str] = set()
     if all_packs:
         remove = {p.ref for p in registry.list_packs()} - {p.ref for p in packs}

@@ -3,10 +3,11 @@ root (``bootstrap.py``) chooses which to wire. Every adapter passes the same con
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from typing import TYPE_CHECKING, Protocol
 
 from packhorse.model.content import Kind, RegisteredPack, RegistryState, Resource
+from packhorse.model.datastore import KeyValue, Scope
 
 if TYPE_CHECKING:
     from packhorse.packs.plan import Plan
@@ -54,4 +55,39 @@ class UserStore(Protocol):
 
     def list_users(self) -> list[tuple[str, str, str]]:
         """``(name, role, created_at)`` of every user, sorted by name."""
+        ...
+
+
+class Datastore(Protocol):
+    """StackStorm's key-value datastore. Expired pairs are invisible before they are purged."""
+
+    def get(self, scope: Scope, user: str, name: str, *, now: str) -> KeyValue | None: ...
+
+    def put(self, pair: KeyValue) -> None:
+        """Create or replace one pair."""
+        ...
+
+    def put_many(self, pairs: Iterable[KeyValue]) -> int:
+        """Create or replace many pairs in one transaction; returns the count."""
+        ...
+
+    def delete(self, scope: Scope, user: str, name: str) -> bool:
+        """Remove a pair; False when there was none."""
+        ...
+
+    def list(
+        self,
+        scope: Scope | None,
+        user: str | None,
+        *,
+        now: str,
+        prefix: str | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[KeyValue]:
+        """Live pairs sorted by scope, user, name; None scope or user matches any."""
+        ...
+
+    def purge_expired(self, *, now: str, batch: int = 500) -> int:
+        """Delete up to ``batch`` expired pairs; returns how many were deleted."""
         ...

@@ -49,3 +49,16 @@ users = sa.Table(
     sa.Column("role", sa.String(32), nullable=False),
     sa.Column("created_at", sa.String(32), nullable=False),
 )
+
+kv_pairs = sa.Table(
+    "kv_pairs",
+    metadata,
+    sa.Column("scope", sa.String(16), primary_key=True),
+    sa.Column("user", sa.String(255), primary_key=True),
+    sa.Column("name", sa.String(1024), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+    sa.Column("secret", sa.Boolean, nullable=False),
+    sa.Column("description", sa.Text, nullable=False),
+    sa.Column("expires_at", sa.String(32), nullable=True, index=True),
+    sa.Column("updated_at", sa.String(32), nullable=False),
+)
