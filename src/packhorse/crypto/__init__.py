@@ -5,6 +5,8 @@ reproducible in tests; the shell passes ``secrets.token_bytes`` or values it dre
 
 - :mod:`packhorse.crypto.keys`: our datastore key file and :class:`DatastoreKey`.
 - :mod:`packhorse.crypto.cipher`: AES-256-GCM tokens (``ph1:<key id>:<payload>``).
+- :mod:`packhorse.crypto.stackstorm`: StackStorm's keyczar-compatible cipher, to import
+  values a StackStorm install encrypted (and to write them back for round trips).
 
 Decryption failures of every kind raise :class:`packhorse.errors.DecryptionError`.
 """
@@ -27,12 +29,20 @@ from packhorse.crypto.keys import (
     parse_key_file,
     render_key_file,
 )
+from packhorse.crypto.stackstorm import (
+    St2Key,
+    parse_st2_key_file,
+    render_st2_key_file,
+    st2_decrypt,
+    st2_encrypt,
+)
 
 __all__ = [
     "KEY_SIZE",
     "NONCE_SIZE",
     "TOKEN_PREFIX",
     "DatastoreKey",
+    "St2Key",
     "datastore_associated_data",
     "decrypt",
     "encrypt",
@@ -40,5 +50,9 @@ __all__ = [
     "is_encrypted_token",
     "key_id_of",
     "parse_key_file",
+    "parse_st2_key_file",
     "render_key_file",
+    "render_st2_key_file",
+    "st2_decrypt",
+    "st2_encrypt",
 ]
