@@ -75,6 +75,8 @@ def test_reads_the_file_packhorse_init_writes(tmp_path: Path) -> None:
         (key_file(version=...), '"version" is missing'),
         (key_file(version=2), '"version" is 2; this Packhorse reads version 1'),
         (key_file(version=True), '"version" is True'),
+        (key_file(version=1.0), '"version" is 1.0'),
+        (key_file(version="1"), "\"version\" is '1'"),
         (key_file(algorithm=...), '"algorithm" is missing'),
         (key_file(algorithm="AES-128-CBC"), "\"algorithm\" is 'AES-128-CBC'"),
         (key_file(key=...), '"key" is missing'),

@@ -86,7 +86,7 @@ def parse_key_file(text: str, path: str) -> DatastoreKey:
     version = document.get("version")
     if version is None:
         problems.append('"version" is missing')
-    elif version != KEY_FILE_VERSION or isinstance(version, bool):
+    elif type(version) is not int or version != KEY_FILE_VERSION:
         problems.append(f'"version" is {version!r}; this Packhorse reads version 1')
     algorithm = document.get("algorithm")
     if algorithm is None:
