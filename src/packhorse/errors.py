@@ -6,9 +6,11 @@
     ├── ValidationFailed            content did not validate; carries every diagnostic
     ├── NotFound                    a named resource does not exist
     ├── Conflict                    the change collides with existing state
-    └── StorageError                the database failed; ``retryable`` says whether to try again
+    ├── StorageError                the database failed; ``retryable`` says whether to try again
+    └── DecryptionError             an encrypted value cannot be decrypted (damaged, altered,
+                                    wrong key or wrong place); ``key_id`` names its key if known
 
-Foreign exceptions (SQLAlchemy, OS, YAML) are translated at the adapter boundary with
+Foreign exceptions (SQLAlchemy, OS, YAML, cryptography) are translated at the adapter boundary with
 ``raise ... from``, so callers handle only these. Each carries data, not just a message.
 """
 
@@ -68,3 +70,17 @@ class StorageError(PackhorseError):
     def __init__(self, message: str, *, retryable: bool = False) -> None:
         super().__init__(message)
         self.retryable = retryable
+
+
+class DecryptionError(PackhorseError):
+    """An encrypted value cannot be decrypted.
+
+    Raised for every failure alike: a malformed or truncated value, bad encoding, a key that
+    is not loaded, a wrong key, or a failed integrity check (any changed byte, or a value moved
+    to another name). ``key_id`` is the id of the key the value names, when it names one.
+    The message never contains key material or plaintext.
+    """
+
+    def __init__(self, message: str, *, key_id: str | None = None, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.key_id = key_id

@@ -7,8 +7,6 @@ what it created.
 
 from __future__ import annotations
 
-import base64
-import json
 import os
 import secrets
 import shutil
@@ -17,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from packhorse import __version__, bootstrap
+from packhorse.crypto import generate_key, render_key_file
 from packhorse.engine.clock import iso_now
 from packhorse.engine.passwords import generate_password, hash_password
 from packhorse.engine.registration import RegistrationOutcome, register_packs
@@ -40,15 +39,10 @@ class InitResult:
 
 def write_datastore_key(path: Path) -> None:
     """A new random AES-256 key, created 0600 (never readable by others, even briefly)."""
-    document = {
-        "version": 1,
-        "algorithm": "AES-256-GCM",
-        "key": base64.b64encode(secrets.token_bytes(32)).decode(),
-    }
+    text = render_key_file(generate_key(secrets.token_bytes))
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(descriptor, "w", encoding="utf-8") as file:
-        json.dump(document, file)
-        file.write("\n")
+        file.write(text)
 
 
 def init_instance(
