@@ -3,7 +3,6 @@ fast reader, and PostgreSQL. Migrations run from an empty database on each."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
