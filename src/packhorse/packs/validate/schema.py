@@ -269,7 +269,7 @@ def check_parameter(
         enum = schema["enum"]
         if not isinstance(enum, list) or not enum:
             report.add("PH218", f"parameter {name!r}: enum must be a non-empty list", (*at, "enum"))
-        elif len({canonical_json(item) for item in enum}) != len(enum):
+        elif len({_hashable(item) for item in enum}) != len(enum):
             report.add("PH218", f"parameter {name!r}: enum has duplicate values", (*at, "enum"))
     if nested:
         problem = json_schema_problem(schema)
@@ -318,6 +318,12 @@ def _check_override(
             "'immutable' from the action",
             (*at, "immutable"),
         )
+
+
+def _hashable(value: Any) -> Any:
+    if isinstance(value, dict | list):
+        return canonical_json(value)
+    return (type(value).__name__, value)
 
 
 def _thaw(value: Any) -> Any:

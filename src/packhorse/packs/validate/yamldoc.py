@@ -16,12 +16,38 @@ from typing import Any
 
 import yaml
 
-try:  # the C loader is several times faster; fall back where libyaml is missing
-    from yaml import CSafeLoader as _Loader
-except ImportError:  # pragma: no cover - depends on the PyYAML build
-    from yaml import SafeLoader as _Loader  # type: ignore[assignment]
-
 from packhorse.model.diagnostics import Diagnostic, Severity
+
+try:  # the C loader is several times faster; fall back where libyaml is missing
+    from yaml import CSafeLoader as _BaseLoader
+except ImportError:  # pragma: no cover - depends on the PyYAML build
+    from yaml import SafeLoader as _BaseLoader  # type: ignore[assignment]
+
+_STR = "tag:yaml.org,2002:str"
+_SEQ = "tag:yaml.org,2002:seq"
+_MAP = "tag:yaml.org,2002:map"
+_MERGE = "tag:yaml.org,2002:merge"
+_RESOLVED: dict[tuple[str, tuple[bool, bool]], str] = {}
+_RESOLVED_MAX = 50_000
+#: Deeper documents take the slow, stack-safe path.
+_FAST_DEPTH = 200
+
+
+class _Loader(_BaseLoader):
+    """The safe loader, with implicit tag resolution memoised (pack files repeat scalars)."""
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
+        if kind is not yaml.ScalarNode or not implicit[0]:
+            return super().resolve(kind, value, implicit)  # type: ignore[no-untyped-call]
+        key = (value, implicit)
+        tag = _RESOLVED.get(key)
+        if tag is None:
+            tag = super().resolve(kind, value, implicit)  # type: ignore[no-untyped-call]
+            if len(_RESOLVED) >= _RESOLVED_MAX:
+                _RESOLVED.clear()
+            _RESOLVED[key] = tag
+        return tag
+
 
 Path = tuple[str | int, ...]
 
@@ -123,6 +149,78 @@ def _positions(root: yaml.Node) -> tuple[dict[Path, tuple[int, int]], list[tuple
     return positions, duplicates
 
 
+class _Fallback(Exception):
+    """The document uses something the fast builder leaves to PyYAML (aliases, merges, tags)."""
+
+
+class _Builder:
+    """Data and positions in one walk over the node tree, for plain documents.
+
+    PyYAML's Python constructor plus a second walk for positions cost twice as much; documents
+    with aliases, merge keys, unusual tags or great depth fall back to that path.
+    """
+
+    __slots__ = ("duplicates", "loader", "positions", "seen")
+
+    def __init__(self, loader: _Loader) -> None:
+        self.loader = loader
+        self.positions: dict[Path, tuple[int, int]] = {}
+        self.duplicates: list[tuple[Path, int]] = []
+        self.seen: set[int] = set()
+
+    def scalar(self, node: yaml.Node) -> Any:
+        if node.tag == _STR:
+            return node.value
+        constructor = self.loader.yaml_constructors.get(node.tag)
+        if constructor is None:
+            raise _Fallback
+        return _plain(constructor(self.loader, node))
+
+    def build(self, node: yaml.Node, path: Path, depth: int) -> Any:
+        if depth > _FAST_DEPTH or id(node) in self.seen:
+            raise _Fallback
+        self.seen.add(id(node))
+        if isinstance(node, yaml.ScalarNode):
+            return self.scalar(node)
+        if isinstance(node, yaml.SequenceNode):
+            if node.tag != _SEQ:
+                raise _Fallback
+            items = []
+            for index, item in enumerate(node.value):
+                here = (*path, index)
+                self.positions[here] = (item.start_mark.line + 1, item.start_mark.column + 1)
+                items.append(self.build(item, here, depth + 1))
+            return items
+        if not isinstance(node, yaml.MappingNode) or node.tag != _MAP:
+            raise _Fallback
+        mapping: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == _MERGE:
+                raise _Fallback
+            if id(key_node) in self.seen:
+                raise _Fallback
+            self.seen.add(id(key_node))
+            key = self.scalar(key_node)
+            if not isinstance(key, str):
+                key = _key_text(key)
+            here = (*path, key)
+            mark = key_node.start_mark
+            if key in mapping:
+                self.duplicates.append((here, mark.line + 1))
+            self.positions[here] = (mark.line + 1, mark.column + 1)
+            mapping[key] = self.build(value_node, here, depth + 1)
+        return mapping
+
+
+def _build_fast(
+    loader: _Loader, root: yaml.Node
+) -> tuple[Any, dict[Path, tuple[int, int]], list[tuple[Path, int]]]:
+    builder = _Builder(loader)
+    builder.positions[()] = _mark(root)
+    data = builder.build(root, (), 0)
+    return data, builder.positions, builder.duplicates
+
+
 def parse_yaml(text: str | bytes, path: str) -> tuple[YamlDocument | None, list[Diagnostic]]:
     """Parse one YAML document. Returns ``(None, [error])`` when it cannot be read at all.
 
@@ -139,13 +237,16 @@ def parse_yaml(text: str | bytes, path: str) -> tuple[YamlDocument | None, list[
         if root is None:
             return YamlDocument(path, None, {}), []
         try:
-            positions, duplicates = _positions(root)
-        except _Recursive:
-            return None, [_error("PH002", "recursive YAML alias", path, *_mark(root))]
-        except _Explosive:
-            message = f"YAML expands to more than {MAX_NODES} nodes through aliases"
-            return None, [_error("PH002", message, path, *_mark(root))]
-        data = _plain(loader.construct_document(root))
+            data, positions, duplicates = _build_fast(loader, root)
+        except _Fallback:
+            try:
+                positions, duplicates = _positions(root)
+            except _Recursive:
+                return None, [_error("PH002", "recursive YAML alias", path, *_mark(root))]
+            except _Explosive:
+                message = f"YAML expands to more than {MAX_NODES} nodes through aliases"
+                return None, [_error("PH002", message, path, *_mark(root))]
+            data = _plain(loader.construct_document(root))
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (0, 0)
