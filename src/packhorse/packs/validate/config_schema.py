@@ -15,7 +15,8 @@ FILE = "config.schema.yaml"
 def validate_config_schema(scope: PackScope, report: FileReport, data: Any) -> list[Resource]:
     """Check the config schema; one CONFIG_SCHEMA resource whose ref is the pack ref."""
     if data is None or data == {}:
-        report.add(
+        whole_file = FileReport(report.path, None, report.sink)
+        whole_file.add(
             "PH601",
             "config.schema.yaml is empty; describe at least one config key, or delete the file",
         )

@@ -305,7 +305,9 @@ def _check_trigger_parameters(reference: Reference, body: Mapping[str, Any]) -> 
         for name, item in properties.items():
             if isinstance(item, Mapping) and "default" in item:
                 parameters.setdefault(name, item["default"])
-    errors = sorted(validator.iter_errors(parameters), key=lambda error: list(error.path))
+    errors = sorted(
+        validator.iter_errors(parameters), key=lambda error: [str(part) for part in error.path]
+    )
     for error in errors:
         reference.report.add(
             "PH308",

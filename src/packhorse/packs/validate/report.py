@@ -17,21 +17,18 @@ def dotted(at: Path) -> str:
 class FileReport:
     """Diagnostics of one file, located through the file's YAML positions."""
 
-    __slots__ = ("doc", "errors", "path", "sink")
+    __slots__ = ("doc", "path", "sink")
 
     def __init__(self, path: str, doc: YamlDocument | None, sink: list[Diagnostic]) -> None:
         self.path = path
         self.doc = doc
         self.sink = sink
-        self.errors = 0
 
     def add(
         self, code: str, message: str, at: Path = (), *, severity: Severity | None = None
     ) -> None:
         line, col = self.doc.where(at) if self.doc is not None else (0, 0)
         level = severity or severity_of(code)
-        if level is Severity.ERROR:
-            self.errors += 1
         self.sink.append(Diagnostic(code, level, message, self.path, line, col, dotted(at)))
 
     def sink_one(self, code: str, message: str) -> Diagnostic:

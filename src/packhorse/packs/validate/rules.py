@@ -143,7 +143,7 @@ def validate_rule(
             at=("type",),
         )
         type_ref = rule_type.get("ref")
-        if type_ref is not None and type_ref not in RULE_TYPES:
+        if type_ref is not None and (not isinstance(type_ref, str) or type_ref not in RULE_TYPES):
             report.add(
                 "PH312",
                 f"rule type {type_ref!r} is unknown; use 'standard' or 'backstop'",
@@ -193,7 +193,7 @@ def check_criteria(report: FileReport, criteria: dict[str, Any], at: Path) -> No
 
 def _check_search(report: FileReport, key: str, criterion: dict[str, Any], at: Path) -> None:
     condition = criterion.get("condition")
-    if condition not in SEARCH_CONDITIONS:
+    if not isinstance(condition, str) or condition not in SEARCH_CONDITIONS:
         report.add(
             "PH304",
             f"criterion {key!r}: search needs 'condition' set to one of "

@@ -138,9 +138,24 @@ def _validator(text: str) -> jsonschema.Draft4Validator:
     return jsonschema.Draft4Validator(to_draft4(json.loads(text)))
 
 
+def _remote_ref(schema: Any) -> bool:
+    if isinstance(schema, Mapping):
+        ref = schema.get("$ref")
+        if ref is not None and (not isinstance(ref, str) or not ref.startswith("#")):
+            return True
+        return any(_remote_ref(value) for value in schema.values())
+    if isinstance(schema, list):
+        return any(_remote_ref(value) for value in schema)
+    return False
+
+
 def validator_for(schema: Mapping[str, Any]) -> jsonschema.Draft4Validator | None:
-    """A cached validator for a schema already known to be valid (None if it is not)."""
-    if json_schema_problem(schema) is not None:
+    """A cached validator for a valid schema; None if it is invalid or refers outside itself.
+
+    A ``$ref`` to another document would make jsonschema fetch it: validation stays pure and
+    leaves such schemas unchecked.
+    """
+    if json_schema_problem(schema) is not None or _remote_ref(schema):
         return None
     return _validator(canonical_json(schema))
 
@@ -243,7 +258,7 @@ def check_parameter(
                 f"{', '.join(sorted(SIMPLE_TYPES))}, or leave type out to accept any value",
                 (*at, "type"),
             )
-        elif kind not in SIMPLE_TYPES:
+        elif not isinstance(kind, str) or kind not in SIMPLE_TYPES:
             report.add(
                 "PH210",
                 f"parameter {name!r}: unknown type {kind!r}; use one of "
