@@ -95,9 +95,10 @@ def validate_packs(sources: Sequence[PackSource], context: ValidationContext) ->
                 trigger_types[resource.ref] = resource.body
             elif resource.kind is Kind.ACTION:
                 actions.add(resource.ref)
+    validators: dict[str, Any] = {}
     for work in works:
         for reference in work.scope.references:
-            _check_reference(reference, trigger_types, actions, packs)
+            _check_reference(reference, trigger_types, actions, packs, validators)
     return [_result(work) for work in works]
 
 
@@ -245,6 +246,7 @@ def _check_reference(
     trigger_types: Mapping[str, Mapping[str, Any]],
     actions: set[str],
     packs: set[str],
+    validators: dict[str, Any],
 ) -> None:
     report, ref, noun = reference.report, reference.ref, reference.kind
     pack, name = split_ref(ref)
@@ -273,7 +275,9 @@ def _check_reference(
                     reference.at,
                 )
             return
-        _check_trigger_parameters(reference, body)
+        if ref not in validators:
+            validators[ref] = _trigger_validator(body)
+        _check_trigger_parameters(reference, validators[ref])
         return
     if ref in actions:
         return
@@ -292,19 +296,30 @@ def _check_reference(
         )
 
 
-def _check_trigger_parameters(reference: Reference, body: Mapping[str, Any]) -> None:
+def _trigger_validator(body: Mapping[str, Any]) -> tuple[Any, dict[str, Any]] | None:
+    """The validator of a trigger type's parameters and their defaults (None: nothing to check)."""
     schema = body.get("parameters_schema")
     if not isinstance(schema, Mapping) or not schema:
-        return
+        return None
     validator = validator_for(schema)
     if validator is None:
-        return
-    parameters = dict(reference.parameters or {})
+        return None
+    defaults: dict[str, Any] = {}
     properties = schema.get("properties")
     if isinstance(properties, Mapping):
         for name, item in properties.items():
             if isinstance(item, Mapping) and "default" in item:
-                parameters.setdefault(name, item["default"])
+                defaults[name] = item["default"]
+    return validator, defaults
+
+
+def _check_trigger_parameters(
+    reference: Reference, checker: tuple[Any, dict[str, Any]] | None
+) -> None:
+    if checker is None:
+        return
+    validator, defaults = checker
+    parameters = {**defaults, **(reference.parameters or {})}
     errors = sorted(
         validator.iter_errors(parameters), key=lambda error: [str(part) for part in error.path]
     )

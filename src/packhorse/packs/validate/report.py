@@ -76,11 +76,14 @@ def describe(value: Any) -> str:
     return type(value).__name__
 
 
-def check_type(report: FileReport, value: Any, type_name: str, at: Path, what: str) -> bool:
-    """PH012 unless ``value`` has the JSON type ``type_name``."""
+def check_type(
+    report: FileReport, value: Any, type_name: str, at: Path, what: str | None = None
+) -> bool:
+    """PH012 unless ``value`` has the JSON type ``type_name``; ``what`` defaults to the field."""
     if is_type(value, type_name):
         return True
-    report.add("PH012", f"{what} must be {_TYPE_NAMES[type_name]}, not {describe(value)}", at)
+    shown = what if what is not None else dotted(at)
+    report.add("PH012", f"{shown} must be {_TYPE_NAMES[type_name]}, not {describe(value)}", at)
     return False
 
 
@@ -120,4 +123,4 @@ def typed_fields(
     """PH012 for each present field of ``data`` whose value is not of its declared type."""
     for key, type_name in types.items():
         if key in data and data[key] is not None:
-            check_type(report, data[key], type_name, (*at, key), f"{dotted((*at, key))}")
+            check_type(report, data[key], type_name, (*at, key))
