@@ -146,8 +146,8 @@ def default_context() -> ValidationContext:
     """What a standalone ``pack validate`` may rely on: the runners and the bundled packs.
 
     The bundled ``core`` pack is validated like any other. When it has no ``pack.yaml`` (a
-    partial checkout), its trigger types are still loaded, so ``core.st2.webhook`` and the
-    other system triggers are known.
+    partial checkout) or does not validate, its trigger types are still loaded, so
+    ``core.st2.webhook`` and the other system triggers are always known.
     """
     base = bundled_packs_dir()
     empty = ValidationContext(runner_types=RUNNER_TYPES)
@@ -158,5 +158,8 @@ def default_context() -> ValidationContext:
     results = validate_packs(with_manifest, empty)
     packs = [result.pack for result in results if result.pack is not None]
     context = context_from_packs(packs, RUNNER_TYPES)
+    # A bundled pack without pack.yaml, or one that failed to validate, still lends its
+    # trigger types: a rule on core.st2.webhook must not fail because of the core actions.
     loose = [source for source in sources if MANIFEST not in source.texts]
+    loose += [result.source for result in results if result.pack is None]
     return with_loose_trigger_types(context, loose)
