@@ -127,10 +127,8 @@ def _validate_pack(source: PackSource, context: ValidationContext) -> _Work:
     shown = source.shown(MANIFEST)
     text = source.texts.get(MANIFEST)
     if text is None:
-        work.diagnostics.append(
-            FileReport(shown, None, []).sink_one(
-                "PH100", "pack.yaml is missing: every pack needs a pack.yaml manifest"
-            )
+        FileReport(shown, None, work.diagnostics).add(
+            "PH100", "pack.yaml is missing: every pack needs a pack.yaml manifest"
         )
         return work
     doc, problems = parse_yaml(text, shown)

@@ -31,11 +31,6 @@ class FileReport:
         level = severity or severity_of(code)
         self.sink.append(Diagnostic(code, level, message, self.path, line, col, dotted(at)))
 
-    def sink_one(self, code: str, message: str) -> Diagnostic:
-        """Record one file-level diagnostic and return it."""
-        self.add(code, message)
-        return self.sink[-1]
-
 
 _TYPE_NAMES = {
     "string": "a string",

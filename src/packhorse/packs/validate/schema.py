@@ -286,8 +286,10 @@ def check_parameter(
             report.add("PH218", f"parameter {name!r}: enum must be a non-empty list", (*at, "enum"))
         elif len({_hashable(item) for item in enum}) != len(enum):
             report.add("PH218", f"parameter {name!r}: enum has duplicate values", (*at, "enum"))
-    if nested:
-        problem = json_schema_problem(schema)
+    if nested:  # the keywords checked above are left out, so no problem is reported twice
+        problem = json_schema_problem(
+            {key: value for key, value in schema.items() if key not in _SIMPLE_KEYWORDS}
+        )
         if problem is not None:
             message, inner = problem
             report.add("PH218", f"parameter {name!r}: invalid schema: {message}", (*at, *inner))
