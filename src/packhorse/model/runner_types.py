@@ -47,7 +47,6 @@ REMOVED_RUNNER_TYPES: Mapping[str, str] = MappingProxyType(
         "run-remote": "remote-shell-cmd",
         "run-remote-script": "remote-shell-script",
         "run-python": "python-script",
-        "http-runner": "http-request",
         "windows-cmd": "winrm-cmd",
         "windows-script": "winrm-ps-script",
         "cloudslang": "",
