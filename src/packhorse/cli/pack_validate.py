@@ -12,10 +12,11 @@ from pathlib import Path
 import click
 
 from packhorse.cli.output import echo_json
-from packhorse.model.diagnostics import Diagnostic, Severity
+from packhorse.model.diagnostics import Diagnostic
 from packhorse.packs.discover import default_context, discover_packs, is_pack_dir, read_pack
 from packhorse.packs.source import PackSource
 from packhorse.packs.validate import validate_packs
+from packhorse.packs.validate.codes import severity_of
 
 
 def _sources(folders: tuple[Path, ...]) -> tuple[list[PackSource], list[Diagnostic]]:
@@ -34,7 +35,7 @@ def _sources(folders: tuple[Path, ...]) -> tuple[list[PackSource], list[Diagnost
             diagnostics.append(
                 Diagnostic(
                     "PH100",
-                    Severity.ERROR,
+                    severity_of("PH100"),
                     "no pack here: a pack folder holds pack.yaml (and a folder of packs holds "
                     "such folders)",
                     f"{shown.rstrip('/')}/pack.yaml",

@@ -12,10 +12,11 @@ from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
 
-from packhorse.model.diagnostics import Diagnostic, Severity
+from packhorse.model.diagnostics import Diagnostic
 from packhorse.model.runner_types import RUNNER_TYPES
 from packhorse.packs.source import YAML_SUFFIXES, PackSource
 from packhorse.packs.validate import validate_packs
+from packhorse.packs.validate.codes import severity_of
 from packhorse.packs.validate.context import ValidationContext, context_from_packs
 from packhorse.packs.validate.pipeline import with_loose_trigger_types
 
@@ -34,10 +35,9 @@ def _inside(target: str, root: str) -> bool:
     return target == root or target.startswith(root.rstrip(os.sep) + os.sep)
 
 
-def _walk(root: str) -> tuple[list[str], list[str]]:
-    """Relative POSIX paths of every file under ``root``, and those whose links leave it."""
+def _walk(root: str) -> list[str]:
+    """Relative POSIX paths of every file under ``root``, sorted; links leaving it left out."""
     files: list[str] = []
-    escaping: list[str] = []
     real_root = os.path.realpath(root)
     stack: list[tuple[str, str]] = [(root, "")]
     while stack:
@@ -56,7 +56,6 @@ def _walk(root: str) -> tuple[list[str], list[str]]:
                 if entry.is_symlink():
                     target = os.path.realpath(entry.path)
                     if not _inside(target, real_root):
-                        escaping.append(relative)
                         continue
                     if not stat.S_ISREG(os.stat(target).st_mode):
                         continue  # a link to a folder: not followed
@@ -68,7 +67,7 @@ def _walk(root: str) -> tuple[list[str], list[str]]:
                 continue
             files.append(relative)
     files.sort()
-    return files, escaping
+    return files
 
 
 def read_pack(path: Path, display_path: str | None = None) -> PackSource:
@@ -78,7 +77,7 @@ def read_pack(path: Path, display_path: str | None = None) -> PackSource:
     unreadable. Symlinks that point outside the pack are neither listed nor read.
     """
     absolute = os.path.abspath(path)
-    files, _escaping = _walk(absolute)
+    files = _walk(absolute)
     texts: dict[str, bytes] = {}
     for relative in files:
         if relative.endswith(YAML_SUFFIXES):
@@ -122,7 +121,7 @@ def discover_packs(search_paths: Sequence[Path]) -> tuple[list[PackSource], list
                 diagnostics.append(
                     Diagnostic(
                         code="PH007",
-                        severity=Severity.WARNING,
+                        severity=severity_of("PH007"),
                         message=(
                             f"pack folder {entry.name!r} is ignored: {seen[entry.name]} comes "
                             "first in the search path; remove or rename one of them"
