@@ -188,3 +188,23 @@ def test_read_and_validate_never_raise_on_small_trees(tree: dict[str, bytes]) ->
         assert all(not f.startswith(".git/") and "__pycache__" not in f for f in source.files)
         assert not any(f.endswith(".pyc") for f in source.files)
         validate_packs([source], CONTEXT)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(st.dictionaries(st.sampled_from(METADATA), documents, max_size=4), max_size=3),
+    st.lists(st.sampled_from(["demo", "other", "core"]), min_size=3, max_size=3),
+)
+def test_batches_never_raise(packs: list[dict[str, Any]], names: list[str]) -> None:
+    sources = [
+        PackSource(
+            name,
+            f"/packs/{index}/{name}",
+            name,
+            tuple(sorted(files)),
+            {path: yaml.safe_dump(data).encode() for path, data in files.items()},
+        )
+        for index, (name, files) in enumerate(zip(names, packs, strict=False))
+    ]
+    results = validate_packs(sources, CONTEXT)
+    assert [r.source for r in results] == sources
