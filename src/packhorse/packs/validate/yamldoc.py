@@ -10,18 +10,59 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
 
-try:  # the C loader is several times faster; fall back where libyaml is missing
-    from yaml import CSafeLoader as _Loader
-except ImportError:  # pragma: no cover - depends on the PyYAML build
-    from yaml import SafeLoader as _Loader  # type: ignore[assignment]
-
 from packhorse.model.diagnostics import Diagnostic, Severity
+
+try:  # the C loader is several times faster; fall back where libyaml is missing
+    from yaml import CSafeLoader as _BaseLoader
+except ImportError:  # pragma: no cover - depends on the PyYAML build
+    from yaml import SafeLoader as _BaseLoader  # type: ignore[assignment]
+
+_STR = "tag:yaml.org,2002:str"
+_SEQ = "tag:yaml.org,2002:seq"
+_MAP = "tag:yaml.org,2002:map"
+_MERGE = "tag:yaml.org,2002:merge"
+_ScalarNode = yaml.ScalarNode
+_SequenceNode = yaml.SequenceNode
+_MappingNode = yaml.MappingNode
+_RESOLVED: dict[tuple[str, tuple[bool, bool]], str] = {}
+_RESOLVED_MAX = 50_000
+#: Deeper documents take the slow, stack-safe path.
+_FAST_DEPTH = 200
+
+
+class _Loader(_BaseLoader):
+    """The safe loader, with tag resolution shortened and memoised.
+
+    The safe loader has no path resolvers, so collections always get the default tags; plain
+    scalars repeat across pack files (``type: string``...), so their resolution is cached.
+    """
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
+        if kind is not yaml.ScalarNode:
+            return _SEQ if kind is yaml.SequenceNode else _MAP
+        if not implicit[0]:
+            return _STR
+        key = (value, implicit)
+        tag = _RESOLVED.get(key)
+        if tag is None:
+            tag = super().resolve(kind, value, implicit)  # type: ignore[no-untyped-call]
+            if len(_RESOLVED) >= _RESOLVED_MAX:
+                _RESOLVED.clear()
+            _RESOLVED[key] = tag
+        return tag
+
+    def descend_resolver(self, current_node: Any, current_index: Any) -> None:
+        return None  # no path resolvers: nothing to track
+
+    def ascend_resolver(self) -> None:
+        return None
+
 
 Path = tuple[str | int, ...]
 
@@ -91,9 +132,10 @@ def _positions(root: yaml.Node) -> tuple[dict[Path, tuple[int, int]], list[tuple
     duplicates: list[tuple[Path, int]] = []
     visited = 0
     # An explicit stack: deep documents must not hit Python's recursion limit.
-    stack: list[tuple[yaml.Node, Path, frozenset[int]]] = [(root, (), frozenset())]
+    # ``merged``: reached through a merge key, so the mapping's own keys keep their positions.
+    stack: list[tuple[yaml.Node, Path, frozenset[int], bool]] = [(root, (), frozenset(), False)]
     while stack:
-        node, path, ancestors = stack.pop()
+        node, path, ancestors, merged = stack.pop()
         visited += 1
         if visited > MAX_NODES:
             raise _Explosive
@@ -108,19 +150,126 @@ def _positions(root: yaml.Node) -> tuple[dict[Path, tuple[int, int]], list[tuple
                 else:
                     key = key_node.value
                 if key == "<<":  # merge keys: positions come from the merged mapping
-                    stack.append((value_node, path, inner))
+                    stack.append((value_node, path, inner, True))
                     continue
                 if key in seen:
                     duplicates.append(((*path, key), key_node.start_mark.line + 1))
                 seen.add(key)
-                positions[(*path, key)] = _mark(key_node)
-                stack.append((value_node, (*path, key), inner))
+                if merged:
+                    positions.setdefault((*path, key), _mark(key_node))
+                else:
+                    positions[(*path, key)] = _mark(key_node)
+                stack.append((value_node, (*path, key), inner, merged))
         elif isinstance(node, yaml.SequenceNode):
             inner = ancestors | {id(node)}
             for index, item in enumerate(node.value):
                 positions.setdefault((*path, index), _mark(item))
-                stack.append((item, (*path, index), inner))
+                stack.append((item, (*path, index), inner, merged))
     return positions, duplicates
+
+
+class _Fallback(Exception):
+    """The document uses something the fast builder leaves to PyYAML (aliases, merges, tags)."""
+
+
+class _Builder:
+    """Plain data from the node tree, without PyYAML's slower Python constructor.
+
+    Documents with aliases, merge keys, unusual tags or great depth fall back to PyYAML.
+    Positions are not collected here: most files produce no diagnostic, so they are worked
+    out from the nodes only when asked for (:class:`_LazyPositions`).
+    """
+
+    __slots__ = ("duplicated", "loader", "seen")
+
+    def __init__(self, loader: _Loader) -> None:
+        self.loader = loader
+        self.duplicated = False
+        self.seen: set[int] = set()
+
+    def scalar(self, node: yaml.Node) -> Any:
+        if node.tag == _STR:
+            return node.value
+        constructor = self.loader.yaml_constructors.get(node.tag)
+        if constructor is None:
+            raise _Fallback
+        return _plain(constructor(self.loader, node))
+
+    def build(self, node: yaml.Node, depth: int) -> Any:
+        kind = node.__class__
+        if kind is _ScalarNode:
+            return node.value if node.tag == _STR else self.scalar(node)
+        # A collection seen twice is an alias: cycles and bombs are the slow path's business.
+        if depth > _FAST_DEPTH or id(node) in self.seen:
+            raise _Fallback
+        self.seen.add(id(node))
+        if kind is _SequenceNode and node.tag == _SEQ:
+            return [self.build(item, depth + 1) for item in node.value]
+        if kind is not _MappingNode or node.tag != _MAP:
+            raise _Fallback
+        mapping: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            if key_node.__class__ is not _ScalarNode or key_node.tag == _MERGE:
+                raise _Fallback
+            key = key_node.value if key_node.tag == _STR else self.scalar(key_node)
+            if not isinstance(key, str):
+                key = _key_text(key)
+            if key in mapping:
+                self.duplicated = True
+            if value_node.__class__ is _ScalarNode:  # most values: no call for them
+                tag = value_node.tag
+                mapping[key] = value_node.value if tag == _STR else self.scalar(value_node)
+            else:
+                mapping[key] = self.build(value_node, depth + 1)
+        return mapping
+
+
+class _LazyPositions(Mapping[Path, tuple[int, int]]):
+    """Positions of a document's fields, worked out on first use by composing the text again.
+
+    Keeping the text rather than the node tree keeps thousands of nodes per file out of the
+    garbage collector's way; files without diagnostics never pay for positions.
+    """
+
+    __slots__ = ("_found", "_text")
+
+    def __init__(self, text: str) -> None:
+        self._text: str | None = text
+        self._found: dict[Path, tuple[int, int]] = {}
+
+    def _load(self) -> dict[Path, tuple[int, int]]:
+        if self._text is not None:
+            loader = _Loader(self._text)
+            self._text = None
+            try:
+                root = loader.get_single_node()
+                if root is not None:
+                    self._found, _ = _positions(root)
+            except (yaml.YAMLError, _Recursive, _Explosive):  # pragma: no cover - parsed before
+                pass
+            finally:
+                loader.dispose()
+        return self._found
+
+    def __getitem__(self, key: Path) -> tuple[int, int]:
+        return self._load()[key]
+
+    def __iter__(self) -> Iterator[Path]:
+        return iter(self._load())
+
+    def __len__(self) -> int:
+        return len(self._load())
+
+
+def _build_fast(
+    loader: _Loader, root: yaml.Node, text: str
+) -> tuple[Any, Mapping[Path, tuple[int, int]], list[tuple[Path, int]]]:
+    builder = _Builder(loader)
+    data = builder.build(root, 0)
+    if builder.duplicated:  # rare: walk now, for the duplicate keys' lines
+        positions, duplicates = _positions(root)
+        return data, positions, duplicates
+    return data, _LazyPositions(text), []
 
 
 def parse_yaml(text: str | bytes, path: str) -> tuple[YamlDocument | None, list[Diagnostic]]:
@@ -139,13 +288,16 @@ def parse_yaml(text: str | bytes, path: str) -> tuple[YamlDocument | None, list[
         if root is None:
             return YamlDocument(path, None, {}), []
         try:
-            positions, duplicates = _positions(root)
-        except _Recursive:
-            return None, [_error("PH002", "recursive YAML alias", path, *_mark(root))]
-        except _Explosive:
-            message = f"YAML expands to more than {MAX_NODES} nodes through aliases"
-            return None, [_error("PH002", message, path, *_mark(root))]
-        data = _plain(loader.construct_document(root))
+            data, positions, duplicates = _build_fast(loader, root, text)
+        except _Fallback:
+            try:
+                positions, duplicates = _positions(root)
+            except _Recursive:
+                return None, [_error("PH002", "recursive YAML alias", path, *_mark(root))]
+            except _Explosive:
+                message = f"YAML expands to more than {MAX_NODES} nodes through aliases"
+                return None, [_error("PH002", message, path, *_mark(root))]
+            data = _plain(loader.construct_document(root))
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (0, 0)

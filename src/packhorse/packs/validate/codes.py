@@ -1,0 +1,111 @@
+"""The catalogue of diagnostic codes: each code's severity and one-line title.
+
+Codes are stable: a code is never reused for another problem. Families:
+
+    PH0xx   files and YAML; structure shared by every kind (missing, unknown, mistyped fields)
+    PH1xx   pack.yaml
+    PH2xx   actions and the parameter schema dialect (shared with config.schema.yaml)
+    PH3xx   rules, trigger types and references between resources
+    PH4xx   sensors
+    PH5xx   aliases and policies
+    PH6xx   config.schema.yaml
+
+``docs/diagnostics.md`` lists every code with an example and the fix; a test keeps the two in
+step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+
+from packhorse.model.diagnostics import Severity
+
+E = Severity.ERROR
+W = Severity.WARNING
+
+
+@dataclass(frozen=True, slots=True)
+class Code:
+    code: str
+    severity: Severity
+    title: str
+
+
+_TABLE: tuple[tuple[str, Severity, str], ...] = (
+    ("PH001", E, "file is not UTF-8 text"),
+    ("PH002", E, "invalid YAML"),
+    ("PH003", W, "duplicate key in a YAML mapping"),
+    ("PH004", E, "document is not a mapping"),
+    ("PH005", E, "two files define the same resource"),
+    ("PH006", E, "two packs in the batch have the same ref"),
+    ("PH007", W, "pack folder shadowed by an earlier search path"),
+    ("PH010", E, "required field missing"),
+    ("PH011", E, "unknown field"),
+    ("PH012", E, "field has the wrong type"),
+    ("PH013", E, "pack field differs from the pack ref"),
+    ("PH100", E, "pack.yaml missing"),
+    ("PH101", E, "version is not strict semver"),
+    ("PH102", E, "pack ref cannot be resolved"),
+    ("PH103", E, "invalid pack ref"),
+    ("PH104", E, "reserved pack ref"),
+    ("PH105", E, "invalid stackstorm_version"),
+    ("PH106", E, "invalid python_versions"),
+    ("PH107", E, "invalid email"),
+    ("PH108", W, "in-pack config.yaml is not supported"),
+    ("PH109", W, "pack folder name differs from the pack ref"),
+    ("PH110", E, "pack supports Python 2 only"),
+    ("PH111", E, "invalid dependency"),
+    ("PH201", E, "unknown runner type"),
+    ("PH202", W, "runner type not implemented yet"),
+    ("PH203", E, "entry_point required"),
+    ("PH204", W, "entry_point ignored by the runner"),
+    ("PH205", E, "entry_point file not found"),
+    ("PH206", E, "entry_point outside the pack"),
+    ("PH207", E, "workflow definition is not a YAML mapping"),
+    ("PH208", E, "invalid parameter name"),
+    ("PH209", E, "unknown keyword in a parameter schema"),
+    ("PH210", E, "invalid parameter type"),
+    ("PH211", E, "format not allowed at the top of a parameter"),
+    ("PH212", E, "required, secret or immutable is not a boolean"),
+    ("PH213", E, "invalid position"),
+    ("PH214", E, "positions not unique and contiguous"),
+    ("PH215", E, "immutable parameter without a default"),
+    ("PH216", E, "runner parameter override changes a fixed attribute"),
+    ("PH217", E, "runner parameter already immutable"),
+    ("PH218", E, "invalid parameter schema"),
+    ("PH221", W, "invalid output_schema"),
+    ("PH301", E, "criterion is not a mapping"),
+    ("PH302", E, "unknown criteria operator"),
+    ("PH303", W, "criterion without an operator"),
+    ("PH304", E, "invalid search condition"),
+    ("PH305", E, "invalid search pattern"),
+    ("PH306", W, "pack of a trigger type is unknown"),
+    ("PH307", E, "trigger type not found"),
+    ("PH308", E, "trigger parameters do not match the trigger type"),
+    ("PH309", W, "pack of an action is unknown"),
+    ("PH310", E, "action not found"),
+    ("PH311", E, "malformed reference"),
+    ("PH312", E, "unknown rule type"),
+    ("PH313", E, "invalid JSON schema in a trigger type"),
+    ("PH401", E, "sensor entry_point file not found"),
+    ("PH402", E, "sensor entry_point outside the pack"),
+    ("PH403", E, "invalid poll_interval"),
+    ("PH404", E, "invalid trigger_types entry"),
+    ("PH405", W, "sensor without entry_point"),
+    ("PH501", E, "invalid alias format"),
+    ("PH502", E, "invalid alias ack or result"),
+    ("PH510", E, "unknown policy type"),
+    ("PH511", E, "invalid policy parameter"),
+    ("PH601", E, "config schema is empty"),
+    ("PH602", E, "invalid config schema key"),
+)
+
+CODES: Mapping[str, Code] = MappingProxyType(
+    {code: Code(code, severity, title) for code, severity, title in _TABLE}
+)
+
+
+def severity_of(code: str) -> Severity:
+    return CODES[code].severity
