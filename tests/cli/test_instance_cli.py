@@ -83,10 +83,9 @@ def test_db_status_and_upgrade_on_a_current_instance(instance_home: Path, cli: C
 
 def test_db_upgrade_migrates_an_old_database(instance_home: Path, cli: Cli) -> None:
     with sqlite3.connect(instance_home / "state.db") as connection:
-        connection.execute("DROP TABLE users")
-        connection.execute("DROP TABLE resources")
-        connection.execute("DROP TABLE packs")
-        connection.execute("DELETE FROM alembic_version")
+        tables = connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        for (table,) in tables.fetchall():
+            connection.execute(f"DROP TABLE {table}")
     status = cli("--home", instance_home, "db", "status")
     assert "packhorse db upgrade" in status.out
     upgrade = cli("--home", instance_home, "db", "upgrade")

@@ -15,7 +15,7 @@ pass_cli = click.make_pass_decorator(CliContext)
     lazy={
         "validate": (
             "packhorse.cli.pack_validate:validate",
-            "Check pack folders and print every problem found.",
+            "Check pack folders and print every problem found (no instance needed).",
         ),
     },
 )

@@ -67,7 +67,7 @@ def register_packs(
             paths = ", ".join(str(p) for p in search_paths)
             diagnostics.append(
                 Diagnostic(
-                    "PH010",
+                    "PH100",
                     Severity.ERROR,
                     f"pack {missing!r} not found in {paths}",
                     missing,

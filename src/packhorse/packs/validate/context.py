@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from packhorse.model.content import Kind, Pack
-from packhorse.model.runner_types import RunnerType
+from packhorse.model.content import Kind, Pack, Resource
+from packhorse.model.runner_types import RUNNER_TYPES, RunnerType
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,4 +46,20 @@ def context_from_packs(
         trigger_types=MappingProxyType(trigger_types),
         actions=frozenset(actions),
         packs=frozenset(refs),
+    )
+
+
+def context_from_registry(
+    *,
+    packs: Iterable[str],
+    trigger_types: Iterable[Resource],
+    actions: Iterable[Resource],
+    runner_types: Mapping[str, RunnerType] | None = None,
+) -> ValidationContext:
+    """The context of registered content (the packs being re-registered left out by the caller)."""
+    return ValidationContext(
+        runner_types=RUNNER_TYPES if runner_types is None else runner_types,
+        trigger_types=MappingProxyType({r.ref: r.body for r in trigger_types}),
+        actions=frozenset(r.ref for r in actions),
+        packs=frozenset(packs),
     )
