@@ -6,9 +6,11 @@
     ├── ValidationFailed            content did not validate; carries every diagnostic
     ├── NotFound                    a named resource does not exist
     ├── Conflict                    the change collides with existing state
-    └── StorageError                the database failed; ``retryable`` says whether to try again
+    ├── StorageError                the database failed; ``retryable`` says whether to try again
+    └── ExpressionError             a Jinja (later YAQL) expression failed to parse or evaluate;
+                                    carries ``expression`` and the orquesta-style message
 
-Foreign exceptions (SQLAlchemy, OS, YAML) are translated at the adapter boundary with
+Foreign exceptions (SQLAlchemy, OS, YAML, Jinja) are translated at the adapter boundary with
 ``raise ... from``, so callers handle only these. Each carries data, not just a message.
 """
 
@@ -68,3 +70,29 @@ class StorageError(PackhorseError):
     def __init__(self, message: str, *, retryable: bool = False) -> None:
         super().__init__(message)
         self.retryable = retryable
+
+
+class ExpressionError(PackhorseError):
+    """An expression failed to parse or evaluate.
+
+    The message has the user-visible form orquesta puts in a workflow's ``errors``::
+
+        JinjaEvaluationException: Unable to evaluate expression '{{ x }}'.
+        UndefinedError: 'x' is undefined
+
+    (one line; wrapped here).
+
+    ``expression`` is the failing expression (the ``{{ ... }}`` part, or the whole text for a
+    template with blocks); ``kind`` is the evaluator's exception name (``JinjaEvaluationException``,
+    later ``YaqlEvaluationException``); ``reason`` is ``"<ErrorClass>: <message>"`` of the
+    underlying error, which is what StackStorm's parameter renderer shows after
+    ``Failed to render parameter "name": ``.
+    """
+
+    def __init__(
+        self, expression: str, reason: str, *, kind: str = "JinjaEvaluationException"
+    ) -> None:
+        super().__init__(f"{kind}: Unable to evaluate expression '{expression}'. {reason}")
+        self.expression = expression
+        self.reason = reason
+        self.kind = kind
