@@ -280,3 +280,79 @@ def test_render_value_raises_only_expression_errors(text: str) -> None:
 
 def test_expression_error_is_a_packhorse_error() -> None:
     assert issubclass(ExpressionError, PackhorseError)
+
+
+class Holder:
+    """An object with an attribute and item access, as a trigger payload never is."""
+
+    attribute = "from attribute"
+
+    def __getitem__(self, key: str) -> str:
+        return f"item {key}"
+
+
+class DictWithAttribute(dict[str, Any]):
+    extra = "attribute wins"
+
+
+LOOKUP_CONTEXT: dict[str, Any] = {
+    "d": {"items": [1], "x": {"y": [10, {"z": "deep"}]}, "0": "zero-key", "extra": "key"},
+    "holder": Holder(),
+    "sub": DictWithAttribute(extra="key loses"),
+    "lst": ["a", "b"],
+}
+
+LOOKUPS = [
+    "{{ d.x.y[1].z }}",
+    "{{ d['x']['y'][0] }}",
+    "{{ d.x.y.1.z }}",
+    "{{ d['0'] }}",
+    "{{ d['items'] }}",
+    "{{ holder.attribute }}",
+    "{{ holder.other }}",
+    "{{ sub.extra }}",
+    "{{ sub['extra'] }}",
+    "{{ lst.0 }}",
+    "{{ d.missing }}",
+    "{{ missing }}",
+    "{{ missing.x }}",
+    "{{ lst[5] }}",
+    "{{ d.x.__class__ }}",
+    "{{ range }}",
+]
+
+
+@pytest.mark.parametrize("template", LOOKUPS)
+@pytest.mark.parametrize("strict", [True, False])
+def test_the_lookup_shortcut_gives_what_the_compiled_template_gives(
+    template: str, strict: bool
+) -> None:
+    from packhorse.expr import jinja
+
+    single = jinja._single_expression(template, strict)
+    assert isinstance(single, jinja._Single)
+    assert single.path is not None
+    slow = jinja._Single(single.program, None)
+
+    def outcome(run: Any) -> Any:
+        try:
+            return ("value", run())
+        except ExpressionError as error:
+            return ("error", error.reason)
+        except Exception as error:  # noqa: BLE001 - the internals raise what Jinja raises
+            return ("error", f"{type(error).__name__}: {error}")
+
+    def native(candidate: Any) -> Any:
+        return jinja._native(jinja._run_single(candidate, LOOKUP_CONTEXT), template)
+
+    assert outcome(lambda: native(single)) == outcome(lambda: native(slow))
+    full_template = jinja._template(template, strict, False)
+    assert outcome(lambda: render_template(template, LOOKUP_CONTEXT, strict=strict)) == outcome(
+        lambda: jinja._render(full_template, template, LOOKUP_CONTEXT, strict)
+    )
+
+
+def test_a_dict_method_wins_over_a_key_as_in_jinja() -> None:
+    assert callable(render_value("{{ d.items }}", LOOKUP_CONTEXT))
+    assert render_value("{{ d['items'] }}", LOOKUP_CONTEXT) == [1]
+    assert render_value("{{ sub.extra }}", LOOKUP_CONTEXT) == "attribute wins"

@@ -186,9 +186,16 @@ def _template(text: str, strict: bool, keep_trailing_newline: bool) -> Template:
 
 @dataclass(frozen=True, slots=True)
 class _Single:
-    """A text that is exactly one expression, compiled to assign its value to ``result``."""
+    """A text that is exactly one expression, compiled to assign its value to ``result``.
+
+    ``path`` is set when the expression is a plain lookup such as ``trigger.body.x`` or
+    ``a['b'][0]`` (the usual case): the root name and its steps, each ``(is_attribute, key)``.
+    Such a lookup is evaluated with the environment's own ``getattr`` and ``getitem``, which is
+    what the compiled template would call, without building a template context.
+    """
 
     program: Template
+    path: tuple[str, tuple[tuple[bool, Any], ...]] | None = None
 
 
 _NOT_SINGLE: Final = object()
@@ -212,6 +219,25 @@ def _run(template: Template, context: Mapping[str, Any]) -> str:
 
 
 def _run_single(single: _Single, context: Mapping[str, Any]) -> Any:
+    if single.path is not None:
+        environment = single.program.environment
+        root, steps = single.path
+        if root in context:
+            value = context[root]
+        elif root in environment.globals:
+            value = environment.globals[root]
+        else:
+            value = environment.undefined(name=root)
+        for is_attribute, key in steps:
+            # A plain dict key that is not a dict attribute: what getattr would find, minus the
+            # AttributeError it raises and catches on the way.
+            if type(value) is dict and key in value and key not in _DICT_ATTRIBUTES:
+                value = value[key]
+            elif is_attribute:
+                value = environment.getattr(value, key)
+            else:
+                value = environment.getitem(value, key)
+        return value
     scope = _scope(single.program, context)
     for _ in single.program.root_render_func(scope):
         pass
@@ -239,17 +265,47 @@ def _single_expression(text: str, strict: bool) -> _Single | object:
     ):
         return _NOT_SINGLE
     # What Environment.compile_expression builds, from the node we already parsed.
-    assign = nodes.Assign(nodes.Name("result", "store"), body[0].nodes[0], lineno=1)
+    expression = body[0].nodes[0]
+    path = _lookup_path(expression)
+    assign = nodes.Assign(nodes.Name("result", "store"), expression, lineno=1)
     program = nodes.Template([assign], lineno=1)
     program.set_environment(env)
     try:
-        return _Single(env.from_string(program))
+        return _Single(env.from_string(program), path)
     except Exception as error:
         raise _fail(text, error) from error
 
 
+_DICT_ATTRIBUTES: Final = frozenset(dir(dict))
+
+# Names Jinja's compiler treats specially; they never take the lookup shortcut.
+_SPECIAL_NAMES: Final = frozenset({"self", "loop", "caller", "varargs", "kwargs", "super"})
+
+
+def _lookup_path(node: nodes.Node) -> tuple[str, tuple[tuple[bool, Any], ...]] | None:
+    steps: list[tuple[bool, Any]] = []
+    while True:
+        if isinstance(node, nodes.Getattr):
+            steps.append((True, node.attr))
+            node = node.node
+        elif isinstance(node, nodes.Getitem) and isinstance(node.arg, nodes.Const):
+            steps.append((False, node.arg.value))
+            node = node.node
+        elif isinstance(node, nodes.Name) and node.ctx == "load":
+            if node.name in _SPECIAL_NAMES:
+                return None
+            return node.name, tuple(reversed(steps))
+        else:
+            return None
+
+
+_PLAIN_TYPES: Final = frozenset({str, int, float, bool, type(None), dict, list, tuple})
+
+
 def _native(value: Any, expression: str) -> Any:
     """An expression's value as data: generators and ranges become lists; undefined fails."""
+    if type(value) in _PLAIN_TYPES:
+        return value
     if isinstance(value, Undefined):
         try:
             str(value)  # StrictUndefined raises here with Jinja's message
@@ -289,6 +345,16 @@ def _render(template: Template, text: str, context: Mapping[str, Any], strict: b
 def render_template(text: str, context: Mapping[str, Any], *, strict: bool = True) -> str:
     """Render ``text`` as a Jinja template to a string (Jinja's rules: a single trailing newline
     is dropped). Any failure is an :class:`~packhorse.errors.ExpressionError`."""
+    if text.startswith("{{") and text.endswith("}}"):
+        single = _single_expression(text, strict)
+        if isinstance(single, _Single) and single.path is not None:
+            # A plain lookup: its string is what the template would print.
+            try:
+                return str(_native(_run_single(single, context), text))
+            except ExpressionError:
+                raise
+            except Exception as error:
+                raise _fail(text, error) from error
     return _render(_template(text, strict, False), text, context, strict)
 
 
@@ -374,12 +440,12 @@ def render_param_template(value: Any, context: Mapping[str, Any], *, strict: boo
         if "{{" not in value and "{%" not in value:
             return value
         try:
-            template = _template(value, strict, False)
+            _template(value, strict, False)
         except ExpressionError as error:
             if isinstance(error.__cause__, TemplateSyntaxError):
                 return value
             raise
-        return _render(template, value, context, strict)
+        return render_template(value, context, strict=strict)
     if isinstance(value, dict | list):
         return _render_param_item(value, context, strict)
     return value
