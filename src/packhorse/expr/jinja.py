@@ -303,7 +303,8 @@ _PLAIN_TYPES: Final = frozenset({str, int, float, bool, type(None), dict, list, 
 
 
 def _native(value: Any, expression: str) -> Any:
-    """An expression's value as data: generators and ranges become lists; undefined fails."""
+    """An expression's value as data: generators and ranges become lists, a datastore lookup
+    its string; undefined fails (or is the empty string when lenient)."""
     if type(value) in _PLAIN_TYPES:
         return value
     if isinstance(value, Undefined):
@@ -314,6 +315,8 @@ def _native(value: Any, expression: str) -> Any:
         return ""
     if inspect.isgenerator(value) or isinstance(value, range):
         return list(value)
+    if isinstance(value, KeyValueLookup):
+        return str(value)  # datastore values are strings; the lazy object must not leak out
     return value
 
 
