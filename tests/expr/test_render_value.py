@@ -327,12 +327,12 @@ LOOKUPS = [
 def test_the_lookup_shortcut_gives_what_the_compiled_template_gives(
     template: str, strict: bool
 ) -> None:
-    from packhorse.expr import jinja
+    from packhorse.expr import sandbox as internals
 
-    single = jinja._single_expression(template, strict)
-    assert isinstance(single, jinja._Single)
+    single = internals.compile_single(template, strict)
+    assert isinstance(single, internals.SingleExpression)
     assert single.path is not None
-    slow = jinja._Single(single.program, None)
+    slow = internals.SingleExpression(single.program, None)
 
     def outcome(run: Any) -> Any:
         try:
@@ -343,12 +343,12 @@ def test_the_lookup_shortcut_gives_what_the_compiled_template_gives(
             return ("error", f"{type(error).__name__}: {error}")
 
     def native(candidate: Any) -> Any:
-        return jinja._native(jinja._run_single(candidate, LOOKUP_CONTEXT), template)
+        return internals.native_value(internals.run_single(candidate, LOOKUP_CONTEXT), template)
 
     assert outcome(lambda: native(single)) == outcome(lambda: native(slow))
-    full_template = jinja._template(template, strict, False)
+    full_template = internals.compile_template(template, strict, False)
     assert outcome(lambda: render_template(template, LOOKUP_CONTEXT, strict=strict)) == outcome(
-        lambda: jinja._render(full_template, template, LOOKUP_CONTEXT, strict)
+        lambda: internals.run_template(full_template, LOOKUP_CONTEXT)
     )
 
 
