@@ -46,6 +46,8 @@ VALUES = {
     ("system", "version"): "1.2.3",
     ("system", "secret"): "enc:s3cret",
     ("system", "empty"): "",
+    ("system", "decrypted"): "a key, not a method",
+    ("system", "key_name"): "a key, not a property",
     ("user", "stanley:foo"): "stanley's",
     ("user", "stanley:a.b"): "stanley's nested",
     ("user", "stanley:secret"): "enc:user secret",
@@ -92,6 +94,8 @@ def render(store: FakeStore, text: str, *, user: str | None = "stanley") -> str:
         ("{{ st2kv.system.secret | decrypt_kv }}", "s3cret"),
         ("{{ st2kv.user.secret | decrypt_kv }}", "user secret"),
         ("{{ 'enc:plain' | decrypt_kv }}", "plain"),
+        ("{{ st2kv.system.decrypted }}", "a key, not a method"),
+        ("{{ st2kv.system.key_name }}", "a key, not a property"),
     ],
 )
 def test_lookups(store: FakeStore, template: str, expected: str) -> None:

@@ -30,6 +30,8 @@ __all__ = [
     "Decrypt",
     "KeyValueLookup",
     "Lookup",
+    "decrypt_lookup",
+    "key_name",
     "plain",
 ]
 
@@ -91,9 +93,10 @@ class KeyValueLookup:
         key = f"{self._key}.{name}" if self._key else str(name)
         return KeyValueLookup(self._source, key)
 
-    @property
-    def key_name(self) -> str:
-        """The name as a template writes it, e.g. ``st2kv.system.a.b`` (for error messages)."""
+    # Every public name is a datastore key (``st2kv.system.decrypted`` is the key "decrypted"),
+    # so the helpers below are private or module functions.
+
+    def _key_name(self) -> str:
         return f"st2kv.{self._source.scope}.{self._key}"
 
     def __str__(self) -> str:
@@ -101,7 +104,7 @@ class KeyValueLookup:
 
     def __repr__(self) -> str:
         # Never the value: it may be a secret.
-        return f"<{self.key_name}>"
+        return f"<{self._key_name()}>"
 
     def __int__(self) -> int:
         return int(float(self))
@@ -122,15 +125,25 @@ class KeyValueLookup:
     def __hash__(self) -> int:
         return hash(str(self))
 
-    def decrypted(self) -> str:
-        """The decrypted value (the ``decrypt_kv`` filter); missing or empty keys are an error."""
+    def _decrypted(self) -> str:
         value = str(self)
         if value == "":
             raise ValueError(
-                f'Referenced datastore item "{self.key_name}" doesn\'t exist or it contains '
+                f'Referenced datastore item "{self._key_name()}" doesn\'t exist or it contains '
                 "an empty string"
             )
         return _decrypt_with(self._source.decrypt, value)
+
+
+def key_name(lookup: KeyValueLookup) -> str:
+    """The name as a template writes it, e.g. ``st2kv.system.a.b`` (for error messages)."""
+    return lookup._key_name()
+
+
+def decrypt_lookup(lookup: KeyValueLookup) -> str:
+    """The decrypted value of a lookup (the ``decrypt_kv`` filter); a missing or empty key is
+    an error, as in StackStorm."""
+    return lookup._decrypted()
 
 
 def _decrypt_with(decrypt: Decrypt | None, value: str) -> str:

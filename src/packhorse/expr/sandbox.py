@@ -29,7 +29,7 @@ from jinja2.runtime import Context
 from jinja2.sandbox import SandboxedEnvironment
 
 from packhorse.errors import ExpressionError
-from packhorse.expr.datastore import Datastore, KeyValueLookup
+from packhorse.expr.datastore import Datastore, KeyValueLookup, decrypt_lookup
 from packhorse.expr.functions import FUNCTIONS
 
 __all__ = [
@@ -113,7 +113,7 @@ def _decrypt_kv(context: Context, value: Any) -> str:
     """``{{ st2kv.system.k | decrypt_kv }}``; a plain string is decrypted with the context's
     datastore key."""
     if isinstance(value, KeyValueLookup):
-        return value.decrypted()
+        return decrypt_lookup(value)
     datastore = context.get("st2kv")
     if not isinstance(datastore, Datastore):
         raise ValueError("decrypt_kv is not available here: no datastore in the context")
