@@ -41,6 +41,9 @@ TYPES: list[tuple[Any, Any]] = [
     ("{{ k4 | length }}", 2),
     ("{{ k4 | map('string') }}", ["1", "2"]),  # a generator becomes a list
     ("{{ range(3) }}", [0, 1, 2]),
+    ("{{ k4 | reverse }}", [2, 1]),  # an iterator becomes a list
+    ("{{ k5.keys() }}", ["k"]),
+    ("{{ k5.items() }}", [("k", "v")]),
     ("{{ {'a': {'b': 1}} }}", {"a": {"b": 1}}),  # '}}' inside the expression
     ("{{ '}}' }}", "}}"),
     ("{{ trigger.body.tags[1] }}", "q"),
@@ -126,6 +129,10 @@ ERRORS: list[tuple[str, str, str]] = [
     ("{% if k3 %}", "{% if k3 %}", "TemplateSyntaxError: "),
     ("{{ k1 / 0 }}", "{{ k1 / 0 }}", "ZeroDivisionError: division by zero"),
     ("{{ k1 | nofilter }}", "{{ k1 | nofilter }}", "TemplateAssertionError: No filter named"),
+    # map() and select() are generators: they fail only when their result is read
+    ("{{ k4 | map('nope') }}", "{{ k4 | map('nope') }}", "TemplateRuntimeError: No filter"),
+    ("{{ k4 | select('nope') }}", "{{ k4 | select('nope') }}", "TemplateRuntimeError: No test"),
+    ("x {{ k4 | map('nope') | list }}", "{{ k4 | map('nope') | list }}", "TemplateRuntimeError"),
     (
         "{% for i in items %}{{ nope }}{% endfor %}",
         "{% for i in items %}{{ nope }}{% endfor %}",
@@ -250,6 +257,16 @@ fragments = st.lists(
             "'",
             "**",
             "__class__",
+            "map",
+            "select",
+            "attribute=",
+            "items",
+            "sum",
+            "join",
+            ",",
+            "true",
+            "none",
+            "%",
             " ",
             "\n",
             "x",

@@ -13,10 +13,9 @@ Internal to ``packhorse.expr``: :func:`environment` and :func:`is_jinja` are re-
 
 from __future__ import annotations
 
-import inspect
 import operator
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, ItemsView, Iterator, KeysView, Mapping, ValuesView
 from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import lru_cache
@@ -288,8 +287,9 @@ _PLAIN_TYPES: Final = frozenset({str, int, float, bool, type(None), dict, list, 
 
 
 def native_value(value: Any, expression: str) -> Any:
-    """An expression's value as data: generators and ranges become lists, a datastore lookup
-    its string; undefined fails (or is the empty string when lenient)."""
+    """An expression's value as data: iterators (``map()``, ``reverse``...), ranges and dict
+    views become lists, a datastore lookup its string; undefined fails (or is the empty string
+    when lenient)."""
     if type(value) in _PLAIN_TYPES:
         return value
     if isinstance(value, Undefined):
@@ -298,8 +298,11 @@ def native_value(value: Any, expression: str) -> Any:
         except Exception as error:
             raise expression_error(expression, error) from error
         return ""
-    if inspect.isgenerator(value) or isinstance(value, range):
-        return list(value)
+    if isinstance(value, Iterator | range | KeysView | ValuesView | ItemsView):
+        try:
+            return list(value)  # filters such as map() fail only when the generator runs
+        except Exception as error:
+            raise expression_error(expression, error) from error
     if isinstance(value, KeyValueLookup):
         return str(value)  # datastore values are strings; the lazy object must not leak out
     return value
