@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from packhorse.errors import ExpressionError, PackhorseError
-from packhorse.expr import is_jinja, render_template, render_value
+from packhorse.expr import is_jinja, render_template, render_value, syntax_errors
 from packhorse.expr.jinja import MAX_REEVALUATION_DEPTH
 
 CONTEXT: dict[str, Any] = {
@@ -373,3 +373,27 @@ def test_a_dict_method_wins_over_a_key_as_in_jinja() -> None:
     assert callable(render_value("{{ d.items }}", LOOKUP_CONTEXT))
     assert render_value("{{ d['items'] }}", LOOKUP_CONTEXT) == [1]
     assert render_value("{{ sub.extra }}", LOOKUP_CONTEXT) == "attribute wins"
+
+
+@pytest.mark.parametrize(
+    ("value", "expressions"),
+    [
+        ("{{ x }}", []),
+        ("plain", []),
+        ("{{ x + }}", ["{{ x + }}"]),
+        ("a {{ x }} b {{ y + }} c {{ (z }}", ["{{ y + }}", "{{ (z }}"]),
+        ("{% for %}{{ x }}", ["{% for %}{{ x }}"]),
+        ("{% if x %}", ["{% if x %}"]),
+        ("{{ x | no_such_filter }}", ["{{ x | no_such_filter }}"]),
+        ("{{ x is no_such_test }}", ["{{ x is no_such_test }}"]),
+        ({"{{ k + }}": ["{{ ok }}", "{{ bad ) }}"], "n": 5}, ["{{ k + }}", "{{ bad ) }}"]),
+        (5, []),
+        (None, []),
+    ],
+)
+def test_syntax_errors_are_all_reported_without_evaluating(
+    value: Any, expressions: list[str]
+) -> None:
+    errors = syntax_errors(value)
+    assert [error.expression for error in errors] == expressions
+    assert all(error.message.startswith("JinjaEvaluationException: ") for error in errors)

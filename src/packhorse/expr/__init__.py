@@ -3,7 +3,8 @@
 Public surface:
 
 * :func:`render_value`, :func:`render_param_template`, :func:`render_criteria_pattern`,
-  :func:`render_template`, :func:`is_jinja` and :func:`environment` (``packhorse.expr.jinja``);
+  :func:`render_template`, :func:`syntax_errors`, :func:`is_jinja` and :func:`environment`
+  (``packhorse.expr.jinja``);
 * :class:`Datastore`, the ``st2kv`` object of a render context (``packhorse.expr.datastore``);
 * :data:`FUNCTIONS`, the registry of expression functions, and :data:`NONE_MAGIC_VALUE`
   (``packhorse.expr.functions``).
@@ -21,6 +22,7 @@ from packhorse.expr.jinja import (
     render_param_template,
     render_template,
     render_value,
+    syntax_errors,
 )
 
 __all__ = [
@@ -35,4 +37,5 @@ __all__ = [
     "render_param_template",
     "render_template",
     "render_value",
+    "syntax_errors",
 ]

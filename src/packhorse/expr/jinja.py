@@ -14,6 +14,8 @@ Which function to call:
   which keeps the type of a single expression (``to_complex``) and is otherwise a string.
 * :func:`render_template`: plain string rendering, for everything else.
 
+:func:`syntax_errors` checks templates without evaluating them, for validation.
+
 Every failure, whether syntax, undefined name, sandbox refusal or an error raised by a filter,
 is an :class:`~packhorse.errors.ExpressionError`; no Jinja exception escapes. ``strict=False``
 renders undefined names as empty strings, as StackStorm's ``allow_undefined`` environment does
@@ -55,6 +57,7 @@ __all__ = [
     "render_param_template",
     "render_template",
     "render_value",
+    "syntax_errors",
 ]
 
 MAX_REEVALUATION_DEPTH: Final = 16
@@ -246,3 +249,40 @@ def render_criteria_pattern(
     if not isinstance(compile_single(stripped, strict), SingleExpression):
         return render_template(pattern, context, strict=strict)
     return _typed(stripped, context, strict)
+
+
+def syntax_errors(value: Any) -> list[ExpressionError]:
+    """Every Jinja syntax error in ``value``, without evaluating anything.
+
+    Walks strings, dict keys and values and list items, as orquesta's validation does, and
+    returns one error per failing ``{{ }}`` (or the whole text when only its blocks fail), so
+    that workflow and pack validation can report them all at once. Unknown filters and tests
+    are reported too: Jinja resolves them when it compiles.
+    """
+    if isinstance(value, str):
+        return _text_syntax_errors(value)
+    errors: list[ExpressionError] = []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            errors.extend(syntax_errors(key))
+            errors.extend(syntax_errors(item))
+    elif isinstance(value, list):
+        for item in value:
+            errors.extend(syntax_errors(item))
+    return errors
+
+
+def _text_syntax_errors(text: str) -> list[ExpressionError]:
+    if not is_jinja(text):
+        return []
+    try:
+        compile_template(text, True, False)
+    except ExpressionError as whole:
+        inline: list[ExpressionError] = []
+        for found in EXPRESSION.finditer(text):
+            try:
+                compile_single(found.group(), True)
+            except ExpressionError as error:
+                inline.append(error)
+        return inline or [whole]
+    return []
