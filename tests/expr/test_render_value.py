@@ -185,17 +185,34 @@ SANDBOX_ESCAPES = [
     "{{ 'x' * 100000000 }}",
     "{{ [1] * 100000000 }}",
     "{{ range(10 ** 9) | list }}",
+    "{{ 'x'.center(10 ** 9) }}",
+    "{{ 'x'.zfill(size) }}",
+    "{{ 'x'.ljust(width=10 ** 9) }}",
+    "{{ 'x' | center(10 ** 9) }}",
+    "{{ 'a\nb' | indent(10 ** 9) }}",
+    "{{ [1] | batch(10 ** 9, 0) | list }}",
+    "{{ [1] | slice(10 ** 9, 0) | list }}",
+    "{{ '%*s' | format(10 ** 9, 'x') }}",
 ]
 
 
 @pytest.mark.parametrize("template", SANDBOX_ESCAPES)
 @pytest.mark.parametrize("strict", [True, False])
 def test_sandbox_escapes_are_refused(template: str, strict: bool) -> None:
-    context = {**CONTEXT, "k4": [1, 2]}
+    context = {**CONTEXT, "k4": [1, 2], "size": 10**9}
     with pytest.raises(ExpressionError):
         render_value(template, context, strict=strict)
     with pytest.raises(ExpressionError):
         render_template(template, context, strict=strict)
+
+
+def test_sized_filters_and_methods_still_work() -> None:
+    assert render_value("{{ 'x' | center(5) }}", {}) == "  x  "
+    assert render_value("{{ 'x'.rjust(3, '-') }}", {}) == "--x"
+    assert render_value("{{ [1, 2, 3] | batch(2) | list }}", {}) == [[1, 2], [3]]
+    assert render_value("{{ [1, 2, 3] | slice(2) | list }}", {}) == [[1, 2], [3]]
+    assert render_value("{{ '%s-%d' | format('a', 5) }}", {}) == "a-5"
+    assert render_value("{{ 'a\nb' | indent(2) }}", {}) == "a\n  b"
 
 
 def test_the_sandbox_refusal_names_the_attribute() -> None:

@@ -13,9 +13,18 @@ Internal to ``packhorse.expr``: :func:`environment` and :func:`is_jinja` are re-
 
 from __future__ import annotations
 
+import functools
 import operator
 import re
-from collections.abc import Callable, ItemsView, Iterator, KeysView, Mapping, ValuesView
+from collections.abc import (
+    Callable,
+    ItemsView,
+    Iterable,
+    Iterator,
+    KeysView,
+    Mapping,
+    ValuesView,
+)
 from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import lru_cache
@@ -54,11 +63,31 @@ EXPRESSION: Final = re.compile(r"{{.*?}}", re.DOTALL)
 BLOCK: Final = re.compile(r"{%.*?%}", re.DOTALL)
 RAW_BLOCK: Final = re.compile(r"{%-?\s*raw\s*-?%}.*?{%-?\s*endraw\s*-?%}", re.DOTALL)
 
-# Resource guards: the sandbox stops code execution, these stop the cheapest ways to exhaust
-# memory or CPU from a template (``9**9**9``, ``'x' * 10**10``). They also keep Jinja from
-# folding such constants at compile time. Filters such as ``center`` are not limited.
+# Resource guards: the sandbox stops code execution; these stop the cheap ways to exhaust memory
+# or CPU from a template, which matter because orquesta evaluates data that is itself a
+# template (``9 ** (9 ** 9)``, ``'x' * 10**10``, ``'x'.center(10**10)``, ``'x' | indent(10**10)``).
+# Intercepting the operators also keeps Jinja from folding them at compile time. Not covered:
+# widths inside format strings (``'{:>999999999}'.format(x)``).
 _MAX_POWER_BITS: Final = 100_000
 _MAX_REPEAT_ITEMS: Final = 1_000_000
+_MAX_SIZE_ARGUMENT: Final = 1_000_000
+# Filters whose integer arguments size what they build.
+_SIZED_FILTERS: Final = ("center", "indent", "batch", "slice", "format")
+
+
+def _check_sizes(name: str, arguments: Iterable[Any]) -> None:
+    for argument in arguments:
+        if type(argument) is int and argument > _MAX_SIZE_ARGUMENT:
+            raise OverflowError(f"an argument of {name} is too large ({argument})")
+
+
+def _bounded(name: str, filter_function: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(filter_function)  # keeps Jinja's pass_context/pass_eval_context marks
+    def bounded(*arguments: Any, **keywords: Any) -> Any:
+        _check_sizes(name, [*arguments, *keywords.values()])
+        return filter_function(*arguments, **keywords)
+
+    return bounded
 
 
 class _Sandbox(SandboxedEnvironment):
@@ -70,6 +99,12 @@ class _Sandbox(SandboxedEnvironment):
         raise SecurityError(
             f"access to attribute {attribute!r} of {type(obj).__name__!r} object is unsafe."
         )
+
+    def call(self, context: Context, obj: Any, /, *arguments: Any, **keywords: Any) -> Any:
+        if isinstance(getattr(obj, "__self__", None), str | bytes | list | tuple):
+            # A method of a string or list (center, ljust, zfill, expandtabs...).
+            _check_sizes(getattr(obj, "__name__", "a method"), [*arguments, *keywords.values()])
+        return super().call(context, obj, *arguments, **keywords)
 
     def call_binop(self, context: Context, operator_name: str, left: Any, right: Any) -> Any:
         if operator_name == "**":
@@ -134,6 +169,8 @@ def _environment(strict: bool, keep_trailing_newline: bool) -> _Sandbox:
         autoescape=False,
     )
     env.filters.update(FUNCTIONS)
+    for name in _SIZED_FILTERS:
+        env.filters[name] = _bounded(name, env.filters[name])
     env.filters["decrypt_kv"] = _decrypt_kv
     env.globals.update(FUNCTIONS)
     env.globals["decrypt_kv"] = _decrypt_kv
