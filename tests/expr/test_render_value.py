@@ -380,10 +380,55 @@ def test_the_lookup_shortcut_gives_what_the_compiled_template_gives(
         return internals.native_value(internals.run_single(candidate, LOOKUP_CONTEXT), template)
 
     assert outcome(lambda: native(single)) == outcome(lambda: native(slow))
-    full_template = internals.compile_template(template, strict, False)
+    compiled = internals.compile_template(template, strict, False)
+    full_template = internals.CompiledTemplate(compiled.template, None)
     assert outcome(lambda: render_template(template, LOOKUP_CONTEXT, strict=strict)) == outcome(
         lambda: internals.run_template(full_template, LOOKUP_CONTEXT)
     )
+    assert outcome(lambda: internals.run_template(compiled, LOOKUP_CONTEXT)) == outcome(
+        lambda: internals.run_template(full_template, LOOKUP_CONTEXT)
+    )
+
+
+TEXT_AND_LOOKUPS = [
+    "echo {{ d.x.y[1].z }} and {{ lst.0 }}!",
+    "{{ d.x.y[0] }}{{ d['0'] }}",
+    "a {{ missing }} b",
+    "a {{ d.missing }} b",
+    "a {{ missing.x }} b",
+    "{{ 'const' }} {{ 5 }} {{ none }}",
+    "{{ holder.attribute }} / {{ holder.other }}",
+    "x {{ d.x.__class__ }}",
+    "{% raw %}{{ d }}{% endraw %} {{ lst[1] }}",
+    "line\r\nnext {{ lst.0 }}\n",
+    "{{ reeval }} {{ '{{ lst.0 }}' }}",
+]
+
+
+@pytest.mark.parametrize("template", TEXT_AND_LOOKUPS)
+@pytest.mark.parametrize("strict", [True, False])
+def test_text_with_lookups_renders_as_the_compiled_template_does(
+    template: str, strict: bool
+) -> None:
+    from packhorse.expr import sandbox as internals
+
+    context = {**LOOKUP_CONTEXT, "reeval": "{{ lst.1 }}"}
+    for keep_newline in (True, False):
+        compiled = internals.compile_template(template, strict, keep_newline)
+        assert compiled.pieces is not None
+        full_template = internals.CompiledTemplate(compiled.template, None)
+
+        def outcome(candidate: Any, hook: Any) -> Any:
+            token = internals.reevaluation.set(hook)
+            try:
+                return ("value", internals.run_template(candidate, context))
+            except Exception as error:  # noqa: BLE001 - the internals raise what Jinja raises
+                return ("error", f"{type(error).__name__}: {error}")
+            finally:
+                internals.reevaluation.reset(token)
+
+        for hook in (None, lambda text: render_value(text, context)):
+            assert outcome(compiled, hook) == outcome(full_template, hook)
 
 
 def test_a_dict_method_wins_over_a_key_as_in_jinja() -> None:

@@ -29,7 +29,6 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from jinja2 import TemplateSyntaxError
-from jinja2.environment import Template
 
 from packhorse.errors import ExpressionError
 from packhorse.expr.functions.data import json_parse_strict, to_complex
@@ -37,6 +36,7 @@ from packhorse.expr.sandbox import (
     BLOCK,
     EXPRESSION,
     RAW_BLOCK,
+    CompiledTemplate,
     SingleExpression,
     compile_single,
     compile_template,
@@ -83,7 +83,7 @@ def _locate_failure(text: str, context: Mapping[str, Any], strict: bool) -> Expr
     return None
 
 
-def _render(template: Template, text: str, context: Mapping[str, Any], strict: bool) -> str:
+def _render(template: CompiledTemplate, text: str, context: Mapping[str, Any], strict: bool) -> str:
     try:
         return run_template(template, context)
     except ExpressionError:

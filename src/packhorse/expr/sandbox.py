@@ -31,7 +31,7 @@ from functools import lru_cache
 from typing import Any, Final
 
 from jinja2 import StrictUndefined, Undefined, nodes, pass_context
-from jinja2.environment import Template
+from jinja2.environment import Environment, Template
 from jinja2.exceptions import SecurityError
 from jinja2.runtime import Context
 from jinja2.sandbox import SandboxedEnvironment
@@ -45,6 +45,8 @@ __all__ = [
     "EXPRESSION",
     "NOT_SINGLE",
     "RAW_BLOCK",
+    "CompiledTemplate",
+    "Path",
     "SingleExpression",
     "compile_single",
     "compile_template",
@@ -136,10 +138,7 @@ reevaluation: ContextVar[Callable[[str], Any] | None] = ContextVar("reevaluation
 def _finalize(_context: Context, value: Any) -> Any:
     # pass_context keeps Jinja from calling this at compile time on constants, which would bake
     # one rendering's results into the cached template.
-    reevaluate = reevaluation.get()
-    if reevaluate is None or not isinstance(value, str) or not is_jinja(value):
-        return value
-    return reevaluate(value)
+    return _finalized(value)
 
 
 @pass_context
@@ -197,26 +196,65 @@ def expression_error(expression: str, error: BaseException) -> ExpressionError:
     return ExpressionError(expression, f"{type(error).__name__}: {error}")
 
 
+Path = tuple[str, tuple[tuple[bool, Any], ...]]
+"""A plain lookup such as ``trigger.body.x`` or ``a['b'][0]``: the root name and its steps,
+each ``(is_attribute, key)``."""
+
+_TEXT: Final = 0
+_LOOKUP: Final = 1
+_CONSTANT: Final = 2
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledTemplate:
+    """A compiled template; ``pieces`` is set when it is only text and plain lookups (``echo
+    {{ trigger.body.msg }}``, the usual action parameter), which :func:`run_template` then
+    joins itself: each lookup printed as Jinja prints it, without a template context."""
+
+    template: Template
+    pieces: tuple[tuple[int, Any], ...] | None
+
+
 @lru_cache(maxsize=4096)
-def compile_template(text: str, strict: bool, keep_trailing_newline: bool) -> Template:
+def compile_template(text: str, strict: bool, keep_trailing_newline: bool) -> CompiledTemplate:
+    env = _environment(strict, keep_trailing_newline)
     try:
-        return _environment(strict, keep_trailing_newline).from_string(text)
+        tree = env.parse(text)
+        pieces = _pieces(tree)  # before compiling: the compiler's optimiser rewrites the tree
+        return CompiledTemplate(env.from_string(tree), pieces)
     except Exception as error:
         raise expression_error(text, error) from error
+
+
+def _pieces(tree: nodes.Template) -> tuple[tuple[int, Any], ...] | None:
+    if not tree.body:
+        return ()
+    if len(tree.body) != 1 or not isinstance(tree.body[0], nodes.Output):
+        return None
+    pieces: list[tuple[int, Any]] = []
+    for child in tree.body[0].nodes:
+        if isinstance(child, nodes.TemplateData):
+            pieces.append((_TEXT, child.data))
+        elif isinstance(child, nodes.Const):
+            pieces.append((_CONSTANT, child.value))
+        elif (path := _lookup_path(child)) is not None:
+            pieces.append((_LOOKUP, path))
+        else:
+            return None
+    return tuple(pieces)
 
 
 @dataclass(frozen=True, slots=True)
 class SingleExpression:
     """A text that is exactly one expression, compiled to assign its value to ``result``.
 
-    ``path`` is set when the expression is a plain lookup such as ``trigger.body.x`` or
-    ``a['b'][0]`` (the usual case): the root name and its steps, each ``(is_attribute, key)``.
-    Such a lookup is evaluated with the environment's own ``getattr`` and ``getitem``, which is
-    what the compiled template would call, without building a template context.
+    ``path`` is set when the expression is a plain lookup (the usual case). Such a lookup is
+    evaluated with the environment's own ``getattr`` and ``getitem``, which is what the
+    compiled template would call, without building a template context.
     """
 
     program: Template
-    path: tuple[str, tuple[tuple[bool, Any], ...]] | None = None
+    path: Path | None = None
 
 
 NOT_SINGLE: Final = object()
@@ -235,30 +273,55 @@ def _scope(template: Template, context: Mapping[str, Any]) -> Context:
     )
 
 
-def run_template(template: Template, context: Mapping[str, Any]) -> str:
-    return template.environment.concat(template.root_render_func(_scope(template, context)))
+def _finalized(value: Any) -> Any:
+    reevaluate = reevaluation.get()
+    if reevaluate is None or not isinstance(value, str) or not is_jinja(value):
+        return value
+    return reevaluate(value)
+
+
+def run_template(compiled: CompiledTemplate, context: Mapping[str, Any]) -> str:
+    """Render to a string; Jinja's exceptions propagate."""
+    template = compiled.template
+    if compiled.pieces is None:
+        return template.environment.concat(template.root_render_func(_scope(template, context)))
+    # What the compiled code does for an output of text and expressions: the text as it is,
+    # each value through finalize and str() (which is where an undefined value fails).
+    parts: list[str] = []
+    for kind, piece in compiled.pieces:
+        if kind == _TEXT:
+            parts.append(piece)
+        elif kind == _CONSTANT:
+            parts.append(str(_finalized(piece)))
+        else:
+            parts.append(str(_finalized(_lookup(template.environment, piece, context))))
+    return "".join(parts)
+
+
+def _lookup(environment: Environment, path: Path, context: Mapping[str, Any]) -> Any:
+    root, steps = path
+    if root in context:
+        value = context[root]
+    elif root in environment.globals:
+        value = environment.globals[root]
+    else:
+        value = environment.undefined(name=root)
+    for is_attribute, key in steps:
+        # A plain dict key that is not a dict attribute: what getattr would find, minus the
+        # AttributeError it raises and catches on the way.
+        if type(value) is dict and key in value and key not in _DICT_ATTRIBUTES:
+            value = value[key]
+        elif is_attribute:
+            value = environment.getattr(value, key)
+        else:
+            value = environment.getitem(value, key)
+    return value
 
 
 def run_single(single: SingleExpression, context: Mapping[str, Any]) -> Any:
+    """The value of a one-expression text; Jinja's exceptions propagate."""
     if single.path is not None:
-        environment = single.program.environment
-        root, steps = single.path
-        if root in context:
-            value = context[root]
-        elif root in environment.globals:
-            value = environment.globals[root]
-        else:
-            value = environment.undefined(name=root)
-        for is_attribute, key in steps:
-            # A plain dict key that is not a dict attribute: what getattr would find, minus the
-            # AttributeError it raises and catches on the way.
-            if type(value) is dict and key in value and key not in _DICT_ATTRIBUTES:
-                value = value[key]
-            elif is_attribute:
-                value = environment.getattr(value, key)
-            else:
-                value = environment.getitem(value, key)
-        return value
+        return _lookup(single.program.environment, single.path, context)
     scope = _scope(single.program, context)
     for _ in single.program.root_render_func(scope):
         pass
@@ -303,7 +366,7 @@ _DICT_ATTRIBUTES: Final = frozenset(dir(dict))
 _SPECIAL_NAMES: Final = frozenset({"self", "loop", "caller", "varargs", "kwargs", "super"})
 
 
-def _lookup_path(node: nodes.Node) -> tuple[str, tuple[tuple[bool, Any], ...]] | None:
+def _lookup_path(node: nodes.Node) -> Path | None:
     steps: list[tuple[bool, Any]] = []
     while True:
         if isinstance(node, nodes.Getattr):
