@@ -96,16 +96,6 @@ def _render(template: CompiledTemplate, text: str, context: Mapping[str, Any], s
 def render_template(text: str, context: Mapping[str, Any], *, strict: bool = True) -> str:
     """Render ``text`` as a Jinja template to a string (Jinja's rules: a single trailing newline
     is dropped). Any failure is an :class:`~packhorse.errors.ExpressionError`."""
-    if text.startswith("{{") and text.endswith("}}"):
-        single = compile_single(text, strict)
-        if isinstance(single, SingleExpression) and single.path is not None:
-            # A plain lookup: its string is what the template would print.
-            try:
-                return str(native_value(run_single(single, context), text))
-            except ExpressionError:
-                raise
-            except Exception as error:
-                raise expression_error(text, error) from error
     return _render(compile_template(text, strict, False), text, context, strict)
 
 
