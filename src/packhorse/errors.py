@@ -7,11 +7,14 @@
     ├── NotFound                    a named resource does not exist
     ├── Conflict                    the change collides with existing state
     ├── StorageError                the database failed; ``retryable`` says whether to try again
-    └── DecryptionError             an encrypted value cannot be decrypted (damaged, altered,
-                                    wrong key or wrong place); ``key_id`` names its key if known
+    ├── DecryptionError             an encrypted value cannot be decrypted (damaged, altered,
+    │                               wrong key or wrong place); ``key_id`` names its key if known
+    └── ExpressionError             a Jinja (later YAQL) expression failed to parse or evaluate;
+                                    carries ``expression`` and the orquesta-style message
 
-Foreign exceptions (SQLAlchemy, OS, YAML, cryptography) are translated at the adapter boundary with
-``raise ... from``, so callers handle only these. Each carries data, not just a message.
+Foreign exceptions (SQLAlchemy, OS, YAML, cryptography, Jinja) are translated at the adapter
+boundary with ``raise ... from``, so callers handle only these. Each carries data, not just
+a message.
 """
 
 from __future__ import annotations
@@ -84,3 +87,29 @@ class DecryptionError(PackhorseError):
     def __init__(self, message: str, *, key_id: str | None = None, hint: str | None = None) -> None:
         super().__init__(message, hint=hint)
         self.key_id = key_id
+
+
+class ExpressionError(PackhorseError):
+    """An expression failed to parse or evaluate.
+
+    The message has the user-visible form orquesta puts in a workflow's ``errors``::
+
+        JinjaEvaluationException: Unable to evaluate expression '{{ x }}'.
+        UndefinedError: 'x' is undefined
+
+    (one line; wrapped here).
+
+    ``expression`` is the failing expression (the ``{{ ... }}`` part, or the whole text for a
+    template with blocks); ``kind`` is the evaluator's exception name (``JinjaEvaluationException``,
+    later ``YaqlEvaluationException``); ``reason`` is ``"<ErrorClass>: <message>"`` of the
+    underlying error, which is what StackStorm's parameter renderer shows after
+    ``Failed to render parameter "name": ``.
+    """
+
+    def __init__(
+        self, expression: str, reason: str, *, kind: str = "JinjaEvaluationException"
+    ) -> None:
+        super().__init__(f"{kind}: Unable to evaluate expression '{expression}'. {reason}")
+        self.expression = expression
+        self.reason = reason
+        self.kind = kind

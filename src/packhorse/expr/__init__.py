@@ -1,1 +1,41 @@
-"""Sandboxed Jinja and YAQL expressions with StackStorm's functions and filters (pure)."""
+"""Sandboxed Jinja (YAQL later) with StackStorm's and orquesta's functions and filters (pure).
+
+Public surface:
+
+* :func:`render_value`, :func:`render_param_template`, :func:`render_criteria_pattern`,
+  :func:`render_template`, :func:`syntax_errors`, :func:`is_jinja` and :func:`environment`
+  (``packhorse.expr.jinja``);
+* :class:`Datastore`, the ``st2kv`` object of a render context (``packhorse.expr.datastore``);
+* :data:`FUNCTIONS`, the registry of expression functions, and :data:`NONE_MAGIC_VALUE`
+  (``packhorse.expr.functions``).
+
+Failures raise :class:`packhorse.errors.ExpressionError`.
+"""
+
+from packhorse.errors import ExpressionError
+from packhorse.expr.datastore import Datastore, KeyValueLookup
+from packhorse.expr.functions import FUNCTIONS, NONE_MAGIC_VALUE
+from packhorse.expr.jinja import (
+    environment,
+    is_jinja,
+    render_criteria_pattern,
+    render_param_template,
+    render_template,
+    render_value,
+    syntax_errors,
+)
+
+__all__ = [
+    "FUNCTIONS",
+    "NONE_MAGIC_VALUE",
+    "Datastore",
+    "ExpressionError",
+    "KeyValueLookup",
+    "environment",
+    "is_jinja",
+    "render_criteria_pattern",
+    "render_param_template",
+    "render_template",
+    "render_value",
+    "syntax_errors",
+]
