@@ -6,6 +6,7 @@ here, started and stopped with the server's lifespan.
 
 from __future__ import annotations
 
+import signal
 import sys
 
 from packhorse import bootstrap
@@ -34,4 +35,9 @@ def serve(settings: Settings, *, listen: str, log_level: str = "info") -> None:
     print(f"Packhorse {settings.instance_id} serving on http://{host}:{port}", file=sys.stderr)
     print(f"  try: curl http://{host}:{port}/health", file=sys.stderr)
     config = uvicorn.Config(app, host=host, port=port, log_level=log_level, lifespan="on")
+    # uvicorn shuts down gracefully on SIGTERM/SIGINT and then re-raises the signal to the
+    # handler that was installed before it; a no-op there makes a clean stop exit 0.
+    for stop_signal in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(stop_signal, lambda *_: None)
     uvicorn.Server(config).run()
+    print("Packhorse stopped.", file=sys.stderr)
