@@ -34,6 +34,7 @@ def serve(settings: Settings, *, listen: str, log_level: str = "info") -> None:
     app = bootstrap.create_app(settings)
     print(f"Packhorse {settings.instance_id} serving on http://{host}:{port}", file=sys.stderr)
     print(f"  try: curl http://{host}:{port}/health", file=sys.stderr)
+    print(f"       packhorse --home {settings.home} action list", file=sys.stderr)
     config = uvicorn.Config(app, host=host, port=port, log_level=log_level, lifespan="on")
     # uvicorn shuts down gracefully on SIGTERM/SIGINT and then re-raises the signal to the
     # handler that was installed before it; a no-op there makes a clean stop exit 0.
