@@ -14,9 +14,9 @@ Decryption failures of every kind raise :class:`packhorse.errors.DecryptionError
 from __future__ import annotations
 
 from packhorse.crypto.cipher import (
+    DATASTORE_ASSOCIATED_DATA,
     NONCE_SIZE,
     TOKEN_PREFIX,
-    datastore_associated_data,
     decrypt,
     encrypt,
     is_encrypted_token,
@@ -38,12 +38,12 @@ from packhorse.crypto.stackstorm import (
 )
 
 __all__ = [
+    "DATASTORE_ASSOCIATED_DATA",
     "KEY_SIZE",
     "NONCE_SIZE",
     "TOKEN_PREFIX",
     "DatastoreKey",
     "St2Key",
-    "datastore_associated_data",
     "decrypt",
     "encrypt",
     "generate_key",

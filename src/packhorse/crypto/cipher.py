@@ -7,7 +7,7 @@ A token reads ``ph1:<key id>:<payload>``:
 - ``<payload>`` is unpadded URL-safe base64 of ``nonce (12 bytes) || ciphertext || tag (16)``.
 
 The GCM associated data is ``b"ph1:<key id>:" + associated``. The caller's ``associated``
-bytes say where the value belongs (:func:`datastore_associated_data` for datastore values),
+bytes say where the value belongs (:data:`DATASTORE_ASSOCIATED_DATA` for datastore values),
 so a token copied to another key name or scope fails to decrypt instead of leaking there.
 The nonce is an argument: the shell draws 12 random bytes for every encryption and must never
 reuse one with the same key.
@@ -15,7 +15,6 @@ reuse one with the same key.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 
@@ -37,13 +36,13 @@ _TOKEN = re.compile(
 )
 
 
-def datastore_associated_data(scope: str, name: str) -> bytes:
-    """The associated data that binds a datastore value to its scope and key name.
+DATASTORE_ASSOCIATED_DATA = b'["datastore"]'
+"""Associated data of every datastore value. Part of the stored format.
 
-    Part of the stored format: changing it makes every stored secret undecryptable.
-    JSON keeps the fields apart whatever characters the name holds.
-    """
-    return json.dumps(["datastore", scope, name], separators=(",", ":")).encode("utf-8")
+A value is deliberately *not* bound to its key name: StackStorm's ``decrypt_kv`` filter
+decrypts a value wherever it travelled (a config copies ``{{ st2kv.system.k }}``), with no name
+at hand. The key id in the token still says which key made it.
+"""
 
 
 def encrypt(key: DatastoreKey, plaintext: str, *, associated: bytes, nonce: bytes) -> str:
