@@ -10,6 +10,7 @@ if TYPE_CHECKING:
     import sqlalchemy as sa
     from fastapi import FastAPI
 
+    from packhorse.engine.datastore import DatastoreService
     from packhorse.settings import Settings
     from packhorse.storage.ports import ContentRegistry, RegistryReader, UserStore
 
@@ -78,3 +79,11 @@ def create_app(settings: Settings) -> FastAPI:
         instance_id=settings.instance_id,
         readiness=lambda: readiness_problem(settings),
     )
+
+
+def datastore_service(settings: Settings) -> DatastoreService:
+    from packhorse.engine.datastore import DatastoreService
+    from packhorse.engine.keyring import Keyring
+    from packhorse.storage.datastore import SqlDatastore
+
+    return DatastoreService(SqlDatastore(database_engine(settings)), Keyring(settings.keys_dir))

@@ -37,8 +37,8 @@ def test_user_scope_is_per_user_and_apart_from_system(engine: sa.Engine) -> None
     assert store.get(Scope.SYSTEM, "", "k", now=T0).value == "sys"  # type: ignore[union-attr]
     assert store.get(Scope.USER, "alice", "k", now=T0).value == "alice's"  # type: ignore[union-attr]
     assert store.get(Scope.USER, "carol", "k", now=T0) is None
-    assert [p.user for p in store.list(Scope.USER, None, now=T0)] == ["alice", "bob"]
-    assert [p.value for p in store.list(None, None, now=T0)] == ["sys", "alice's", "bob's"]
+    assert [p.user for p in store.find(Scope.USER, None, now=T0)] == ["alice", "bob"]
+    assert [p.value for p in store.find(None, None, now=T0)] == ["sys", "alice's", "bob's"]
     # a system pair ignores any user given with it
     store.put(pair("s", "x", user="ignored"))
     assert store.get(Scope.SYSTEM, "whoever", "s", now=T0) is not None
@@ -49,13 +49,13 @@ def test_ttl_hides_then_purge_removes(engine: sa.Engine) -> None:
     store.put(pair("short", expires_at=T1))
     store.put(pair("long", expires_at=T2))
     store.put(pair("forever"))
-    assert {p.name for p in store.list(Scope.SYSTEM, "", now=T0)} == {"short", "long", "forever"}
+    assert {p.name for p in store.find(Scope.SYSTEM, "", now=T0)} == {"short", "long", "forever"}
     assert store.get(Scope.SYSTEM, "", "short", now=T1) is None  # expiry is inclusive
-    assert {p.name for p in store.list(Scope.SYSTEM, "", now=T1)} == {"long", "forever"}
+    assert {p.name for p in store.find(Scope.SYSTEM, "", now=T1)} == {"long", "forever"}
     assert store.purge_expired(now=T1) == 1
     assert store.purge_expired(now=T1) == 0
     assert store.purge_expired(now=T2, batch=10) == 1
-    assert [p.name for p in store.list(None, None, now=T0)] == ["forever"]
+    assert [p.name for p in store.find(None, None, now=T0)] == ["forever"]
 
 
 def test_prefix_listing_escapes_wildcards_and_pages(engine: sa.Engine) -> None:
@@ -63,13 +63,13 @@ def test_prefix_listing_escapes_wildcards_and_pages(engine: sa.Engine) -> None:
     store.put_many(
         [pair("app.a"), pair("app.b"), pair("app_c"), pair("appXd"), pair("other"), pair("app%")]
     )
-    assert [p.name for p in store.list(Scope.SYSTEM, "", now=T0, prefix="app.")] == [
+    assert [p.name for p in store.find(Scope.SYSTEM, "", now=T0, prefix="app.")] == [
         "app.a",
         "app.b",
     ]
-    assert [p.name for p in store.list(Scope.SYSTEM, "", now=T0, prefix="app_")] == ["app_c"]
-    assert [p.name for p in store.list(Scope.SYSTEM, "", now=T0, prefix="app%")] == ["app%"]
-    page = store.list(Scope.SYSTEM, "", now=T0, limit=2, offset=1)
+    assert [p.name for p in store.find(Scope.SYSTEM, "", now=T0, prefix="app_")] == ["app_c"]
+    assert [p.name for p in store.find(Scope.SYSTEM, "", now=T0, prefix="app%")] == ["app%"]
+    page = store.find(Scope.SYSTEM, "", now=T0, limit=2, offset=1)
     assert [p.name for p in page] == ["app.a", "app.b"]  # "app%" sorts first
 
 

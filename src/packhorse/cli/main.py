@@ -81,6 +81,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "rule": ("packhorse.cli.content:rule", "List and show registered rules."),
     "trigger": ("packhorse.cli.content:trigger", "List and show trigger types."),
     "sensor": ("packhorse.cli.content:sensor", "List registered sensors."),
+    "key": ("packhorse.cli.keys:key", "Read and write the datastore (st2kv), secrets encrypted."),
 }
 
 

@@ -98,7 +98,7 @@ class SqlDatastore:
             result = connection.execute(_table.delete().where(_key(scope, user, name)))
         return bool(result.rowcount)
 
-    def list(
+    def find(
         self,
         scope: Scope | None,
         user: str | None,
@@ -138,3 +138,34 @@ class SqlDatastore:
                     )
                 )
         return len(doomed)
+
+    def secret_pairs(
+        self, *, after: tuple[str, str, str] | None = None, limit: int = 500
+    ) -> list[KeyValue]:
+        """Secret pairs, expired ones included, in key order after ``after`` (for rotation)."""
+        query = sa.select(*_columns).where(_table.c.secret.is_(True))
+        if after is not None:
+            scope, user, name = after
+            query = query.where(
+                sa.tuple_(_table.c.scope, _table.c.user, _table.c.name)
+                > sa.tuple_(scope, user, name)
+            )
+        query = query.order_by(_table.c.scope, _table.c.user, _table.c.name).limit(limit)
+        with transaction(self._engine) as connection:
+            return [_pair(row) for row in connection.execute(query)]
+
+    def swap_values(self, swaps: Iterable[tuple[KeyValue, str]]) -> int:
+        """Replace each pair's value only if it still holds the value read; one transaction.
+
+        Returns how many were replaced (a pair changed meanwhile keeps its newer value).
+        """
+        replaced = 0
+        with transaction(self._engine, write=True) as connection:
+            for pair, value in swaps:
+                result = connection.execute(
+                    _table.update()
+                    .where(_key(pair.scope, pair.user, pair.name), _table.c.value == pair.value)
+                    .values(value=value)
+                )
+                replaced += result.rowcount
+        return replaced

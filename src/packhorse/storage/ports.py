@@ -75,7 +75,7 @@ class Datastore(Protocol):
         """Remove a pair; False when there was none."""
         ...
 
-    def list(
+    def find(
         self,
         scope: Scope | None,
         user: str | None,
@@ -90,4 +90,14 @@ class Datastore(Protocol):
 
     def purge_expired(self, *, now: str, batch: int = 500) -> int:
         """Delete up to ``batch`` expired pairs; returns how many were deleted."""
+        ...
+
+    def secret_pairs(
+        self, *, after: tuple[str, str, str] | None = None, limit: int = 500
+    ) -> list[KeyValue]:
+        """Secret pairs, expired included, ordered by (scope, user, name), after ``after``."""
+        ...
+
+    def swap_values(self, swaps: Iterable[tuple[KeyValue, str]]) -> int:
+        """Compare-and-set values in one transaction; returns how many were replaced."""
         ...
