@@ -119,7 +119,7 @@ def test_load_is_all_or_nothing_and_names_the_item(service: DatastoreService) ->
         {"name": "good", "value": "x"},
         {"name": "secret", "value": "30303030", "secret": True, "encrypted": True},
     ]
-    with pytest.raises(ConfigurationError, match="dump.json: key 'secret'") as caught:
+    with pytest.raises(ConfigurationError, match=r"dump\.json: key 'secret'") as caught:
         service.load(items, source="dump.json")
     assert caught.value.hint is not None and "--st2-key-file" in caught.value.hint
     assert service.list_values() == []
