@@ -11,6 +11,7 @@ if TYPE_CHECKING:
     from fastapi import FastAPI
 
     from packhorse.engine.datastore import DatastoreService
+    from packhorse.params.masking import Redactor
     from packhorse.settings import Settings
     from packhorse.storage.ports import ContentRegistry, RegistryReader, UserStore
 
@@ -86,4 +87,19 @@ def datastore_service(settings: Settings) -> DatastoreService:
     from packhorse.engine.keyring import Keyring
     from packhorse.storage.datastore import SqlDatastore
 
-    return DatastoreService(SqlDatastore(database_engine(settings)), Keyring(settings.keys_dir))
+    return DatastoreService(
+        SqlDatastore(database_engine(settings)),
+        Keyring(settings.keys_dir),
+        redactor=redactor(),
+    )
+
+
+@functools.cache
+def redactor() -> Redactor:
+    """The process's one redactor: every secret decrypted here is masked in logs and output."""
+    from packhorse.engine.logs import install_redaction
+    from packhorse.params.masking import Redactor
+
+    instance = Redactor()
+    install_redaction(instance)
+    return instance

@@ -28,10 +28,8 @@ from packhorse.engine.clock import utc_now
 from packhorse.engine.keyring import Keyring
 from packhorse.errors import ConfigurationError, DecryptionError, NotFound
 from packhorse.model.datastore import KeyValue, Scope
+from packhorse.params.masking import MASK, Redactor
 from packhorse.storage.ports import Datastore
-
-#: What a secret shows instead of its value (StackStorm's mask).
-MASK = "********"
 
 ISO_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 
@@ -64,8 +62,10 @@ class DatastoreService:
         *,
         clock: Callable[[], dt.datetime] = utc_now,
         random_bytes: Callable[[int], bytes] = secrets.token_bytes,
+        redactor: Redactor | None = None,
     ) -> None:
         self._store = store
+        self._redactor = redactor
         self._keyring = keyring
         self._clock = clock
         self._random = random_bytes
@@ -83,7 +83,10 @@ class DatastoreService:
     def decrypt(self, token: str) -> str:
         """The clear text of a token made with one of this instance's keys."""
         readers = self._keyring.keys().readers
-        return decrypt(readers, token, associated=DATASTORE_ASSOCIATED_DATA)
+        clear = decrypt(readers, token, associated=DATASTORE_ASSOCIATED_DATA)
+        if self._redactor is not None:
+            self._redactor.add(clear)
+        return clear
 
     def set_value(
         self,
@@ -122,6 +125,8 @@ class DatastoreService:
             raise ConfigurationError(f"key {name!r}: ttl must be a positive number of seconds")
         now = self._clock()
         if secret and not encrypted:
+            if self._redactor is not None:
+                self._redactor.add(value)
             value = self.encrypt(value)
         return KeyValue(
             name=name,
