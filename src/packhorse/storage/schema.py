@@ -62,3 +62,37 @@ kv_pairs = sa.Table(
     sa.Column("expires_at", sa.String(32), nullable=True, index=True),
     sa.Column("updated_at", sa.String(32), nullable=False),
 )
+
+executions = sa.Table(
+    "executions",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("action_ref", sa.String(512), nullable=False),
+    sa.Column("runner_type", sa.String(64), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("parameters", sa.Text, nullable=False),
+    sa.Column("context", sa.Text, nullable=False),
+    sa.Column("result", sa.Text, nullable=True),
+    sa.Column("attempt", sa.Integer, nullable=False),
+    sa.Column("created_at", sa.String(32), nullable=False),
+    sa.Column("start_timestamp", sa.String(32), nullable=True),
+    sa.Column("end_timestamp", sa.String(32), nullable=True),
+    sa.Column("run_after", sa.String(32), nullable=True),
+    sa.Column("claimed_by", sa.String(64), nullable=True),
+    sa.Column("lease_expires_at", sa.String(32), nullable=True),
+    sa.Column("pids", sa.Text, nullable=False),
+    sa.Column("parent_id", sa.String(32), nullable=True),
+    sa.Index("ix_executions_status_run_after", "status", "run_after"),
+    sa.Index("ix_executions_action_ref_created_at", "action_ref", "created_at"),
+    sa.Index("ix_executions_created_at", "created_at"),
+    sa.Index("ix_executions_parent_id", "parent_id"),
+)
+
+execution_log = sa.Table(
+    "execution_log",
+    metadata,
+    sa.Column("execution_id", sa.String(32), primary_key=True),
+    sa.Column("seq", sa.Integer, primary_key=True),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("timestamp", sa.String(32), nullable=False),
+)

@@ -1,0 +1,295 @@
+"""Workers: claim scheduled executions, run them through their runner, record the outcome.
+
+Crash rules (issue 4), made true here and in :func:`recover`:
+
+* an execution claimed but not started (still ``scheduled``) is released when its lease
+  expires and runs after a restart;
+* one whose process had started (``running``) is settled ``abandoned`` after a restart (a
+  retry policy may retry it), and its recorded process groups are killed;
+* results are recorded once per attempt (``transition`` checks the attempt and the status).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+import os
+import signal
+import socket
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from packhorse.engine.clock import utc_now
+from packhorse.errors import PackhorseError
+from packhorse.model.execution import Execution, Status
+from packhorse.runners.base import RunEvents, Runner, RunnerResult, RunRequest, RunStatus
+from packhorse.storage.executions import SqlExecutionStore
+
+log = logging.getLogger(__name__)
+
+ISO = "%Y-%m-%dT%H:%M:%S.%fZ"
+
+
+def iso(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.UTC).strftime(ISO)
+
+
+def worker_name() -> str:
+    """``host:pid:random``: the pid lets a restarted node recognise its dead predecessors."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+Prepare = Callable[[Execution], Awaitable[RunRequest]]
+"""Builds the runner's request (renders parameters, resolves the config)."""
+RunnerFor = Callable[[str], Runner]
+
+
+@dataclass
+class WorkerSettings:
+    slots: int = 4
+    """Executions run at once by this worker."""
+    lease_seconds: float = 15.0
+    heartbeat_seconds: float = 5.0
+    poll_seconds: float = 0.5
+    """Longest wait for new work when nobody wakes the worker."""
+
+
+class _Events(RunEvents):
+    def __init__(self, worker: Worker, execution: Execution) -> None:
+        self._worker = worker
+        self._execution = execution
+        self.started_at_least_once = False
+
+    def started(self, pid: int) -> None:
+        if not self.started_at_least_once:
+            self.started_at_least_once = True
+            self._worker.mark_running(self._execution)
+        self._worker.store.add_pid(self._execution.id, pid)
+
+    def output(self, stream: str, text: str) -> None:
+        pass
+
+
+class Worker:
+    def __init__(
+        self,
+        store: SqlExecutionStore,
+        runner_for: RunnerFor,
+        prepare: Prepare,
+        *,
+        settings: WorkerSettings | None = None,
+        clock: Callable[[], dt.datetime] = utc_now,
+        name: str | None = None,
+        on_finished: Callable[[Execution], None] | None = None,
+    ) -> None:
+        self.store = store
+        self._runner_for = runner_for
+        self._prepare = prepare
+        self.settings = settings or WorkerSettings()
+        self._clock = clock
+        self.name = name or worker_name()
+        self._on_finished = on_finished
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._wake = asyncio.Event()
+
+    def _now(self) -> str:
+        return iso(self._clock())
+
+    def _lease(self) -> str:
+        return iso(self._clock() + dt.timedelta(seconds=self.settings.lease_seconds))
+
+    def wake(self) -> None:
+        """New work may be waiting (called from the same event loop)."""
+        self._wake.set()
+
+    # -- the loop -----------------------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Claim and run work until ``stop`` is set; then finish what is running."""
+        heartbeat = asyncio.create_task(self._heartbeat(stop))
+        try:
+            while not stop.is_set():
+                self._cancel_requested()
+                free = self.settings.slots - len(self._tasks)
+                if free > 0:
+                    for execution in self.store.claim(
+                        self.name, now=self._now(), lease_until=self._lease(), limit=free
+                    ):
+                        self.start(execution)
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(
+                        _first(stop.wait(), self._wake.wait()), self.settings.poll_seconds
+                    )
+        finally:
+            if self._tasks:
+                await asyncio.gather(*self._tasks.values(), return_exceptions=True)
+            heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await heartbeat
+
+    def start(self, execution: Execution) -> asyncio.Task[None]:
+        task = asyncio.create_task(self.execute(execution), name=f"execution-{execution.id}")
+        self._tasks[execution.id] = task
+        task.add_done_callback(lambda _: self._tasks.pop(execution.id, None))
+        return task
+
+    async def _heartbeat(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            await asyncio.sleep(self.settings.heartbeat_seconds)
+            try:
+                self.store.heartbeat(self.name, list(self._tasks), lease_until=self._lease())
+            except PackhorseError:
+                log.exception("heartbeat failed; will retry")
+
+    def _cancel_requested(self) -> None:
+        if not self._tasks:
+            return
+        for execution in self.store.by_status([Status.CANCELING]):
+            task = self._tasks.get(execution.id)
+            if task is not None and not task.done():
+                task.cancel()
+
+    # -- one execution ------------------------------------------------------------------------
+
+    def mark_running(self, execution: Execution) -> None:
+        self.store.transition(
+            execution.id,
+            Status.RUNNING,
+            now=self._now(),
+            attempt=execution.attempt,
+            expected=(Status.SCHEDULED,),
+            start_timestamp=self._now(),
+        )
+
+    async def execute(self, execution: Execution) -> None:
+        events = _Events(self, execution)
+        try:
+            request = await self._prepare(execution)
+            runner = self._runner_for(execution.runner_type)
+            if not getattr(runner, "starts_processes", False):
+                events.started_at_least_once = True
+                self.mark_running(execution)
+            outcome = await runner.run(request, events)
+        except asyncio.CancelledError:
+            self._finish(execution, Status.CANCELED, None, expected=(Status.CANCELING,))
+            return
+        except PackhorseError as error:
+            # Preparation failed (parameters, config): the execution fails with the reason.
+            self._fail_unstarted(execution, events, error.message)
+            return
+        except Exception as error:  # a runner bug must not take the worker down
+            log.exception("runner %s crashed on %s", execution.runner_type, execution.id)
+            self._fail_unstarted(execution, events, f"{type(error).__name__}: {error}")
+            return
+        self._record(execution, outcome)
+
+    def _fail_unstarted(self, execution: Execution, events: _Events, message: str) -> None:
+        if not events.started_at_least_once:
+            self.mark_running(execution)
+        self._finish(execution, Status.FAILED, {"error": message})
+
+    def _record(self, execution: Execution, outcome: RunnerResult) -> None:
+        status = {
+            RunStatus.SUCCEEDED: Status.SUCCEEDED,
+            RunStatus.FAILED: Status.FAILED,
+            RunStatus.TIMEOUT: Status.TIMEOUT,
+            RunStatus.CANCELED: Status.CANCELED,
+            RunStatus.ABANDONED: Status.ABANDONED,
+            RunStatus.PENDING: Status.PENDING,
+        }[outcome.status]
+        self._finish(execution, status, outcome.result)
+
+    def _finish(
+        self,
+        execution: Execution,
+        status: Status,
+        result: object,
+        *,
+        expected: tuple[Status, ...] = (Status.RUNNING, Status.CANCELING),
+    ) -> None:
+        recorded = self.store.transition(
+            execution.id,
+            status,
+            now=self._now(),
+            attempt=execution.attempt,
+            expected=expected,
+            result=result,
+        )
+        if recorded and self._on_finished is not None:
+            finished = self.store.get(execution.id)
+            if finished is not None:
+                self._on_finished(finished)
+
+
+async def _first(*waits: Awaitable[object]) -> None:
+    tasks = [asyncio.ensure_future(w) for w in waits]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
+
+
+def recover(store: SqlExecutionStore, *, now: str, host: str | None = None) -> list[Execution]:
+    """Settle what dead workers left: running ones become ``abandoned`` and their process
+    groups are killed; scheduled ones are released to run again. Workers of this host whose
+    process is gone are treated as dead at once; others when their lease expires.
+    Returns the executions abandoned."""
+    host = host or socket.gethostname()
+    abandoned = []
+    for execution in _orphans(store, now=now, host=host):
+        if execution.status in (Status.RUNNING, Status.CANCELING, Status.PENDING):
+            _reap(execution.pids)
+            target = Status.CANCELED if execution.status is Status.CANCELING else Status.ABANDONED
+            if store.transition(execution.id, target, now=now, attempt=execution.attempt):
+                abandoned.append(execution)
+        elif execution.status is Status.SCHEDULED and execution.claimed_by:
+            store.release(execution.claimed_by, [execution.id])
+    return abandoned
+
+
+def _orphans(store: SqlExecutionStore, *, now: str, host: str) -> list[Execution]:
+    claimed = store.by_status(
+        [Status.SCHEDULED, Status.RUNNING, Status.CANCELING, Status.PENDING], limit=100_000
+    )
+    orphans = []
+    for execution in claimed:
+        owner = execution.claimed_by
+        if owner is None:
+            # A running execution nobody holds (its worker released or crashed mid-claim).
+            if execution.status is not Status.SCHEDULED:
+                orphans.append(execution)
+            continue
+        owner_host, _, rest = owner.partition(":")
+        pid_text = rest.partition(":")[0]
+        dead_here = owner_host == host and pid_text.isdigit() and not _alive(int(pid_text))
+        expired = execution.lease_expires_at is not None and execution.lease_expires_at <= now
+        if dead_here or expired:
+            orphans.append(execution)
+    return orphans
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _reap(pids: tuple[int, ...]) -> None:
+    """Kill the process groups an abandoned execution started (each runner makes its process
+    a group leader). A recycled pid whose group is someone else's is left alone."""
+    for pid in pids:
+        try:
+            if os.getpgid(pid) != pid:
+                continue
+            os.killpg(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            continue

@@ -1,0 +1,267 @@
+"""Executions on SQLAlchemy Core: the durable work queue.
+
+Every status change is written together with its row in ``execution_log``, in one
+transaction, and only when the status table allows it. Claims take a lease that heartbeats
+extend; on SQLite a claim is one ``BEGIN IMMEDIATE`` transaction (the PostgreSQL claim with
+``FOR UPDATE SKIP LOCKED`` comes with the scale-out issue, behind this same class).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+from packhorse.model.content import canonical_json
+from packhorse.model.execution import COMPLETED, Execution, Status, can_move
+from packhorse.storage import schema
+from packhorse.storage.database import transaction
+
+_table = schema.executions
+_log = schema.execution_log
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutionFilter:
+    action_ref: str | None = None
+    statuses: tuple[Status, ...] = ()
+    parent_id: str | None = None
+    limit: int = 50
+    offset: int = 0
+
+
+def _row_to_execution(row: Any, log: Sequence[Any] = ()) -> Execution:
+    return Execution(
+        id=row.id,
+        action_ref=row.action_ref,
+        runner_type=row.runner_type,
+        status=Status(row.status),
+        parameters=json.loads(row.parameters),
+        context=json.loads(row.context),
+        created_at=row.created_at,
+        attempt=row.attempt,
+        result=None if row.result is None else json.loads(row.result),
+        start_timestamp=row.start_timestamp,
+        end_timestamp=row.end_timestamp,
+        run_after=row.run_after,
+        claimed_by=row.claimed_by,
+        lease_expires_at=row.lease_expires_at,
+        pids=tuple(json.loads(row.pids)),
+        parent_id=row.parent_id,
+        log=tuple({"status": s, "timestamp": t} for s, t in log),
+    )
+
+
+class SqlExecutionStore:
+    """Executions and their log over an SQLAlchemy engine."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self._engine = engine
+
+    # -- writes -------------------------------------------------------------------------------
+
+    def create(self, execution: Execution) -> None:
+        row = {
+            "id": execution.id,
+            "action_ref": execution.action_ref,
+            "runner_type": execution.runner_type,
+            "status": execution.status.value,
+            "parameters": canonical_json(execution.parameters),
+            "context": canonical_json(execution.context),
+            "result": None if execution.result is None else canonical_json(execution.result),
+            "attempt": execution.attempt,
+            "created_at": execution.created_at,
+            "run_after": execution.run_after,
+            "pids": "[]",
+            "parent_id": execution.parent_id,
+        }
+        with transaction(self._engine, write=True) as connection:
+            connection.execute(_table.insert(), row)
+            self._append_log(connection, execution.id, execution.status, execution.created_at)
+
+    def _append_log(
+        self, connection: sa.Connection, execution_id: str, status: Status, at: str
+    ) -> None:
+        seq = connection.execute(
+            sa.select(sa.func.coalesce(sa.func.max(_log.c.seq), 0)).where(
+                _log.c.execution_id == execution_id
+            )
+        ).scalar_one()
+        connection.execute(
+            _log.insert(),
+            {"execution_id": execution_id, "seq": seq + 1, "status": status.value, "timestamp": at},
+        )
+
+    def transition(
+        self,
+        execution_id: str,
+        target: Status,
+        *,
+        now: str,
+        attempt: int | None = None,
+        expected: Iterable[Status] | None = None,
+        **values: Any,
+    ) -> bool:
+        """Move to ``target`` if the table allows it from the current status (and the current
+        status is in ``expected``, and the attempt matches); write ``values`` with it.
+
+        Returns False, changing nothing, otherwise: that is what makes recording a result
+        idempotent (a second ``finish`` of the same attempt is a no-op).
+        """
+        with transaction(self._engine, write=True) as connection:
+            row = connection.execute(
+                sa.select(_table.c.status, _table.c.attempt).where(_table.c.id == execution_id)
+            ).first()
+            if row is None:
+                return False
+            current = Status(row.status)
+            if attempt is not None and row.attempt != attempt:
+                return False
+            if expected is not None and current not in set(expected):
+                return False
+            if not can_move(current, target):
+                return False
+            encoded = {
+                k: canonical_json(v) if k in {"result", "pids"} and v is not None else v
+                for k, v in values.items()
+            }
+            if target in COMPLETED:
+                encoded.setdefault("end_timestamp", now)
+                encoded.update(claimed_by=None, lease_expires_at=None)
+            connection.execute(
+                _table.update()
+                .where(_table.c.id == execution_id)
+                .values(status=target.value, **encoded)
+            )
+            self._append_log(connection, execution_id, target, now)
+        return True
+
+    def claim(self, worker: str, *, now: str, lease_until: str, limit: int) -> list[Execution]:
+        """Take up to ``limit`` scheduled executions that are due and not leased."""
+        due = (
+            sa.select(_table.c.id)
+            .where(
+                _table.c.status == Status.SCHEDULED.value,
+                sa.or_(_table.c.run_after.is_(None), _table.c.run_after <= now),
+                sa.or_(_table.c.claimed_by.is_(None), _table.c.lease_expires_at <= now),
+            )
+            .order_by(_table.c.created_at, _table.c.id)
+            .limit(limit)
+        )
+        with transaction(self._engine, write=True) as connection:
+            ids = [row.id for row in connection.execute(due)]
+            if not ids:
+                return []
+            connection.execute(
+                _table.update()
+                .where(_table.c.id.in_(ids))
+                .values(claimed_by=worker, lease_expires_at=lease_until)
+            )
+            rows = connection.execute(sa.select(_table).where(_table.c.id.in_(ids))).all()
+        order = {execution_id: index for index, execution_id in enumerate(ids)}
+        return sorted((_row_to_execution(r) for r in rows), key=lambda e: order[e.id])
+
+    def claim_one(
+        self, execution_id: str, worker: str, *, now: str, lease_until: str
+    ) -> Execution | None:
+        """Claim one given execution if it is scheduled and free (``packhorse run``)."""
+        with transaction(self._engine, write=True) as connection:
+            result = connection.execute(
+                _table.update()
+                .where(
+                    _table.c.id == execution_id,
+                    _table.c.status == Status.SCHEDULED.value,
+                    sa.or_(_table.c.claimed_by.is_(None), _table.c.lease_expires_at <= now),
+                )
+                .values(claimed_by=worker, lease_expires_at=lease_until)
+            )
+            if not result.rowcount:
+                return None
+            row = connection.execute(sa.select(_table).where(_table.c.id == execution_id)).one()
+        return _row_to_execution(row)
+
+    def heartbeat(self, worker: str, ids: Sequence[str], *, lease_until: str) -> None:
+        if not ids:
+            return
+        with transaction(self._engine, write=True) as connection:
+            connection.execute(
+                _table.update()
+                .where(_table.c.id.in_(list(ids)), _table.c.claimed_by == worker)
+                .values(lease_expires_at=lease_until)
+            )
+
+    def release(self, worker: str, ids: Sequence[str]) -> None:
+        """Give back claimed executions that did not start (clean shutdown)."""
+        if not ids:
+            return
+        with transaction(self._engine, write=True) as connection:
+            connection.execute(
+                _table.update()
+                .where(
+                    _table.c.id.in_(list(ids)),
+                    _table.c.claimed_by == worker,
+                    _table.c.status == Status.SCHEDULED.value,
+                )
+                .values(claimed_by=None, lease_expires_at=None)
+            )
+
+    def add_pid(self, execution_id: str, pid: int) -> None:
+        with transaction(self._engine, write=True) as connection:
+            current = connection.execute(
+                sa.select(_table.c.pids).where(_table.c.id == execution_id)
+            ).scalar_one()
+            pids = [*json.loads(current), pid]
+            connection.execute(
+                _table.update().where(_table.c.id == execution_id).values(pids=json.dumps(pids))
+            )
+
+    # -- reads --------------------------------------------------------------------------------
+
+    def get(self, execution_id: str) -> Execution | None:
+        with transaction(self._engine) as connection:
+            row = connection.execute(sa.select(_table).where(_table.c.id == execution_id)).first()
+            if row is None:
+                return None
+            log = connection.execute(
+                sa.select(_log.c.status, _log.c.timestamp)
+                .where(_log.c.execution_id == execution_id)
+                .order_by(_log.c.seq)
+            ).all()
+        return _row_to_execution(row, log)
+
+    def find(self, query: ExecutionFilter) -> list[Execution]:
+        select = sa.select(_table)
+        if query.action_ref:
+            select = select.where(_table.c.action_ref == query.action_ref)
+        if query.statuses:
+            select = select.where(_table.c.status.in_([s.value for s in query.statuses]))
+        if query.parent_id:
+            select = select.where(_table.c.parent_id == query.parent_id)
+        select = (
+            select.order_by(_table.c.created_at.desc(), _table.c.id.desc())
+            .limit(query.limit)
+            .offset(query.offset)
+        )
+        with transaction(self._engine) as connection:
+            return [_row_to_execution(row) for row in connection.execute(select)]
+
+    def expired_leases(self, *, now: str) -> list[Execution]:
+        """Claimed executions whose worker stopped heartbeating (it died)."""
+        select = sa.select(_table).where(
+            _table.c.claimed_by.is_not(None), _table.c.lease_expires_at <= now
+        )
+        with transaction(self._engine) as connection:
+            return [_row_to_execution(row) for row in connection.execute(select)]
+
+    def by_status(self, statuses: Iterable[Status], *, limit: int = 1000) -> list[Execution]:
+        select = (
+            sa.select(_table)
+            .where(_table.c.status.in_([s.value for s in statuses]))
+            .order_by(_table.c.created_at)
+            .limit(limit)
+        )
+        with transaction(self._engine) as connection:
+            return [_row_to_execution(row) for row in connection.execute(select)]
