@@ -73,12 +73,32 @@ def readiness_problem(settings: Settings) -> str | None:
     return None
 
 
-def create_app(settings: Settings) -> FastAPI:
+def create_app(settings: Settings, *, workers: int = 4) -> FastAPI:
+    """The app of ``packhorse up``: the API, with the engine (recovery, then a worker
+    claiming executions) running in its lifespan."""
+    import asyncio
+    import contextlib
+    from collections.abc import AsyncIterator
+
     from packhorse.api.app import create_app as build
+    from packhorse.engine.runtime import build_runtime
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        runtime = build_runtime(settings, slots=workers)
+        runtime.recover()
+        stop = asyncio.Event()
+        worker = asyncio.create_task(runtime.worker.run(stop), name="worker")
+        try:
+            yield
+        finally:
+            stop.set()  # finish what is running; claimed work not started is released
+            await worker
 
     return build(
         instance_id=settings.instance_id,
         readiness=lambda: readiness_problem(settings),
+        lifespan=lifespan,
     )
 
 

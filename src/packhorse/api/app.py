@@ -6,6 +6,7 @@ Routes are grouped in modules that each add an ``APIRouter``; this module only a
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
@@ -13,9 +14,19 @@ from fastapi.responses import JSONResponse
 from packhorse import __version__
 
 
-def create_app(*, instance_id: str, readiness: Callable[[], str | None]) -> FastAPI:
-    """Build the app. ``readiness`` returns None when ready, else why not (shown by /ready)."""
+Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
+
+
+def create_app(
+    *,
+    instance_id: str,
+    readiness: Callable[[], str | None],
+    lifespan: Lifespan | None = None,
+) -> FastAPI:
+    """Build the app. ``readiness`` returns None when ready, else why not (shown by /ready).
+    ``lifespan`` starts and stops the engine parts that run beside the API."""
     app = FastAPI(
+        lifespan=lifespan,
         title="Packhorse",
         version=__version__,
         description="Event-driven automation that runs StackStorm packs unchanged.",

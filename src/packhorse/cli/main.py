@@ -81,6 +81,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "rule": ("packhorse.cli.content:rule", "List and show registered rules."),
     "trigger": ("packhorse.cli.content:trigger", "List and show trigger types."),
     "sensor": ("packhorse.cli.content:sensor", "List registered sensors."),
+    "run": ("packhorse.cli.executions:run", "Run an action and print its result."),
+    "execution": (
+        "packhorse.cli.executions:execution",
+        "List, show, cancel and re-run executions.",
+    ),
     "key": ("packhorse.cli.keys:key", "Read and write the datastore (st2kv), secrets encrypted."),
 }
 

@@ -1,0 +1,240 @@
+"""``packhorse run`` and ``packhorse execution ...``."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from packhorse.cli.main import CliContext
+from packhorse.cli.output import echo_json, echo_table
+
+if TYPE_CHECKING:
+    from packhorse.model.execution import Execution
+
+pass_cli = click.make_pass_decorator(CliContext)
+
+
+def parse_assignments(pairs: tuple[str, ...], schema: dict[str, Any]) -> dict[str, Any]:
+    """``k=v`` words as ``st2 run`` reads them: arrays split on commas unless given as JSON,
+    objects as JSON; everything else stays text and is cast by the parameter pipeline."""
+    values: dict[str, Any] = {}
+    for pair in pairs:
+        name, separator, text = pair.partition("=")
+        if not separator or not name:
+            raise click.UsageError(f"parameters are name=value; got {pair!r}")
+        kind = (schema.get(name) or {}).get("type")
+        value: Any = text
+        if kind in {"array", "object"}:
+            try:
+                value = json.loads(text)
+            except ValueError:
+                if kind == "array":
+                    value = [item.strip() for item in text.split(",")] if text else []
+        values[name] = value
+    return values
+
+
+def execution_document(execution: Execution) -> dict[str, Any]:
+    """An execution in the shape of StackStorm's API and ``st2 execution get -j``."""
+    from packhorse.engine.executions import display_parameters
+
+    document: dict[str, Any] = {
+        "id": execution.id,
+        "action": {"ref": execution.action_ref, "runner_type": execution.runner_type},
+        "runner": {"name": execution.runner_type},
+        "status": execution.status.value,
+        "parameters": display_parameters(execution),
+        "context": dict(execution.context),
+        "result": execution.result,
+        "start_timestamp": execution.start_timestamp or execution.created_at,
+        "end_timestamp": execution.end_timestamp,
+        "log": list(execution.log),
+    }
+    if execution.parent_id:
+        document["parent"] = execution.parent_id
+    return document
+
+
+def print_execution(execution: Execution) -> None:
+    """Human output as ``st2 run`` prints it: a header, then the result as YAML."""
+    import yaml
+
+    from packhorse.engine.executions import display_parameters
+
+    click.echo(f"id: {execution.id}")
+    click.echo(f"action.ref: {execution.action_ref}")
+    parameters = display_parameters(execution)
+    if parameters:
+        click.echo("parameters: ")
+        click.echo(_indent(yaml.safe_dump(parameters, default_flow_style=False, sort_keys=True)))
+    else:
+        click.echo("parameters: None")
+    click.echo(f"status: {execution.status.value}")
+    click.echo(f"start_timestamp: {execution.start_timestamp or execution.created_at}")
+    click.echo(f"end_timestamp: {execution.end_timestamp or ''}")
+    if execution.result is not None:
+        click.echo("result: ")
+        dumped = yaml.safe_dump(execution.result, default_flow_style=False, sort_keys=True)
+        click.echo(_indent(dumped))
+
+
+def _indent(text: str) -> str:
+    return "\n".join(f"  {line}" for line in text.rstrip("\n").splitlines())
+
+
+@click.command(context_settings={"ignore_unknown_options": True})
+@click.argument("action_ref")
+@click.argument("parameters", nargs=-1, type=click.UNPROCESSED)
+@click.option("--async", "run_async", is_flag=True, help="Queue it and print the id; do not wait.")
+@click.option("--json", "as_json", is_flag=True, help="Print the execution as JSON.")
+@click.option("--user", default="admin", show_default=True, help="Who the run is recorded for.")
+@pass_cli
+def run(
+    cli: CliContext,
+    action_ref: str,
+    parameters: tuple[str, ...],
+    run_async: bool,
+    as_json: bool,
+    user: str,
+) -> None:
+    """Run an action: packhorse run core.local cmd=date
+
+    The execution goes through the durable queue. Without --async it runs here (or on a
+    running 'packhorse up', whichever takes it first) and the result is printed as
+    'st2 run' prints it. Exit status: 0 when it succeeded, 1 otherwise.
+    """
+    from packhorse.engine.runtime import build_runtime
+
+    runtime = build_runtime(cli.settings, slots=1)
+    action = runtime.executions.action(action_ref)
+    live = parse_assignments(parameters, dict(action.body.get("parameters") or {}))
+    execution = runtime.executions.request(action_ref, live, user=user)
+    if run_async:
+        if as_json:
+            echo_json(execution_document(execution))
+        else:
+            click.echo(f"Queued execution {execution.id}.")
+            click.echo(f"To get the results, execute:\n packhorse execution get {execution.id}")
+        return
+    finished = asyncio.run(runtime.run_one(execution.id))
+    if as_json:
+        echo_json(execution_document(finished))
+    else:
+        print_execution(finished)
+    if finished.status.value != "succeeded":
+        raise SystemExit(1)
+
+
+@click.group()
+def execution() -> None:
+    """Inspect, cancel and re-run executions."""
+
+
+def _service(cli: CliContext) -> Any:
+    from packhorse.engine.runtime import build_runtime
+
+    return build_runtime(cli.settings, slots=1).executions
+
+
+@execution.command("list")
+@click.option("--action", "action_ref", metavar="REF", help="Only this action's.")
+@click.option("--status", "statuses", multiple=True, help="Only these statuses (repeatable).")
+@click.option("-n", "--last", "limit", default=50, show_default=True, help="How many.")
+@click.option("--offset", default=0, help="Skip this many (newest first).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_cli
+def list_executions(
+    cli: CliContext,
+    action_ref: str | None,
+    statuses: tuple[str, ...],
+    limit: int,
+    offset: int,
+    as_json: bool,
+) -> None:
+    """List executions, newest first."""
+    from packhorse.model.execution import Status
+    from packhorse.storage.executions import ExecutionFilter
+
+    try:
+        wanted = tuple(Status(s) for s in statuses)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--status") from None
+    found = _service(cli).list(
+        ExecutionFilter(action_ref=action_ref, statuses=wanted, limit=limit, offset=offset)
+    )
+    if as_json:
+        echo_json([execution_document(e) for e in found])
+        return
+    echo_table(
+        ["id", "action.ref", "context.user", "status", "start_timestamp", "end_timestamp"],
+        [
+            (
+                e.id,
+                e.action_ref,
+                e.context.get("user"),
+                e.status.value,
+                e.start_timestamp or e.created_at,
+                e.end_timestamp,
+            )
+            for e in found
+        ],
+    )
+
+
+@execution.command("get")
+@click.argument("execution_id")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_cli
+def get_execution(cli: CliContext, execution_id: str, as_json: bool) -> None:
+    """Show one execution with its result."""
+    found = _service(cli).get(execution_id)
+    if as_json:
+        echo_json(execution_document(found))
+    else:
+        print_execution(found)
+
+
+@execution.command("cancel")
+@click.argument("execution_ids", nargs=-1, required=True)
+@pass_cli
+def cancel_execution(cli: CliContext, execution_ids: tuple[str, ...]) -> None:
+    """Cancel executions: at once when not started, else their worker kills them."""
+    service = _service(cli)
+    for execution_id in execution_ids:
+        result = service.cancel(execution_id)
+        state = "canceled" if result.status.value == "canceled" else "is being canceled"
+        click.echo(f"action execution with id {execution_id} {state}.")
+
+
+@execution.command("re-run", context_settings={"ignore_unknown_options": True})
+@click.argument("execution_id")
+@click.argument("parameters", nargs=-1, type=click.UNPROCESSED)
+@click.option("--async", "run_async", is_flag=True, help="Queue it; do not wait.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--user", default="admin", show_default=True)
+@pass_cli
+def re_run_execution(
+    cli: CliContext,
+    execution_id: str,
+    parameters: tuple[str, ...],
+    run_async: bool,
+    as_json: bool,
+    user: str,
+) -> None:
+    """Run an execution's action again with the same parameters (k=v overrides them)."""
+    from packhorse.engine.runtime import build_runtime
+
+    runtime = build_runtime(cli.settings, slots=1)
+    original = runtime.executions.get(execution_id)
+    schema = dict(runtime.executions.action(original.action_ref).body.get("parameters") or {})
+    fresh = runtime.executions.re_run(
+        execution_id, user=user, overrides=parse_assignments(parameters, schema)
+    )
+    finished = fresh if run_async else asyncio.run(runtime.run_one(fresh.id))
+    if as_json:
+        echo_json(execution_document(finished))
+    else:
+        print_execution(finished)

@@ -1,0 +1,74 @@
+"""The execution runtime of one process: the service, a worker and what they need, wired
+from settings. ``packhorse up`` runs the worker for as long as it serves; ``packhorse run``
+builds one to run a single execution in-process."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from packhorse import bootstrap
+from packhorse.engine.datastore import DatastoreService
+from packhorse.engine.executions import ExecutionService
+from packhorse.engine.preparation import Preparer
+from packhorse.engine.worker import Worker, WorkerSettings, recover
+from packhorse.model.content import Resource
+from packhorse.model.execution import Execution
+from packhorse.settings import Settings
+from packhorse.storage.executions import SqlExecutionStore
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    store: SqlExecutionStore
+    executions: ExecutionService
+    datastore: DatastoreService
+    worker: Worker
+
+    def recover(self) -> list[Execution]:
+        """Settle what a previous process left behind (run at start-up)."""
+        return recover(self.store, now=self.worker._now())
+
+    async def run_one(self, execution_id: str) -> Execution:
+        """Run one execution here if nobody has claimed it yet; wait for it either way."""
+        claimed = self.store.claim_one(
+            execution_id, self.worker.name, now=self.worker._now(), lease_until=self.worker._lease()
+        )
+        if claimed is not None:
+            await self.worker.start(claimed)
+        while True:
+            execution = self.executions.get(execution_id)
+            if execution.completed:
+                return execution
+            await asyncio.sleep(0.05)
+
+
+def build_runtime(settings: Settings, *, slots: int = 4) -> Runtime:
+    from packhorse.runners.registry import RunnerRegistry
+
+    datastore = bootstrap.datastore_service(settings)
+    registry = bootstrap.content_registry(settings)
+    store = SqlExecutionStore(bootstrap.database_engine(settings))
+    render = bootstrap.parameter_renderer(settings, datastore)
+    preparer = Preparer(
+        registry,
+        home=settings.home,
+        decrypt=datastore.decrypt,
+        render=render,
+        config_for=bootstrap.config_resolver(settings, datastore),
+        venv_for=lambda pack: "",
+        system_user="",
+    )
+    runners = RunnerRegistry.from_entry_points()
+    worker = Worker(store, runners.get, preparer, settings=WorkerSettings(slots=slots))
+
+    def validate(action: Resource, live: Mapping[str, Any], context: Mapping[str, Any]) -> None:
+        render(action, live, context)
+
+    executions = ExecutionService(
+        store, registry, encrypt=datastore.encrypt, validate=validate, on_created=None
+    )
+    return Runtime(settings, store, executions, datastore, worker)
