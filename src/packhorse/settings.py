@@ -39,6 +39,8 @@ class Settings:
     """Extra folders searched for packs after ``packs/``, left to right."""
     system_user: str = "stanley"
     """The user rule-triggered executions run as (StackStorm's convention)."""
+    workers: int = 4
+    """Executions ``packhorse up`` runs at once."""
     extra: Mapping[str, Any] = field(default_factory=dict)
     """Sections this version does not know; kept so that a rewrite loses nothing."""
 
@@ -129,6 +131,7 @@ def settings_from_toml(home: Path, raw: Mapping[str, Any], file: Path) -> Settin
         database_url=_string(database, "url", file, "database"),
         pack_paths=tuple((home / p).resolve() for p in paths),
         system_user=_string(execution, "system_user", file, "execution") or "stanley",
+        workers=_positive_int(execution, "workers", file, "execution", default=4),
         extra={k: v for k, v in raw.items() if k not in known},
     )
 
@@ -144,7 +147,7 @@ def settings_to_toml(settings: Settings) -> str:
         "server": {"listen": settings.listen},
         "database": {"url": settings.database_url},
         "packs": {"paths": pack_paths},
-        "execution": {"system_user": settings.system_user},
+        "execution": {"system_user": settings.system_user, "workers": settings.workers},
     }
     lines = ["# Packhorse instance settings. See docs/settings.md.", ""]
     for name, values in [*sections.items(), *settings.extra.items()]:
@@ -178,4 +181,13 @@ def _string(table: Mapping[str, Any], key: str, file: Path, section: str) -> str
     value = table.get(key, "")
     if not isinstance(value, str):
         raise ConfigurationError(f"{file}: [{section}] {key} must be a string")
+    return value
+
+
+def _positive_int(
+    table: Mapping[str, Any], key: str, file: Path, section: str, *, default: int
+) -> int:
+    value = table.get(key, default)
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ConfigurationError(f"{file}: [{section}] {key} must be a positive integer")
     return value

@@ -13,7 +13,6 @@ from fastapi.responses import JSONResponse
 
 from packhorse import __version__
 
-
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
 

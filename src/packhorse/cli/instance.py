@@ -58,15 +58,27 @@ def _home_flag(cli: CliContext) -> str:
     default="info",
     show_default=True,
 )
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    help="Executions run at once (default: [execution] workers in packhorse.toml, else 4).",
+)
 @pass_cli
-def up(cli: CliContext, listen: str | None, log_level: str) -> None:
-    """Start Packhorse in this process: the HTTP API and every engine part built so far.
+def up(cli: CliContext, listen: str | None, log_level: str, workers: int | None) -> None:
+    """Start Packhorse in this process: the HTTP API and the execution engine.
 
-    Stops cleanly on Ctrl-C or SIGTERM.
+    On start it settles what a previous run left (work claimed but not started runs again;
+    work that had started is marked abandoned). Stops cleanly on Ctrl-C or SIGTERM,
+    finishing the executions in flight.
     """
     from packhorse.engine.server import serve
 
-    serve(cli.settings, listen=listen or cli.settings.listen, log_level=log_level)
+    serve(
+        cli.settings,
+        listen=listen or cli.settings.listen,
+        log_level=log_level,
+        workers=workers or cli.settings.workers,
+    )
 
 
 @click.group()

@@ -21,7 +21,7 @@ def parse_listen(listen: str) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
-def serve(settings: Settings, *, listen: str, log_level: str = "info") -> None:
+def serve(settings: Settings, *, listen: str, log_level: str = "info", workers: int = 4) -> None:
     import uvicorn
 
     host, port = parse_listen(listen)
@@ -31,7 +31,7 @@ def serve(settings: Settings, *, listen: str, log_level: str = "info") -> None:
             f"cannot start: {problem}",
             hint="run 'packhorse db upgrade' if the schema is behind",
         )
-    app = bootstrap.create_app(settings)
+    app = bootstrap.create_app(settings, workers=workers)
     print(f"Packhorse {settings.instance_id} serving on http://{host}:{port}", file=sys.stderr)
     print(f"  try: curl http://{host}:{port}/health", file=sys.stderr)
     print(f"       packhorse --home {settings.home} action list", file=sys.stderr)
