@@ -6,7 +6,7 @@ import shlex
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from packhorse.params.render import RenderedParameters
@@ -224,6 +224,7 @@ VALUES = st.one_of(
 )
 
 
+@settings(deadline=None)
 @given(
     named=st.dictionaries(st.from_regex(r"[a-z_]\w{0,8}", fullmatch=True), VALUES, max_size=5),
     positional=st.lists(VALUES, max_size=4),

@@ -42,7 +42,8 @@ class RenderContext:
     """What parameter templates can read besides the other parameters."""
 
     datastore: Datastore | None = None
-    """``st2kv``: the datastore of the execution's user (absent when None)."""
+    """``st2kv`` (absent when None). StackStorm binds ``st2kv.user`` to the context's
+    ``api_user``, else its ``user``, else the system user: build the Datastore with that user."""
     config: Mapping[str, Any] = field(default_factory=dict)
     """``config_context``: the pack's resolved config."""
     action_context: Mapping[str, Any] = field(default_factory=dict)
@@ -160,18 +161,20 @@ def _raise_all(errors: list[ParameterError]) -> None:
 def _live_pass(
     schema: Mapping[str, Any], live: Mapping[str, Any], context: RenderContext
 ) -> dict[str, Any]:
-    rendered = _resolve(_graph(schema, live, rendered=True), context)
-    chosen = dict.fromkeys(live)
+    graph = _graph(schema, live, rendered=True)
+    rendered = _resolve(graph, context)
+    # Kept besides the live values: defaults that are templates (of mutable parameters) and
+    # rendered to something else than themselves, as StackStorm's render_live_params keeps.
+    chosen = [*live]
     for name in schema:
         spec = _spec(schema, name)
-        default = spec.get("default")
         if (
             name not in live
             and not spec.get("immutable")
-            and node(name, default).template
-            and rendered[name] != default
+            and graph[name].template
+            and rendered[name] != spec.get("default")
         ):
-            chosen[name] = None
+            chosen.append(name)
     errors: list[ParameterError] = []
     values = _cast_all(schema, {name: rendered[name] for name in chosen}, errors, final=False)
     _raise_all(errors)
