@@ -15,6 +15,7 @@ from __future__ import annotations
 import heapq
 from collections.abc import Iterator, Mapping, Set
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from jinja2 import TemplateSyntaxError, meta
@@ -49,25 +50,37 @@ def _strings(value: Any) -> Iterator[str]:
             yield from _strings(item)
 
 
+@lru_cache(maxsize=4096)
+def _template_references(text: str) -> frozenset[str] | None:
+    """The names ``text`` reads without defining them, or None when it is not a template.
+
+    Cached: parsing and walking the template is most of the cost of rendering parameters,
+    and the same defaults are rendered for every execution of an action.
+    """
+    if "{{" not in text and "{%" not in text:
+        return None
+    try:
+        tree = environment().parse(text)
+    except TemplateSyntaxError:
+        return None  # not Jinja after all (e.g. docker's --format '{{.Names}}'): a literal
+    return frozenset(meta.find_undeclared_variables(tree))
+
+
 def node(name: str, value: Any) -> Node:
     """The graph node of parameter ``name`` holding ``value`` (a live value or a default)."""
-    env = environment()
     template = False
     references: set[str] = set()
     for text in _strings(value):
-        if "{{" not in text and "{%" not in text:
-            continue
         try:
-            tree = env.parse(text)
-        except TemplateSyntaxError:
-            continue  # not Jinja after all (e.g. docker's --format '{{.Names}}'): a literal
+            found = _template_references(text)
         except Exception as error:
             raise ParameterError(
                 f'Failed to render parameter "{name}": {type(error).__name__}: {error}',
                 parameter=name,
             ) from error
-        template = True
-        references |= meta.find_undeclared_variables(tree)
+        if found is not None:
+            template = True
+            references |= found
     return Node(name, value, template, frozenset(references))
 
 
