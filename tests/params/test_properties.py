@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from packhorse.errors import ExpressionError, ParameterError
 from packhorse.expr import NONE_MAGIC_VALUE, Datastore
 from packhorse.params import MASK, RenderContext, mask_parameters, render_parameters
+from packhorse.params.casting import cast_value
 
 NAMES = ["a", "b", "c", "d", "cmd"]
 TYPES = st.sampled_from([None, "string", "integer", "number", "boolean", "object", "array"])
@@ -121,3 +122,34 @@ def test_only_parameter_errors_escape(
     for name, value in masked.items():
         if schema[name].get("secret") and values[name] is not None:
             assert value == MASK
+
+
+JSON_VALUES = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=20)),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=5), inner, max_size=3)
+    ),
+    max_leaves=6,
+)
+CAST_INPUTS = st.one_of(
+    JSON_VALUES,
+    JSON_VALUES.map(repr),  # Python literals, as rendered templates give them
+    st.text(max_size=30),
+    st.sampled_from(["true", "FALSE", "None", "1,2", "(1,)", "{'a': {1}}", "[" * 200, "1e999"]),
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(declared=TYPES, value=CAST_INPUTS)
+def test_casting_raises_only_parameter_errors_and_is_idempotent(
+    declared: str | None, value: Any
+) -> None:
+    spec = {"type": declared} if declared else {}
+    try:
+        cast = cast_value("p", value, spec)
+    except ParameterError as error:
+        assert error.parameter == "p"
+        return
+    # The final pass casts values the live pass already cast: that must change nothing.
+    again = cast_value("p", cast, spec)
+    assert repr(again) == repr(cast)
