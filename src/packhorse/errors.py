@@ -9,8 +9,11 @@
     ├── StorageError                the database failed; ``retryable`` says whether to try again
     ├── DecryptionError             an encrypted value cannot be decrypted (damaged, altered,
     │                               wrong key or wrong place); ``key_id`` names its key if known
-    └── ExpressionError             a Jinja (later YAQL) expression failed to parse or evaluate;
-                                    carries ``expression`` and the orquesta-style message
+    ├── ExpressionError             a Jinja (later YAQL) expression failed to parse or evaluate;
+    │                               carries ``expression`` and the orquesta-style message
+    └── ParameterError              action parameters could not be rendered, cast or checked
+                                    (immutable override, cycle, bad type, missing required...);
+                                    ``parameter`` names the one at fault when there is one
 
 Foreign exceptions (SQLAlchemy, OS, YAML, cryptography, Jinja) are translated at the adapter
 boundary with ``raise ... from``, so callers handle only these. Each carries data, not just
@@ -113,3 +116,27 @@ class ExpressionError(PackhorseError):
         self.expression = expression
         self.reason = reason
         self.kind = kind
+
+
+class ParameterError(PackhorseError):
+    """Action parameters could not be rendered, cast or checked.
+
+    ``parameter`` is the name of the parameter at fault when exactly one is; ``parameters``
+    names every parameter the error concerns (several for a cycle, a list of missing required
+    parameters or refused immutable overrides). The message never holds a secret value.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        parameter: str | None = None,
+        parameters: Sequence[str] = (),
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(message, hint=hint)
+        names = tuple(parameters) or ((parameter,) if parameter is not None else ())
+        if parameter is None and len(names) == 1:
+            parameter = names[0]
+        self.parameter = parameter
+        self.parameters = names

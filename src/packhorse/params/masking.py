@@ -84,3 +84,13 @@ class Redactor:
         if isinstance(value, list | tuple):
             return [self.redact(v) for v in value]
         return value
+
+
+def mask_parameters(rendered: Any, schema: Mapping[str, Any]) -> dict[str, Any]:
+    """Runner and action parameters of a rendering (a
+    :class:`~packhorse.params.render.RenderedParameters`) in one dict for display, with every
+    secret one replaced by MASK."""
+    return {
+        **mask_by_schema(rendered.runner, schema),
+        **mask_by_schema(rendered.action, schema),
+    }
