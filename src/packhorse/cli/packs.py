@@ -50,6 +50,7 @@ def register(
         settings.pack_search_paths,
         system_packs=bootstrap.system_pack_dirs(),
         home=settings.home,
+        configs_dir=settings.configs_dir,
         refs=refs,
         all_packs=all_packs,
         dry_run=dry_run,
