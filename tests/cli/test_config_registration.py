@@ -84,9 +84,7 @@ def test_warnings_do_not_block_registration(instance_home: Path, cli: Cli) -> No
     assert config is not None and config["values"]["api_token"] == "s3cret"
 
 
-def test_a_pack_without_schema_registers_its_config_as_given(
-    instance_home: Path, cli: Cli
-) -> None:
+def test_a_pack_without_schema_registers_its_config_as_given(instance_home: Path, cli: Cli) -> None:
     (instance_home / "configs" / "core.yaml").write_text("---\nanything: [1, 2]\n")
     result = cli("--home", instance_home, "pack", "register", "core")
     assert result.code == 0, result.err
@@ -97,9 +95,7 @@ def test_a_pack_without_schema_registers_its_config_as_given(
     }
 
 
-def test_yaml_errors_in_a_config_are_reported_with_its_path(
-    instance_home: Path, cli: Cli
-) -> None:
+def test_yaml_errors_in_a_config_are_reported_with_its_path(instance_home: Path, cli: Cli) -> None:
     config_file = instance_home / "configs" / "examples.yaml"
     config_file.write_text("greeting: [\n")
     result = cli("--home", instance_home, "pack", "register", "--all")
