@@ -1,4 +1,4 @@
-"""``packhorse pack ...``: validate, register, list and show packs."""
+"""``packhorse pack ...``: validate, register, list and show packs (and ``config``)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,10 @@ pass_cli = click.make_pass_decorator(CliContext)
 @click.group(
     cls=LazyGroup,
     lazy={
+        "config": (
+            "packhorse.cli.pack_config:config",
+            "Write a pack's config (asking for each value) and register it, or --show it.",
+        ),
         "validate": (
             "packhorse.cli.pack_validate:validate",
             "Check pack folders and print every problem found (no instance needed).",
