@@ -125,6 +125,14 @@ def test_invalid_answers_are_asked_again() -> None:
     assert "error: the two entries do not match" in script.said
 
 
+def test_long_descriptions_are_printed_above_the_prompt() -> None:
+    long = "A description far too long to be the prompt itself, so it goes on its own line."
+    script = Script(["x"])
+    assert ask_config({"k": {"description": long}}, {}, script.console()) == {"k": "x"}
+    assert script.said == [f"k: {long}"]
+    assert script.prompts == ["k: "]
+
+
 def test_too_many_invalid_answers_end_the_command() -> None:
     script = Script(["x"] * 5)
     with pytest.raises(click.ClickException, match="no valid value for retries"):

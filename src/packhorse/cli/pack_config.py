@@ -31,6 +31,8 @@ pass_cli = click.make_pass_decorator(CliContext)
 MAX_ATTEMPTS: Final = 5
 
 _UNSET: Final = object()
+#: Descriptions up to this long are the prompt itself; longer ones are printed above it.
+_SHORT: Final = 60
 _TRUE = frozenset({"true", "yes", "y", "on", "1"})
 _FALSE = frozenset({"false", "no", "n", "off", "0"})
 
@@ -155,8 +157,12 @@ def _ask_value(name: str, item: Mapping[str, Any], current: Any, console: Consol
     has_current = current is not _UNSET and current is not None
     default = item.get("default", _UNSET)
     required = item.get("required") is True and default is _UNSET
-    description = item.get("description")
-    label = f"{description} ({name})" if description else name
+    description = str(item.get("description") or "").strip()
+    if len(description) > _SHORT or "\n" in description:
+        console.say(f"{name}: {description}")  # too long for a prompt line
+        label = name
+    else:
+        label = f"{description} ({name})" if description else name
     if has_current:
         label += f" [{MASK if secret else _show(current)}]"
     elif default is not _UNSET:

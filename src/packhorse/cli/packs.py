@@ -15,7 +15,7 @@ pass_cli = click.make_pass_decorator(CliContext)
     lazy={
         "config": (
             "packhorse.cli.pack_config:config",
-            "Write a pack's config (asking for each value) and register it, or --show it.",
+            "Write a pack's config and register it, or --show it.",
         ),
         "validate": (
             "packhorse.cli.pack_validate:validate",
