@@ -7,6 +7,8 @@ from typing import Any
 
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from packhorse.model.content import Kind
 from packhorse.model.diagnostics import Severity
@@ -286,3 +288,36 @@ def test_validate_config_takes_a_parsed_document() -> None:
     assert doc is not None and problems == []
     _, found = validate_config(doc, schema_of(), path=PATH)
     assert [(d.code, d.line, d.col, d.severity) for d in found] == [("PH611", 2, 1, Severity.ERROR)]
+
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=4), children, max_size=3)
+    ),
+    max_leaves=10,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(data=st.dictionaries(st.sampled_from(["api_token", "auth", "targets", "x"]), _json))
+def test_validation_never_raises(data: dict[str, Any]) -> None:
+    text = yaml.safe_dump(data).encode()
+    values, found = validate_config_text(text, schema_of(), path=PATH)
+    assert isinstance(values, dict)
+    assert all(d.path == PATH for d in found)
+
+
+@pytest.mark.parametrize(
+    "schema",
+    [
+        {"a": {"type": "object", "patternProperties": {"(": {"type": "string"}}}},
+        {"a": {"type": "string", "pattern": "("}},
+        {"a": "not a schema"},
+        {"a": {"type": 5}},
+        {"a": {"$ref": "http://example.com/schema"}},
+    ],
+)
+def test_broken_schemas_do_not_raise(schema: dict[str, Any]) -> None:
+    for text in (b"a: x\n", b"a: {b: 1, '(': 2}\n", b"a: [1]\n"):
+        validate_config_text(text, schema, path=PATH)

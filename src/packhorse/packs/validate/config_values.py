@@ -19,15 +19,17 @@ saying so. Every problem is a diagnostic with the file, line, column and dotted 
 from __future__ import annotations
 
 import copy
+import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from functools import lru_cache
 from pathlib import PurePath
 from typing import Any
 
-from jsonschema import ValidationError
+from jsonschema import Draft4Validator, ValidationError
 
 from packhorse.expr import is_jinja, syntax_errors
-from packhorse.model.content import Kind, Resource
+from packhorse.model.content import Kind, Resource, canonical_json
 from packhorse.model.diagnostics import Diagnostic
 from packhorse.packs.validate.report import FileReport, describe, dotted
 from packhorse.packs.validate.schema import validator_for
@@ -204,17 +206,29 @@ def _add_null(item: dict[str, Any]) -> None:
         item["type"] = [kind, "null"]
 
 
+@lru_cache(maxsize=1024)
+def _validator(schema_text: str) -> Draft4Validator | None:
+    return validator_for(_document_schema(json.loads(schema_text)))
+
+
 def _check_against_schema(
     report: FileReport, values: dict[str, Any], schema: Mapping[str, Any]
 ) -> None:
-    validator = validator_for(_document_schema(schema))
+    try:
+        validator = _validator(canonical_json(schema))
+    except (TypeError, ValueError):
+        validator = None
     if validator is None:
         return  # the schema itself is invalid: reported against config.schema.yaml
     reported: set[Path] = set()
-    for error in validator.iter_errors(values):
-        if is_dynamic(error.instance):
-            continue  # a template: its value is known only at run time
-        _report(report, error, reported)
+    try:
+        for error in validator.iter_errors(values):
+            if is_dynamic(error.instance):
+                continue  # a template: its value is known only at run time
+            _report(report, error, reported)
+    except (re.error, RecursionError) as error:
+        # A pattern Python cannot compile, or a schema nested beyond reason.
+        report.add("PH615", f"the values cannot be checked: the schema is unusable ({error})")
 
 
 def _report(report: FileReport, error: ValidationError, reported: set[Path]) -> None:
