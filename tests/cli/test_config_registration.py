@@ -106,3 +106,36 @@ def test_yaml_errors_in_a_config_are_reported_with_its_path(instance_home: Path,
 def test_pack_show_lists_the_config(instance_home: Path, cli: Cli) -> None:
     shown = json.loads(cli("--home", instance_home, "pack", "show", "examples", "--json").out)
     assert shown["contents"]["config"] == ["examples"]
+
+
+def test_an_unreadable_config_is_an_error(instance_home: Path, cli: Cli) -> None:
+    config_path = instance_home / "configs" / "examples.yaml"
+    config_path.mkdir()  # a folder where the file should be
+    result = cli("--home", instance_home, "pack", "register", "examples")
+    assert result.code == 1
+    assert f"{config_path}:0:0: PH610: cannot read the config file" in result.err
+
+
+def test_without_a_configs_folder_packs_get_their_defaults(instance_home: Path) -> None:
+    from packhorse import bootstrap
+    from packhorse.engine.registration import register_packs
+    from packhorse.settings import load_settings
+
+    settings = load_settings(instance_home)
+    (instance_home / "configs" / "examples.yaml").write_text("greeting: Hi\n")
+    outcome = register_packs(
+        bootstrap.content_registry(settings),
+        settings.pack_search_paths,
+        home=settings.home,
+        refs=["examples"],
+        dry_run=True,
+        now="2026-01-01T00:00:00Z",
+    )
+    assert outcome.ok and outcome.diagnostics == ()
+    [pack] = outcome.packs
+    [config] = [r for r in pack.resources if r.kind.value == "config"]
+    assert config.body == {
+        "pack": "examples",
+        "values": {"greeting": "Hello", "max_names": 5},
+        "file": None,
+    }

@@ -114,23 +114,31 @@ def register_packs(
 
 def _with_config(pack: Pack, configs_dir: Path | None) -> tuple[Pack, list[Diagnostic]]:
     """The pack with its CONFIG resource added, if it has a config schema or a config file."""
-    from packhorse.packs.validate.config_values import config_resource, validate_config_text
+    from packhorse.packs.validate.config_values import (
+        apply_defaults,
+        config_resource,
+        validate_config_text,
+    )
 
     schemas = pack.of_kind(Kind.CONFIG_SCHEMA)
     schema = schemas[0].body.get("attributes") if schemas else None
+    if configs_dir is None:  # no configs folder: the defaults, and nothing to say about it
+        if schema is None:
+            return pack, []
+        resource = config_resource(pack.ref, apply_defaults({}, schema), None)
+        return replace(pack, resources=(*pack.resources, resource)), []
+    path = configs_dir / f"{pack.ref}.yaml"
     text: bytes | None = None
-    path = Path(f"{pack.ref}.yaml")
-    if configs_dir is not None:
-        path = configs_dir / path
-        try:
-            text = path.read_bytes()
-        except FileNotFoundError:
-            text = None
-        except OSError as error:
-            problem = Diagnostic(
-                "PH610", Severity.ERROR, f"cannot read the config file: {error.strerror}", str(path)
-            )
-            return pack, [problem]
+    try:
+        text = path.read_bytes()
+    except FileNotFoundError:
+        text = None
+    except OSError as error:
+        reason = error.strerror or type(error).__name__
+        problem = Diagnostic(
+            "PH610", Severity.ERROR, f"cannot read the config file: {reason}", str(path)
+        )
+        return pack, [problem]
     if schema is None and text is None:
         return pack, []
     values, diagnostics = validate_config_text(text, schema, path=str(path))
