@@ -1,4 +1,4 @@
-"""``packhorse pack ...``: validate, register, list and show packs."""
+"""``packhorse pack ...``: validate, register, list and show packs (and ``config``)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,10 @@ pass_cli = click.make_pass_decorator(CliContext)
 @click.group(
     cls=LazyGroup,
     lazy={
+        "config": (
+            "packhorse.cli.pack_config:config",
+            "Write a pack's config and register it, or --show it.",
+        ),
         "validate": (
             "packhorse.cli.pack_validate:validate",
             "Check pack folders and print every problem found (no instance needed).",
@@ -50,6 +54,7 @@ def register(
         settings.pack_search_paths,
         system_packs=bootstrap.system_pack_dirs(),
         home=settings.home,
+        configs_dir=settings.configs_dir,
         refs=refs,
         all_packs=all_packs,
         dry_run=dry_run,

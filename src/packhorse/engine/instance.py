@@ -95,6 +95,7 @@ def _init(home: Path, *, listen: str | None, admin_user: str) -> InitResult:
         settings.pack_search_paths,
         system_packs=bootstrap.system_pack_dirs(),
         home=settings.home,
+        configs_dir=settings.configs_dir,
         all_packs=True,
         now=iso_now(),
     )

@@ -1,7 +1,9 @@
-"""Pack registration as a use case: discover -> validate -> plan -> apply.
+"""Pack registration as a use case: discover -> validate -> configs -> plan -> apply.
 
 A pack with an error registers nothing; when any selected pack has an error, nothing at all
-is applied, so that packs that depend on each other never register half-way.
+is applied, so that packs that depend on each other never register half-way. A pack's config
+(``configs/<ref>.yaml``, checked against its config schema) is one of its resources: an error
+in it blocks registration like any other.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ def register_packs(
     *,
     system_packs: Sequence[Path] = (),
     home: Path | None = None,
+    configs_dir: Path | None = None,
     refs: Sequence[str] = (),
     all_packs: bool = False,
     dry_run: bool = False,
@@ -44,7 +47,9 @@ def register_packs(
 
     With ``all_packs``, registered packs that are no longer found anywhere are removed.
     Packs inside ``home`` are recorded by their path relative to it, so that a copied or
-    moved instance folder stays valid.
+    moved instance folder stays valid. Each pack's config is read from
+    ``configs_dir/<ref>.yaml`` (when ``configs_dir`` is None, packs with a config schema get
+    a config of the schema's defaults).
     """
     from packhorse.packs.discover import discover_packs, read_pack
     from packhorse.packs.validate import validate_packs
@@ -85,12 +90,17 @@ def register_packs(
         actions=[r for r in registry.list_resources(Kind.ACTION) if r.pack not in selected_names],
     )
     results = validate_packs(selected, context)
+    validated: list[Pack] = []
     for result in results:
         diagnostics.extend(result.diagnostics)
+        if result.pack is not None:
+            pack, problems = _with_config(result.pack, configs_dir)
+            diagnostics.extend(problems)
+            validated.append(pack)
     if has_errors(diagnostics):
         return RegistrationOutcome(None, tuple(diagnostics), applied=False)
 
-    packs = tuple(_relative_to(result.pack, home) for result in results if result.pack is not None)
+    packs = tuple(_relative_to(pack, home) for pack in validated)
     remove: set[str] = set()
     if all_packs:
         remove = {p.ref for p in registry.list_packs()} - {p.ref for p in packs}
@@ -100,6 +110,41 @@ def register_packs(
         registry.apply(plan, now=now)
         applied = True
     return RegistrationOutcome(plan, tuple(diagnostics), applied=applied, packs=packs)
+
+
+def _with_config(pack: Pack, configs_dir: Path | None) -> tuple[Pack, list[Diagnostic]]:
+    """The pack with its CONFIG resource added, if it has a config schema or a config file."""
+    from packhorse.packs.validate.config_values import (
+        apply_defaults,
+        config_resource,
+        validate_config_text,
+    )
+
+    schemas = pack.of_kind(Kind.CONFIG_SCHEMA)
+    schema = schemas[0].body.get("attributes") if schemas else None
+    if configs_dir is None:  # no configs folder: the defaults, and nothing to say about it
+        if schema is None:
+            return pack, []
+        resource = config_resource(pack.ref, apply_defaults({}, schema), None)
+        return replace(pack, resources=(*pack.resources, resource)), []
+    path = configs_dir / f"{pack.ref}.yaml"
+    text: bytes | None = None
+    try:
+        text = path.read_bytes()
+    except FileNotFoundError:
+        text = None
+    except OSError as error:
+        reason = error.strerror or type(error).__name__
+        problem = Diagnostic(
+            "PH610", Severity.ERROR, f"cannot read the config file: {reason}", str(path)
+        )
+        return pack, [problem]
+    if schema is None and text is None:
+        return pack, []
+    values, diagnostics = validate_config_text(text, schema, path=str(path))
+    file = f"configs/{pack.ref}.yaml" if text is not None else None
+    resource = config_resource(pack.ref, values, file)
+    return replace(pack, resources=(*pack.resources, resource)), diagnostics
 
 
 def _relative_to(pack: Pack, home: Path | None) -> Pack:

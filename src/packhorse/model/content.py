@@ -27,6 +27,8 @@ class Kind(StrEnum):
     POLICY = "policy"
     RULE = "rule"
     CONFIG_SCHEMA = "config_schema"
+    CONFIG = "config"
+    """A pack's site config (``configs/<ref>.yaml``), checked against its config schema."""
 
 
 def canonical_json(value: Any) -> str:
@@ -46,15 +48,18 @@ def split_ref(ref: str) -> tuple[str, str]:
 
 @dataclass(frozen=True, slots=True)
 class Resource:
-    """One registered resource: an action, rule, sensor, trigger type, alias, policy or schema."""
+    """One registered resource: an action, rule, sensor, trigger type, alias, policy, config
+    schema or config."""
 
     kind: Kind
     ref: str
-    """``<pack>.<name>``; for a config schema, the pack ref itself."""
+    """``<pack>.<name>``; for a config schema and a config, the pack ref itself."""
     pack: str
     name: str
     metadata_file: str
-    """Path of the file that defined it, relative to the pack folder."""
+    """Path of the file that defined it, relative to the pack folder; for a config,
+    ``configs/<ref>.yaml`` relative to the instance folder (``config.schema.yaml`` when the
+    pack has no config file and its config is the schema's defaults)."""
     body: Mapping[str, Any]
     """The validated document, normalised (defaults filled, ``pack`` and ``ref`` set)."""
     enabled: bool = True

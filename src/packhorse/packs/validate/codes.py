@@ -8,7 +8,7 @@ Codes are stable: a code is never reused for another problem. Families:
     PH3xx   rules, trigger types and references between resources
     PH4xx   sensors
     PH5xx   aliases and policies
-    PH6xx   config.schema.yaml
+    PH6xx   config.schema.yaml (PH60x) and pack config values, configs/<ref>.yaml (PH61x)
 
 ``docs/diagnostics.md`` lists every code with an example and the fix; a test keeps the two in
 step.
@@ -100,6 +100,16 @@ _TABLE: tuple[tuple[str, Severity, str], ...] = (
     ("PH511", E, "invalid policy parameter"),
     ("PH601", E, "config schema is empty"),
     ("PH602", E, "invalid config schema key"),
+    ("PH610", E, "config file unreadable or not a mapping"),
+    ("PH611", E, "config value has the wrong type"),
+    ("PH612", E, "config value not among the allowed values"),
+    ("PH613", E, "required config key missing"),
+    ("PH614", E, "unknown config key"),
+    ("PH615", E, "config value breaks a schema constraint"),
+    ("PH616", W, "secret config value in clear text"),
+    ("PH617", E, "decrypt_kv on a secret config value"),
+    ("PH618", E, "invalid template in a config value"),
+    ("PH619", W, "pack needs a config file"),
 )
 
 CODES: Mapping[str, Code] = MappingProxyType(
