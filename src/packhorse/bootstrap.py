@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import sqlalchemy as sa
     from fastapi import FastAPI
 
     from packhorse.engine.datastore import DatastoreService
+    from packhorse.model.content import Resource
     from packhorse.params.masking import Redactor
     from packhorse.settings import Settings
     from packhorse.storage.ports import ContentRegistry, RegistryReader, UserStore
@@ -123,3 +125,63 @@ def redactor() -> Redactor:
     instance = Redactor()
     install_redaction(instance)
     return instance
+
+
+def config_resolver(
+    settings: Settings, datastore: DatastoreService
+) -> Callable[[str], dict[str, Any]]:
+    """``config_for(pack)``: the pack's registered config resolved now (st2kv rendered,
+    secrets decrypted, defaults applied), read from the registry on every call so that a
+    config registered while ``up`` runs is used at once."""
+    from packhorse.expr import Datastore
+    from packhorse.model.content import Kind
+    from packhorse.params.config import resolve_config
+
+    registry = content_registry(settings)
+
+    def config_for(pack: str) -> dict[str, Any]:
+        config = registry.get_resource(Kind.CONFIG, pack)
+        schema = registry.get_resource(Kind.CONFIG_SCHEMA, pack)
+        if config is None and schema is None:
+            return {}
+        lookup = Datastore(datastore.lookup, user=settings.system_user, decrypt=datastore.decrypt)
+        return resolve_config(
+            (config.body.get("values") if config else None) or {},
+            (schema.body.get("attributes") if schema else None) or {},
+            datastore=lookup,
+            decrypt=datastore.decrypt,
+        )
+
+    return config_for
+
+
+def parameter_renderer(
+    settings: Settings, datastore: DatastoreService
+) -> Callable[
+    [Resource, Mapping[str, Any], Mapping[str, Any]], tuple[dict[str, Any], dict[str, Any]]
+]:
+    """``render(action, live, context) -> (runner parameters, action parameters)``: StackStorm's
+    parameter pipeline over the live datastore and the pack's resolved config."""
+    from packhorse.expr import Datastore
+    from packhorse.params import RenderContext, render_parameters, schema_for_action
+
+    config_for = config_resolver(settings, datastore)
+
+    def render(
+        action: Resource, live: Mapping[str, Any], context: Mapping[str, Any]
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        schema, runner_names = schema_for_action(action.body)
+        user = str(context.get("user") or settings.system_user)
+        rendered = render_parameters(
+            schema,
+            runner_names,
+            live,
+            context=RenderContext(
+                datastore=Datastore(datastore.lookup, user=user, decrypt=datastore.decrypt),
+                config=config_for(action.pack),
+                action_context=context,
+            ),
+        )
+        return rendered.runner, rendered.action
+
+    return render

@@ -228,7 +228,7 @@ def test_set_writes_validates_and_registers(instance_home: Path, cli: Cli) -> No
     assert yaml.safe_load(written.read_text()) == {"greeting": "Yo", "max_names": 7}
 
 
-def test_a_secret_makes_the_file_private_and_is_masked(instance_home: Path, cli: Cli) -> None:
+def test_a_secret_answer_goes_encrypted_into_the_datastore(instance_home: Path, cli: Cli) -> None:
     result = cli(
         "--home",
         instance_home,
@@ -237,16 +237,22 @@ def test_a_secret_makes_the_file_private_and_is_masked(instance_home: Path, cli:
         "examples",
         "--no-input",
         "--set",
-        "api_token=s3cret",
+        "api_token=s3cret-token",
     )
     assert result.code == 0, result.err
-    assert "PH616" in result.err  # said once, before writing
-    assert result.err.count("PH616") == 1
-    assert stat.S_IMODE(config_file(instance_home).stat().st_mode) == 0o600
+    assert "PH616" not in result.err
+    assert "Stored api_token encrypted in the datastore as examples_api_token" in result.out
+    text = config_file(instance_home).read_text()
+    assert "s3cret-token" not in text
+    assert "{{ st2kv.system.examples_api_token }}" in text
+    stored = cli("--home", instance_home, "key", "get", "examples_api_token", "--decrypt", "--json")
+    assert json.loads(stored.out)["value"] == "s3cret-token"
     shown = cli("--home", instance_home, "pack", "config", "examples", "--show")
     assert shown.code == 0
-    assert "s3cret" not in shown.out
+    assert "s3cret-token" not in shown.out
     assert "api_token: '********'" in shown.out
+    database = b"".join(p.read_bytes() for p in instance_home.glob("state.db*"))
+    assert b"s3cret-token" not in database
 
 
 def test_invalid_values_write_nothing(instance_home: Path, cli: Cli) -> None:

@@ -386,14 +386,42 @@ def _set_config(
         values = ask_config(schema, values, _terminal(), skip=given)
     text = render_config(ref, values)
     _, diagnostics = validate_config_text(text.encode(), schema, path=str(path))
+    # Clear-text secrets are about to move into the datastore: no PH616 for them.
+    diagnostics = [d for d in diagnostics if d.code != "PH616"]
     for diagnostic in diagnostics:
         click.echo(diagnostic.format(), err=True)
     if any(d.is_error for d in diagnostics):
         click.echo(f"Nothing written: fix the values above ({path} is unchanged).", err=True)
         raise SystemExit(1)
+    values = _secrets_into_datastore(cli, ref, values, schema)
+    text = render_config(ref, values)
     write_config(path, text, private=mask_config(values, schema) != values)
     click.echo(f"Wrote {path}")
     _register(cli, ref, folder)
+
+
+def _secrets_into_datastore(
+    cli: CliContext, ref: str, values: dict[str, Any], schema: Mapping[str, Any]
+) -> dict[str, Any]:
+    """Move every clear-text secret answer into the datastore, encrypted, and put a
+    ``{{ st2kv.system.<ref>_<key> }}`` reference in the config file instead: the file never
+    holds a secret, and the value is decrypted only when an action or sensor gets its config.
+    """
+    from packhorse.bootstrap import datastore_service
+    from packhorse.params.config import is_dynamic
+
+    result = dict(values)
+    for key, value in values.items():
+        item = _schema(schema.get(key))
+        if item.get("secret") is not True or not isinstance(value, str) or is_dynamic(value):
+            continue
+        name = f"{ref}_{key}"
+        datastore_service(cli.settings).set_value(
+            name, value, secret=True, description=f"config {key!r} of pack {ref!r}"
+        )
+        result[key] = "{{ st2kv.system." + name + " }}"
+        click.echo(f"Stored {key} encrypted in the datastore as {name}.")
+    return result
 
 
 def _register(cli: CliContext, ref: str, folder: str) -> None:
