@@ -7,7 +7,6 @@ import getpass
 import json
 import os
 import shlex
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -174,23 +173,89 @@ def test_missing_system_user_fails_instead_of_running_as_the_engine() -> None:
     assert "system user 'no-such-user-ph' does not exist" in result.result["error"]
 
 
-@pytest.mark.parametrize(
-    ("overrides", "who"),
-    [
-        ({"system_user": "nobody"}, "nobody"),
-        ({"runner_parameters": {"sudo": True}}, "root"),
-    ],
-)
-def test_sudo_wrapping(overrides: dict[str, Any], who: str) -> None:
+FAKE_SUDO = """#!/bin/sh
+# Records how it was called, reads the password when asked to (-S), then runs the command
+# after "--" as the calling user.
+printf 'sudo-args: %s\\n' "$*" >&2
+for argument in "$@"; do
+  if [ "$argument" = -S ]; then read -r password; printf 'sudo-password: %s\\n' "$password" >&2; fi
+done
+while [ "$1" != "--" ]; do shift; done
+shift
+exec "$@"
+"""
+
+BAD_PASSWORD_SUDO = """#!/bin/sh
+printf '[sudo] password for stanley: \\nsudo: 3 incorrect password attempts\\n' >&2
+exit 1
+"""
+
+
+def fake_sudo(folder: Path, body: str = FAKE_SUDO) -> LocalRunnerSettings:
+    bin_folder = folder / "bin"
+    bin_folder.mkdir()
+    sudo = bin_folder / "sudo"
+    sudo.write_text(body)
+    sudo.chmod(0o755)
+    return LocalRunnerSettings(base_env={"PATH": f"{bin_folder}:/usr/bin:/bin"})
+
+
+@pytest.fixture
+def other_user() -> str:
     if getpass.getuser() == "nobody":
         pytest.skip("the tests run as nobody")
-    result = shell("id -un", **overrides)
-    if shutil.which("sudo"):
-        assert result.result["stdout"] == who
+    return "nobody"
+
+
+def test_system_user_wraps_in_sudo(tmp_path: Path, other_user: str) -> None:
+    result = shell('echo "it\'s $0"', system_user=other_user, settings=fake_sudo(tmp_path))
+    assert result.status is RunStatus.SUCCEEDED, result
+    assert result.result["stdout"] == "it's bash"
+    assert result.result["stderr"] == (
+        f'sudo-args: -E -H -u {other_user} -- bash -c echo "it\'s $0"'
+    )
+
+
+def test_sudo_password_goes_to_stdin(tmp_path: Path, other_user: str) -> None:
+    result = shell(
+        "true",
+        system_user=other_user,
+        runner_parameters={"sudo_password": "pa ss"},
+        settings=fake_sudo(tmp_path),
+    )
+    assert result.result["stderr"].split("\n") == [
+        f"sudo-args: -S -E -H -u {other_user} -- bash -c true",
+        "sudo-password: pa ss",
+    ]
+
+
+def test_wrong_sudo_password(tmp_path: Path, other_user: str) -> None:
+    result = shell(
+        "true",
+        system_user=other_user,
+        runner_parameters={"sudo_password": "wrong"},
+        settings=fake_sudo(tmp_path, BAD_PASSWORD_SUDO),
+    )
+    assert result.status is RunStatus.FAILED
+    assert result.result["return_code"] == -1
+    assert result.result["error"] == (
+        "Invalid sudo password provided or sudo is not configured for this user (stanley)"
+    )
+
+
+def test_sudo_flag(tmp_path: Path) -> None:
+    result = shell(
+        "echo $0; id -un",
+        runner_parameters={"sudo": True},
+        settings=fake_sudo(tmp_path),
+    )
+    assert result.status is RunStatus.SUCCEEDED
+    if os.geteuid() == 0:
+        # Already root: run by bash directly, no sudo needed.
+        assert result.result["stdout"] == "bash\nroot"
+        assert result.result["stderr"] == ""
     else:
-        # No sudo on this host: the wrapped command line is what fails, proving the wrapping.
-        assert result.result["return_code"] == 127
-        assert "sudo" in result.result["stderr"]
+        assert result.result["stderr"] == "sudo-args: -E -- bash -c echo $0; id -un"
 
 
 # -- scripts --------------------------------------------------------------------------------
@@ -250,6 +315,13 @@ def test_script_in_a_folder_with_spaces(tmp_path: Path) -> None:
     folder.mkdir()
     path = write_script(folder, "echo ran\n")
     assert script(path).result["stdout"] == "ran"
+
+
+def test_content_version_is_refused(tmp_path: Path) -> None:
+    path = write_script(tmp_path, "echo ran\n")
+    result = script(path, runner_parameters={"content_version": "v1.2.0"})
+    assert result.status is RunStatus.FAILED
+    assert "content_version is not supported" in result.result["error"]
 
 
 def test_missing_script_fails_like_stackstorm(tmp_path: Path) -> None:

@@ -259,6 +259,11 @@ class LocalShellScriptRunner(_LocalShellRunner):
     def _command(self, request: RunRequest) -> str:
         if not request.entry_point:
             raise ValueError("Missing entry_point action metadata attribute")
+        if request.runner_parameters.get("content_version"):
+            raise ValueError(
+                "content_version is not supported by Packhorse yet: the action would run the "
+                "pack's current files, not the requested revision"
+            )
         _make_executable(request.entry_point)
         kwarg_op = request.runner_parameters.get("kwarg_op")
         return script_command(
@@ -287,6 +292,9 @@ def _wrap(command: str, request: RunRequest, parameters: Mapping[str, Any]) -> s
     """Wrap in sudo as StackStorm does: for ``sudo: true`` or to switch to the system user."""
     password_flag = ["-S"] if parameters.get("sudo_password") else []
     if parameters.get("sudo"):
+        if os.geteuid() == 0:
+            # Already root: sudo would change nothing, and containers often lack it.
+            return shlex.join(["bash", "-c", command])
         return shlex.join(["sudo", *password_flag, "-E", "--", "bash", "-c", command])
     user = request.system_user
     if not user or user == _current_user():

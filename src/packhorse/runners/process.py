@@ -30,6 +30,7 @@ _GONE_TIMEOUT = 10.0
 #: After a kill, output still buffered in the pipes is collected for at most this long (a
 #: process outside the group may hold the pipe open).
 _DRAIN_AFTER_KILL = 1.0
+_HAVE_PROC = Path("/proc/self/stat").exists()
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,15 +211,15 @@ async def _wait_group_gone(leader: int) -> None:
     delay = 0.005
     with contextlib.suppress(TimeoutError):
         async with asyncio.timeout(_GONE_TIMEOUT):
-            while _session_members(leader, live_only=True) or _group_alive(leader):
-                await asyncio.sleep(delay)  # no event tells us a non-child died
+            while _live_members(leader):
+                await asyncio.sleep(delay)  # no event tells us that a non-child died
                 delay = min(delay * 2, 0.1)
 
 
-def _group_alive(leader: int) -> bool:
-    """True while the group has a member; on Linux, a member that is not a zombie."""
-    if Path("/proc/self/stat").exists():
-        return False  # _session_members already looked at every process, zombies excluded
+def _live_members(leader: int) -> bool:
+    """True while a process of the group or session is alive (zombies do not count)."""
+    if _HAVE_PROC:
+        return bool(_session_members(leader, live_only=True))
     try:
         os.killpg(leader, 0)
     except ProcessLookupError:
