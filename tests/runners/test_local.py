@@ -109,6 +109,18 @@ def test_cmd_runner_refuses_an_entry_point() -> None:
     assert result.error == "entry_point is only valid for local-shell-script runner"
 
 
+def test_environment_name_the_os_refuses_fails_cleanly() -> None:
+    result = shell("true", runner_parameters={"env": {"A=B": "x"}})
+    assert result.status is RunStatus.FAILED
+    assert "cannot start the command" in result.result["error"]
+
+
+def test_missing_work_root_fails_cleanly(tmp_path: Path) -> None:
+    settings = LocalRunnerSettings(work_root=str(tmp_path / "absent"))
+    result = shell("true", settings=settings)
+    assert result.status is RunStatus.FAILED
+
+
 def test_missing_cwd_fails_cleanly(tmp_path: Path) -> None:
     result = shell("true", runner_parameters={"cwd": str(tmp_path / "nope")})
     assert result.status is RunStatus.FAILED
@@ -452,6 +464,20 @@ def test_cancellation_kills_the_tree_and_reraises() -> None:
     pgid = run(scenario())
     assert group_gone(pgid)
     assert not _session_processes(pgid)
+
+
+def test_cancellation_with_unread_output_leaves_nothing_open() -> None:
+    async def scenario() -> None:
+        events = RecordingEvents()
+        cmd = "echo go; exec yes flood"
+        request = make_request(runner_parameters={"cmd": cmd}, timeout=None)
+        task = asyncio.create_task(LocalShellCommandRunner().run(request, events))
+        await events.first_output.wait()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    run(scenario())  # an unclosed pipe would be a ResourceWarning, an error here
 
 
 def _session_processes(leader: int) -> list[str]:

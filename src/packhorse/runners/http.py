@@ -53,8 +53,8 @@ class HttpRequestRunner:
         whitelist = list(runner.get("url_hosts_whitelist") or [])
         url = runner.get("url")
         timeout = action.get("timeout")
-        seconds = float(timeout if timeout is not None else _DEFAULT_TIMEOUT)
         try:
+            seconds = float(timeout if timeout is not None else _DEFAULT_TIMEOUT)
             if blacklist and whitelist:
                 raise _Refused(_EXCLUSIVE_LISTS)
             if not url:

@@ -166,13 +166,14 @@ class _LocalShellRunner:
         sudo_password = parameters.get("sudo_password") or None
         cwd = parameters.get("cwd") or None
         work_dir = None
-        if cwd is None:
-            work_dir = tempfile.mkdtemp(
-                prefix=f"packhorse-{request.execution_id}-", dir=self.settings.work_root
-            )
-            _hand_over(work_dir, request.system_user)
-            cwd = work_dir
         try:
+            if cwd is None:
+                label = re.sub(r"[^A-Za-z0-9_.-]", "_", request.execution_id)[:64]
+                work_dir = tempfile.mkdtemp(
+                    prefix=f"packhorse-{label}-", dir=self.settings.work_root
+                )
+                _hand_over(work_dir, request.system_user)
+                cwd = work_dir
             outcome = await run_process(
                 command,
                 events=events,
@@ -183,7 +184,8 @@ class _LocalShellRunner:
                 max_output_bytes=self.settings.max_output_bytes,
                 kill_grace=self.settings.kill_grace,
             )
-        except OSError as failure:
+        except (OSError, ValueError) as failure:
+            # A missing or unusable working folder, an environment name the OS refuses...
             return _error_result(f"cannot start the command in {cwd!r}: {failure}")
         finally:
             if work_dir is not None:

@@ -138,6 +138,7 @@ async def run_process(
             await _drain(tasks)
         except asyncio.CancelledError:
             await terminate(process, grace=kill_grace)
+            await _drain(tasks)  # readers reach EOF, so the pipes close
             raise
     finally:
         if process.returncode is None:
@@ -181,9 +182,11 @@ async def _pump(reader: asyncio.StreamReader, capture: _Capture, events: RunEven
 async def _feed(process: asyncio.subprocess.Process, data: bytes) -> None:
     assert process.stdin is not None
     # The command may exit without reading its input: that is its business, not an error.
-    with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-        process.stdin.write(data)
-        await process.stdin.drain()
+    try:
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            process.stdin.write(data)
+            await process.stdin.drain()
+    finally:
         process.stdin.close()
 
 
