@@ -130,7 +130,11 @@ async def run_process(
     try:
         try:
             async with asyncio.timeout(timeout):
-                await asyncio.gather(*tasks)
+                # asyncio.wait, not gather: a timeout or cancel must leave the readers running
+                # so that they can collect the last output and see the pipes close.
+                await asyncio.wait(tasks)
+                for task in tasks:
+                    task.result()  # a failing reader is a bug: let it raise
                 await process.wait()
         except TimeoutError:
             timed_out = True
@@ -146,6 +150,10 @@ async def run_process(
             _signal_group(process.pid, signal.SIGKILL)
         for task in tasks:
             task.cancel()
+        # Normally a no-op; closes the pipes when something outside the session holds them.
+        transport = getattr(process, "_transport", None)
+        if transport is not None:
+            transport.close()
     assert process.returncode is not None
     return ProcessOutcome(
         return_code=process.returncode,
@@ -192,9 +200,7 @@ async def _feed(process: asyncio.subprocess.Process, data: bytes) -> None:
 
 async def _drain(tasks: list[asyncio.Task[None]]) -> None:
     """Let the readers collect what the killed processes left in the pipes."""
-    with contextlib.suppress(TimeoutError):
-        async with asyncio.timeout(_DRAIN_AFTER_KILL):
-            await asyncio.gather(*tasks, return_exceptions=True)
+    await asyncio.wait(tasks, timeout=_DRAIN_AFTER_KILL)
 
 
 def _signal_group(leader: int, signum: int) -> None:
