@@ -431,6 +431,13 @@ def test_timeout_kills_the_whole_tree() -> None:
     assert not _session_processes(events.pids[0])
 
 
+def test_timeout_sends_sigterm_first_and_keeps_the_last_words() -> None:
+    cmd = "trap 'echo bye; exit 1' TERM; echo started; sleep 1000 & wait"
+    result = shell(cmd, timeout=0.5)
+    assert result.status is RunStatus.TIMEOUT
+    assert result.result["stdout"] == "started\nbye"
+
+
 def test_fractional_timeout_message() -> None:
     result = shell("sleep 5", timeout=0.2, settings=LocalRunnerSettings(kill_grace=0))
     assert result.result["error"] == "Action failed to complete in 0.2 seconds"
