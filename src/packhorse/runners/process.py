@@ -146,7 +146,7 @@ async def run_process(
             raise
     finally:
         if process.returncode is None:
-            # Reached only when the kill above was itself interrupted: never leave the group.
+            # A second cancel during the kill, or a failing reader: never leave the group.
             _signal_group(process.pid, signal.SIGKILL)
         for task in tasks:
             task.cancel()
