@@ -61,7 +61,8 @@ class RunRequest:
     context: Mapping[str, Any] = field(default_factory=dict)
     """StackStorm's action context: user, pack, parent, api_url, auth_token..."""
     env: Mapping[str, str] = field(default_factory=dict)
-    """Environment the engine adds (``ST2_ACTION_*``), before the ``env`` parameter."""
+    """Environment the engine adds (``ST2_ACTION_*``); it wins over the ``env`` parameter,
+    as in StackStorm."""
     timeout: float | None = None
     """Seconds before the run is killed and ends as ``timeout``; None for no limit."""
     venv_path: str = ""

@@ -26,6 +26,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from packhorse.params.render import RenderedParameters
+from packhorse.params.shell import script_command
 from packhorse.runners.base import RunEvents, RunnerResult, RunRequest, RunStatus
 from packhorse.runners.process import (
     DEFAULT_KILL_GRACE,
@@ -67,82 +69,6 @@ class LocalRunnerSettings:
     """Environment every action starts from; None: PATH, HOME, LANG... of the engine."""
     work_root: str | None = None
     """Where per-run working folders are made when ``cwd`` is unset; None: the temp folder."""
-
-
-def script_command(
-    script_path: str,
-    action_parameters: Mapping[str, Any],
-    parameter_schema: Mapping[str, Any],
-    kwarg_op: str = "--",
-) -> str:
-    """The shell command line that runs a ``local-shell-script`` action, as StackStorm builds it.
-
-    ``<script> <named arguments> <positional arguments>``, every token shell-quoted:
-
-    * named: each action parameter without a ``position`` in ``parameter_schema``, in the
-      order of ``action_parameters``, as ``<kwarg_op><name>=<value>``; ``None`` and ``""`` are
-      left out, ``True`` is a bare ``<kwarg_op><name>`` flag and ``False`` is left out; other
-      values are Python's ``str()`` of the value (so a list named argument reads
-      ``--tags=['a', 'b']``, exactly as StackStorm passes it);
-    * positional: the parameters with a ``position``, ordered by position (gaps close up, so
-      a lone ``position: 1`` is ``$1``), each serialised by its declared type: ``boolean``
-      gives ``1``/``0``, ``array`` joins its items with commas, ``object`` is compact JSON,
-      ``null`` is empty, strings and numbers are ``str()``; a missing value (``None``) or an
-      empty array or object is an empty argument that still holds its place.
-
-    One deliberate difference from StackStorm: a number ``0`` in an ``integer`` or untyped
-    positional parameter is passed as ``0``; StackStorm passes an empty argument.
-    """
-    return shlex.join(
-        [script_path, *script_arguments(action_parameters, parameter_schema, kwarg_op)]
-    )
-
-
-def script_arguments(
-    action_parameters: Mapping[str, Any],
-    parameter_schema: Mapping[str, Any],
-    kwarg_op: str = "--",
-) -> list[str]:
-    """The argument vector of :func:`script_command`, unquoted (``argv[1:]`` of the script)."""
-    positions: dict[float, str] = {}
-    for name, schema in parameter_schema.items():
-        position = schema.get("position") if isinstance(schema, Mapping) else None
-        if position is not None:
-            positions[position] = name
-    positional_names = set(positions.values())
-    arguments: list[str] = []
-    for name, value in action_parameters.items():
-        if name in positional_names or value is None or value == "" or value is False:
-            continue
-        if value is True:
-            arguments.append(f"{kwarg_op}{name}")
-        else:
-            arguments.append(f"{kwarg_op}{name}={value}")
-    for position in sorted(positions):
-        name = positions[position]
-        declared = parameter_schema[name].get("type")
-        arguments.append(_positional(declared, action_parameters.get(name)))
-    return arguments
-
-
-def _positional(declared: Any, value: Any) -> str:
-    if value is None or declared == "null":
-        return ""
-    match declared:
-        case "boolean":
-            return "1" if value else "0"
-        case "array" | "list":
-            return ",".join(str(item) for item in value) if value else ""
-        case "object":
-            if not value:
-                return ""
-            return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-        case "string" | "number" | "float":
-            return str(value)
-        case _:
-            if isinstance(value, int | float) and not isinstance(value, bool):
-                return str(value)
-            return str(value) if value else ""
 
 
 class _LocalShellRunner:
@@ -267,13 +193,10 @@ class LocalShellScriptRunner(_LocalShellRunner):
                 "pack's current files, not the requested revision"
             )
         _make_executable(request.entry_point)
-        kwarg_op = request.runner_parameters.get("kwarg_op")
-        return script_command(
-            request.entry_point,
-            request.action_parameters,
-            request.parameter_schema,
-            "--" if kwarg_op is None else str(kwarg_op),
+        rendered = RenderedParameters(
+            runner=dict(request.runner_parameters), action=dict(request.action_parameters)
         )
+        return script_command(request.entry_point, rendered, request.parameter_schema).command
 
 
 def decode_output(text: str) -> Any:
