@@ -42,24 +42,25 @@ def pids_of(home: Path) -> list[int]:
 
 
 def start_engine(home: Path, port: int) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "packhorse",
-            "--home",
-            str(home),
-            "up",
-            "--listen",
-            f"127.0.0.1:{port}",
-            "--workers",
-            str(SLOTS),
-            "--log-level",
-            "warning",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    with (home / "logs" / f"engine-{port}.log").open("ab") as log:
+        return subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "packhorse",
+                "--home",
+                str(home),
+                "up",
+                "--listen",
+                f"127.0.0.1:{port}",
+                "--workers",
+                str(SLOTS),
+                "--log-level",
+                "warning",
+            ],
+            stdout=log,
+            stderr=log,
+        )
 
 
 def wait_until(condition, timeout: float, what: str) -> None:  # type: ignore[no-untyped-def]

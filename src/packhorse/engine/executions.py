@@ -17,6 +17,7 @@ from packhorse.engine.ids import new_id
 from packhorse.errors import Conflict, NotFound, PackhorseError
 from packhorse.model.content import Kind, Resource
 from packhorse.model.execution import COMPLETED, Execution, Status
+from packhorse.params import schema_for_action
 from packhorse.params.masking import MASK
 from packhorse.storage.executions import ExecutionFilter, SqlExecutionStore
 from packhorse.storage.ports import RegistryReader
@@ -87,8 +88,8 @@ class ExecutionService:
         return self.get(execution.id)
 
     def _protect(self, action: Resource, parameters: Mapping[str, Any]) -> dict[str, Any]:
-        """Secret parameters (per the action's schema) are stored encrypted."""
-        schema = action.body.get("parameters") or {}
+        """Secret parameters (the action's and its runner's) are stored encrypted."""
+        schema, _ = schema_for_action(action.body)
         protected = dict(parameters)
         for name, value in parameters.items():
             spec = schema.get(name)
