@@ -63,7 +63,13 @@ def build_runtime(settings: Settings, *, slots: int = 4) -> Runtime:
         system_user="",
     )
     runners = RunnerRegistry.from_entry_points()
-    worker = Worker(store, runners.get, preparer, settings=WorkerSettings(slots=slots))
+    worker = Worker(
+        store,
+        runners.get,
+        preparer,
+        settings=WorkerSettings(slots=slots),
+        redact=bootstrap.redactor().redact,
+    )
 
     def validate(action: Resource, live: Mapping[str, Any], context: Mapping[str, Any]) -> None:
         render(action, live, context)

@@ -84,6 +84,7 @@ class Worker:
         clock: Callable[[], dt.datetime] = utc_now,
         name: str | None = None,
         on_finished: Callable[[Execution], None] | None = None,
+        redact: Callable[[object], object] = lambda value: value,
     ) -> None:
         self.store = store
         self._runner_for = runner_for
@@ -92,6 +93,7 @@ class Worker:
         self._clock = clock
         self.name = name or worker_name()
         self._on_finished = on_finished
+        self._redact = redact
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._wake = asyncio.Event()
 
@@ -217,7 +219,8 @@ class Worker:
             now=self._now(),
             attempt=execution.attempt,
             expected=expected,
-            result=result,
+            # A secret the action printed (or returned) is stored masked, never in clear.
+            result=self._redact(result),
         )
         if recorded and self._on_finished is not None:
             finished = self.store.get(execution.id)
