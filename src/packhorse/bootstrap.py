@@ -11,7 +11,9 @@ if TYPE_CHECKING:
     import sqlalchemy as sa
     from fastapi import FastAPI
 
+    from packhorse.engine.cache import CachedRegistry
     from packhorse.engine.datastore import DatastoreService
+    from packhorse.engine.preparation import Render
     from packhorse.model.content import Resource
     from packhorse.params.masking import Redactor
     from packhorse.settings import Settings
@@ -27,6 +29,19 @@ def _engine(url: str) -> sa.Engine:
 
 def database_engine(settings: Settings) -> sa.Engine:
     return _engine(settings.database)
+
+
+def cached_registry(settings: Settings) -> CachedRegistry:
+    """The registry as the engine's hot path reads it (cached for a second)."""
+    return _cached_registry(settings.database, settings.state_db)
+
+
+@functools.cache
+def _cached_registry(url: str, _state_db: Path) -> CachedRegistry:
+    from packhorse.engine.cache import CachedRegistry
+    from packhorse.storage.registry import SqlContentRegistry
+
+    return CachedRegistry(SqlContentRegistry(_engine(url)))
 
 
 def content_registry(settings: Settings) -> ContentRegistry:
@@ -137,7 +152,7 @@ def config_resolver(
     from packhorse.model.content import Kind
     from packhorse.params.config import resolve_config
 
-    registry = content_registry(settings)
+    registry = cached_registry(settings)
 
     def config_for(pack: str) -> dict[str, Any]:
         config = registry.get_resource(Kind.CONFIG, pack)
@@ -155,11 +170,7 @@ def config_resolver(
     return config_for
 
 
-def parameter_renderer(
-    settings: Settings, datastore: DatastoreService
-) -> Callable[
-    [Resource, Mapping[str, Any], Mapping[str, Any]], tuple[dict[str, Any], dict[str, Any]]
-]:
+def parameter_renderer(settings: Settings, datastore: DatastoreService) -> Render:
     """``render(action, live, context) -> (runner parameters, action parameters)``: StackStorm's
     parameter pipeline over the live datastore and the pack's resolved config."""
     from packhorse.expr import Datastore
@@ -168,7 +179,10 @@ def parameter_renderer(
     config_for = config_resolver(settings, datastore)
 
     def render(
-        action: Resource, live: Mapping[str, Any], context: Mapping[str, Any]
+        action: Resource,
+        live: Mapping[str, Any],
+        context: Mapping[str, Any],
+        config: Mapping[str, Any] | None = None,
     ) -> tuple[dict[str, Any], dict[str, Any]]:
         schema, runner_names = schema_for_action(action.body)
         user = str(context.get("user") or settings.system_user)
@@ -178,7 +192,7 @@ def parameter_renderer(
             live,
             context=RenderContext(
                 datastore=Datastore(datastore.lookup, user=user, decrypt=datastore.decrypt),
-                config=config_for(action.pack),
+                config=config_for(action.pack) if config is None else config,
                 action_context=context,
             ),
         )

@@ -81,11 +81,18 @@ class ExecutionService:
             created_at=now,
             parent_id=parent_id,
         )
-        self._store.create(execution)
-        self._store.transition(execution.id, Status.SCHEDULED, now=self._clock())
+        # No scheduling policy holds it back yet: requested and scheduled in one write.
+        self._store.create(execution, then=Status.SCHEDULED)
         if self._on_created is not None:
             self._on_created(execution.id)
-        return self.get(execution.id)
+        return replace(
+            execution,
+            status=Status.SCHEDULED,
+            log=(
+                {"status": Status.REQUESTED.value, "timestamp": now},
+                {"status": Status.SCHEDULED.value, "timestamp": now},
+            ),
+        )
 
     def _protect(self, action: Resource, parameters: Mapping[str, Any]) -> dict[str, Any]:
         """Secret parameters (the action's and its runner's) are stored encrypted."""

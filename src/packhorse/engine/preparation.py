@@ -17,6 +17,13 @@ from packhorse.storage.ports import RegistryReader
 
 API_URL_DEFAULT = "http://127.0.0.1:9101/api/v1"
 
+Render = Callable[
+    [Resource, Mapping[str, Any], Mapping[str, Any], Mapping[str, Any] | None],
+    tuple[dict[str, Any], dict[str, Any]],
+]
+"""``render(action, live, context, config) -> (runner parameters, action parameters)``;
+``config`` None means "resolve the pack's config yourself"."""
+
 
 class Preparer:
     """Builds :class:`RunRequest` s; everything it needs is passed in."""
@@ -27,9 +34,7 @@ class Preparer:
         *,
         home: Path,
         decrypt: Callable[[str], str],
-        render: Callable[
-            [Resource, Mapping[str, Any], Mapping[str, Any]], tuple[dict[str, Any], dict[str, Any]]
-        ],
+        render: Render,
         config_for: Callable[[str], Mapping[str, Any]],
         venv_for: Callable[[str], str],
         api_url: str = API_URL_DEFAULT,
@@ -64,7 +69,8 @@ class Preparer:
         runner_type = RUNNER_TYPES.get(str(action.body.get("runner_type")))
         if runner_type is None:
             raise PackhorseError(f"runner type {action.body.get('runner_type')!r} is unknown")
-        runner_parameters, action_parameters = self._render(action, live, execution.context)
+        config = self._config_for(action.pack)
+        runner_parameters, action_parameters = self._render(action, live, execution.context, config)
         schema = {**runner_type.parameters, **(action.body.get("parameters") or {})}
         entry_point = str(action.body.get("entry_point") or "")
         timeout = runner_parameters.get("timeout")
@@ -78,7 +84,7 @@ class Preparer:
             runner_parameters=runner_parameters,
             action_parameters=action_parameters,
             parameter_schema=schema,
-            config=self._config_for(action.pack),
+            config=config,
             context=dict(execution.context),
             env={
                 "ST2_ACTION_PACK_NAME": action.pack,

@@ -50,7 +50,7 @@ def build_runtime(settings: Settings, *, slots: int = 4) -> Runtime:
     from packhorse.runners.registry import RunnerRegistry
 
     datastore = bootstrap.datastore_service(settings)
-    registry = bootstrap.content_registry(settings)
+    registry = bootstrap.cached_registry(settings)
     store = SqlExecutionStore(bootstrap.database_engine(settings))
     render = bootstrap.parameter_renderer(settings, datastore)
     preparer = Preparer(
@@ -72,7 +72,7 @@ def build_runtime(settings: Settings, *, slots: int = 4) -> Runtime:
     )
 
     def validate(action: Resource, live: Mapping[str, Any], context: Mapping[str, Any]) -> None:
-        render(action, live, context)
+        render(action, live, context, None)
 
     executions = ExecutionService(
         store, registry, encrypt=datastore.encrypt, validate=validate, on_created=None

@@ -64,10 +64,11 @@ class _Events(RunEvents):
         self.started_at_least_once = False
 
     def started(self, pid: int) -> None:
-        if not self.started_at_least_once:
-            self.started_at_least_once = True
-            self._worker.mark_running(self._execution)
-        self._worker.store.add_pid(self._execution.id, pid)
+        if self.started_at_least_once:
+            self._worker.store.add_pid(self._execution.id, pid)
+            return
+        self.started_at_least_once = True
+        self._worker.mark_running(self._execution, pids=(pid,))
 
     def output(self, stream: str, text: str) -> None:
         pass
@@ -136,8 +137,12 @@ class Worker:
     def start(self, execution: Execution) -> asyncio.Task[None]:
         task = asyncio.create_task(self.execute(execution), name=f"execution-{execution.id}")
         self._tasks[execution.id] = task
-        task.add_done_callback(lambda _: self._tasks.pop(execution.id, None))
+        task.add_done_callback(lambda _: self._done(execution.id))
         return task
+
+    def _done(self, execution_id: str) -> None:
+        self._tasks.pop(execution_id, None)
+        self._wake.set()  # a slot is free: claim more at once
 
     async def _heartbeat(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -157,14 +162,18 @@ class Worker:
 
     # -- one execution ------------------------------------------------------------------------
 
-    def mark_running(self, execution: Execution) -> None:
+    def mark_running(self, execution: Execution, *, pids: tuple[int, ...] = ()) -> None:
+        """Started: ``running``, with the first process's pid in the same write, so that a
+        crash can never leave a started process unrecorded."""
+        now = self._now()
         self.store.transition(
             execution.id,
             Status.RUNNING,
-            now=self._now(),
+            now=now,
             attempt=execution.attempt,
             expected=(Status.SCHEDULED,),
-            start_timestamp=self._now(),
+            start_timestamp=now,
+            pids=list(pids),
         )
 
     async def execute(self, execution: Execution) -> None:

@@ -16,12 +16,18 @@ from typing import Any
 import sqlalchemy as sa
 
 from packhorse.model.content import canonical_json
-from packhorse.model.execution import COMPLETED, Execution, Status, can_move
+from packhorse.model.execution import COMPLETED, TRANSITIONS, Execution, Status, can_move
 from packhorse.storage import schema
 from packhorse.storage.database import transaction
 
 _table = schema.executions
 _log = schema.execution_log
+
+#: target status -> the statuses it may be reached from (the transition table, inverted)
+_SOURCES: dict[Status, frozenset[Status]] = {
+    target: frozenset(s for s, targets in TRANSITIONS.items() if target in targets)
+    for target in Status
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +69,8 @@ class SqlExecutionStore:
 
     # -- writes -------------------------------------------------------------------------------
 
-    def create(self, execution: Execution) -> None:
+    def create(self, execution: Execution, *, then: Status | None = None) -> None:
+        """Store a new execution; with ``then``, move it on at once (one transaction)."""
         row = {
             "id": execution.id,
             "action_ref": execution.action_ref,
@@ -78,21 +85,30 @@ class SqlExecutionStore:
             "pids": "[]",
             "parent_id": execution.parent_id,
         }
+        statuses = [execution.status]
+        if then is not None:
+            assert can_move(execution.status, then)
+            row["status"] = then.value
+            statuses.append(then)
         with transaction(self._engine, write=True) as connection:
             connection.execute(_table.insert(), row)
-            self._append_log(connection, execution.id, execution.status, execution.created_at)
+            connection.execute(
+                _log.insert(),
+                [
+                    {
+                        "execution_id": execution.id,
+                        "status": s.value,
+                        "timestamp": execution.created_at,
+                    }
+                    for s in statuses
+                ],
+            )
 
     def _append_log(
         self, connection: sa.Connection, execution_id: str, status: Status, at: str
     ) -> None:
-        seq = connection.execute(
-            sa.select(sa.func.coalesce(sa.func.max(_log.c.seq), 0)).where(
-                _log.c.execution_id == execution_id
-            )
-        ).scalar_one()
         connection.execute(
-            _log.insert(),
-            {"execution_id": execution_id, "seq": seq + 1, "status": status.value, "timestamp": at},
+            _log.insert(), {"execution_id": execution_id, "status": status.value, "timestamp": at}
         )
 
     def transition(
@@ -111,31 +127,25 @@ class SqlExecutionStore:
         Returns False, changing nothing, otherwise: that is what makes recording a result
         idempotent (a second ``finish`` of the same attempt is a no-op).
         """
+        sources = [s.value for s in _SOURCES[target] if expected is None or s in set(expected)]
+        if not sources:
+            return False
+        encoded = {
+            k: canonical_json(v) if k in {"result", "pids"} and v is not None else v
+            for k, v in values.items()
+        }
+        if target in COMPLETED:
+            encoded.setdefault("end_timestamp", now)
+            encoded.update(claimed_by=None, lease_expires_at=None)
+        condition = [_table.c.id == execution_id, _table.c.status.in_(sources)]
+        if attempt is not None:
+            condition.append(_table.c.attempt == attempt)
         with transaction(self._engine, write=True) as connection:
-            row = connection.execute(
-                sa.select(_table.c.status, _table.c.attempt).where(_table.c.id == execution_id)
-            ).first()
-            if row is None:
+            changed = connection.execute(
+                _table.update().where(*condition).values(status=target.value, **encoded)
+            ).rowcount
+            if not changed:
                 return False
-            current = Status(row.status)
-            if attempt is not None and row.attempt != attempt:
-                return False
-            if expected is not None and current not in set(expected):
-                return False
-            if not can_move(current, target):
-                return False
-            encoded = {
-                k: canonical_json(v) if k in {"result", "pids"} and v is not None else v
-                for k, v in values.items()
-            }
-            if target in COMPLETED:
-                encoded.setdefault("end_timestamp", now)
-                encoded.update(claimed_by=None, lease_expires_at=None)
-            connection.execute(
-                _table.update()
-                .where(_table.c.id == execution_id)
-                .values(status=target.value, **encoded)
-            )
             self._append_log(connection, execution_id, target, now)
         return True
 
@@ -228,7 +238,7 @@ class SqlExecutionStore:
             log = connection.execute(
                 sa.select(_log.c.status, _log.c.timestamp)
                 .where(_log.c.execution_id == execution_id)
-                .order_by(_log.c.seq)
+                .order_by(_log.c.id)
             ).all()
         return _row_to_execution(row, log)
 

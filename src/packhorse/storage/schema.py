@@ -91,8 +91,8 @@ executions = sa.Table(
 execution_log = sa.Table(
     "execution_log",
     metadata,
-    sa.Column("execution_id", sa.String(32), primary_key=True),
-    sa.Column("seq", sa.Integer, primary_key=True),
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("execution_id", sa.String(32), nullable=False, index=True),
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("timestamp", sa.String(32), nullable=False),
 )

@@ -42,15 +42,17 @@ def upgrade() -> None:
     op.create_index("ix_executions_parent_id", "executions", ["parent_id"])
     op.create_table(
         "execution_log",
+        sa.Column("id", sa.Integer, autoincrement=True, nullable=False),
         sa.Column("execution_id", sa.String(32), nullable=False),
-        sa.Column("seq", sa.Integer, nullable=False),
         sa.Column("status", sa.String(16), nullable=False),
         sa.Column("timestamp", sa.String(32), nullable=False),
-        sa.PrimaryKeyConstraint("execution_id", "seq", name="pk_execution_log"),
+        sa.PrimaryKeyConstraint("id", name="pk_execution_log"),
     )
+    op.create_index("ix_execution_log_execution_id", "execution_log", ["execution_id"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_execution_log_execution_id", table_name="execution_log")
     op.drop_table("execution_log")
     op.drop_index("ix_executions_parent_id", table_name="executions")
     op.drop_index("ix_executions_created_at", table_name="executions")
