@@ -45,10 +45,8 @@ class WarmChild:
         self._writer = writer
 
     async def wait(self) -> int:
-        try:
-            line = await self._reader.readline()
-        finally:
-            self._writer.close()
+        line = await self._reader.readline()  # a timeout may cancel this; then we wait again
+        self._writer.close()
         if not line:
             raise HostLost(f"the warm host died while running process {self.pid}")
         return int(json.loads(line)["exit"])

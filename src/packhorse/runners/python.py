@@ -166,14 +166,16 @@ class PythonRunner:
         except HostLost as error:
             process.kill()
             lost = str(error)
-        finally:
-            closed = [stdout.closed, stderr.closed, result.closed]
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(OUTPUT_GRACE):
-                    await asyncio.gather(*closed)
-            datastore.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await datastore
+        except BaseException:
+            datastore.cancel()  # cancelled: the caller kills the group and re-raises
+            raise
+        closed = [stdout.closed, stderr.closed, result.closed]
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(OUTPUT_GRACE):
+                await asyncio.gather(*closed)
+        datastore.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await datastore
         return Outcome(
             exit_code=exit_code,
             stdout=stdout.text(),
