@@ -32,7 +32,7 @@ def extract_parameters(format_str: str, param_stream: str) -> dict[str, Any]:
             pattern += rf"(?P<{name}>.+?)"
         else:
             defaults[name] = default.strip("\"'")
-            pattern = pattern.rstrip(r"\ ") + rf"(?:\s*(?P<{name}>.+?))?"
+            pattern = pattern.removesuffix(r"\ ") + rf"(?:\s+(?P<{name}>.+?))?"
         position = match.end()
     pattern += re.escape(format_str[position:])
     pattern = pattern.replace(r"\ ", r"\s+")
