@@ -85,6 +85,8 @@ def main() -> None:
         ],
     )
     print(f"\nwarm / cold = {warm / cold:.2f} (target: at most 0.33)")
+    if warm > cold / 3:
+        sys.exit(1)
 
 
 if __name__ == "__main__":
