@@ -77,7 +77,14 @@ def test_environment_layers(execute: Execute) -> None:
     )
     outcome, _ = execute(request)
     seen = outcome.result["result"]
-    assert seen["env"] == {"PH_ENGINE": "engine", "PH_USER": "user", "PH_BOTH": "user"}
+    assert seen["env"] == {
+        "PH_ENGINE": "engine",
+        "PH_USER": "user",
+        "PH_BOTH": "user",
+        "ST2_ACTION_PACK_NAME": "pyrunner",
+        "ST2_ACTION_EXECUTION_ID": "ex-inspect_self",
+        "ST2_ACTION_DEBUG": "False",
+    }
     assert "/evil" not in seen["pythonpath"]
 
 

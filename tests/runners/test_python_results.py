@@ -138,3 +138,13 @@ def test_missing_entry_point_and_virtualenv_fail_without_a_process() -> None:
     assert outcome.status is RunStatus.FAILED
     assert "Virtual environment" in str(outcome.error)
     assert events.pids == []
+
+
+def test_a_virtualenv_without_an_interpreter_fails_without_raising(tmp_path: Any) -> None:
+    from dataclasses import replace
+
+    request = replace(make_request("constant"), venv_path=str(tmp_path))
+    outcome, events = run_once(request, warm=True)
+    assert outcome.status is RunStatus.FAILED
+    assert str(outcome.error).startswith(f"cannot start {tmp_path}/bin/python")
+    assert events.pids == []

@@ -24,12 +24,17 @@ __all__ = [
     "Collector",
     "HostLost",
     "ParentEnds",
+    "StartFailed",
     "kill_group",
     "make_channels",
     "spawn_cold",
 ]
 
 WRAPPER_MODULE = "_packhorse_pack.action"
+
+
+class StartFailed(Exception):
+    """The action process could not be started (no interpreter, no resources)."""
 
 
 class HostLost(Exception):

@@ -31,6 +31,7 @@ from packhorse.runners.pyprocess import (
     ChildEnds,
     HostLost,
     ParentEnds,
+    StartFailed,
     collect,
     make_channels,
     send_and_close,
@@ -95,7 +96,10 @@ class PythonRunner:
         if problem is not None:
             return _failed(problem)
         python = _interpreter(request.venv_path)
-        outcome = await self._execute(request, python, events)
+        try:
+            outcome = await self._execute(request, python, events)
+        except StartFailed as error:  # nothing ran
+            return _failed(str(error))
         return _result(outcome, request.timeout)
 
     async def _execute(self, request: RunRequest, python: str, events: RunEvents) -> Outcome:
@@ -132,7 +136,10 @@ class PythonRunner:
                 if started is not None:
                     return started
                 await self.hosts.discard(python)
-        return await spawn_cold(python, child, env=env, cwd=cwd)
+        try:
+            return await spawn_cold(python, child, env=env, cwd=cwd)
+        except OSError as error:
+            raise StartFailed(f"cannot start {python}: {error}") from error
 
     async def _supervise(
         self,
@@ -213,14 +220,15 @@ class PythonRunner:
 
     def _environment(self, request: RunRequest) -> dict[str, str]:
         env = self._host_environment(request)
+        env["ST2_ACTION_PACK_NAME"] = request.pack
+        env["ST2_ACTION_EXECUTION_ID"] = request.execution_id
+        env["ST2_ACTION_DEBUG"] = str(bool(request.runner_parameters.get("debug", False)))
         env.update(request.env)
         user_env = request.runner_parameters.get("env") or {}
         for key, value in dict(user_env).items():
             # As StackStorm: the user may not replace PYTHONPATH (the wrapper needs it).
             if str(key).lower() != "pythonpath":
                 env[str(key)] = str(value)
-        if request.runner_parameters.get("debug"):
-            env["ST2_ACTION_DEBUG"] = "True"
         return env
 
 

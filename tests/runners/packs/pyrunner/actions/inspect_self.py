@@ -17,7 +17,9 @@ class InspectSelfAction(Action):
             "shout": packlib.shout("lib"),
             "sibling": sibling_helper.ANSWER,
             "path": sys.path,
-            "env": {key: value for key, value in os.environ.items() if key.startswith("PH_")},
+            "env": {
+                key: value for key, value in os.environ.items() if key.startswith(("PH_", "ST2_"))
+            },
             "pythonpath": os.environ.get("PYTHONPATH", ""),
             "stdin": sys.stdin.read(),
             "pid": os.getpid(),
