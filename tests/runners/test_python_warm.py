@@ -146,3 +146,51 @@ def test_warm_latency_is_at_most_a_third_of_cold() -> None:
     print(f"python-script median latency: cold {cold * 1000:.1f} ms, warm {warm * 1000:.1f} ms")
     # The requirement: at most a third. Measured ratios are near a tenth, which leaves margin.
     assert warm <= cold / 3, (cold, warm)
+
+
+def test_concurrent_executions_share_the_host() -> None:
+    async def scenario() -> tuple[list[Any], dict[str, int]]:
+        runner = PythonRunner()
+        try:
+            await runner.run(make_request("constant"), NullEvents())
+            outcomes = await asyncio.gather(
+                *(runner.run(make_request("state"), NullEvents()) for _ in range(6))
+            )
+            return list(outcomes), runner.hosts.host_pids()
+        finally:
+            await runner.aclose()
+
+    outcomes, hosts = asyncio.run(scenario())
+    (host_pid,) = hosts.values()
+    results = [outcome.result["result"] for outcome in outcomes]
+    assert all(outcome.status is RunStatus.SUCCEEDED for outcome in outcomes)
+    assert {result["ppid"] for result in results} == {host_pid}
+    assert len({result["pid"] for result in results}) == 6
+
+
+def test_a_host_dying_mid_run_fails_the_run_and_kills_its_group(tmp_path: Any) -> None:
+    pid_file = tmp_path / "pids"
+
+    async def scenario() -> Any:
+        runner = PythonRunner()
+        try:
+            task = asyncio.create_task(
+                runner.run(make_request("sleeper", {"pid_file": str(pid_file)}), NullEvents())
+            )
+            while not pid_file.exists():
+                await asyncio.sleep(0.01)
+            (host_pid,) = runner.hosts.host_pids().values()
+            os.kill(host_pid, signal.SIGKILL)
+            return await asyncio.wait_for(task, 20)
+        finally:
+            await runner.aclose()
+
+    outcome = asyncio.run(scenario())
+    assert outcome.status is RunStatus.FAILED
+    assert "the warm host died" in outcome.result["error"]
+    action_pid, grandchild_pid = map(int, pid_file.read_text().split())
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and (_running(action_pid) or _running(grandchild_pid)):
+        time.sleep(0.02)
+    assert not _running(action_pid)
+    assert not _running(grandchild_pid)

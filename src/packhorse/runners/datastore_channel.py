@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any, Protocol
 
 from packhorse.model.datastore import KeyValue, Scope
@@ -19,7 +19,6 @@ from packhorse.runners.base import RunRequest
 
 __all__ = ["DatastoreChannel", "InMemoryDatastoreChannel", "serve_datastore"]
 
-MAX_LINE = 16 * 1024 * 1024
 
 
 class DatastoreChannel(Protocol):
@@ -68,15 +67,12 @@ class DatastoreChannel(Protocol):
         ...
 
 
-@dataclass
 class InMemoryDatastoreChannel:
     """A complete datastore channel in a dict (tests, shadow runs). Secrets are not encrypted,
-    only flagged; TTLs are recorded, not enforced."""
-
-    pairs: dict[tuple[Scope, str, str], KeyValue]
+    only flagged and masked; TTLs are not enforced."""
 
     def __init__(self) -> None:
-        self.pairs = {}
+        self.pairs: dict[tuple[Scope, str, str], KeyValue] = {}
 
     @staticmethod
     def _user(request: RunRequest, scope: Scope) -> str:
