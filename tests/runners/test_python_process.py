@@ -154,11 +154,11 @@ def _wait_dead(pid: int, seconds: float = 5) -> bool:
 
 def test_timeout_kills_the_whole_process_group(execute: Execute, tmp_path: Path) -> None:
     pid_file = tmp_path / "pids"
-    request = make_request("sleeper", {"pid_file": str(pid_file)}, timeout=1)
+    request = make_request("sleeper", {"pid_file": str(pid_file)}, timeout=1.5)
     outcome, events = execute(request)
     assert outcome.status is RunStatus.TIMEOUT
     assert outcome.result["exit_code"] == -signal.SIGKILL
-    assert outcome.result["error"] == "Action failed to complete in 1 seconds"
+    assert outcome.result["error"] == "Action failed to complete in 1.5 seconds"
     action_pid, grandchild_pid = map(int, pid_file.read_text().split())
     assert events.pids == [action_pid]
     assert _wait_dead(grandchild_pid)

@@ -20,7 +20,6 @@ from packhorse.runners.base import RunRequest
 __all__ = ["DatastoreChannel", "InMemoryDatastoreChannel", "serve_datastore"]
 
 
-
 class DatastoreChannel(Protocol):
     """The engine side of an action's datastore calls.
 

@@ -12,18 +12,13 @@ returned a 2-tuple whose first item is not a bool (StackStorm's code).
 
 from __future__ import annotations
 
-import argparse
-import dataclasses
-import datetime
-import enum
 import importlib.util
-import inspect
 import json
 import os
 import sys
 import sysconfig
 import traceback
-import uuid
+import types
 from collections.abc import Sequence
 from typing import Any
 
@@ -52,11 +47,10 @@ SITE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of a cold action process."""
     drop_start_directory()
-    parser = argparse.ArgumentParser(prog="_packhorse_pack.action")
-    parser.add_argument("--result-fd", type=int, required=True)
-    parser.add_argument("--datastore-fd", type=int, required=True)
-    args = parser.parse_args(argv)
-    return serve(args.result_fd, args.datastore_fd)
+    # Two integers from the runner; argparse would add to every cold start.
+    args = list(sys.argv[1:] if argv is None else argv)
+    options = dict(zip(args[::2], args[1::2], strict=False))
+    return serve(int(options["--result-fd"]), int(options["--datastore-fd"]))
 
 
 def drop_start_directory() -> None:
@@ -141,8 +135,13 @@ def load_action_class(file_path: str) -> type[Any]:
     """The first class (by name) defined in the file that implements ``Action.run``."""
     try:
         module = load_module(file_path)
-        for _name, candidate in inspect.getmembers(module, inspect.isclass):
-            if candidate.__module__ == module.__name__ and implements_action(candidate):
+        # Sorted by name, as StackStorm's inspect.getmembers() (not imported: it is slow to load).
+        for _name, candidate in sorted(vars(module).items()):
+            if (
+                isinstance(candidate, type)
+                and candidate.__module__ == module.__name__
+                and implements_action(candidate)
+            ):
                 Action.register(candidate)
                 return candidate
         raise Exception(f'Found no classes in plugin file "{file_path}" matching requirements.')
@@ -171,7 +170,9 @@ def load_module(file_path: str) -> Any:
 def implements_action(candidate: type[Any]) -> bool:
     for name in Action.__abstractmethods__:
         method = getattr(candidate, name, None)
-        if not inspect.isfunction(method) or getattr(method, "__isabstractmethod__", False):
+        if not isinstance(method, types.FunctionType) or getattr(
+            method, "__isabstractmethod__", False
+        ):
             return False
     return True
 
@@ -192,6 +193,12 @@ def encode_output(status: bool | None, result: Any) -> bytes:
 
 def json_default(value: Any) -> Any:
     """Types StackStorm's JSON encoder (orjson) writes natively."""
+    # Imported here: most results never need them, and every cold start would pay for them.
+    import dataclasses
+    import datetime
+    import enum
+    import uuid
+
     if isinstance(value, datetime.datetime | datetime.date | datetime.time):
         return value.isoformat()
     if isinstance(value, uuid.UUID):
