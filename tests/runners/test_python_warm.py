@@ -85,7 +85,7 @@ def test_falls_back_to_a_cold_process_when_no_host_can_start(
     assert outcome.result["result"]["ppid"] == os.getpid()
 
 
-def test_the_host_stops_with_the_runner_and_dies_with_the_engine() -> None:
+def test_the_host_dies_with_the_engine() -> None:
     engine = textwrap.dedent(
         """
         import asyncio, os
@@ -111,6 +111,19 @@ def test_the_host_stops_with_the_runner_and_dies_with_the_engine() -> None:
     while time.monotonic() < deadline and _running(host_pid):
         time.sleep(0.05)
     assert not _running(host_pid)
+
+
+def test_aclose_stops_the_host_and_removes_its_socket() -> None:
+    async def scenario() -> tuple[int, str]:
+        runner = PythonRunner()
+        await runner.run(make_request("constant"), NullEvents())
+        (host,) = runner.hosts._hosts.values()
+        await runner.aclose()
+        return host.pid, host.folder
+
+    host_pid, folder = asyncio.run(scenario())
+    assert not _running(host_pid)
+    assert not os.path.exists(folder)
 
 
 def _running(pid: int) -> bool:

@@ -69,6 +69,9 @@ class PythonRunner:
     ``default_log_level`` applies when the ``log_level`` runner parameter keeps its default,
     like StackStorm's ``[actionrunner] python_runner_log_level``. ``enable_common_libs`` puts
     the pack's ``lib/`` folder first on the path, like StackStorm's ``[packs]`` option.
+
+    A runner belongs to one event loop (its warm hosts are that loop's subprocesses); call
+    :meth:`aclose` on it before the loop ends.
     """
 
     name = "python-script"
