@@ -96,8 +96,8 @@ def test_the_host_dies_with_the_engine() -> None:
         async def main():
             runner = PythonRunner()
             await runner.run(make_request("constant"), NullEvents())
-            (pid,) = runner.hosts.host_pids().values()
-            print(pid, flush=True)
+            (host,) = runner.hosts._hosts.values()
+            print(host.pid, host.folder, flush=True)
             os._exit(0)  # the engine dies without stopping anything
 
         asyncio.run(main())
@@ -106,11 +106,13 @@ def test_the_host_dies_with_the_engine() -> None:
     done = subprocess.run(
         [sys.executable, "-c", engine], capture_output=True, text=True, timeout=60, check=True
     )
-    host_pid = int(done.stdout.split()[0])
+    pid, folder = done.stdout.split()
+    host_pid = int(pid)
     deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and _running(host_pid):
+    while time.monotonic() < deadline and (_running(host_pid) or os.path.exists(folder)):
         time.sleep(0.05)
     assert not _running(host_pid)
+    assert not os.path.exists(folder)  # the host removed its socket on the way out
 
 
 def test_aclose_stops_the_host_and_removes_its_socket() -> None:

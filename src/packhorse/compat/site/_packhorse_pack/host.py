@@ -14,7 +14,9 @@ connection:
    killed by that signal). If the engine closes the connection first, the child's process
    group is killed.
 
-The host exits when the lifeline closes; children die with the host (PR_SET_PDEATHSIG).
+The host exits when the lifeline closes or the engine dies (PR_SET_PDEATHSIG, SIGTERM):
+it kills the groups of the children still running and removes its socket. Children die with
+the host (PR_SET_PDEATHSIG, SIGKILL).
 """
 
 from __future__ import annotations
@@ -53,18 +55,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="_packhorse_pack.host")
     parser.add_argument("--listen-fd", type=int, required=True)
     args = parser.parse_args(argv)
-    die_with_parent()
+    die_with_parent(signal.SIGTERM)
     prepare_path()
     preimport()
     Host(socket.socket(fileno=args.listen_fd)).loop()
     return 0
 
 
-def die_with_parent() -> None:
-    """Ask Linux to SIGKILL this process when its parent dies (no-op elsewhere)."""
+def die_with_parent(signum: int) -> None:
+    """Ask Linux to send ``signum`` to this process when its parent dies (no-op elsewhere)."""
     with contextlib.suppress(OSError, AttributeError):
         libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        libc.prctl(PR_SET_PDEATHSIG, signum, 0, 0, 0)
 
 
 def prepare_path() -> None:
@@ -91,6 +93,7 @@ class Host:
         os.set_blocking(self.wake_read, False)
         os.set_blocking(self.wake_write, False)
         signal.signal(signal.SIGCHLD, lambda signum, frame: None)
+        signal.signal(signal.SIGTERM, self.stop)
         signal.set_wakeup_fd(self.wake_write)
         self.selector.register(listener, selectors.EVENT_READ, "accept")
         self.selector.register(0, selectors.EVENT_READ, "lifeline")
@@ -113,6 +116,17 @@ class Host:
             self.reap()
         for pid in list(self.children):
             kill_group(pid)
+        self.remove_socket()
+
+    def stop(self, signum: int, frame: Any) -> None:
+        self.running = False
+
+    def remove_socket(self) -> None:
+        with contextlib.suppress(OSError):
+            path = self.listener.getsockname()
+            if isinstance(path, str) and path:
+                os.unlink(path)
+                os.rmdir(os.path.dirname(path))
 
     def check_lifeline(self) -> None:
         if not os.read(0, 4096):
@@ -170,6 +184,7 @@ class Host:
     def become_child(self, connection: socket.socket) -> None:
         signal.set_wakeup_fd(-1)
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
         self.selector.close()
         self.listener.close()
         connection.close()
@@ -178,7 +193,7 @@ class Host:
         os.close(self.wake_read)
         os.close(self.wake_write)
         os.setsid()
-        die_with_parent()
+        die_with_parent(signal.SIGKILL)
 
     def check_connection(self, pid: int, connection: Any) -> None:
         try:
