@@ -17,7 +17,7 @@ import pytest
 from tests.runners.conftest import make_request
 
 from packhorse.runners.base import NullEvents, RunStatus
-from packhorse.runners.pyhost import WarmHosts
+from packhorse.runners.pyhost import WarmHost
 from packhorse.runners.python import PythonRunner
 
 RUNS = 15
@@ -68,10 +68,10 @@ def test_a_dead_host_is_replaced() -> None:
 def test_falls_back_to_a_cold_process_when_no_host_can_start(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    async def no_host(self: WarmHosts, python: str, env: Any) -> Any:
+    async def no_host(python: str, env: Any) -> Any:
         raise OSError("no host today")
 
-    monkeypatch.setattr(WarmHosts, "get", no_host)
+    monkeypatch.setattr(WarmHost, "start", no_host)
 
     async def scenario() -> Any:
         runner = PythonRunner()
@@ -209,3 +209,31 @@ def test_a_host_dying_mid_run_fails_the_run_and_kills_its_group(tmp_path: Any) -
         time.sleep(0.02)
     assert not _running(action_pid)
     assert not _running(grandchild_pid)
+
+
+def test_an_interpreter_whose_host_never_works_runs_cold_for_a_while(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from packhorse.runners import pyhost
+
+    monkeypatch.setattr(pyhost, "HOST_MODULE", "_packhorse_pack.no_such_host")
+    starts = []
+    original = pyhost.WarmHost.start
+
+    async def counted(python: str, env: Any) -> Any:
+        starts.append(python)
+        return await original(python, env)
+
+    monkeypatch.setattr(pyhost.WarmHost, "start", counted)
+
+    async def scenario() -> list[Any]:
+        runner = PythonRunner()
+        try:
+            return [await runner.run(make_request("state"), NullEvents()) for _ in range(3)]
+        finally:
+            await runner.aclose()
+
+    outcomes = asyncio.run(scenario())
+    assert all(outcome.status is RunStatus.SUCCEEDED for outcome in outcomes)
+    assert {outcome.result["result"]["ppid"] for outcome in outcomes} == {os.getpid()}
+    assert len(starts) == 1  # one failed host, then cold processes without retrying

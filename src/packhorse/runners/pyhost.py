@@ -25,7 +25,8 @@ import os
 import shutil
 import socket
 import tempfile
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from packhorse.runners.pyprocess import ChildEnds, HostLost, kill_group
@@ -34,6 +35,9 @@ __all__ = ["WarmChild", "WarmHost", "WarmHosts"]
 
 HOST_MODULE = "_packhorse_pack.host"
 STOP_GRACE = 2.0
+COOLDOWN = 60.0
+"""Seconds an interpreter runs cold after its host failed before serving anyone (a broken
+interpreter or an old Python must not cost a failed host start on every execution)."""
 
 
 class WarmChild:
@@ -66,6 +70,7 @@ class WarmHost:
         self.process = process
         self.folder = folder
         self.socket_path = os.path.join(folder, "host.sock")
+        self.served = 0
 
     @property
     def pid(self) -> int:
@@ -121,12 +126,15 @@ class WarmHost:
         reader, writer = await asyncio.open_connection(sock=connection)
         try:
             line = await reader.readline()
+        except OSError:  # the host died with our request pending: nothing was started
+            line = b""
         except BaseException:
             writer.close()
             raise
         if not line:
             writer.close()
             return None
+        self.served += 1
         return WarmChild(int(json.loads(line)["pid"]), reader, writer)
 
     async def stop(self) -> None:
@@ -146,31 +154,43 @@ class WarmHost:
 class WarmHosts:
     """The warm hosts of one runner, one per interpreter, started on first use."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, clock: Callable[[], float] = time.monotonic) -> None:
         self._hosts: dict[str, WarmHost] = {}
         self._locks: dict[str, asyncio.Lock] = {}
+        self._cold_until: dict[str, float] = {}
+        self._clock = clock
 
     def host_pids(self) -> dict[str, int]:
         """The PID of each live host, by interpreter path."""
         return {python: host.pid for python, host in self._hosts.items() if host.alive}
 
-    async def get(self, python: str, env: Mapping[str, str]) -> WarmHost:
-        """The live host of ``python``, started (or restarted) now if needed."""
+    async def get(self, python: str, env: Mapping[str, str]) -> WarmHost | None:
+        """The live host of ``python``, started (or restarted) now if needed; None while the
+        interpreter is cooling down after a host that never worked."""
         lock = self._locks.setdefault(python, asyncio.Lock())
         async with lock:
             host = self._hosts.get(python)
             if host is not None and host.alive:
                 return host
             if host is not None:
-                await host.stop()
-            host = await WarmHost.start(python, env)
+                await self.discard(python)
+            if self._clock() < self._cold_until.get(python, 0.0):
+                return None
+            try:
+                host = await WarmHost.start(python, env)
+            except OSError:
+                self._cold_until[python] = self._clock() + COOLDOWN
+                return None
             self._hosts[python] = host
             return host
 
     async def discard(self, python: str) -> None:
-        """Stop the host of ``python`` (it failed a request); the next use starts a new one."""
+        """Stop the host of ``python`` (it failed a request); the next use starts a new one,
+        unless this host never served anyone: then the interpreter cools down first."""
         host = self._hosts.pop(python, None)
         if host is not None:
+            if host.served == 0:
+                self._cold_until[python] = self._clock() + COOLDOWN
             await host.stop()
 
     async def aclose(self) -> None:

@@ -133,8 +133,8 @@ class PythonRunner:
         self, python: str, request: RunRequest, env: dict[str, str], cwd: str, child: ChildEnds
     ) -> ActionProcess:
         if self._warm:
-            with contextlib.suppress(OSError):
-                host = await self.hosts.get(python, self._host_environment(request))
+            host = await self.hosts.get(python, self._host_environment(request))
+            if host is not None:
                 started = await host.spawn({"env": env, "cwd": cwd}, child)
                 if started is not None:
                     return started

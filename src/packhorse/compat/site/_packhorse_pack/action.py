@@ -49,7 +49,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     drop_start_directory()
     # Two integers from the runner; argparse would add to every cold start.
     args = list(sys.argv[1:] if argv is None else argv)
-    options = dict(zip(args[::2], args[1::2], strict=False))
+    options = dict(zip(args[::2], args[1::2]))
     return serve(int(options["--result-fd"]), int(options["--datastore-fd"]))
 
 
@@ -199,7 +199,7 @@ def json_default(value: Any) -> Any:
     import enum
     import uuid
 
-    if isinstance(value, datetime.datetime | datetime.date | datetime.time):
+    if isinstance(value, (datetime.datetime, datetime.date, datetime.time)):
         return value.isoformat()
     if isinstance(value, uuid.UUID):
         return str(value)

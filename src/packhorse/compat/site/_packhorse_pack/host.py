@@ -103,16 +103,16 @@ class Host:
     def loop(self) -> None:
         while self.running:
             for key, _ in self.selector.select():
-                match key.data:
-                    case "accept":
-                        self.accept()
-                    case "lifeline":
-                        self.check_lifeline()
-                    case "reap":
-                        with contextlib.suppress(BlockingIOError):
-                            os.read(self.wake_read, 4096)
-                    case ("child", pid):
-                        self.check_connection(pid, key.fileobj)
+                # No match statement: pack interpreters may be as old as Python 3.9.
+                if key.data == "accept":
+                    self.accept()
+                elif key.data == "lifeline":
+                    self.check_lifeline()
+                elif key.data == "reap":
+                    with contextlib.suppress(BlockingIOError):
+                        os.read(self.wake_read, 4096)
+                else:
+                    self.check_connection(key.data[1], key.fileobj)
             self.reap()
         for pid in list(self.children):
             kill_group(pid)
