@@ -8,8 +8,10 @@ import glob
 import os
 import shutil
 import subprocess
+import sys
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 from tests.runners.conftest import make_request
@@ -68,3 +70,28 @@ def test_pack_virtualenv_on_another_python(version: str, tmp_path: Path) -> None
     for warm in (False, True):
         statuses = asyncio.run(scenario(warm))
         assert statuses == [RunStatus.SUCCEEDED] * 3 + [RunStatus.FAILED, RunStatus.SUCCEEDED]
+
+
+@pytest.mark.slow
+def test_a_real_st2client_in_the_venv_does_not_break_the_datastore(tmp_path: Path) -> None:
+    venv = tmp_path / "venv"
+    subprocess.run(
+        [sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120
+    )
+    (site_packages,) = venv.glob("lib/python3.*/site-packages")
+    (site_packages / "st2client").mkdir()
+    (site_packages / "st2client" / "__init__.py").write_text(
+        "raise ImportError('the real st2client wants a StackStorm API')\n"
+    )
+
+    async def scenario() -> Any:
+        runner = PythonRunner(InMemoryDatastoreChannel())
+        try:
+            request = replace(make_request("datastore"), venv_path=str(venv))
+            return await runner.run(request, NullEvents())
+        finally:
+            await runner.aclose()
+
+    outcome = asyncio.run(scenario())
+    assert outcome.status is RunStatus.SUCCEEDED, outcome.result["stderr"]
+    assert outcome.result["result"]["shared"] == "everyone"

@@ -22,10 +22,8 @@ import types
 from collections.abc import Sequence
 from typing import Any
 
-from st2common.runners.base_action import Action
-from st2common.runners.utils import get_action_class_instance
-
 from _packhorse_pack import channel
+from _packhorse_pack.base import Action, get_action_class_instance
 from _packhorse_pack.service import ActionService, ActionWrapperInfo
 
 __all__ = ["INVALID_STATUS_EXIT_CODE", "main", "serve"]

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from st2common.constants.keyvalue import SYSTEM_SCOPE
-from st2common.runners.utils import get_logger_for_python_runner_action
-from st2common.services.datastore import ActionDatastoreService, BaseDatastoreService
+from _packhorse_pack.base import get_logger_for_python_runner_action
+from _packhorse_pack.datastore import SYSTEM_SCOPE, ActionDatastoreService, BaseDatastoreService
 
 __all__ = ["ActionService", "ActionWrapperInfo"]
 

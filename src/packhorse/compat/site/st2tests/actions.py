@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from st2common.runners.utils import get_action_class_instance
+from _packhorse_pack.base import get_action_class_instance
 
 from st2tests.mocks.action import MockActionService, MockActionWrapper
 from st2tests.pack_resource import BasePackResourceTestCase

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from st2client.models.keyvalue import KeyValuePair
-from st2common.constants.keyvalue import SYSTEM_SCOPE
-from st2common.services.datastore import BaseDatastoreService
+from _packhorse_pack.datastore import SYSTEM_SCOPE, BaseDatastoreService
+from _packhorse_pack.keys import KeyValuePair
 
 __all__ = ["MockDatastoreService"]
 

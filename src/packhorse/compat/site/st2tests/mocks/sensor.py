@@ -6,7 +6,7 @@ from logging import RootLogger
 from typing import Any
 from unittest.mock import Mock
 
-from st2common.constants.keyvalue import SYSTEM_SCOPE
+from _packhorse_pack.datastore import SYSTEM_SCOPE
 
 from st2tests.mocks.datastore import MockDatastoreService
 
