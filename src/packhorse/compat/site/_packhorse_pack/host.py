@@ -1,0 +1,268 @@
+"""The warm host: one long-lived process per pack interpreter that forks a child per action.
+
+The engine starts ``python -u -m _packhorse_pack.host --listen-fd L`` with a listening Unix
+socket on ``L`` and a pipe on stdin that stays open as long as the engine lives (the
+lifeline). The host imports the wrapper machinery and common modules once, then for each
+connection:
+
+1. receives one JSON line ``{"env": {...}, "cwd": "..."}`` with five descriptors attached
+   (SCM_RIGHTS): the child's stdin, stdout, stderr, result pipe and datastore socket;
+2. forks; the child starts its own session (so the engine can kill its whole process group),
+   takes those descriptors and runs :func:`_packhorse_pack.action.serve`, exactly as a cold
+   process would;
+3. answers ``{"pid": N}``, and ``{"exit": CODE}`` once it has reaped the child (negative CODE:
+   killed by that signal). If the engine closes the connection first, the child's process
+   group is killed.
+
+The host exits when the lifeline closes or the engine dies (PR_SET_PDEATHSIG, SIGTERM):
+it kills the groups of the children still running and removes its socket. Children die with
+the host (PR_SET_PDEATHSIG, SIGKILL).
+"""
+
+from __future__ import annotations
+
+import argparse
+import atexit
+import contextlib
+import ctypes
+import importlib
+import json
+import os
+import selectors
+import signal
+import socket
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+__all__ = ["main"]
+
+PR_SET_PDEATHSIG = 1
+FDS_PER_CHILD = 5
+MAX_HEADER = 1 << 20
+# Imported once here so that children do not pay for them. Only the standard library and
+# packages too common to matter; importing them must not start threads.
+COMMON_MODULES = (
+    "argparse", "base64", "collections", "copy", "dataclasses", "datetime", "decimal",
+    "hashlib", "http.client", "ipaddress", "json", "logging", "pathlib", "random", "re",
+    "shlex", "socket", "ssl", "string", "subprocess", "tempfile", "threading", "time",
+    "typing", "urllib.parse", "urllib.request", "uuid",
+    "six", "yaml", "requests",
+)  # fmt: skip
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="_packhorse_pack.host")
+    parser.add_argument("--listen-fd", type=int, required=True)
+    args = parser.parse_args(argv)
+    die_with_parent(signal.SIGTERM)
+    prepare_path()
+    preimport()
+    Host(socket.socket(fileno=args.listen_fd)).loop()
+    return 0
+
+
+def die_with_parent(signum: int) -> None:
+    """Ask Linux to send ``signum`` to this process when its parent dies (no-op elsewhere)."""
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signum, 0, 0, 0)
+
+
+def prepare_path() -> None:
+    from _packhorse_pack.action import SITE_DIR, drop_start_directory
+
+    drop_start_directory()
+    sys.path[:] = [entry for entry in sys.path if entry != SITE_DIR] + [SITE_DIR]
+
+
+def preimport() -> None:
+    importlib.import_module("_packhorse_pack.action")
+    for name in COMMON_MODULES:
+        with contextlib.suppress(Exception):
+            importlib.import_module(name)
+
+
+class Host:
+    def __init__(self, listener: socket.socket) -> None:
+        self.listener = listener
+        self.listener.setblocking(False)
+        self.selector = selectors.DefaultSelector()
+        self.children: dict[int, socket.socket] = {}
+        self.wake_read, self.wake_write = os.pipe()
+        os.set_blocking(self.wake_read, False)
+        os.set_blocking(self.wake_write, False)
+        signal.signal(signal.SIGCHLD, lambda signum, frame: None)
+        signal.signal(signal.SIGTERM, self.stop)
+        signal.set_wakeup_fd(self.wake_write)
+        self.selector.register(listener, selectors.EVENT_READ, "accept")
+        self.selector.register(0, selectors.EVENT_READ, "lifeline")
+        self.selector.register(self.wake_read, selectors.EVENT_READ, "reap")
+        self.running = True
+
+    def loop(self) -> None:
+        while self.running:
+            for key, _ in self.selector.select():
+                # No match statement: pack interpreters may be as old as Python 3.9.
+                if key.data == "accept":
+                    self.accept()
+                elif key.data == "lifeline":
+                    self.check_lifeline()
+                elif key.data == "reap":
+                    with contextlib.suppress(BlockingIOError):
+                        os.read(self.wake_read, 4096)
+                else:
+                    self.check_connection(key.data[1], key.fileobj)
+            self.reap()
+        for pid in list(self.children):
+            kill_group(pid)
+        self.remove_socket()
+
+    def stop(self, signum: int, frame: Any) -> None:
+        self.running = False
+
+    def remove_socket(self) -> None:
+        with contextlib.suppress(OSError):
+            path = self.listener.getsockname()
+            if isinstance(path, str) and path:
+                os.unlink(path)
+                os.rmdir(os.path.dirname(path))
+
+    def check_lifeline(self) -> None:
+        if not os.read(0, 4096):
+            self.running = False
+
+    def accept(self) -> None:
+        try:
+            connection, _ = self.listener.accept()
+        except (BlockingIOError, InterruptedError):
+            return
+        try:
+            connection.setblocking(True)
+            connection.settimeout(5)
+            header, fds = receive_request(connection)
+        except (OSError, ValueError) as error:
+            sys.stderr.write(f"packhorse warm host: bad request: {error}\n")
+            connection.close()
+            return
+        pid = self.fork_child(connection, header, fds)
+        for fd in fds:
+            os.close(fd)
+        try:
+            connection.sendall(json.dumps({"pid": pid}).encode() + b"\n")
+        except OSError:
+            kill_group(pid)
+        connection.setblocking(False)
+        self.children[pid] = connection
+        self.selector.register(connection, selectors.EVENT_READ, ("child", pid))
+
+    def fork_child(self, connection: socket.socket, header: dict[str, Any], fds: list[int]) -> int:
+        host_pid = os.getpid()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid != 0:
+            return pid
+        code = 70
+        try:
+            self.become_child(connection)
+            if os.getppid() != host_pid:  # the host died before PR_SET_PDEATHSIG took hold
+                os._exit(code)
+            code = run_child(header, fds)
+        except SystemExit as stop:
+            code = stop.code if isinstance(stop.code, int) else 1
+        except BaseException:  # a child must never return into the host's loop
+            import traceback
+
+            traceback.print_exc()
+        finally:
+            with contextlib.suppress(Exception):
+                sys.stdout.flush()
+                sys.stderr.flush()
+            os._exit(code)
+
+    def become_child(self, connection: socket.socket) -> None:
+        signal.set_wakeup_fd(-1)
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        self.selector.close()
+        self.listener.close()
+        connection.close()
+        for other in self.children.values():
+            other.close()
+        os.close(self.wake_read)
+        os.close(self.wake_write)
+        os.setsid()
+        die_with_parent(signal.SIGKILL)
+
+    def check_connection(self, pid: int, connection: Any) -> None:
+        try:
+            data = connection.recv(1)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if not data:
+            # The engine gave up on this execution (cancelled or gone): end the child's group.
+            kill_group(pid)
+            self.selector.unregister(connection)
+
+    def reap(self) -> None:
+        while self.children:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            connection = self.children.pop(pid, None)
+            if connection is None:
+                continue
+            with contextlib.suppress(KeyError, ValueError):
+                self.selector.unregister(connection)
+            with contextlib.suppress(OSError):
+                connection.setblocking(True)
+                exit_line = {"exit": os.waitstatus_to_exitcode(status)}
+                connection.sendall(json.dumps(exit_line).encode() + b"\n")
+            connection.close()
+
+
+def receive_request(connection: socket.socket) -> tuple[dict[str, Any], list[int]]:
+    data, fds, _flags, _address = socket.recv_fds(connection, 1 << 16, FDS_PER_CHILD)
+    while not data.endswith(b"\n"):
+        more = connection.recv(1 << 16)
+        if not more or len(data) > MAX_HEADER:
+            for fd in fds:
+                os.close(fd)
+            raise ValueError("incomplete request")
+        data += more
+    if len(fds) != FDS_PER_CHILD:
+        for fd in fds:
+            os.close(fd)
+        raise ValueError(f"expected {FDS_PER_CHILD} descriptors, got {len(fds)}")
+    return json.loads(data), fds
+
+
+def run_child(header: dict[str, Any], fds: list[int]) -> int:
+    from _packhorse_pack import action
+
+    stdin, stdout, stderr, result_fd, datastore_fd = fds
+    for target, fd in ((0, stdin), (1, stdout), (2, stderr)):
+        os.dup2(fd, target)
+        os.close(fd)
+    os.environ.clear()
+    os.environ.update(header.get("env", {}))
+    if header.get("cwd"):
+        os.chdir(header["cwd"])
+    code = action.serve(result_fd, datastore_fd)
+    atexit._run_exitfuncs()
+    return code
+
+
+def kill_group(pid: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signal.SIGKILL)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""A small stand-in for StackStorm's ``st2client``: datastore keys through the engine."""

@@ -1,0 +1,3 @@
+from st2client.models.keyvalue import KeyValuePair
+
+__all__ = ["KeyValuePair"]

@@ -1,0 +1,1 @@
+"""Packhorse's stand-in for the parts of StackStorm's ``st2reactor`` that packs import."""

@@ -1,0 +1,3 @@
+"""A module next to the actions, imported by name."""
+
+ANSWER = 42
