@@ -111,6 +111,7 @@ def create_app(settings: Settings, *, workers: int = 4) -> FastAPI:
         finally:
             stop.set()  # finish what is running; claimed work not started is released
             await worker
+            await runtime.aclose()
 
     return build(
         instance_id=settings.instance_id,

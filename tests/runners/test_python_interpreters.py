@@ -14,11 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.runners.conftest import make_request
 
 from packhorse.runners.base import NullEvents, RunStatus
 from packhorse.runners.datastore_channel import InMemoryDatastoreChannel
 from packhorse.runners.python import PythonRunner
+from tests.runners.conftest import make_request
 
 VERSIONS = ["3.9", "3.10", "3.12", "3.13"]
 ACTIONS = [

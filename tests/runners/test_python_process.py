@@ -12,11 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.runners.conftest import PACK, Execute, RecordingEvents, Runners, make_request
 
 from packhorse.compat import SITE_DIR
 from packhorse.model.datastore import Scope
 from packhorse.runners.base import RunRequest, RunStatus
+from tests.runners.conftest import PACK, Execute, RecordingEvents, Runners, make_request
 
 SECRET = "param-s3cret-value"
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from tests.runners.conftest import PACK, Execute, make_request, run_once
 
 from packhorse.runners.base import RunStatus
+from tests.runners.conftest import PACK, Execute, make_request, run_once
 
 INVALID_STATUS = (
     "Status returned from the action run() method must either be True or False, got: yes"

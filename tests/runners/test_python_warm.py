@@ -14,11 +14,11 @@ import time
 from typing import Any
 
 import pytest
-from tests.runners.conftest import make_request
 
 from packhorse.runners.base import NullEvents, RunStatus
 from packhorse.runners.pyhost import WarmHost
 from packhorse.runners.python import PythonRunner
+from tests.runners.conftest import make_request
 
 RUNS = 15
 

@@ -119,7 +119,7 @@ def run(
             click.echo(f"Queued execution {execution.id}.")
             click.echo(f"To get the results, execute:\n packhorse execution get {execution.id}")
         return
-    finished = asyncio.run(runtime.run_one(execution.id))
+    finished = asyncio.run(runtime.run_and_close(execution.id))
     if as_json:
         echo_json(execution_document(finished))
     else:
@@ -233,7 +233,7 @@ def re_run_execution(
     fresh = runtime.executions.re_run(
         execution_id, user=user, overrides=parse_assignments(parameters, schema)
     )
-    finished = fresh if run_async else asyncio.run(runtime.run_one(fresh.id))
+    finished = fresh if run_async else asyncio.run(runtime.run_and_close(fresh.id))
     if as_json:
         echo_json(execution_document(finished))
     else:

@@ -5,8 +5,8 @@ builds one to run a single execution in-process."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from packhorse import bootstrap
@@ -27,10 +27,23 @@ class Runtime:
     executions: ExecutionService
     datastore: DatastoreService
     worker: Worker
+    closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    """Called at shutdown (warm python hosts)."""
+
+    async def aclose(self) -> None:
+        for close in self.closers:
+            await close()
 
     def recover(self) -> list[Execution]:
         """Settle what a previous process left behind (run at start-up)."""
         return recover(self.store, now=self.worker._now())
+
+    async def run_and_close(self, execution_id: str) -> Execution:
+        """:meth:`run_one`, then stop what the runners started (``packhorse run``)."""
+        try:
+            return await self.run_one(execution_id)
+        finally:
+            await self.aclose()
 
     async def run_one(self, execution_id: str) -> Execution:
         """Run one execution here if nobody has claimed it yet; wait for it either way."""
@@ -62,7 +75,11 @@ def build_runtime(settings: Settings, *, slots: int = 4) -> Runtime:
         venv_for=lambda pack: "",
         system_user="",
     )
-    runners = RunnerRegistry.from_entry_points()
+    from packhorse.engine.pack_datastore import ServiceDatastoreChannel
+    from packhorse.runners.python import PythonRunner
+
+    python_runner = PythonRunner(datastore=ServiceDatastoreChannel(datastore))
+    runners = RunnerRegistry.from_entry_points({"python-script": python_runner})
     worker = Worker(
         store,
         runners.get,
@@ -77,4 +94,4 @@ def build_runtime(settings: Settings, *, slots: int = 4) -> Runtime:
     executions = ExecutionService(
         store, registry, encrypt=datastore.encrypt, validate=validate, on_created=None
     )
-    return Runtime(settings, store, executions, datastore, worker)
+    return Runtime(settings, store, executions, datastore, worker, closers=[python_runner.aclose])
