@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from packhorse.engine.cache import CachedRegistry
     from packhorse.engine.datastore import DatastoreService
     from packhorse.engine.preparation import Render
+    from packhorse.engine.registration import RegistrationOutcome
     from packhorse.model.content import Resource
     from packhorse.params.masking import Redactor
     from packhorse.settings import Settings
@@ -200,3 +201,27 @@ def parameter_renderer(settings: Settings, datastore: DatastoreService) -> Rende
         return rendered.runner, rendered.action
 
     return render
+
+
+def register_instance_packs(
+    settings: Settings,
+    *,
+    refs: Sequence[str] = (),
+    all_packs: bool = False,
+    dry_run: bool = False,
+) -> RegistrationOutcome:
+    """Register packs of this instance: its search paths, the system packs and its configs."""
+    from packhorse.engine.clock import iso_now
+    from packhorse.engine.registration import register_packs
+
+    return register_packs(
+        content_registry(settings),
+        settings.pack_search_paths,
+        system_packs=system_pack_dirs(),
+        home=settings.home,
+        configs_dir=settings.configs_dir,
+        refs=refs,
+        all_packs=all_packs,
+        dry_run=dry_run,
+        now=iso_now(),
+    )

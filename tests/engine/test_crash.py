@@ -16,9 +16,7 @@ from pathlib import Path
 import pytest
 
 from packhorse import bootstrap
-from packhorse.engine.clock import iso_now
 from packhorse.engine.instance import init_instance
-from packhorse.engine.registration import register_packs
 from packhorse.engine.runtime import build_runtime
 
 pytestmark = pytest.mark.slow
@@ -90,14 +88,7 @@ def test_sigkill_with_fifty_in_flight(tmp_path: Path) -> None:
     home = tmp_path / "home"
     settings = init_instance(home).settings
     shutil.copytree(FIXTURE, home / "packs" / "crashy")
-    outcome = register_packs(
-        bootstrap.content_registry(settings),
-        settings.pack_search_paths,
-        system_packs=bootstrap.system_pack_dirs(),
-        home=home,
-        refs=["crashy"],
-        now=iso_now(),
-    )
+    outcome = bootstrap.register_instance_packs(settings, refs=["crashy"])
     assert outcome.ok, [d.format() for d in outcome.diagnostics]
     ledger = tmp_path / "ledger.txt"
     runtime = build_runtime(settings)

@@ -425,20 +425,10 @@ def _secrets_into_datastore(
 
 
 def _register(cli: CliContext, ref: str, folder: str) -> None:
-    from packhorse import bootstrap
-    from packhorse.engine.clock import iso_now
-    from packhorse.engine.registration import register_packs
+    from packhorse.bootstrap import register_instance_packs
 
     settings = cli.settings
-    outcome = register_packs(
-        bootstrap.content_registry(settings),
-        settings.pack_search_paths,
-        system_packs=bootstrap.system_pack_dirs(),
-        home=settings.home,
-        configs_dir=settings.configs_dir,
-        refs=[folder],
-        now=iso_now(),
-    )
+    outcome = register_instance_packs(settings, refs=[folder])
     config_path = str(settings.configs_dir / f"{ref}.yaml")
     for diagnostic in outcome.diagnostics:
         if diagnostic.path != config_path:  # the config's own were printed already

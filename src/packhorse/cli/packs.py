@@ -42,24 +42,11 @@ def register(
     removed from a pack is removed from the registry. With --all, registered packs that
     are no longer on disk are removed too.
     """
-    from packhorse import bootstrap
-    from packhorse.engine.clock import iso_now
-    from packhorse.engine.registration import register_packs
+    from packhorse.bootstrap import register_instance_packs
 
     if not refs and not all_packs:
         raise click.UsageError("name the packs to register, or pass --all")
-    settings = cli.settings
-    outcome = register_packs(
-        bootstrap.content_registry(settings),
-        settings.pack_search_paths,
-        system_packs=bootstrap.system_pack_dirs(),
-        home=settings.home,
-        configs_dir=settings.configs_dir,
-        refs=refs,
-        all_packs=all_packs,
-        dry_run=dry_run,
-        now=iso_now(),
-    )
+    outcome = register_instance_packs(cli.settings, refs=refs, all_packs=all_packs, dry_run=dry_run)
     if as_json:
         echo_json(
             {

@@ -18,7 +18,7 @@ from packhorse import __version__, bootstrap
 from packhorse.crypto import generate_key, render_key_file
 from packhorse.engine.clock import iso_now
 from packhorse.engine.passwords import generate_password, hash_password
-from packhorse.engine.registration import RegistrationOutcome, register_packs
+from packhorse.engine.registration import RegistrationOutcome
 from packhorse.errors import InstanceError, ValidationFailed
 from packhorse.settings import SETTINGS_FILE, Settings, settings_to_toml
 from packhorse.storage import migrate
@@ -90,15 +90,7 @@ def _init(home: Path, *, listen: str | None, admin_user: str) -> InitResult:
             settings.packs_dir / name,
             ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
         )
-    registration = register_packs(
-        bootstrap.content_registry(settings),
-        settings.pack_search_paths,
-        system_packs=bootstrap.system_pack_dirs(),
-        home=settings.home,
-        configs_dir=settings.configs_dir,
-        all_packs=True,
-        now=iso_now(),
-    )
+    registration = bootstrap.register_instance_packs(settings, all_packs=True)
     if not registration.ok:
         raise ValidationFailed("the bundled packs did not validate", registration.diagnostics)
 
