@@ -98,3 +98,16 @@ def test_re_run_repeats_with_overrides(instance_home: Path, cli: Cli) -> None:
     second = json.loads(again.out)
     assert second["id"] != first["id"]
     assert second["result"]["stdout"] == "two"  # type: ignore[index]
+
+
+def test_output_is_stored_as_it_streams_and_tail_prints_it(instance_home: Path, cli: Cli) -> None:
+    code, execution = run_json(
+        cli, instance_home, "core.local", "cmd=echo one; echo two >&2; echo three"
+    )
+    assert code == 0
+    tailed = cli("--home", instance_home, "execution", "tail", str(execution["id"]))
+    assert tailed.code == 0, tailed.err
+    lines = tailed.out.split()
+    assert {"one", "two", "three"} <= set(lines)
+    assert lines.index("one") < lines.index("three")
+    assert f"Execution {execution['id']} has completed (status=succeeded)." in tailed.out

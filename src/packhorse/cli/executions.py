@@ -130,7 +130,7 @@ def run(
 
 @click.group()
 def execution() -> None:
-    """Inspect, cancel and re-run executions."""
+    """Inspect, follow, cancel and re-run executions."""
 
 
 def _service(cli: CliContext) -> Any:
@@ -238,3 +238,31 @@ def re_run_execution(
         echo_json(execution_document(finished))
     else:
         print_execution(finished)
+
+
+@execution.command("tail")
+@click.argument("execution_id")
+@click.option("--timeout", default=0.0, help="Give up after this many seconds (0: never).")
+@pass_cli
+def tail_execution(cli: CliContext, execution_id: str, timeout: float) -> None:
+    """Print an execution's output as it arrives, until it ends (as 'st2 execution tail')."""
+    import time
+
+    from packhorse.engine.runtime import build_runtime
+
+    runtime = build_runtime(cli.settings, slots=1)
+    last = 0
+    deadline = time.monotonic() + timeout if timeout > 0 else None
+    while True:
+        execution = runtime.executions.get(execution_id)  # before reading: no chunk is missed
+        for chunk_id, _stream, text in runtime.store.output_since(execution_id, last):
+            click.echo(text, nl=False)
+            last = chunk_id
+        if execution.completed:
+            click.echo(
+                f"\nExecution {execution_id} has completed (status={execution.status.value})."
+            )
+            return
+        if deadline is not None and time.monotonic() > deadline:
+            raise click.ClickException(f"execution {execution_id} is still {execution.status}")
+        time.sleep(0.1)

@@ -84,7 +84,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("packhorse.cli.executions:run", "Run an action and print its result."),
     "execution": (
         "packhorse.cli.executions:execution",
-        "List, show, cancel and re-run executions.",
+        "List, show, tail, cancel and re-run executions.",
     ),
     "key": ("packhorse.cli.keys:key", "Read and write the datastore (st2kv), secrets encrypted."),
 }

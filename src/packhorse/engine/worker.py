@@ -18,6 +18,7 @@ import logging
 import os
 import signal
 import socket
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -57,11 +58,19 @@ class WorkerSettings:
     """Longest wait for new work when nobody wakes the worker."""
 
 
+#: Output is stored in chunks at most this old (seconds) or this big (characters).
+OUTPUT_FLUSH_SECONDS = 0.25
+OUTPUT_FLUSH_SIZE = 64 * 1024
+
+
 class _Events(RunEvents):
     def __init__(self, worker: Worker, execution: Execution) -> None:
         self._worker = worker
         self._execution = execution
         self.started_at_least_once = False
+        self._pending: list[tuple[str, str, str]] = []
+        self._pending_size = 0
+        self._flushed_at = time.monotonic()
 
     def started(self, pid: int) -> None:
         if self.started_at_least_once:
@@ -71,7 +80,20 @@ class _Events(RunEvents):
         self._worker.mark_running(self._execution, pids=(pid,))
 
     def output(self, stream: str, text: str) -> None:
-        pass
+        # Stored redacted, in small batches: `packhorse execution tail` reads them.
+        self._pending.append((stream, str(self._worker.redact(text)), self._worker._now()))
+        self._pending_size += len(text)
+        if (
+            self._pending_size >= OUTPUT_FLUSH_SIZE
+            or time.monotonic() - self._flushed_at >= OUTPUT_FLUSH_SECONDS
+        ):
+            self.flush()
+
+    def flush(self) -> None:
+        if self._pending:
+            self._worker.store.append_output(self._execution.id, self._pending)
+        self._pending, self._pending_size = [], 0
+        self._flushed_at = time.monotonic()
 
 
 class Worker:
@@ -94,7 +116,7 @@ class Worker:
         self._clock = clock
         self.name = name or worker_name()
         self._on_finished = on_finished
-        self._redact = redact
+        self.redact = redact
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._wake = asyncio.Event()
 
@@ -184,7 +206,10 @@ class Worker:
             if not getattr(runner, "starts_processes", False):
                 events.started_at_least_once = True
                 self.mark_running(execution)
-            outcome = await runner.run(request, events)
+            try:
+                outcome = await runner.run(request, events)
+            finally:
+                events.flush()
         except asyncio.CancelledError:
             self._finish(execution, Status.CANCELED, None, expected=(Status.CANCELING,))
             return
@@ -229,7 +254,7 @@ class Worker:
             attempt=execution.attempt,
             expected=expected,
             # A secret the action printed (or returned) is stored masked, never in clear.
-            result=self._redact(result),
+            result=self.redact(result),
         )
         if recorded and self._on_finished is not None:
             finished = self.store.get(execution.id)

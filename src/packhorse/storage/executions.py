@@ -22,6 +22,7 @@ from packhorse.storage.database import transaction
 
 _table = schema.executions
 _log = schema.execution_log
+_output = schema.execution_output
 
 #: target status -> the statuses it may be reached from (the transition table, inverted)
 _SOURCES: dict[Status, frozenset[Status]] = {
@@ -275,3 +276,28 @@ class SqlExecutionStore:
         )
         with transaction(self._engine) as connection:
             return [_row_to_execution(row) for row in connection.execute(select)]
+
+    # -- output ------------------------------------------------------------------------------
+
+    def append_output(self, execution_id: str, chunks: Sequence[tuple[str, str, str]]) -> None:
+        """Store output chunks ``(stream, text, timestamp)`` in order (``execution tail``)."""
+        if not chunks:
+            return
+        rows = [
+            {"execution_id": execution_id, "stream": stream, "data": text, "timestamp": at}
+            for stream, text, at in chunks
+        ]
+        with transaction(self._engine, write=True) as connection:
+            connection.execute(_output.insert(), rows)
+
+    def output_since(self, execution_id: str, after: int = 0) -> list[tuple[int, str, str]]:
+        """Output chunks ``(id, stream, text)`` stored after chunk ``after``."""
+        query = (
+            sa.select(_output.c.id, _output.c.stream, _output.c.data)
+            .where(_output.c.execution_id == execution_id, _output.c.id > after)
+            .order_by(_output.c.id)
+        )
+        with transaction(self._engine) as connection:
+            return [
+                (int(i), str(stream), str(data)) for i, stream, data in connection.execute(query)
+            ]

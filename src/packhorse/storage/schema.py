@@ -96,3 +96,13 @@ execution_log = sa.Table(
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("timestamp", sa.String(32), nullable=False),
 )
+
+execution_output = sa.Table(
+    "execution_output",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("execution_id", sa.String(32), nullable=False, index=True),
+    sa.Column("stream", sa.String(8), nullable=False),
+    sa.Column("data", sa.Text, nullable=False),
+    sa.Column("timestamp", sa.String(32), nullable=False),
+)

@@ -49,9 +49,21 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name="pk_execution_log"),
     )
     op.create_index("ix_execution_log_execution_id", "execution_log", ["execution_id"])
+    op.create_table(
+        "execution_output",
+        sa.Column("id", sa.Integer, autoincrement=True, nullable=False),
+        sa.Column("execution_id", sa.String(32), nullable=False),
+        sa.Column("stream", sa.String(8), nullable=False),
+        sa.Column("data", sa.Text, nullable=False),
+        sa.Column("timestamp", sa.String(32), nullable=False),
+        sa.PrimaryKeyConstraint("id", name="pk_execution_output"),
+    )
+    op.create_index("ix_execution_output_execution_id", "execution_output", ["execution_id"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_execution_output_execution_id", table_name="execution_output")
+    op.drop_table("execution_output")
     op.drop_index("ix_execution_log_execution_id", table_name="execution_log")
     op.drop_table("execution_log")
     op.drop_index("ix_executions_parent_id", table_name="executions")
