@@ -90,6 +90,20 @@ def test_secrets_stay_masked_and_live_changes_are_seen(instance_home: Path, cli:
         assert second["result"]["stdout"] == "second"  # type: ignore[index]
         assert time.monotonic() - changed_at < 2
 
+        # ...and a config written a moment ago (config_context and self.config).
+        greet = finished(cli, home, queue(cli, home, "examples.greet", "name=Ann"))
+        assert greet["result"]["stdout"] == "Hello, Ann!"  # type: ignore[index]
+        run_cli("pack", "config", "examples", "--no-input", "--set", "greeting=Howdy")
+        changed_at = time.monotonic()
+        while True:  # registered content is cached for a second in the engine: poll
+            greet = finished(cli, home, queue(cli, home, "examples.greet", "name=Ann"))
+            if greet["result"]["stdout"] == "Howdy, Ann!":  # type: ignore[index]
+                break
+            assert time.monotonic() - changed_at < 2, "config change not seen within 2 s"
+        built = finished(cli, home, queue(cli, home, "examples.build_greeting", "names=Ann,Bo"))
+        assert built["result"]["result"]["text"].startswith("Howdy")  # type: ignore[index]
+        assert built["result"]["result"]["token_configured"] is True  # type: ignore[index]
+
         # Runs that use each kind of secret, and print them.
         leaky = finished(
             cli,
