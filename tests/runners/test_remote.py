@@ -38,12 +38,21 @@ class _Server:
     port: int
     commands: list[str] = field(default_factory=list)
     killed: list[str] = field(default_factory=list)
+    forwarded: list[tuple[str, int]] = field(default_factory=list)
 
 
 class _Auth(asyncssh.SSHServer):
-    def __init__(self, password: str, keys: list[asyncssh.SSHKey]) -> None:
+    def __init__(self, server: _Server, password: str, keys: list[asyncssh.SSHKey]) -> None:
+        self.server = server
         self.password = password
         self.keys = [key.public_data for key in keys]
+
+    def connection_requested(
+        self, dest_host: str, dest_port: int, orig_host: str, orig_port: int
+    ) -> bool:
+        # A jump host: forward the tunnel (bastion_host), and remember it was used.
+        self.server.forwarded.append((dest_host, dest_port))
+        return True
 
     def begin_auth(self, username: str) -> bool:
         return True
@@ -61,7 +70,7 @@ class _Auth(asyncssh.SSHServer):
         return key.public_data in self.keys
 
 
-def _shell_process(server: _Server) -> Any:
+def _shell_process(server: _Server, env: dict[str, str] | None) -> Any:
     async def handle(process: asyncssh.SSHServerProcess[bytes]) -> None:
         command = process.command or ""
         server.commands.append(command)
@@ -71,6 +80,7 @@ def _shell_process(server: _Server) -> Any:
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
             start_new_session=True,
+            env=env,
         )
         assert local.stdin and local.stdout and local.stderr
         stdin, stdout, stderr = local.stdin, local.stdout, local.stderr
@@ -111,15 +121,17 @@ def _shell_process(server: _Server) -> Any:
 
 @contextlib.asynccontextmanager
 async def ssh_server(
-    password: str = PASSWORD, keys: list[asyncssh.SSHKey] | None = None
+    password: str = PASSWORD,
+    keys: list[asyncssh.SSHKey] | None = None,
+    env: dict[str, str] | None = None,
 ) -> AsyncIterator[_Server]:
     server = _Server(port=0)
     acceptor = await asyncssh.create_server(
-        lambda: _Auth(password, keys or []),
+        lambda: _Auth(server, password, keys or []),
         "127.0.0.1",
         0,
         server_host_keys=[asyncssh.generate_private_key("ssh-ed25519")],
-        process_factory=_shell_process(server),
+        process_factory=_shell_process(server, env),
         encoding=None,
         line_editor=False,
         sftp_factory=True,
@@ -364,6 +376,53 @@ def test_cancellation_closes_and_reraises() -> None:
             return server
 
     assert len(run(scenario()).killed) == 1
+
+
+def test_sudo_wraps_the_line_and_passes_the_password_on_stdin(tmp_path: Path) -> None:
+    # A stand-in for sudo on the "remote" host: shows its options and the password it read.
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "sudo").write_text(
+        '#!/bin/sh\nread -r password\nopts=""\n'
+        'while [ "$1" != "--" ]; do opts="$opts $1"; shift; done\nshift\n'
+        'echo "sudo$opts password=$password"\nexec "$@"\n'
+    )
+    (fake / "sudo").chmod(0o755)
+    env = {"PATH": f"{fake}:{os.environ['PATH']}"}
+
+    async def scenario() -> tuple[RunnerResult, _Server]:
+        async with ssh_server(env=env) as server:
+            request = _request(
+                f"127.0.0.1:{server.port}",
+                "echo as root in $(pwd)",
+                cwd=str(tmp_path),
+                sudo=True,
+                sudo_password="pw 1",
+            )
+            return await _run_cmd(request), server
+
+    outcome, server = run(scenario())
+    assert outcome.status is RunStatus.SUCCEEDED, outcome.result
+    assert outcome.result["127.0.0.1"]["stdout"] == (
+        f"sudo -S -E password=pw 1\nas root in {tmp_path}"
+    )
+    assert server.commands[0].startswith("sudo -S -E -- bash -c 'export ")
+    assert "pw 1" not in server.commands[0]  # never on the command line
+
+
+def test_bastion_host_tunnels_the_connection() -> None:
+    async def scenario() -> tuple[RunnerResult, _Server, _Server]:
+        async with ssh_server() as bastion, ssh_server() as target:
+            request = _request(
+                f"127.0.0.1:{target.port}", "echo via", bastion_host=f"127.0.0.1:{bastion.port}"
+            )
+            return await _run_cmd(request), bastion, target
+
+    outcome, bastion, target = run(scenario())
+    assert outcome.result["127.0.0.1"]["stdout"] == "via"
+    assert bastion.forwarded == [("127.0.0.1", target.port)]
+    assert bastion.commands == []
+    assert len(target.commands) == 1
 
 
 def test_entry_point_is_refused_by_the_command_runner() -> None:
