@@ -3,8 +3,11 @@
 As StackStorm does it (``remote_runner`` on ``ParallelSSHClient``), on asyncssh:
 
 * ``hosts`` is a comma-separated list; each entry may carry a port (``host:port``,
-  ``[v6]:port``), else the ``port`` parameter, else 22. Every host is connected to and run on
-  concurrently. The result has one entry per host, keyed by the host *name* (without port).
+  ``[v6]:port``), else the ``port`` parameter, else 22. Hosts are visited one at a time, as in
+  StackStorm, where the runner's ``parallel`` parameter is immutable ``false`` and gives its
+  ``ParallelSSHClient`` a pool of one; with ``parallel: true`` (a site's own runner metadata)
+  every host is connected to and run on at once, up to ``max_parallel``. The result has one
+  entry per host, keyed by the host *name* (without port).
 * Authentication: ``password``; else ``private_key`` (the key text when it contains
   ``PRIVATE KEY-----``, else a key file path) with ``passphrase``; else the site's key file, or
   the SSH agent and ``~/.ssh`` keys. ``username`` defaults to the system user. ``bastion_host``
@@ -38,9 +41,9 @@ import posixpath
 import re
 import shlex
 import traceback
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncssh
 
@@ -57,6 +60,7 @@ _KEY_MATERIAL_MARKER = "private key-----"
 _CHUNK = 65536
 _SUDO_BAD_PASSWORD = re.compile(r"sudo: \d+ incorrect password attempts")
 _SUDO_PROMPT_USER = re.compile(r"\[sudo\] password for (.+?):")
+T = TypeVar("T")
 _AUTH_TOKEN = re.compile(r"ST2_ACTION_AUTH_TOKEN=(.+?)\s+?")
 
 
@@ -73,6 +77,8 @@ class RemoteRunnerSettings:
     """Seconds to connect and authenticate; cut to the action timeout minus 2, as StackStorm."""
     max_output_bytes: int = DEFAULT_MAX_OUTPUT_BYTES
     """Bytes of stdout and of stderr kept per host; the rest is dropped with a note."""
+    max_parallel: int = 50
+    """Hosts handled at once when ``parallel`` is true (StackStorm's ``max_parallel_actions``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,9 +192,16 @@ class _RemoteShellRunner:
         connections: dict[str, asyncssh.SSHClientConnection] = {}
         closers: list[asyncssh.SSHClientConnection] = []
         results: dict[str, Any] = {}
+        width = min(len(targets), self.settings.max_parallel) if parameters.get("parallel") else 1
+        gate = asyncio.Semaphore(max(width, 1))
+
+        async def gated(work: Awaitable[T]) -> T:
+            async with gate:
+                return await work
+
         try:
             outcomes = await asyncio.gather(
-                *(self._connect(request, target, closers) for target in targets)
+                *(gated(self._connect(request, target, closers)) for target in targets)
             )
             for target, outcome in zip(targets, outcomes, strict=True):
                 if isinstance(outcome, asyncssh.SSHClientConnection):
@@ -205,8 +218,15 @@ class _RemoteShellRunner:
             stream = events if len(targets) == 1 else None
             ran = await asyncio.gather(
                 *(
-                    self._run_on(
-                        request, name, connection, command=command, upload=upload, events=stream
+                    gated(
+                        self._run_on(
+                            request,
+                            name,
+                            connection,
+                            command=command,
+                            upload=upload,
+                            events=stream,
+                        )
                     )
                     for name, connection in connections.items()
                 )
