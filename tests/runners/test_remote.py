@@ -546,3 +546,43 @@ def test_parse_hosts() -> None:
         parse_hosts(" , ", None)
     with pytest.raises(ValueError, match="Invalid port x"):
         parse_hosts("a:x", None)
+
+
+def test_failed_upload_is_that_hosts_error(tmp_path: Path) -> None:
+    script = tmp_path / "a.sh"
+    script.write_text("#!/bin/sh\necho never\n")
+
+    async def scenario() -> tuple[RunnerResult, _Server]:
+        async with ssh_server() as server:
+            request = _request(
+                f"127.0.0.1:{server.port}", entry_point=str(script), dir=str(tmp_path / "missing")
+            )
+            return await RemoteShellScriptRunner().run(request, NullEvents()), server
+
+    outcome, server = run(scenario())
+    assert outcome.status is RunStatus.FAILED
+    entry = outcome.result["127.0.0.1"]
+    assert entry["error"].startswith("Failed copying content to remote host 127.0.0.1.")
+    assert entry["return_code"] == 255
+    assert server.commands == []  # nothing ran
+
+
+def test_wrong_sudo_password_is_reported(tmp_path: Path) -> None:
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "sudo").write_text(
+        "#!/bin/sh\necho '[sudo] password for tester: ' >&2\n"
+        "echo 'sudo: 3 incorrect password attempts' >&2\nexit 1\n"
+    )
+    (fake / "sudo").chmod(0o755)
+
+    async def scenario() -> RunnerResult:
+        async with ssh_server(env={"PATH": f"{fake}:{os.environ['PATH']}"}) as server:
+            request = _request(f"127.0.0.1:{server.port}", "true", sudo=True, sudo_password="wrong")
+            return await _run_cmd(request)
+
+    outcome = run(scenario())
+    assert outcome.status is RunStatus.FAILED
+    assert outcome.result["127.0.0.1"]["error"].endswith(
+        "Invalid sudo password provided or sudo is not configured for this user (tester)"
+    )
