@@ -13,6 +13,7 @@ from packhorse.runners.http import HttpRequestRunner
 from packhorse.runners.local import LocalShellCommandRunner, LocalShellScriptRunner
 from packhorse.runners.noop import NoopRunner
 from packhorse.runners.registry import ENTRY_POINT_GROUP, RunnerRegistry, UnavailableRunner
+from packhorse.runners.remote import RemoteShellCommandRunner, RemoteShellScriptRunner
 from tests.runners.helpers import make_request, run
 
 BUILT_IN = {
@@ -20,6 +21,8 @@ BUILT_IN = {
     "local-shell-script": LocalShellScriptRunner,
     "noop": NoopRunner,
     "http-request": HttpRequestRunner,
+    "remote-shell-cmd": RemoteShellCommandRunner,
+    "remote-shell-script": RemoteShellScriptRunner,
 }
 
 
