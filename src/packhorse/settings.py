@@ -41,6 +41,9 @@ class Settings:
     """The user rule-triggered executions run as (StackStorm's convention)."""
     workers: int = 4
     """Executions ``packhorse up`` runs at once."""
+    run_as: str = ""
+    """Operating-system user that local actions run as (through sudo), as StackStorm runs them
+    as ``stanley``; empty runs them as the user Packhorse runs as."""
     extra: Mapping[str, Any] = field(default_factory=dict)
     """Sections this version does not know; kept so that a rewrite loses nothing."""
 
@@ -132,6 +135,7 @@ def settings_from_toml(home: Path, raw: Mapping[str, Any], file: Path) -> Settin
         pack_paths=tuple((home / p).resolve() for p in paths),
         system_user=_string(execution, "system_user", file, "execution") or "stanley",
         workers=_positive_int(execution, "workers", file, "execution", default=4),
+        run_as=_string(execution, "run_as", file, "execution"),
         extra={k: v for k, v in raw.items() if k not in known},
     )
 
@@ -147,7 +151,11 @@ def settings_to_toml(settings: Settings) -> str:
         "server": {"listen": settings.listen},
         "database": {"url": settings.database_url},
         "packs": {"paths": pack_paths},
-        "execution": {"system_user": settings.system_user, "workers": settings.workers},
+        "execution": {
+            "system_user": settings.system_user,
+            "workers": settings.workers,
+            "run_as": settings.run_as,
+        },
     }
     lines = ["# Packhorse instance settings. See docs/settings.md.", ""]
     for name, values in [*sections.items(), *settings.extra.items()]:

@@ -73,7 +73,7 @@ def build_runtime(settings: Settings, *, slots: int = 4) -> Runtime:
         render=render,
         config_for=bootstrap.config_resolver(settings, datastore),
         venv_for=lambda pack: "",
-        system_user="",
+        system_user=settings.run_as,
     )
     from packhorse.engine.pack_datastore import ServiceDatastoreChannel
     from packhorse.runners.python import PythonRunner
