@@ -275,7 +275,12 @@ class SqlExecutionStore:
             if not waiting:
                 return []
             active = [json.loads(row.parameters) for row in connection.execute(active_select)]
+            # Each move is a compare-and-set on the status read above, never a move from
+            # whatever the row has become since (``scheduled -> delayed`` is a legal move).
+            read = {execution.id: execution.status for execution in waiting}
             for execution_id, target, result in decide(waiting, active):
+                if not can_move(read[execution_id], target):
+                    continue
                 values: dict[str, Any] = {"status": target.value}
                 if target in COMPLETED:
                     values.update(
@@ -286,7 +291,7 @@ class SqlExecutionStore:
                     _table.update()
                     .where(
                         _table.c.id == execution_id,
-                        _table.c.status.in_([s.value for s in _SOURCES[target]]),
+                        _table.c.status == read[execution_id].value,
                     )
                     .values(**values)
                 ).rowcount
