@@ -41,6 +41,10 @@ class Settings:
     """The user rule-triggered executions run as (StackStorm's convention)."""
     workers: int = 4
     """Executions ``packhorse up`` runs at once."""
+    retention_executions_days: int = 30
+    """Completed executions older than this are deleted by ``packhorse gc`` (and by ``up``)."""
+    retention_trigger_instances_days: int = 7
+    """Trigger instances older than this are deleted (when trigger instances are stored)."""
     extra: Mapping[str, Any] = field(default_factory=dict)
     """Sections this version does not know; kept so that a rewrite loses nothing."""
 
@@ -116,7 +120,8 @@ def settings_from_toml(home: Path, raw: Mapping[str, Any], file: Path) -> Settin
     database = _table(raw, "database", file)
     packs = _table(raw, "packs", file)
     execution = _table(raw, "execution", file)
-    known = {"instance", "server", "database", "packs", "execution"}
+    retention = _table(raw, "retention", file)
+    known = {"instance", "server", "database", "packs", "execution", "retention"}
     instance_id = _string(instance, "id", file, "instance")
     if not instance_id:
         raise ConfigurationError(f"{file}: [instance] id is required")
@@ -132,6 +137,12 @@ def settings_from_toml(home: Path, raw: Mapping[str, Any], file: Path) -> Settin
         pack_paths=tuple((home / p).resolve() for p in paths),
         system_user=_string(execution, "system_user", file, "execution") or "stanley",
         workers=_positive_int(execution, "workers", file, "execution", default=4),
+        retention_executions_days=_positive_int(
+            retention, "executions_days", file, "retention", default=30
+        ),
+        retention_trigger_instances_days=_positive_int(
+            retention, "trigger_instances_days", file, "retention", default=7
+        ),
         extra={k: v for k, v in raw.items() if k not in known},
     )
 
@@ -148,6 +159,10 @@ def settings_to_toml(settings: Settings) -> str:
         "database": {"url": settings.database_url},
         "packs": {"paths": pack_paths},
         "execution": {"system_user": settings.system_user, "workers": settings.workers},
+        "retention": {
+            "executions_days": settings.retention_executions_days,
+            "trigger_instances_days": settings.retention_trigger_instances_days,
+        },
     }
     lines = ["# Packhorse instance settings. See docs/settings.md.", ""]
     for name, values in [*sections.items(), *settings.extra.items()]:
