@@ -238,7 +238,11 @@ class Worker:
         now = self._now()
         retry = None
         if self.scheduler is not None:
-            retry = self.scheduler.retry_for(execution, status, now)
+            try:
+                retry = self.scheduler.retry_for(execution, status, now)
+            except PackhorseError:
+                # The result matters more than its retry: record it without one.
+                log.exception("reading the retry policy of %s failed", execution.id)
         recorded = self.store.transition(
             execution.id,
             status,
