@@ -261,3 +261,38 @@ def test_gc_deletes_only_old_completed_executions(home: Path, cli: Cli) -> None:
     assert store.get("old-done") is None
     assert store.get("old-running") is not None
     assert store.get(str(recent["id"])) is not None
+
+
+def test_up_collects_garbage_in_the_background(home: Path) -> None:
+    from packhorse.bootstrap import collect_periodically
+
+    settings = load_settings(home)
+    runtime = build_runtime(settings, slots=1)
+    old = "2020-01-01T00:00:00.000000Z"
+    runtime.store.create(
+        Execution(
+            id="ancient",
+            action_ref="core.noop",
+            runner_type="noop",
+            status=Status.REQUESTED,
+            parameters={},
+            context={},
+            created_at=old,
+        ),
+        then=Status.SCHEDULED,
+    )
+    assert runtime.store.transition("ancient", Status.CANCELED, now=old)
+
+    async def scenario() -> None:
+        stop = asyncio.Event()
+        task = asyncio.create_task(collect_periodically(settings, stop, interval=60))
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 10
+        while runtime.store.get("ancient") is not None and loop.time() < deadline:
+            await asyncio.sleep(0.02)
+        stop.set()
+        await task  # stops at once, not after the interval
+        await runtime.aclose()
+
+    asyncio.run(scenario())
+    assert runtime.store.get("ancient") is None
