@@ -246,3 +246,39 @@ def test_policies_by_action_reads_enabled_policies() -> None:
             retry=RetryPolicy("p.r", RetryOn.TIMEOUT, 2, 0.0),
         )
     }
+
+
+class CountingRegistry:
+    def __init__(self, resources: list[Resource]) -> None:
+        self.resources = resources
+        self.reads = 0
+
+    def list_resources(self, kind: Kind, pack: str | None = None) -> list[Resource]:
+        assert kind is Kind.POLICY
+        self.reads += 1
+        return self.resources
+
+
+def test_policy_book_rereads_the_registry_after_its_ttl() -> None:
+    from packhorse.engine.scheduling import PolicyBook
+
+    retry = policy_resource(
+        "r",
+        {
+            "resource_ref": "p.a",
+            "policy_type": "action.retry",
+            "parameters": {"retry_on": "failure"},
+        },
+    )
+    registry = CountingRegistry([retry])
+    now = [0.0]
+    book = PolicyBook(registry, ttl=1.0, clock=lambda: now[0])  # type: ignore[arg-type]
+    assert book.for_action("p.a").retry is not None
+    assert book.for_action("p.b") == ActionPolicies()
+    assert registry.reads == 1
+    registry.resources = []  # the policy is unregistered
+    now[0] = 0.5
+    assert book.for_action("p.a").retry is not None
+    now[0] = 1.0
+    assert book.for_action("p.a").retry is None
+    assert registry.reads == 2
