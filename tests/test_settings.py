@@ -31,6 +31,8 @@ def test_round_trip_keeps_every_field_and_unknown_sections(tmp_path: Path) -> No
         database_url='postgresql://u@h/db?x="y"',
         pack_paths=(tmp_path / "more", Path("/opt/shared/packs")),
         system_user="svc",
+        retention_executions_days=90,
+        retention_trigger_instances_days=3,
         extra={"future": {"flag": True, "count": 3, "names": ["a", "b"]}},
     )
     (tmp_path / "packhorse.toml").write_text(settings_to_toml(settings))
@@ -68,3 +70,11 @@ def test_bad_files_name_the_file_and_field(tmp_path: Path, text: str, message: s
         load_settings(tmp_path)
     assert str(tmp_path / "packhorse.toml") in caught.value.message
     assert message in caught.value.message
+
+
+def test_retention_days_must_be_positive(tmp_path: Path) -> None:
+    (tmp_path / "packhorse.toml").write_text(
+        '[instance]\nid = "x"\n[retention]\nexecutions_days = 0\n'
+    )
+    with pytest.raises(ConfigurationError, match=r"\[retention\] executions_days"):
+        load_settings(tmp_path)

@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    import asyncio
+
     import sqlalchemy as sa
     from fastapi import FastAPI
 
@@ -107,11 +109,13 @@ def create_app(settings: Settings, *, workers: int = 4) -> FastAPI:
         runtime.recover()
         stop = asyncio.Event()
         worker = asyncio.create_task(runtime.worker.run(stop), name="worker")
+        retention = asyncio.create_task(collect_periodically(settings, stop), name="gc")
         try:
             yield
         finally:
             stop.set()  # finish what is running; claimed work not started is released
             await worker
+            await retention
             await runtime.aclose()
 
     return build(
@@ -119,6 +123,35 @@ def create_app(settings: Settings, *, workers: int = 4) -> FastAPI:
         readiness=lambda: readiness_problem(settings),
         lifespan=lifespan,
     )
+
+
+async def collect_periodically(
+    settings: Settings, stop: asyncio.Event, *, interval: float | None = None
+) -> None:
+    """``packhorse gc`` every ``interval`` seconds (ten minutes) until ``stop`` is set; each
+    run goes in a thread, batch by batch, so neither the API nor the workers wait on it."""
+    import asyncio
+    import contextlib
+    import logging
+
+    from packhorse.engine.clock import utc_now
+    from packhorse.engine.retention import INTERVAL_SECONDS, collect
+    from packhorse.errors import PackhorseError
+    from packhorse.storage.executions import SqlExecutionStore
+
+    store = SqlExecutionStore(database_engine(settings))
+    while not stop.is_set():
+        try:
+            await asyncio.to_thread(
+                collect,
+                store,
+                now=utc_now(),
+                executions_days=settings.retention_executions_days,
+            )
+        except PackhorseError:
+            logging.getLogger(__name__).exception("retention run failed; will retry")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), interval or INTERVAL_SECONDS)
 
 
 def datastore_service(settings: Settings) -> DatastoreService:

@@ -44,6 +44,10 @@ class Settings:
     run_as: str = ""
     """Operating-system user that local actions run as (through sudo), as StackStorm runs them
     as ``stanley``; empty runs them as the user Packhorse runs as."""
+    retention_executions_days: int = 30
+    """Completed executions older than this are deleted by ``packhorse gc`` (and by ``up``)."""
+    retention_trigger_instances_days: int = 7
+    """Trigger instances older than this are deleted (when trigger instances are stored)."""
     extra: Mapping[str, Any] = field(default_factory=dict)
     """Sections this version does not know; kept so that a rewrite loses nothing."""
 
@@ -119,7 +123,8 @@ def settings_from_toml(home: Path, raw: Mapping[str, Any], file: Path) -> Settin
     database = _table(raw, "database", file)
     packs = _table(raw, "packs", file)
     execution = _table(raw, "execution", file)
-    known = {"instance", "server", "database", "packs", "execution"}
+    retention = _table(raw, "retention", file)
+    known = {"instance", "server", "database", "packs", "execution", "retention"}
     instance_id = _string(instance, "id", file, "instance")
     if not instance_id:
         raise ConfigurationError(f"{file}: [instance] id is required")
@@ -136,6 +141,12 @@ def settings_from_toml(home: Path, raw: Mapping[str, Any], file: Path) -> Settin
         system_user=_string(execution, "system_user", file, "execution") or "stanley",
         workers=_positive_int(execution, "workers", file, "execution", default=4),
         run_as=_string(execution, "run_as", file, "execution"),
+        retention_executions_days=_positive_int(
+            retention, "executions_days", file, "retention", default=30
+        ),
+        retention_trigger_instances_days=_positive_int(
+            retention, "trigger_instances_days", file, "retention", default=7
+        ),
         extra={k: v for k, v in raw.items() if k not in known},
     )
 
@@ -155,6 +166,10 @@ def settings_to_toml(settings: Settings) -> str:
             "system_user": settings.system_user,
             "workers": settings.workers,
             "run_as": settings.run_as,
+        },
+        "retention": {
+            "executions_days": settings.retention_executions_days,
+            "trigger_instances_days": settings.retention_trigger_instances_days,
         },
     }
     lines = ["# Packhorse instance settings. See docs/settings.md.", ""]

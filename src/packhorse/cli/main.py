@@ -86,6 +86,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "packhorse.cli.executions:execution",
         "List, show, tail, cancel and re-run executions.",
     ),
+    "gc": ("packhorse.cli.gc:gc", "Delete old completed executions ([retention] settings)."),
     "key": ("packhorse.cli.keys:key", "Read and write the datastore (st2kv), secrets encrypted."),
 }
 

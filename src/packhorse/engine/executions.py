@@ -1,8 +1,9 @@
 """Executions as a use case: request, inspect, cancel and re-run.
 
 A request is validated before anything is stored (unknown or disabled action, parameters that
-do not render), then stored as ``requested`` and scheduled in the same call; workers take it
-from the queue. Secret parameters are stored encrypted and shown masked.
+do not render), then stored as ``requested`` and scheduled in the same call (or, for an action
+with a concurrency policy, by a scheduler pass); workers take it from the queue. Secret
+parameters are stored encrypted and shown masked.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 from packhorse.crypto.cipher import is_encrypted_token
 from packhorse.engine.clock import iso_now
 from packhorse.engine.ids import new_id
+from packhorse.engine.scheduling import Scheduler
 from packhorse.errors import Conflict, NotFound, PackhorseError
 from packhorse.model.content import Kind, Resource
 from packhorse.model.execution import COMPLETED, Execution, Status
@@ -37,6 +39,7 @@ class ExecutionService:
         validate: Callable[[Resource, Mapping[str, Any], Mapping[str, Any]], None] | None = None,
         clock: Callable[[], str] = iso_now,
         on_created: Callable[[str], None] | None = None,
+        scheduler: Scheduler | None = None,
     ) -> None:
         self._store = store
         self._registry = registry
@@ -44,6 +47,7 @@ class ExecutionService:
         self._validate = validate
         self._clock = clock
         self._on_created = on_created
+        self._scheduler = scheduler
 
     def action(self, ref: str) -> Resource:
         action = self._registry.get_resource(Kind.ACTION, ref)
@@ -65,7 +69,8 @@ class ExecutionService:
         context: Mapping[str, Any] | None = None,
         parent_id: str | None = None,
     ) -> Execution:
-        """Validate and queue one execution; returns it as stored (``scheduled``)."""
+        """Validate and queue one execution; returns it as stored: ``scheduled``, or, when a
+        concurrency policy holds it back, ``delayed`` or ``canceled``."""
         action = self.action(action_ref)
         full_context = {"user": user, "pack": action.pack, **(context or {})}
         if self._validate is not None:
@@ -81,7 +86,14 @@ class ExecutionService:
             created_at=now,
             parent_id=parent_id,
         )
-        # No scheduling policy holds it back yet: requested and scheduled in one write.
+        if self._scheduler is not None and self._scheduler.holds_back(action.ref):
+            # A concurrency policy decides: stored requested, then one scheduler pass.
+            self._store.create(execution)
+            self._scheduler.schedule_action(action.ref, now=self._clock())
+            if self._on_created is not None:
+                self._on_created(execution.id)
+            return self.get(execution.id)
+        # No scheduling policy holds it back: requested and scheduled in one write.
         self._store.create(execution, then=Status.SCHEDULED)
         if self._on_created is not None:
             self._on_created(execution.id)

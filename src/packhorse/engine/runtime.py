@@ -13,9 +13,10 @@ from packhorse import bootstrap
 from packhorse.engine.datastore import DatastoreService
 from packhorse.engine.executions import ExecutionService
 from packhorse.engine.preparation import Preparer
+from packhorse.engine.scheduling import PolicyBook, Scheduler
 from packhorse.engine.worker import Worker, WorkerSettings, recover
 from packhorse.model.content import Resource
-from packhorse.model.execution import Execution
+from packhorse.model.execution import Execution, Status
 from packhorse.settings import Settings
 from packhorse.storage.executions import SqlExecutionStore
 
@@ -36,7 +37,9 @@ class Runtime:
 
     def recover(self) -> list[Execution]:
         """Settle what a previous process left behind (run at start-up)."""
-        return recover(self.store, now=self.worker._now())
+        scheduler = self.worker.scheduler
+        retry_for = scheduler.retry_for if scheduler is not None else None
+        return recover(self.store, now=self.worker._now(), retry_for=retry_for)
 
     async def run_and_close(self, execution_id: str) -> Execution:
         """:meth:`run_one`, then stop what the runners started (``packhorse run``)."""
@@ -46,16 +49,25 @@ class Runtime:
             await self.aclose()
 
     async def run_one(self, execution_id: str) -> Execution:
-        """Run one execution here if nobody has claimed it yet; wait for it either way."""
-        claimed = self.store.claim_one(
-            execution_id, self.worker.name, now=self.worker._now(), lease_until=self.worker._lease()
-        )
-        if claimed is not None:
-            await self.worker.start(claimed)
+        """Run one execution here if nobody has claimed it yet; wait for it either way (a
+        delayed one is scheduled here when a slot frees, unless a running ``up`` takes it)."""
         while True:
             execution = self.executions.get(execution_id)
             if execution.completed:
                 return execution
+            if execution.status in (Status.REQUESTED, Status.DELAYED):
+                self.worker._schedule()
+                execution = self.executions.get(execution_id)
+            if execution.status is Status.SCHEDULED and execution.claimed_by is None:
+                claimed = self.store.claim_one(
+                    execution_id,
+                    self.worker.name,
+                    now=self.worker._now(),
+                    lease_until=self.worker._lease(),
+                )
+                if claimed is not None:
+                    await self.worker.start(claimed)
+                    continue
             await asyncio.sleep(0.05)
 
 
@@ -80,18 +92,25 @@ def build_runtime(settings: Settings, *, slots: int = 4) -> Runtime:
 
     python_runner = PythonRunner(datastore=ServiceDatastoreChannel(datastore))
     runners = RunnerRegistry.from_entry_points({"python-script": python_runner})
+    scheduler = Scheduler(store, PolicyBook(registry))
     worker = Worker(
         store,
         runners.get,
         preparer,
         settings=WorkerSettings(slots=slots),
         redact=bootstrap.redactor().redact,
+        scheduler=scheduler,
     )
 
     def validate(action: Resource, live: Mapping[str, Any], context: Mapping[str, Any]) -> None:
         render(action, live, context, None)
 
     executions = ExecutionService(
-        store, registry, encrypt=datastore.encrypt, validate=validate, on_created=None
+        store,
+        registry,
+        encrypt=datastore.encrypt,
+        validate=validate,
+        on_created=None,
+        scheduler=scheduler,
     )
     return Runtime(settings, store, executions, datastore, worker, closers=[python_runner.aclose])

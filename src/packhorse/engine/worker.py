@@ -24,6 +24,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from packhorse.engine.clock import utc_now
+from packhorse.engine.scheduling import RetryFor, Scheduler
 from packhorse.errors import PackhorseError
 from packhorse.model.execution import Execution, Status
 from packhorse.runners.base import RunEvents, Runner, RunnerResult, RunRequest, RunStatus
@@ -108,6 +109,7 @@ class Worker:
         name: str | None = None,
         on_finished: Callable[[Execution], None] | None = None,
         redact: Callable[[object], object] = lambda value: value,
+        scheduler: Scheduler | None = None,
     ) -> None:
         self.store = store
         self._runner_for = runner_for
@@ -117,6 +119,7 @@ class Worker:
         self.name = name or worker_name()
         self._on_finished = on_finished
         self.redact = redact
+        self.scheduler = scheduler
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._wake = asyncio.Event()
 
@@ -138,6 +141,7 @@ class Worker:
         try:
             while not stop.is_set():
                 self._cancel_requested()
+                self._schedule()
                 free = self.settings.slots - len(self._tasks)
                 if free > 0:
                     for execution in self.store.claim(
@@ -155,6 +159,15 @@ class Worker:
             heartbeat.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await heartbeat
+
+    def _schedule(self) -> None:
+        """A scheduler pass: requested and delayed executions move on when policies allow."""
+        if self.scheduler is None:
+            return
+        try:
+            self.scheduler.run_pass(now=self._now())
+        except PackhorseError:
+            log.exception("scheduler pass failed; will retry")
 
     def start(self, execution: Execution) -> asyncio.Task[None]:
         task = asyncio.create_task(self.execute(execution), name=f"execution-{execution.id}")
@@ -247,12 +260,22 @@ class Worker:
         *,
         expected: tuple[Status, ...] = (Status.RUNNING, Status.CANCELING),
     ) -> None:
+        now = self._now()
+        retry = None
+        if self.scheduler is not None:
+            try:
+                retry = self.scheduler.retry_for(execution, status, now)
+            except PackhorseError:
+                # The result matters more than its retry: record it without one.
+                log.exception("reading the retry policy of %s failed", execution.id)
         recorded = self.store.transition(
             execution.id,
             status,
-            now=self._now(),
+            now=now,
             attempt=execution.attempt,
             expected=expected,
+            # A retry policy's new execution is stored with the result, in one transaction.
+            follow_up=retry,
             # A secret the action printed (or returned) is stored masked, never in clear.
             result=self.redact(result),
         )
@@ -271,10 +294,17 @@ async def _first(*waits: Awaitable[object]) -> None:
             task.cancel()
 
 
-def recover(store: SqlExecutionStore, *, now: str, host: str | None = None) -> list[Execution]:
+def recover(
+    store: SqlExecutionStore,
+    *,
+    now: str,
+    host: str | None = None,
+    retry_for: RetryFor | None = None,
+) -> list[Execution]:
     """Settle what dead workers left: running ones become ``abandoned`` and their process
     groups are killed; scheduled ones are released to run again. Workers of this host whose
     process is gone are treated as dead at once; others when their lease expires.
+    ``retry_for`` gives the retry a policy makes of an abandoned execution (stored with it).
     Returns the executions abandoned."""
     host = host or socket.gethostname()
     abandoned = []
@@ -282,7 +312,10 @@ def recover(store: SqlExecutionStore, *, now: str, host: str | None = None) -> l
         if execution.status in (Status.RUNNING, Status.CANCELING, Status.PENDING):
             _reap(execution.pids)
             target = Status.CANCELED if execution.status is Status.CANCELING else Status.ABANDONED
-            if store.transition(execution.id, target, now=now, attempt=execution.attempt):
+            retry = retry_for(execution, target, now) if retry_for is not None else None
+            if store.transition(
+                execution.id, target, now=now, attempt=execution.attempt, follow_up=retry
+            ):
                 abandoned.append(execution)
         elif execution.status is Status.SCHEDULED and execution.claimed_by:
             store.release(execution.claimed_by, [execution.id])

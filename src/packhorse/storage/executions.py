@@ -8,8 +8,9 @@ extend; on SQLite a claim is one ``BEGIN IMMEDIATE`` transaction (the PostgreSQL
 
 from __future__ import annotations
 
+import hashlib
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +30,19 @@ _SOURCES: dict[Status, frozenset[Status]] = {
     target: frozenset(s for s, targets in TRANSITIONS.items() if target in targets)
     for target in Status
 }
+
+
+Decide = Callable[
+    [Sequence[Execution], Sequence[Mapping[str, Any]]], Sequence[tuple[str, Status, Any]]
+]
+"""The scheduler's decision: (waiting executions, parameters of those holding a slot) ->
+``(id, new status, result)`` for each execution to move."""
+
+
+def _lock_key(action_ref: str) -> int:
+    """A signed 64-bit advisory lock key for one action ref."""
+    digest = hashlib.sha256(f"packhorse.schedule:{action_ref}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,38 +86,8 @@ class SqlExecutionStore:
 
     def create(self, execution: Execution, *, then: Status | None = None) -> None:
         """Store a new execution; with ``then``, move it on at once (one transaction)."""
-        row = {
-            "id": execution.id,
-            "action_ref": execution.action_ref,
-            "runner_type": execution.runner_type,
-            "status": execution.status.value,
-            "parameters": canonical_json(execution.parameters),
-            "context": canonical_json(execution.context),
-            "result": None if execution.result is None else canonical_json(execution.result),
-            "attempt": execution.attempt,
-            "created_at": execution.created_at,
-            "run_after": execution.run_after,
-            "pids": "[]",
-            "parent_id": execution.parent_id,
-        }
-        statuses = [execution.status]
-        if then is not None:
-            assert can_move(execution.status, then)
-            row["status"] = then.value
-            statuses.append(then)
         with transaction(self._engine, write=True) as connection:
-            connection.execute(_table.insert(), row)
-            connection.execute(
-                _log.insert(),
-                [
-                    {
-                        "execution_id": execution.id,
-                        "status": s.value,
-                        "timestamp": execution.created_at,
-                    }
-                    for s in statuses
-                ],
-            )
+            _insert(connection, execution, then)
 
     def _append_log(
         self, connection: sa.Connection, execution_id: str, status: Status, at: str
@@ -120,13 +104,16 @@ class SqlExecutionStore:
         now: str,
         attempt: int | None = None,
         expected: Iterable[Status] | None = None,
+        follow_up: tuple[Execution, Status | None] | None = None,
         **values: Any,
     ) -> bool:
         """Move to ``target`` if the table allows it from the current status (and the current
         status is in ``expected``, and the attempt matches); write ``values`` with it.
 
         Returns False, changing nothing, otherwise: that is what makes recording a result
-        idempotent (a second ``finish`` of the same attempt is a no-op).
+        idempotent (a second ``finish`` of the same attempt is a no-op). ``follow_up`` (a new
+        execution and the status to move it on to) is stored in the same transaction, only
+        when the move happened and no execution with its id exists (a policy retry).
         """
         sources = [s.value for s in _SOURCES[target] if expected is None or s in set(expected)]
         if not sources:
@@ -148,6 +135,13 @@ class SqlExecutionStore:
             if not changed:
                 return False
             self._append_log(connection, execution_id, target, now)
+            if follow_up is not None:
+                new, then = follow_up
+                exists = connection.execute(
+                    sa.select(_table.c.id).where(_table.c.id == new.id)
+                ).first()
+                if exists is None:
+                    _insert(connection, new, then)
         return True
 
     def claim(self, worker: str, *, now: str, lease_until: str, limit: int) -> list[Execution]:
@@ -229,6 +223,116 @@ class SqlExecutionStore:
                 _table.update().where(_table.c.id == execution_id).values(pids=json.dumps(pids))
             )
 
+    def waiting_actions(self, *, now: str) -> list[str]:
+        """Action refs with executions waiting for the scheduler (requested or delayed, due)."""
+        select = (
+            sa.select(_table.c.action_ref)
+            .where(
+                _table.c.status.in_([Status.REQUESTED.value, Status.DELAYED.value]),
+                sa.or_(_table.c.run_after.is_(None), _table.c.run_after <= now),
+            )
+            .distinct()
+        )
+        with transaction(self._engine) as connection:
+            return sorted(row.action_ref for row in connection.execute(select))
+
+    def schedule(
+        self,
+        action_ref: str,
+        decide: Decide,
+        *,
+        holding: Iterable[Status],
+        now: str,
+    ) -> list[tuple[str, Status]]:
+        """One scheduler pass over one action, in one write transaction.
+
+        Reads the action's due waiting executions (``requested``/``delayed``, oldest first) and
+        the parameters of those ``holding`` a slot, asks ``decide`` and applies its decisions
+        ``(id, status, result)``. Passes for the same action are serialised: on SQLite by
+        ``BEGIN IMMEDIATE`` (one writer at a time), on PostgreSQL by a transaction-scoped
+        advisory lock on the action ref, taken before anything is read, so two schedulers can
+        never both count the same free slot. Returns the moves made.
+        """
+        waiting_select = (
+            sa.select(_table)
+            .where(
+                _table.c.action_ref == action_ref,
+                _table.c.status.in_([Status.REQUESTED.value, Status.DELAYED.value]),
+                sa.or_(_table.c.run_after.is_(None), _table.c.run_after <= now),
+            )
+            .order_by(_table.c.created_at, _table.c.id)
+        )
+        active_select = sa.select(_table.c.parameters).where(
+            _table.c.action_ref == action_ref,
+            _table.c.status.in_([s.value for s in holding]),
+        )
+        moves: list[tuple[str, Status]] = []
+        with transaction(self._engine, write=True) as connection:
+            if connection.dialect.name == "postgresql":
+                connection.execute(
+                    sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _lock_key(action_ref)}
+                )
+            waiting = [_row_to_execution(row) for row in connection.execute(waiting_select)]
+            if not waiting:
+                return []
+            active = [json.loads(row.parameters) for row in connection.execute(active_select)]
+            # Each move is a compare-and-set on the status read above, never a move from
+            # whatever the row has become since (``scheduled -> delayed`` is a legal move).
+            read = {execution.id: execution.status for execution in waiting}
+            for execution_id, target, result in decide(waiting, active):
+                if not can_move(read[execution_id], target):
+                    continue
+                values: dict[str, Any] = {"status": target.value}
+                if target in COMPLETED:
+                    values.update(
+                        end_timestamp=now,
+                        result=None if result is None else canonical_json(result),
+                    )
+                changed = connection.execute(
+                    _table.update()
+                    .where(
+                        _table.c.id == execution_id,
+                        _table.c.status == read[execution_id].value,
+                    )
+                    .values(**values)
+                ).rowcount
+                if changed:
+                    self._append_log(connection, execution_id, target, now)
+                    moves.append((execution_id, target))
+        return moves
+
+    # -- retention ----------------------------------------------------------------------------
+
+    def _completed_before(self, before: str) -> sa.ColumnElement[bool]:
+        return sa.and_(
+            _table.c.status.in_([s.value for s in COMPLETED]),
+            sa.func.coalesce(_table.c.end_timestamp, _table.c.created_at) < before,
+        )
+
+    def count_completed(self, *, before: str) -> int:
+        """Completed executions that ended before ``before``."""
+        select = (
+            sa.select(sa.func.count()).select_from(_table).where(self._completed_before(before))
+        )
+        with transaction(self._engine) as connection:
+            return int(connection.execute(select).scalar_one())
+
+    def delete_completed(self, *, before: str, batch: int = 500) -> int:
+        """Delete up to ``batch`` completed executions that ended before ``before``, with their
+        log rows, in one short transaction. Returns how many were deleted."""
+        select = (
+            sa.select(_table.c.id)
+            .where(self._completed_before(before))
+            .order_by(_table.c.created_at)
+            .limit(batch)
+        )
+        with transaction(self._engine, write=True) as connection:
+            ids = [row.id for row in connection.execute(select)]
+            if ids:
+                connection.execute(_log.delete().where(_log.c.execution_id.in_(ids)))
+                connection.execute(_table.delete().where(_table.c.id.in_(ids)))
+        return len(ids)
+
     # -- reads --------------------------------------------------------------------------------
 
     def get(self, execution_id: str) -> Execution | None:
@@ -301,3 +405,33 @@ class SqlExecutionStore:
             return [
                 (int(i), str(stream), str(data)) for i, stream, data in connection.execute(query)
             ]
+
+
+def _insert(connection: sa.Connection, execution: Execution, then: Status | None) -> None:
+    row = {
+        "id": execution.id,
+        "action_ref": execution.action_ref,
+        "runner_type": execution.runner_type,
+        "status": execution.status.value,
+        "parameters": canonical_json(execution.parameters),
+        "context": canonical_json(execution.context),
+        "result": None if execution.result is None else canonical_json(execution.result),
+        "attempt": execution.attempt,
+        "created_at": execution.created_at,
+        "run_after": execution.run_after,
+        "pids": "[]",
+        "parent_id": execution.parent_id,
+    }
+    statuses = [execution.status]
+    if then is not None:
+        assert can_move(execution.status, then)
+        row["status"] = then.value
+        statuses.append(then)
+    connection.execute(_table.insert(), row)
+    connection.execute(
+        _log.insert(),
+        [
+            {"execution_id": execution.id, "status": s.value, "timestamp": execution.created_at}
+            for s in statuses
+        ],
+    )

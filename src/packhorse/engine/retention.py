@@ -1,0 +1,54 @@
+"""Retention: completed executions older than ``[retention] executions_days`` are deleted.
+
+``packhorse gc`` runs :func:`collect` once; ``packhorse up`` runs it every
+:data:`INTERVAL_SECONDS`. Deletion goes in small batches, one short write transaction each,
+so that workers recording results are never held up for long.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from packhorse.storage.executions import SqlExecutionStore
+
+INTERVAL_SECONDS = 600.0
+BATCH = 500
+_ISO = "%Y-%m-%dT%H:%M:%S.%fZ"
+
+
+@dataclass(frozen=True, slots=True)
+class GcReport:
+    cutoff: str
+    """Completed executions that ended before this were (or, dry run, would be) deleted."""
+    executions: int
+    dry_run: bool
+
+
+def cutoff(now: dt.datetime, days: int) -> str:
+    return (now - dt.timedelta(days=days)).astimezone(dt.UTC).strftime(_ISO)
+
+
+def collect(
+    store: SqlExecutionStore,
+    *,
+    now: dt.datetime,
+    executions_days: int,
+    dry_run: bool = False,
+    batch: int = BATCH,
+    between_batches: Callable[[], None] = lambda: time.sleep(0),
+) -> GcReport:
+    """Delete completed executions (and their log rows) that ended more than
+    ``executions_days`` before ``now``; running and waiting ones are never touched."""
+    before = cutoff(now, executions_days)
+    if dry_run:
+        return GcReport(before, store.count_completed(before=before), dry_run=True)
+    total = 0
+    while True:
+        deleted = store.delete_completed(before=before, batch=batch)
+        total += deleted
+        if deleted < batch:
+            return GcReport(before, total, dry_run=False)
+        between_batches()  # let other writers in between transactions
