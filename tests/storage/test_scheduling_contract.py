@@ -178,6 +178,7 @@ def test_retention_deletes_old_completed_executions_in_batches(engine: sa.Engine
     store = SqlExecutionStore(engine)
     for index in range(5):
         requested(store, f"old{index}", created=index)
+        store.append_output(f"old{index}", [("stdout", "text", at(index))])
         assert store.transition(f"old{index}", Status.CANCELED, now=at(10))
     requested(store, "recent", created=1)
     assert store.transition("recent", Status.CANCELED, now=at(50))
@@ -192,7 +193,8 @@ def test_retention_deletes_old_completed_executions_in_batches(engine: sa.Engine
     left = {e.id for e in store.by_status(list(Status))}
     assert left == {"recent", "running"}
     with engine.connect() as connection:
-        orphan_logs = connection.execute(
-            sa.text("SELECT count(*) FROM execution_log WHERE execution_id LIKE 'old%'")
-        ).scalar_one()
-    assert orphan_logs == 0
+        for table in ("execution_log", "execution_output"):
+            orphans = connection.execute(
+                sa.text(f"SELECT count(*) FROM {table} WHERE execution_id LIKE 'old%'")  # noqa: S608
+            ).scalar_one()
+            assert orphans == 0, table

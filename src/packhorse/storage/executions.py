@@ -319,7 +319,7 @@ class SqlExecutionStore:
 
     def delete_completed(self, *, before: str, batch: int = 500) -> int:
         """Delete up to ``batch`` completed executions that ended before ``before``, with their
-        log rows, in one short transaction. Returns how many were deleted."""
+        log rows and stored output, in one short transaction. Returns how many were deleted."""
         select = (
             sa.select(_table.c.id)
             .where(self._completed_before(before))
@@ -330,6 +330,7 @@ class SqlExecutionStore:
             ids = [row.id for row in connection.execute(select)]
             if ids:
                 connection.execute(_log.delete().where(_log.c.execution_id.in_(ids)))
+                connection.execute(_output.delete().where(_output.c.execution_id.in_(ids)))
                 connection.execute(_table.delete().where(_table.c.id.in_(ids)))
         return len(ids)
 
