@@ -195,6 +195,6 @@ def test_retention_deletes_old_completed_executions_in_batches(engine: sa.Engine
     with engine.connect() as connection:
         for table in ("execution_log", "execution_output"):
             orphans = connection.execute(
-                sa.text(f"SELECT count(*) FROM {table} WHERE execution_id LIKE 'old%'")  # noqa: S608
+                sa.text(f"SELECT count(*) FROM {table} WHERE execution_id LIKE 'old%'")
             ).scalar_one()
             assert orphans == 0, table
