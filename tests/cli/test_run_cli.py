@@ -111,3 +111,10 @@ def test_output_is_stored_as_it_streams_and_tail_prints_it(instance_home: Path, 
     assert {"one", "two", "three"} <= set(lines)
     assert lines.index("one") < lines.index("three")
     assert f"Execution {execution['id']} has completed (status=succeeded)." in tailed.out
+
+
+def test_a_command_that_cannot_start_fails_cleanly(instance_home: Path, cli: Cli) -> None:
+    code, execution = run_json(cli, instance_home, "core.local", "cmd=true", "cwd=/no/such/dir")
+    assert code == 1
+    assert execution["status"] == "failed"
+    assert [e["status"] for e in execution["log"]][-2:] == ["running", "failed"]  # type: ignore[index]

@@ -234,6 +234,9 @@ class Worker:
             log.exception("runner %s crashed on %s", execution.runner_type, execution.id)
             self._fail_unstarted(execution, events, f"{type(error).__name__}: {error}")
             return
+        if not events.started_at_least_once:
+            # The runner ended without starting a process (it could not: a missing cwd...).
+            self.mark_running(execution)
         self._record(execution, outcome)
 
     def _fail_unstarted(self, execution: Execution, events: _Events, message: str) -> None:

@@ -14,6 +14,10 @@ many executions concurrently on one event loop. A runner must:
 * report the PIDs it starts through ``events.started`` (so that a restarted engine can reap
   them) and its output through ``events.output`` (for ``execution tail``).
 
+A runner whose runs start local processes sets ``starts_processes = True``: the engine then
+marks the execution ``running`` at the first ``events.started`` (so work whose process never
+started runs again after a crash); for other runners it is marked ``running`` before ``run``.
+
 Runners register through the ``packhorse.runners`` entry-point group (name -> class), built-in
 runners the same way; :class:`RunnerRegistry` loads them.
 """

@@ -75,6 +75,7 @@ class _LocalShellRunner:
     """What the command and script runners share: wrapping, environment, running, result."""
 
     name = ""
+    starts_processes = True
 
     def __init__(self, settings: LocalRunnerSettings | None = None) -> None:
         self.settings = settings or LocalRunnerSettings()

@@ -75,6 +75,7 @@ class PythonRunner:
     """
 
     name = "python-script"
+    starts_processes = True
 
     def __init__(
         self,
