@@ -46,7 +46,7 @@ class ProcessOutcome:
 
 
 @dataclass(slots=True)
-class _Capture:
+class OutputCapture:
     """One output stream: decodes UTF-8 incrementally and keeps at most ``limit`` bytes."""
 
     stream: str
@@ -118,8 +118,8 @@ async def run_process(
         process = await asyncio.create_subprocess_exec(*command, **common)  # type: ignore[arg-type]
     events.started(process.pid)
     assert process.stdout is not None and process.stderr is not None
-    stdout = _Capture("stdout", max_output_bytes)
-    stderr = _Capture("stderr", max_output_bytes)
+    stdout = OutputCapture("stdout", max_output_bytes)
+    stderr = OutputCapture("stderr", max_output_bytes)
     tasks = [
         asyncio.create_task(_pump(process.stdout, stdout, events)),
         asyncio.create_task(_pump(process.stderr, stderr, events)),
@@ -180,7 +180,7 @@ async def terminate(process: asyncio.subprocess.Process, *, grace: float) -> Non
     await _wait_group_gone(pid)
 
 
-async def _pump(reader: asyncio.StreamReader, capture: _Capture, events: RunEvents) -> None:
+async def _pump(reader: asyncio.StreamReader, capture: OutputCapture, events: RunEvents) -> None:
     while data := await reader.read(_READ_SIZE):
         text = capture.feed(data)
         if text:

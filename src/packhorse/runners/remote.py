@@ -51,7 +51,7 @@ from packhorse.params.render import RenderedParameters
 from packhorse.params.shell import script_command, wrap_command
 from packhorse.runners.base import RunEvents, RunnerResult, RunRequest, RunStatus
 from packhorse.runners.local import decode_output
-from packhorse.runners.process import DEFAULT_MAX_OUTPUT_BYTES, _Capture
+from packhorse.runners.process import DEFAULT_MAX_OUTPUT_BYTES, OutputCapture
 
 DEFAULT_SSH_PORT = 22
 #: StackStorm's ``[ssh_runner] ssh_connect_timeout``.
@@ -323,7 +323,7 @@ class _RemoteShellRunner:
         events: RunEvents | None,
     ) -> dict[str, Any]:
         limit = self.settings.max_output_bytes
-        stdout, stderr = _Capture("stdout", limit), _Capture("stderr", limit)
+        stdout, stderr = OutputCapture("stdout", limit), OutputCapture("stderr", limit)
         sudo_password = request.runner_parameters.get("sudo_password")
         shown = _sanitize(command)
         try:
@@ -456,7 +456,7 @@ async def _remove(connection: asyncssh.SSHClientConnection, remote_dir: str) -> 
 
 
 async def _pump(
-    reader: asyncssh.SSHReader[bytes], capture: _Capture, events: RunEvents | None
+    reader: asyncssh.SSHReader[bytes], capture: OutputCapture, events: RunEvents | None
 ) -> None:
     while chunk := await reader.read(_CHUNK):
         text = capture.feed(chunk)
