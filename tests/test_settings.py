@@ -31,6 +31,8 @@ def test_round_trip_keeps_every_field_and_unknown_sections(tmp_path: Path) -> No
         database_url='postgresql://u@h/db?x="y"',
         pack_paths=(tmp_path / "more", Path("/opt/shared/packs")),
         system_user="svc",
+        ssh_known_hosts="/etc/ssh/ssh_known_hosts",
+        ssh_key_file="/home/svc/.ssh/id_ed25519",
         retention_executions_days=90,
         retention_trigger_instances_days=3,
         extra={"future": {"flag": True, "count": 3, "names": ["a", "b"]}},

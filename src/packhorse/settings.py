@@ -41,6 +41,12 @@ class Settings:
     """The user rule-triggered executions run as (StackStorm's convention)."""
     workers: int = 4
     """Executions ``packhorse up`` runs at once."""
+    ssh_known_hosts: str = ""
+    """Known-hosts file remote actions check host keys against; empty accepts any key (as
+    StackStorm's paramiko AutoAddPolicy)."""
+    ssh_key_file: str = ""
+    """Key remote actions use when they give neither password nor private_key (StackStorm's
+    ``[system_user] ssh_key_file``); empty: the SSH agent and ``~/.ssh``."""
     run_as: str = ""
     """Operating-system user that local actions run as (through sudo), as StackStorm runs them
     as ``stanley``; empty runs them as the user Packhorse runs as."""
@@ -124,7 +130,8 @@ def settings_from_toml(home: Path, raw: Mapping[str, Any], file: Path) -> Settin
     packs = _table(raw, "packs", file)
     execution = _table(raw, "execution", file)
     retention = _table(raw, "retention", file)
-    known = {"instance", "server", "database", "packs", "execution", "retention"}
+    ssh = _table(raw, "ssh", file)
+    known = {"instance", "server", "database", "packs", "execution", "ssh", "retention"}
     instance_id = _string(instance, "id", file, "instance")
     if not instance_id:
         raise ConfigurationError(f"{file}: [instance] id is required")
@@ -141,6 +148,8 @@ def settings_from_toml(home: Path, raw: Mapping[str, Any], file: Path) -> Settin
         system_user=_string(execution, "system_user", file, "execution") or "stanley",
         workers=_positive_int(execution, "workers", file, "execution", default=4),
         run_as=_string(execution, "run_as", file, "execution"),
+        ssh_known_hosts=_string(ssh, "known_hosts", file, "ssh"),
+        ssh_key_file=_string(ssh, "key_file", file, "ssh"),
         retention_executions_days=_positive_int(
             retention, "executions_days", file, "retention", default=30
         ),
@@ -167,6 +176,7 @@ def settings_to_toml(settings: Settings) -> str:
             "workers": settings.workers,
             "run_as": settings.run_as,
         },
+        "ssh": {"known_hosts": settings.ssh_known_hosts, "key_file": settings.ssh_key_file},
         "retention": {
             "executions_days": settings.retention_executions_days,
             "trigger_instances_days": settings.retention_trigger_instances_days,

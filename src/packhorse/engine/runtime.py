@@ -91,7 +91,23 @@ def build_runtime(settings: Settings, *, slots: int = 4) -> Runtime:
     from packhorse.runners.python import PythonRunner
 
     python_runner = PythonRunner(datastore=ServiceDatastoreChannel(datastore))
-    runners = RunnerRegistry.from_entry_points({"python-script": python_runner})
+    from packhorse.runners.remote import (
+        RemoteRunnerSettings,
+        RemoteShellCommandRunner,
+        RemoteShellScriptRunner,
+    )
+
+    ssh = RemoteRunnerSettings(
+        known_hosts=settings.ssh_known_hosts or None,
+        default_key_file=settings.ssh_key_file or None,
+    )
+    runners = RunnerRegistry.from_entry_points(
+        {
+            "python-script": python_runner,
+            "remote-shell-cmd": RemoteShellCommandRunner(ssh),
+            "remote-shell-script": RemoteShellScriptRunner(ssh),
+        }
+    )
     scheduler = Scheduler(store, PolicyBook(registry))
     worker = Worker(
         store,
