@@ -1,7 +1,8 @@
-"""Sandboxed Jinja (YAQL later) with StackStorm's and orquesta's functions and filters (pure).
+"""Sandboxed Jinja and YAQL with StackStorm's and orquesta's functions and filters (pure).
 
 Public surface:
 
+* :func:`render_yaql`, :func:`yaql_syntax_errors` and :func:`is_yaql` (``packhorse.expr.yaql``);
 * :func:`render_value`, :func:`render_param_template`, :func:`render_criteria_pattern`,
   :func:`render_template`, :func:`syntax_errors`, :func:`is_jinja` and :func:`environment`
   (``packhorse.expr.jinja``);
@@ -24,6 +25,7 @@ from packhorse.expr.jinja import (
     render_value,
     syntax_errors,
 )
+from packhorse.expr.yaql import is_yaql, render_yaql, yaql_syntax_errors
 
 __all__ = [
     "FUNCTIONS",
@@ -33,9 +35,12 @@ __all__ = [
     "KeyValueLookup",
     "environment",
     "is_jinja",
+    "is_yaql",
     "render_criteria_pattern",
     "render_param_template",
     "render_template",
     "render_value",
+    "render_yaql",
     "syntax_errors",
+    "yaql_syntax_errors",
 ]
