@@ -9,7 +9,7 @@
     ├── StorageError                the database failed; ``retryable`` says whether to try again
     ├── DecryptionError             an encrypted value cannot be decrypted (damaged, altered,
     │                               wrong key or wrong place); ``key_id`` names its key if known
-    ├── ExpressionError             a Jinja (later YAQL) expression failed to parse or evaluate;
+    ├── ExpressionError             a Jinja or YAQL expression failed to parse or evaluate;
     │                               carries ``expression`` and the orquesta-style message
     └── ParameterError              action parameters could not be rendered, cast or checked
                                     (immutable override, cycle, bad type, missing required...);
@@ -104,15 +104,25 @@ class ExpressionError(PackhorseError):
 
     ``expression`` is the failing expression (the ``{{ ... }}`` part, or the whole text for a
     template with blocks); ``kind`` is the evaluator's exception name (``JinjaEvaluationException``,
-    later ``YaqlEvaluationException``); ``reason`` is ``"<ErrorClass>: <message>"`` of the
+    or ``YaqlEvaluationException``); ``reason`` is ``"<ErrorClass>: <message>"`` of the
     underlying error, which is what StackStorm's parameter renderer shows after
     ``Failed to render parameter "name": ``.
+
+    ``summary`` replaces the ``Unable to evaluate expression ...`` part for the few messages
+    orquesta words differently (YAQL's ``Unable to resolve key 'k' in expression '...' from
+    context.``, and ``Expression with multiple types is not supported.``).
     """
 
     def __init__(
-        self, expression: str, reason: str, *, kind: str = "JinjaEvaluationException"
+        self,
+        expression: str,
+        reason: str,
+        *,
+        kind: str = "JinjaEvaluationException",
+        summary: str | None = None,
     ) -> None:
-        super().__init__(f"{kind}: Unable to evaluate expression '{expression}'. {reason}")
+        text = summary or f"Unable to evaluate expression '{expression}'. {reason}"
+        super().__init__(f"{kind}: {text}")
         self.expression = expression
         self.reason = reason
         self.kind = kind

@@ -1,7 +1,10 @@
-"""Sandboxed Jinja (YAQL later) with StackStorm's and orquesta's functions and filters (pure).
+"""Sandboxed Jinja and YAQL with StackStorm's and orquesta's functions and filters (pure).
 
 Public surface:
 
+* :func:`render_expression_value` and :func:`expression_syntax_errors`, which pick YAQL or
+  Jinja per string as orquesta does (``packhorse.expr.unified``);
+* :func:`render_yaql`, :func:`yaql_syntax_errors` and :func:`is_yaql` (``packhorse.expr.yaql``);
 * :func:`render_value`, :func:`render_param_template`, :func:`render_criteria_pattern`,
   :func:`render_template`, :func:`syntax_errors`, :func:`is_jinja` and :func:`environment`
   (``packhorse.expr.jinja``);
@@ -24,6 +27,8 @@ from packhorse.expr.jinja import (
     render_value,
     syntax_errors,
 )
+from packhorse.expr.unified import expression_syntax_errors, render_expression_value
+from packhorse.expr.yaql import is_yaql, render_yaql, yaql_syntax_errors
 
 __all__ = [
     "FUNCTIONS",
@@ -32,10 +37,15 @@ __all__ = [
     "ExpressionError",
     "KeyValueLookup",
     "environment",
+    "expression_syntax_errors",
     "is_jinja",
+    "is_yaql",
     "render_criteria_pattern",
+    "render_expression_value",
     "render_param_template",
     "render_template",
     "render_value",
+    "render_yaql",
     "syntax_errors",
+    "yaql_syntax_errors",
 ]

@@ -2,7 +2,8 @@
 
 :data:`FUNCTIONS` maps each name templates use to its function. The Jinja environment registers
 every entry both as a filter (``{{ x | to_json_string }}``, as StackStorm does) and as a global
-function (``{{ to_json_string(x) }}``, as orquesta does); YAQL will register the same entries.
+function (``{{ to_json_string(x) }}``, as orquesta does); ``packhorse.expr.yaql``
+registers the same entries as YAQL functions (keyword arguments with ``=>``).
 
 Not here because they need the render context: ``decrypt_kv`` (see ``packhorse.expr.jinja``),
 and the workflow functions (``ctx``, ``result``, ``task``, ``st2kv(...)``, ...) that the
