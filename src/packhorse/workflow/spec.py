@@ -16,7 +16,7 @@ the graph and also rejects a name read on a path before the transition that publ
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Final
@@ -140,14 +140,22 @@ def field_path(at: Path) -> str:
 
 
 def parse_workflow(
-    text: str | bytes, path: str, *, yaql_syntax_errors: YaqlSyntaxCheck = no_yaql_errors
+    text: str | bytes,
+    path: str,
+    *,
+    yaql_syntax_errors: YaqlSyntaxCheck = no_yaql_errors,
+    host_context: Collection[str] = HOST_CONTEXT,
 ) -> tuple[WorkflowSpec | None, list[Diagnostic]]:
-    """Parse and inspect one Orquesta workflow; the spec is None when there is any error."""
+    """Parse and inspect one Orquesta workflow; the spec is None when there is any error.
+
+    ``host_context`` names the variables the host puts in the initial context (orquesta's
+    ``app_ctx``): expressions may read them without declaring them.
+    """
     doc, diagnostics = parse_yaml(text, path)
     if doc is None:
         return None, diagnostics
     try:
-        parser = _Parser(doc, yaql_syntax_errors)
+        parser = _Parser(doc, yaql_syntax_errors, frozenset(host_context))
         spec = parser.workflow()
     except RecursionError:
         message = "workflow nests too deeply to inspect"
@@ -181,8 +189,11 @@ def _kind(value: Any) -> str:
 class _Parser:
     """One pass over the document: builds the spec and collects every problem."""
 
-    def __init__(self, doc: YamlDocument, yaql_check: YaqlSyntaxCheck) -> None:
+    def __init__(
+        self, doc: YamlDocument, yaql_check: YaqlSyntaxCheck, host_context: frozenset[str]
+    ) -> None:
         self.doc = doc
+        self.host_context = host_context
         self.yaql_check = yaql_check
         self.diagnostics: list[Diagnostic] = []
         # Expressions are inspected once every defined name is known.
@@ -216,7 +227,7 @@ class _Parser:
             self.wrong_type(("description",), description, "a string")
             description = None
         inputs = self.inputs(data.get("input"))
-        declared = HOST_CONTEXT | {item.name for item in inputs}
+        declared = self.host_context | {item.name for item in inputs}
         variables = self.pairs(data.get("vars"), ("vars",), declared)
         declared |= {name for name, _ in variables}
         tasks = self.tasks(data)
@@ -249,7 +260,7 @@ class _Parser:
             elif isinstance(item, dict) and len(item) == 1 and isinstance(next(iter(item)), str):
                 name, default = next(iter(item.items()))
                 spec = InputSpec(name, default, True)
-                seen = HOST_CONTEXT | {earlier.name for earlier in found}
+                seen = self.host_context | {earlier.name for earlier in found}
                 self.expressions.append(((*at, name), default, frozenset(seen)))
             else:
                 self.wrong_type(at, item, "a name or a one-key mapping")
