@@ -131,7 +131,8 @@ def test_inline_action_input(action: str, ref: str, inline: dict[str, object]) -
     assert diagnostics == []
     assert spec is not None
     assert spec.tasks["t"].action == ref
-    assert dict(spec.tasks["t"].input) == {**inline, "z": 1}
+    # As in orquesta, pairs on the action line replace the task's input.
+    assert dict(spec.tasks["t"].input) == (inline or {"z": 1})
 
 
 def test_every_problem_is_reported_with_its_field_path() -> None:
@@ -225,6 +226,12 @@ def test_yaql_hook() -> None:
         ("version: 1.0\nvars: [{a: 1}, {a: 2}]\ntasks:\n  t: {}\n", "PH717"),
         ("version: 1.0\ntasks:\n  t: {next: [{publish: 3}]}\n", "PH704"),
         ("version: 1.0\n  bad: [\n", "PH002"),
+        ("version: 1.0\ntasks:\n  t: {action: a.b, with: foobar}\n", "PH704"),
+        ("version: 1.0\ntasks:\n  t: {action: a.b, with: [1, 2]}\n", "PH704"),
+        ("version: 1.0\ntasks:\n  t: {action: a.b, with: 'x y in <% [1] %>'}\n", "PH704"),
+        ("version: 1.0\ntasks:\n  t: {action: a.b, with: '<% [1] %> tail'}\n", "PH704"),
+        ("version: 1.0\ntasks: {}\n", "PH702"),
+        ("version: 1.0\ntasks:\n  t:\n  t:\n", "PH718"),
     ],
 )
 def test_malformed_documents(text: str, code: str) -> None:

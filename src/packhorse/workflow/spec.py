@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any, Final
 
@@ -127,8 +127,12 @@ _TRANSITION_KEYS: Final = ("when", "publish", "do")
 _WITH_KEYS: Final = ("items", "concurrency")
 _RETRY_KEYS: Final = ("when", "count", "delay")
 _NAME: Final = re.compile(r"^\w+$")
-_NAMED_ITEMS: Final = re.compile(r"^\s*(\w+(?:\s*,\s*\w+)*)\s+in\s+(<%.*%>|{{.*}})\s*$", re.DOTALL)
-_EXPRESSION_START: Final = re.compile(r"^\s*(<%|{{|{%)")
+_STATEMENT: Final = r"<%.*?%>|{{.*?}}|{%.*?%}"
+# orquesta's with-items pattern: one expression, or "x, y in <expression>".
+_ITEMS: Final = re.compile(
+    rf"^\s*(?P<whole>{_STATEMENT})\s*$"
+    rf"|^\s*(?P<names>(?:\w+,\s?|\s+)*\w+)\s+in\s+(?P<items>{_STATEMENT})\s*$"
+)
 
 
 def field_path(at: Path) -> str:
@@ -151,9 +155,11 @@ def parse_workflow(
     ``host_context`` names the variables the host puts in the initial context (orquesta's
     ``app_ctx``): expressions may read them without declaring them.
     """
-    doc, diagnostics = parse_yaml(text, path)
+    doc, read = parse_yaml(text, path)
     if doc is None:
-        return None, diagnostics
+        return None, read
+    # orquesta refuses a definition with a duplicate key; plain YAML keeps the last value.
+    diagnostics = [_duplicate(d) if d.code == "PH003" else d for d in read]
     try:
         parser = _Parser(doc, yaql_syntax_errors, frozenset(host_context))
         spec = parser.workflow()
@@ -162,6 +168,12 @@ def parse_workflow(
         return None, [*diagnostics, _diagnostic("PH704", message, path, doc, ())]
     diagnostics.extend(parser.diagnostics)
     return (None if has_errors(diagnostics) else spec), diagnostics
+
+
+def _duplicate(warning: Diagnostic) -> Diagnostic:
+    key = warning.field.rsplit(".", 1)[-1]
+    message = f'Failed to load workflow definition because found duplicate key "{key}"'
+    return replace(warning, code="PH718", severity=severity_of("PH718"), message=message)
 
 
 def _diagnostic(code: str, message: str, path: str, doc: YamlDocument, at: Path) -> Diagnostic:
@@ -297,7 +309,10 @@ class _Parser:
     def tasks(self, data: dict[str, Any]) -> Mapping[str, TaskSpec]:
         value = data.get("tasks")
         if value is None or value == {}:
-            self.add("PH702", "tasks missing: a workflow needs at least one task", ())
+            message = (
+                "{} should be non-empty" if "tasks" in data else "'tasks' is a required property"
+            )
+            self.add("PH702", message, ("tasks",))
             return MappingProxyType({})
         if not isinstance(value, dict):
             self.wrong_type(("tasks",), value, "a mapping of task names to tasks")
@@ -340,12 +355,13 @@ class _Parser:
         if not isinstance(value, str) or not value.strip():
             self.wrong_type(at, value, "a non-empty string")
             return None, []
-        text = value.strip()
-        if " " not in text or _EXPRESSION_START.match(text):
-            self.expressions.append((at, text, None))
-            return text, []
-        ref, rest = text.split(" ", 1)
-        inline = parse_inline_params(rest)
+        # orquesta's rule: when the string holds name=value pairs, the action is the text
+        # before the first space and the pairs replace the task's input.
+        inline = parse_inline_params(value)
+        if not inline:
+            self.expressions.append((at, value, None))
+            return value, []
+        ref = value[: value.index(" ")]
         # Inline parameters are located at the action line, where they are written.
         for item in (ref, *(value for _, value in inline)):
             self.expressions.append((at, item, None))
@@ -354,16 +370,13 @@ class _Parser:
     def task_input(
         self, value: Any, inline: list[tuple[str, Any]], at: Path
     ) -> Mapping[str, Any] | str:
-        if isinstance(value, str):
-            self.expressions.append((at, value, None))
-            return value
-        if value is not None and not isinstance(value, dict):
+        if value is not None and not isinstance(value, dict | str):
             self.wrong_type(at, value, "a mapping of parameters or an expression")
             value = None
         self.expressions.append((at, value, None))
-        merged = dict(inline)
-        merged.update(value or {})
-        return MappingProxyType(merged)
+        if inline:  # as in orquesta, inline pairs on the action line replace the input
+            return MappingProxyType(dict(inline))
+        return value if isinstance(value, str) else MappingProxyType(dict(value or {}))
 
     def transitions(self, value: Any, at: Path) -> tuple[TransitionSpec, ...]:
         if value is None:
@@ -452,15 +465,18 @@ class _Parser:
             items, items_at = value["items"], (*at, "items")
         else:
             items = value
-        names: tuple[str, ...] = ()
-        if isinstance(items, str):
-            named = _NAMED_ITEMS.match(items)
-            if named:
-                names = tuple(name.strip() for name in named.group(1).split(","))
-                items = named.group(2)
-        elif not isinstance(items, list):
-            self.wrong_type(items_at, items, "an expression or a list")
+        if not isinstance(items, str):
+            self.wrong_type(items_at, items, "an expression string")
             return None
+        matched = _ITEMS.match(items)
+        if matched is None:
+            message = f"{items!r} does not match 'x, y in <expression>' or '<expression>'"
+            self.add("PH704", message, items_at)
+            return None
+        names: tuple[str, ...] = ()
+        if matched.group("names"):
+            names = tuple(re.findall(r"\w+", matched.group("names")))
+            items = matched.group("items")
         self.expressions.append((items_at, items, None))
         return WithItemsSpec(items, concurrency, names)
 
@@ -487,7 +503,7 @@ class _Parser:
 
     def check_count(self, value: Any, at: Path) -> None:
         """An integer >= 0, or an expression that gives one."""
-        if isinstance(value, str) and languages(value):
+        if isinstance(value, str) and value:
             self.expressions.append((at, value, None))
         elif not (isinstance(value, int) and not isinstance(value, bool) and value >= 0):
             self.wrong_type(at, value, "an integer >= 0 or an expression")
@@ -517,9 +533,8 @@ class _Parser:
         if tasks and all(inbound[name] for name in tasks):
             self.add(
                 "PH716",
-                "Unable to identify any tasks to start the workflow. If the starting task is "
-                "part of a cycle with an inbound task transition, please add a separate "
-                "starting task.",
+                "Unable to identify any tasks to start the workflow. If the workflow has a "
+                "loop, please add a task that serves as an entry point (or lead) into the loop.",
                 ("tasks",),
             )
 

@@ -128,6 +128,7 @@ _TABLE: tuple[tuple[str, Severity, str], ...] = (
     ("PH715", E, "private variable referenced"),
     ("PH716", E, "no task to start the workflow"),
     ("PH717", E, "name declared twice"),
+    ("PH718", E, "duplicate key in a workflow"),
 )
 
 CODES: Mapping[str, Code] = MappingProxyType(
