@@ -319,3 +319,33 @@ def test_conformance_workflows_inspect_clean() -> None:
         if any(d.is_error for d in diagnostics):
             flagged.add(path.stem)
     assert flagged == BROKEN_ON_PURPOSE
+
+
+def test_a_name_published_only_downstream_is_not_yet_assigned() -> None:
+    text = """\
+version: 1.0
+tasks:
+  task1:
+    action: core.echo message=<% ctx().late %>
+    next:
+      - publish: [{early: 1}]
+        do: task2
+  task2:
+    action: core.echo message=<% ctx().early %>
+    next:
+      - publish: late=2 again=<% ctx().late %>
+        do: task3
+  task3:
+    action: core.echo message="<% ctx().late %> <% ctx().early %>"
+  island:
+    join: all
+    action: core.echo message=<% ctx().late %>
+output:
+  - late: <% ctx().late %>
+"""
+    _, diagnostics = parse_workflow(text, "w.yaml")
+    assert [(d.code, d.field) for d in diagnostics] == [
+        ("PH712", "tasks.island.join"),
+        ("PH708", "tasks.task1.action"),
+        ("PH708", "tasks.island.action"),  # a start task: nothing is published before it
+    ]

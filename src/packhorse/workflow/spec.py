@@ -8,9 +8,10 @@ Parsing never raises. Every problem comes back as a diagnostic (codes PH7xx, see
 schema), semantics (reserved and undefined task names, joins, start tasks), expressions
 (each YAQL and Jinja snippet parses) and context (every ``ctx()`` name is assigned somewhere).
 
-Context is checked per workflow, not per path: a name is defined when it is an input, a var,
-a name the host seeds (``st2``, ``parent``) or published by any transition. Orquesta follows
-the graph and also rejects a name read on a path before the transition that publishes it.
+Context is checked along the graph: a task sees the inputs, the vars, the names the host
+seeds (``st2``, ``parent``) and what the transitions on some path from a start task into it
+publish; output sees every name. Orquesta walks the graph once, breadth first, so in a few
+cases (a join reached before all its branches are walked) it is stricter than this.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from packhorse.workflow.expressions import (
     parse_inline_params,
     strings,
 )
+from packhorse.workflow.scopes import published_by, task_scopes
 
 ENGINE_COMMANDS: Final = frozenset({"continue", "fail", "noop", "retry"})
 """Reserved task names: ``do`` may name them, a task may not be called so."""
@@ -246,7 +248,7 @@ class _Parser:
         published = {name for task in tasks.values() for t in task.next for name, _ in t.publish}
         output = self.pairs(data.get("output"), ("output",), declared | published)
         self.semantics(tasks)
-        self.inspect_expressions(declared | published)
+        self.inspect_expressions(declared | published, task_scopes(tasks, frozenset(declared)))
         return WorkflowSpec(version, description, inputs, variables, tasks, output)
 
     def version(self, data: dict[str, Any]) -> str:
@@ -538,8 +540,16 @@ class _Parser:
                 ("tasks",),
             )
 
-    def inspect_expressions(self, defined: set[str] | frozenset[str]) -> None:
-        for at, value, scope in self.expressions:
+    def inspect_expressions(
+        self, defined: set[str] | frozenset[str], scopes: Mapping[str, frozenset[str]]
+    ) -> None:
+        for at, value, fixed in self.expressions:
+            scope = fixed
+            if scope is None and len(at) > 1 and at[0] == "tasks":
+                scope = scopes.get(str(at[1]))
+                if scope is not None and len(at) > 3 and at[2] == "next":
+                    # A transition's when and publish also see what that transition publishes.
+                    scope = scope | published_by(self.doc.data, at)
             for relative, text in strings(value):
                 self.inspect_text((*at, *relative), text, defined if scope is None else scope)
 
