@@ -417,7 +417,39 @@ CASES = [
 
 #: Codes whose case needs more than one pack or folder: tested in test_discover/test_batch;
 #: and the codes of config values (configs/<ref>.yaml), tested in test_config_values.
-ELSEWHERE = {"PH006", "PH007", "PH100"} | {code for code in CODES if code.startswith("PH61")}
+WORKFLOW = "runner_type: orquesta\nentry_point: workflows/wf.yaml\n"
+CASES += [
+    Case(
+        "PH707",
+        action(
+            WORKFLOW,
+            **{"actions/workflows/wf.yaml": "version: 1.0\ntasks:\n  t:\n    next: [{do: u}]\n"},
+        ),
+        "actions/workflows/wf.yaml",
+        4,
+        'The task "u" is not defined.',
+    ),
+    Case(
+        "PH708",
+        action(
+            WORKFLOW,
+            **{
+                "actions/workflows/wf.yaml": "version: 1.0\ntasks:\n  t:\n"
+                "    action: <% ctx(x) %>\n"
+            },
+        ),
+        "actions/workflows/wf.yaml",
+        4,
+        'Variable "x" is referenced before assignment.',
+    ),
+]
+
+# Workflow codes: one case each in tests/workflow/test_spec.py.
+ELSEWHERE = (
+    {"PH006", "PH007", "PH100"}
+    | {code for code in CODES if code.startswith("PH61")}
+    | {code for code in CODES if code.startswith("PH7") and code not in {"PH707", "PH708"}}
+)
 
 
 def test_every_code_has_a_case() -> None:

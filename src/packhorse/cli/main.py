@@ -88,6 +88,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "gc": ("packhorse.cli.gc:gc", "Delete old completed executions ([retention] settings)."),
     "key": ("packhorse.cli.keys:key", "Read and write the datastore (st2kv), secrets encrypted."),
+    "workflow": ("packhorse.cli.workflow:workflow", "Check Orquesta workflow definitions."),
 }
 
 
@@ -126,7 +127,11 @@ def main(argv: list[str] | None = None) -> None:
     from packhorse.errors import PackhorseError
 
     try:
-        cli.main(args=argv, prog_name="packhorse", standalone_mode=False)
+        # Outside standalone mode click returns the code of a click.exceptions.Exit instead
+        # of raising it: without this, commands that exit 1 on errors would exit 0.
+        code = cli.main(args=argv, prog_name="packhorse", standalone_mode=False)
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except click.exceptions.Exit as done:
         sys.exit(done.exit_code)
     except click.ClickException as error:

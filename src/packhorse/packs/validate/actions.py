@@ -174,3 +174,11 @@ def _check_entry_point(
                 f"workflow {relative} must be a YAML mapping, not {describe(doc.data)}",
                 ("entry_point",),
             )
+        elif runner.name == "orquesta":
+            # Imported here: packhorse.workflow.spec reads YAML through this package, so a
+            # module-level import would be circular.
+            from packhorse.workflow.spec import parse_workflow
+
+            shown = scope.source.shown(relative)
+            _, found = parse_workflow(scope.source.texts[relative], shown)
+            report.sink.extend(found)

@@ -9,6 +9,7 @@ Codes are stable: a code is never reused for another problem. Families:
     PH4xx   sensors
     PH5xx   aliases and policies
     PH6xx   config.schema.yaml (PH60x) and pack config values, configs/<ref>.yaml (PH61x)
+    PH7xx   Orquesta workflow definitions (the entry points of orquesta actions)
 
 ``docs/diagnostics.md`` lists every code with an example and the fix; a test keeps the two in
 step.
@@ -110,6 +111,24 @@ _TABLE: tuple[tuple[str, Severity, str], ...] = (
     ("PH617", E, "decrypt_kv on a secret config value"),
     ("PH618", E, "invalid template in a config value"),
     ("PH619", W, "pack needs a config file"),
+    ("PH700", W, "workflow version missing"),
+    ("PH701", E, "unsupported workflow version"),
+    ("PH702", E, "workflow has no tasks"),
+    ("PH703", E, "unknown key in a workflow"),
+    ("PH704", E, "workflow field has the wrong type"),
+    ("PH705", E, "invalid task name"),
+    ("PH706", E, "reserved task name"),
+    ("PH707", E, "transition to an undefined task"),
+    ("PH708", E, "variable referenced before assignment"),
+    ("PH709", E, "YAQL and Jinja mixed in one string"),
+    ("PH710", E, "Jinja syntax error"),
+    ("PH711", E, "YAQL syntax error"),
+    ("PH712", E, "join task without enough inbound tasks"),
+    ("PH713", E, "with-items task without an action"),
+    ("PH715", E, "private variable referenced"),
+    ("PH716", E, "no task to start the workflow"),
+    ("PH717", E, "name declared twice"),
+    ("PH718", E, "duplicate key in a workflow"),
 )
 
 CODES: Mapping[str, Code] = MappingProxyType(
