@@ -466,6 +466,12 @@ def test_code(tmp_path: Path, case: Case) -> None:
     assert diagnostic.path == f"{case.dir_name}/{case.file}"
     assert diagnostic.line == case.line, diagnostic.format()
     assert case.message in diagnostic.message
-    assert diagnostic.severity is CODES[case.code].severity
+    if case.code.startswith("PH7"):
+        # Workflow problems do not block a pack's registration (StackStorm registers the
+        # pack; the workflow fails when run): warnings in a pack, errors in `workflow validate`.
+        assert diagnostic.severity is Severity.WARNING
+        assert diagnostic.message.endswith("(this workflow will fail when run)")
+    else:
+        assert diagnostic.severity is CODES[case.code].severity
     if diagnostic.severity is Severity.ERROR:
         assert diagnostic.is_error

@@ -17,6 +17,7 @@ from packhorse.workflow.spec import (
     TransitionSpec,
     WithItemsSpec,
     field_path,
+    no_yaql_errors,
     parse_workflow,
 )
 
@@ -207,8 +208,11 @@ def test_yaql_hook() -> None:
     assert [(d.code, d.message, d.line) for d in diagnostics] == [
         ("PH711", "YaqlGrammarException: bad", 4)
     ]
-    _, diagnostics = parse_workflow(text, "w.yaml")
+    _, diagnostics = parse_workflow(text, "w.yaml", yaql_syntax_errors=no_yaql_errors)
     assert diagnostics == []
+    _, diagnostics = parse_workflow(text, "w.yaml")  # the default parses with yaql
+    assert [(d.code, d.line) for d in diagnostics] == [("PH711", 4)]
+    assert "Parse error" in diagnostics[0].message
 
 
 @pytest.mark.parametrize(

@@ -46,8 +46,16 @@ YaqlSyntaxCheck = Callable[[str], Sequence[str]]
 
 
 def no_yaql_errors(text: str) -> Sequence[str]:
-    """Default YAQL check: none (YAQL parsing lives in the expression package)."""
+    """A YAQL check that finds nothing (for callers that skip YAQL parsing)."""
     return ()
+
+
+def yaql_errors(text: str) -> Sequence[str]:
+    """The default YAQL check: every ``<% %>`` of ``text`` that does not parse (yaql is
+    imported only when a workflow holds YAQL)."""
+    from packhorse.expr.yaql import yaql_syntax_errors
+
+    return [str(error) for error in yaql_syntax_errors(text)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,7 +157,7 @@ def parse_workflow(
     text: str | bytes,
     path: str,
     *,
-    yaql_syntax_errors: YaqlSyntaxCheck = no_yaql_errors,
+    yaql_syntax_errors: YaqlSyntaxCheck = yaql_errors,
     host_context: Collection[str] = HOST_CONTEXT,
 ) -> tuple[WorkflowSpec | None, list[Diagnostic]]:
     """Parse and inspect one Orquesta workflow; the spec is None when there is any error.

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from packhorse.model.content import Kind, Resource
+from packhorse.model.diagnostics import Severity
 from packhorse.model.runner_types import REMOVED_RUNNER_TYPES, RunnerType
 from packhorse.packs.validate.report import FileReport, check_fields, describe, typed_fields
 from packhorse.packs.validate.schema import check_parameters, json_schema_problem
@@ -181,4 +183,16 @@ def _check_entry_point(
 
             shown = scope.source.shown(relative)
             _, found = parse_workflow(scope.source.texts[relative], shown)
-            report.sink.extend(found)
+            # StackStorm registers a pack whose workflow does not inspect clean; the workflow
+            # fails when it runs. So do we: its problems are warnings here (and errors for
+            # `packhorse workflow validate`), and a pack like st2's examples still registers.
+            report.sink.extend(
+                replace(
+                    diagnostic,
+                    severity=Severity.WARNING,
+                    message=f"{diagnostic.message} (this workflow will fail when run)",
+                )
+                if diagnostic.is_error
+                else diagnostic
+                for diagnostic in found
+            )
