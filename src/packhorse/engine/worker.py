@@ -59,6 +59,9 @@ class WorkerSettings:
     """Longest wait for new work when nobody wakes the worker."""
 
 
+#: A running execution asked to cancel is killed within this time (plus the poll interval).
+CANCEL_CHECK_SECONDS = 0.25
+
 #: Output is stored in chunks at most this old (seconds) or this big (characters).
 OUTPUT_FLUSH_SECONDS = 0.25
 OUTPUT_FLUSH_SIZE = 64 * 1024
@@ -121,6 +124,7 @@ class Worker:
         self.redact = redact
         self.scheduler = scheduler
         self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._cancel_checked_at = 0.0
         self._wake = asyncio.Event()
 
     def _now(self) -> str:
@@ -188,8 +192,14 @@ class Worker:
                 log.exception("heartbeat failed; will retry")
 
     def _cancel_requested(self) -> None:
+        """Cancel the tasks of executions asked to cancel (checked at most every
+        ``CANCEL_CHECK_SECONDS``: cheap on a busy worker, prompt enough for a person)."""
         if not self._tasks:
             return
+        now = time.monotonic()
+        if now - self._cancel_checked_at < CANCEL_CHECK_SECONDS:
+            return
+        self._cancel_checked_at = now
         for execution in self.store.by_status([Status.CANCELING]):
             task = self._tasks.get(execution.id)
             if task is not None and not task.done():

@@ -25,6 +25,33 @@ _table = schema.executions
 _log = schema.execution_log
 _output = schema.execution_output
 
+_LOG_INSERT = _log.insert()
+
+#: Built once per shape: constructing SQLAlchemy statements is most of a transition's cost.
+_TRANSITIONS: dict[tuple[Status, tuple[str, ...], bool, tuple[str, ...]], sa.Update] = {}
+
+
+def _transition_statement(
+    target: Status, sources: tuple[str, ...], with_attempt: bool, values: dict[str, Any]
+) -> sa.Update:
+    key = (target, sources, with_attempt, tuple(sorted(values)))
+    statement = _TRANSITIONS.get(key)
+    if statement is None:
+        condition = [
+            _table.c.id == sa.bindparam("target_id"),
+            _table.c.status.in_(sources),
+        ]
+        if with_attempt:
+            condition.append(_table.c.attempt == sa.bindparam("expected_attempt"))
+        statement = (
+            _table.update()
+            .where(*condition)
+            .values(status=target.value, **{k: sa.bindparam(f"new_{k}") for k in key[3]})
+        )
+        _TRANSITIONS[key] = statement
+    return statement
+
+
 #: target status -> the statuses it may be reached from (the transition table, inverted)
 _SOURCES: dict[Status, frozenset[Status]] = {
     target: frozenset(s for s, targets in TRANSITIONS.items() if target in targets)
@@ -93,7 +120,7 @@ class SqlExecutionStore:
         self, connection: sa.Connection, execution_id: str, status: Status, at: str
     ) -> None:
         connection.execute(
-            _log.insert(), {"execution_id": execution_id, "status": status.value, "timestamp": at}
+            _LOG_INSERT, {"execution_id": execution_id, "status": status.value, "timestamp": at}
         )
 
     def transition(
@@ -125,13 +152,12 @@ class SqlExecutionStore:
         if target in COMPLETED:
             encoded.setdefault("end_timestamp", now)
             encoded.update(claimed_by=None, lease_expires_at=None)
-        condition = [_table.c.id == execution_id, _table.c.status.in_(sources)]
-        if attempt is not None:
-            condition.append(_table.c.attempt == attempt)
+        statement = _transition_statement(target, tuple(sources), attempt is not None, encoded)
+        # Bind names must differ from column names: SQLAlchemy reads those as SET values.
+        arguments = {f"new_{k}": v for k, v in encoded.items()}
+        arguments.update(target_id=execution_id, expected_attempt=attempt)
         with transaction(self._engine, write=True) as connection:
-            changed = connection.execute(
-                _table.update().where(*condition).values(status=target.value, **encoded)
-            ).rowcount
+            changed = connection.execute(statement, arguments).rowcount
             if not changed:
                 return False
             self._append_log(connection, execution_id, target, now)
