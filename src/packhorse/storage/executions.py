@@ -26,6 +26,21 @@ _log = schema.execution_log
 _output = schema.execution_output
 
 _LOG_INSERT = _log.insert()
+_SELECT_ONE = sa.select(_table).where(_table.c.id == sa.bindparam("target_id"))
+_SELECT_LOG = (
+    sa.select(_log.c.status, _log.c.timestamp)
+    .where(_log.c.execution_id == sa.bindparam("target_id"))
+    .order_by(_log.c.id)
+)
+_CLAIM_ONE = (
+    _table.update()
+    .where(
+        _table.c.id == sa.bindparam("target_id"),
+        _table.c.status == Status.SCHEDULED.value,
+        sa.or_(_table.c.claimed_by.is_(None), _table.c.lease_expires_at <= sa.bindparam("now")),
+    )
+    .values(claimed_by=sa.bindparam("worker"), lease_expires_at=sa.bindparam("until"))
+)
 
 #: Built once per shape: constructing SQLAlchemy statements is most of a transition's cost.
 _TRANSITIONS: dict[tuple[Status, tuple[str, ...], bool, tuple[str, ...]], sa.Update] = {}
@@ -199,19 +214,11 @@ class SqlExecutionStore:
         self, execution_id: str, worker: str, *, now: str, lease_until: str
     ) -> Execution | None:
         """Claim one given execution if it is scheduled and free (``packhorse run``)."""
+        arguments = {"target_id": execution_id, "now": now, "worker": worker, "until": lease_until}
         with transaction(self._engine, write=True) as connection:
-            result = connection.execute(
-                _table.update()
-                .where(
-                    _table.c.id == execution_id,
-                    _table.c.status == Status.SCHEDULED.value,
-                    sa.or_(_table.c.claimed_by.is_(None), _table.c.lease_expires_at <= now),
-                )
-                .values(claimed_by=worker, lease_expires_at=lease_until)
-            )
-            if not result.rowcount:
+            if not connection.execute(_CLAIM_ONE, arguments).rowcount:
                 return None
-            row = connection.execute(sa.select(_table).where(_table.c.id == execution_id)).one()
+            row = connection.execute(_SELECT_ONE, {"target_id": execution_id}).one()
         return _row_to_execution(row)
 
     def heartbeat(self, worker: str, ids: Sequence[str], *, lease_until: str) -> None:
@@ -364,14 +371,10 @@ class SqlExecutionStore:
 
     def get(self, execution_id: str) -> Execution | None:
         with transaction(self._engine) as connection:
-            row = connection.execute(sa.select(_table).where(_table.c.id == execution_id)).first()
+            row = connection.execute(_SELECT_ONE, {"target_id": execution_id}).first()
             if row is None:
                 return None
-            log = connection.execute(
-                sa.select(_log.c.status, _log.c.timestamp)
-                .where(_log.c.execution_id == execution_id)
-                .order_by(_log.c.id)
-            ).all()
+            log = connection.execute(_SELECT_LOG, {"target_id": execution_id}).all()
         return _row_to_execution(row, log)
 
     def find(self, query: ExecutionFilter) -> list[Execution]:
