@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
+
+if TYPE_CHECKING:
+    from packhorse.model.diagnostics import Diagnostic
 
 
 def echo_json(value: Any) -> None:
@@ -58,3 +61,48 @@ def echo_record(record: dict[str, Any]) -> None:
                 click.echo(f"  {line}")
         else:
             click.echo(f"{key.ljust(width)}: {_cell(value)}")
+
+
+def report_diagnostics(
+    diagnostics: Sequence[Diagnostic],
+    *,
+    checked: int,
+    noun: str,
+    output_format: str,
+    extra: dict[str, Any] | None = None,
+) -> None:
+    """Print diagnostics sorted by place, then ``N errors, M warnings in K <noun>s`` (or one
+    JSON document); exit 1 when any is an error. What every ``validate`` command prints."""
+    ordered = sorted(diagnostics, key=lambda d: (d.path, d.line, d.col, d.code, d.message))
+    errors = sum(1 for d in ordered if d.is_error)
+    warnings = len(ordered) - errors
+    summary = (
+        f"{errors} error{'s' * (errors != 1)}, {warnings} warning{'s' * (warnings != 1)} "
+        f"in {checked} {noun}{'s' * (checked != 1)}"
+    )
+    if output_format == "json":
+        echo_json(
+            {
+                **(extra or {}),
+                "diagnostics": [d.to_dict() for d in ordered],
+                "errors": errors,
+                "warnings": warnings,
+                "summary": summary,
+            }
+        )
+    else:
+        for diagnostic in ordered:
+            click.echo(diagnostic.format())
+        click.echo(summary)
+    if errors:
+        raise click.exceptions.Exit(1)
+
+
+format_option = click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="text: one line per problem; json: a document for scripts.",
+)

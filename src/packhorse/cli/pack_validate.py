@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from packhorse.cli.output import echo_json
+from packhorse.cli.output import format_option, report_diagnostics
 from packhorse.model.diagnostics import Diagnostic
 from packhorse.packs.discover import default_context, discover_packs, is_pack_dir, read_pack
 from packhorse.packs.source import PackSource
@@ -51,14 +51,7 @@ def _sources(folders: tuple[Path, ...]) -> tuple[list[PackSource], list[Diagnost
     required=True,
     type=click.Path(exists=True, file_okay=False, path_type=Path),
 )
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="text: one line per problem; json: a document for scripts.",
-)
+@format_option
 def validate(folders: tuple[Path, ...], output_format: str) -> None:
     """Check packs: every problem with file, line, column and code.
 
@@ -69,34 +62,20 @@ def validate(folders: tuple[Path, ...], output_format: str) -> None:
     results = validate_packs(sources, default_context())
     for result in results:
         diagnostics.extend(result.diagnostics)
-    diagnostics.sort(key=lambda d: (d.path, d.line, d.col, d.code, d.message))
-    errors = sum(1 for d in diagnostics if d.is_error)
-    warnings = len(diagnostics) - errors
-    summary = (
-        f"{errors} error{'s' * (errors != 1)}, {warnings} warning{'s' * (warnings != 1)} "
-        f"in {len(results)} pack{'s' * (len(results) != 1)}"
+    report_diagnostics(
+        diagnostics,
+        checked=len(results),
+        noun="pack",
+        output_format=output_format,
+        extra={
+            "packs": [
+                {
+                    "path": result.source.display_path,
+                    "ref": result.pack.ref if result.pack else None,
+                    "valid": result.ok,
+                    "resources": len(result.pack.resources) if result.pack else 0,
+                }
+                for result in results
+            ]
+        },
     )
-    if output_format == "json":
-        echo_json(
-            {
-                "packs": [
-                    {
-                        "path": result.source.display_path,
-                        "ref": result.pack.ref if result.pack else None,
-                        "valid": result.ok,
-                        "resources": len(result.pack.resources) if result.pack else 0,
-                    }
-                    for result in results
-                ],
-                "diagnostics": [d.to_dict() for d in diagnostics],
-                "errors": errors,
-                "warnings": warnings,
-                "summary": summary,
-            }
-        )
-    else:
-        for diagnostic in diagnostics:
-            click.echo(diagnostic.format())
-        click.echo(summary)
-    if errors:
-        raise click.exceptions.Exit(1)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from packhorse.cli.output import echo_json
+from packhorse.cli.output import format_option, report_diagnostics
 from packhorse.model.diagnostics import Diagnostic
 
 
@@ -26,14 +26,7 @@ def workflow() -> None:
     required=True,
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
 )
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="text: one line per problem; json: a document for scripts.",
-)
+@format_option
 def validate(files: tuple[Path, ...], output_format: str) -> None:
     """Check Orquesta workflows: every problem with file, line, column and code.
 
@@ -45,25 +38,6 @@ def validate(files: tuple[Path, ...], output_format: str) -> None:
     for path in files:
         _, found = parse_workflow(path.read_bytes(), str(path))
         diagnostics.extend(found)
-    diagnostics.sort(key=lambda d: (d.path, d.line, d.col, d.code, d.message))
-    errors = sum(1 for d in diagnostics if d.is_error)
-    warnings = len(diagnostics) - errors
-    summary = (
-        f"{errors} error{'s' * (errors != 1)}, {warnings} warning{'s' * (warnings != 1)} "
-        f"in {len(files)} workflow{'s' * (len(files) != 1)}"
+    report_diagnostics(
+        diagnostics, checked=len(files), noun="workflow", output_format=output_format
     )
-    if output_format == "json":
-        echo_json(
-            {
-                "diagnostics": [d.to_dict() for d in diagnostics],
-                "errors": errors,
-                "warnings": warnings,
-                "summary": summary,
-            }
-        )
-    else:
-        for diagnostic in diagnostics:
-            click.echo(diagnostic.format())
-        click.echo(summary)
-    if errors:
-        raise click.exceptions.Exit(1)
