@@ -29,6 +29,7 @@ from typing import Any
 from packhorse.params.render import RenderedParameters
 from packhorse.params.shell import script_command
 from packhorse.runners.base import RunEvents, RunnerResult, RunRequest, RunStatus
+from packhorse.runners.environment import action_environment
 from packhorse.runners.process import (
     DEFAULT_KILL_GRACE,
     DEFAULT_MAX_OUTPUT_BYTES,
@@ -152,17 +153,7 @@ class _LocalShellRunner:
         else:
             env = {name: os.environ[name] for name in _INHERITED_VARIABLES if name in os.environ}
             env.setdefault("PATH", _DEFAULT_PATH)
-        for name, value in (request.runner_parameters.get("env") or {}).items():
-            if value is not None:
-                env[str(name)] = value if isinstance(value, str) else json.dumps(value)
-        env["ST2_ACTION_PACK_NAME"] = request.pack
-        env["ST2_ACTION_EXECUTION_ID"] = request.execution_id
-        env["ST2_ACTION_DEBUG"] = str(bool(request.runner_parameters.get("debug", False)))
-        if request.context.get("api_url"):
-            env["ST2_ACTION_API_URL"] = str(request.context["api_url"])
-        if request.context.get("auth_token"):
-            env["ST2_ACTION_AUTH_TOKEN"] = str(request.context["auth_token"])
-        env.update(request.env)
+        env.update(action_environment(request))
         return env
 
 

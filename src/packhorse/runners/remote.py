@@ -50,6 +50,7 @@ import asyncssh
 from packhorse.params.render import RenderedParameters
 from packhorse.params.shell import script_command, wrap_command
 from packhorse.runners.base import RunEvents, RunnerResult, RunRequest, RunStatus
+from packhorse.runners.environment import action_environment
 from packhorse.runners.local import decode_output
 from packhorse.runners.process import DEFAULT_MAX_OUTPUT_BYTES, OutputCapture
 
@@ -140,18 +141,7 @@ def parse_hosts(hosts: Any, default_port: Any) -> list[Target]:
 
 def environment_exports(request: RunRequest) -> str:
     """``export K=V ...``: the ``env`` parameter, then the ``ST2_ACTION_*`` variables, sorted."""
-    env: dict[str, str] = {}
-    for name, value in (request.runner_parameters.get("env") or {}).items():
-        if value is not None:
-            env[str(name)] = value if isinstance(value, str) else json.dumps(value)
-    env["ST2_ACTION_PACK_NAME"] = request.pack
-    env["ST2_ACTION_EXECUTION_ID"] = request.execution_id
-    env["ST2_ACTION_DEBUG"] = str(bool(request.runner_parameters.get("debug", False)))
-    if request.context.get("api_url"):
-        env["ST2_ACTION_API_URL"] = str(request.context["api_url"])
-    if request.context.get("auth_token"):
-        env["ST2_ACTION_AUTH_TOKEN"] = str(request.context["auth_token"])
-    env.update(request.env)
+    env = action_environment(request)
     exports = " ".join(f"{shlex.quote(k)}={shlex.quote(v)}" for k, v in sorted(env.items()))
     return f"export {exports}"
 
