@@ -135,18 +135,16 @@ def validate_alias(
     name = data.get("name")
     if not isinstance(name, str) or not name:
         return []
-    enabled = data.get("enabled", True) is not False
-    body = {key: value for key, value in data.items() if key not in ("id", "uid")}
-    body.update(
-        name=name,
-        pack=scope.ref,
-        ref=f"{scope.ref}.{name}",
-        metadata_file=relative,
-        enabled=enabled,
-        description=data.get("description") or "",
-        formats=formats if isinstance(formats, list) else [],
-    )
-    return [Resource(Kind.ALIAS, body["ref"], scope.ref, name, relative, body, enabled=enabled)]
+    return [
+        _resource(
+            Kind.ALIAS,
+            scope,
+            relative,
+            data,
+            name,
+            formats=formats if isinstance(formats, list) else [],
+        )
+    ]
 
 
 def validate_policy(
@@ -181,6 +179,19 @@ def validate_policy(
     name = data.get("name")
     if not isinstance(name, str) or not name:
         return []
+    return [_resource(Kind.POLICY, scope, relative, data, name, parameters=parameters)]
+
+
+def _resource(
+    kind: Kind,
+    scope: PackScope,
+    relative: str,
+    data: dict[str, Any],
+    name: str,
+    **normalised: Any,
+) -> Resource:
+    """The resource of an alias or policy file: its document, normalised (``enabled``
+    defaulting to true, ``pack``, ``ref`` and ``metadata_file`` set), plus ``normalised``."""
     enabled = data.get("enabled", True) is not False
     body = {key: value for key, value in data.items() if key not in ("id", "uid")}
     body.update(
@@ -190,9 +201,9 @@ def validate_policy(
         metadata_file=relative,
         enabled=enabled,
         description=data.get("description") or "",
-        parameters=parameters,
+        **normalised,
     )
-    return [Resource(Kind.POLICY, body["ref"], scope.ref, name, relative, body, enabled=enabled)]
+    return Resource(kind, body["ref"], scope.ref, name, relative, body, enabled=enabled)
 
 
 def _check_policy_parameters(
