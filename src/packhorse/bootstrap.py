@@ -109,12 +109,14 @@ def create_app(settings: Settings, *, workers: int = 4) -> FastAPI:
         runtime.recover()
         stop = asyncio.Event()
         worker = asyncio.create_task(runtime.worker.run(stop), name="worker")
+        workflows = asyncio.create_task(runtime.workflows.run(stop), name="workflows")
         retention = asyncio.create_task(collect_periodically(settings, stop), name="gc")
         try:
             yield
         finally:
             stop.set()  # finish what is running; claimed work not started is released
             await worker
+            await workflows
             await retention
             await runtime.aclose()
 

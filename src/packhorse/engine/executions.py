@@ -81,7 +81,7 @@ class ExecutionService:
             action_ref=action.ref,
             runner_type=str(action.body.get("runner_type", "")),
             status=Status.REQUESTED,
-            parameters=self._protect(action, parameters),
+            parameters=self.protect(action, parameters),
             context=full_context,
             created_at=now,
             parent_id=parent_id,
@@ -106,7 +106,7 @@ class ExecutionService:
             ),
         )
 
-    def _protect(self, action: Resource, parameters: Mapping[str, Any]) -> dict[str, Any]:
+    def protect(self, action: Resource, parameters: Mapping[str, Any]) -> dict[str, Any]:
         """Secret parameters (the action's and its runner's) are stored encrypted."""
         schema, _ = schema_for_action(action.body)
         protected = dict(parameters)

@@ -15,10 +15,13 @@ from packhorse.engine.executions import ExecutionService
 from packhorse.engine.preparation import Preparer
 from packhorse.engine.scheduling import PolicyBook, Scheduler
 from packhorse.engine.worker import Worker, WorkerSettings, recover
-from packhorse.model.content import Resource
+from packhorse.engine.workflows import WorkflowShell
+from packhorse.model.content import Kind, Resource
 from packhorse.model.execution import Execution, Status
+from packhorse.model.workflow import WorkflowDriver
 from packhorse.settings import Settings
 from packhorse.storage.executions import SqlExecutionStore
+from packhorse.storage.workflows import SqlWorkflowStore
 
 
 @dataclass
@@ -28,6 +31,7 @@ class Runtime:
     executions: ExecutionService
     datastore: DatastoreService
     worker: Worker
+    workflows: WorkflowShell
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     """Called at shutdown (warm python hosts)."""
 
@@ -51,6 +55,8 @@ class Runtime:
     async def run_one(self, execution_id: str) -> Execution:
         """Run one execution here if nobody has claimed it yet; wait for it either way (a
         delayed one is scheduled here when a slot frees, unless a running ``up`` takes it)."""
+        if self.workflows.drives(self.executions.get(execution_id).runner_type):
+            return await self.run_workflow(execution_id)
         while True:
             execution = self.executions.get(execution_id)
             if execution.completed:
@@ -69,6 +75,29 @@ class Runtime:
                     await self.worker.start(claimed)
                     continue
             await asyncio.sleep(0.05)
+
+    async def run_workflow(self, execution_id: str, *, poll_seconds: float = 0.05) -> Execution:
+        """Run the engine here (worker and workflow shell) until the workflow ``execution_id``
+        has ended: ``packhorse run`` of a workflow."""
+        stop = asyncio.Event()
+        loops = [
+            asyncio.create_task(self.worker.run(stop), name="worker"),
+            asyncio.create_task(self.workflows.run(stop), name="workflows"),
+        ]
+        try:
+            while True:
+                execution = self.executions.get(execution_id)
+                if execution.completed:
+                    return execution
+                await asyncio.sleep(poll_seconds)
+        finally:
+            stop.set()
+            await asyncio.gather(*loops, return_exceptions=True)
+
+
+def workflow_drivers(settings: Settings) -> dict[str, WorkflowDriver]:
+    """The workflow languages this build runs, by runner type."""
+    return {}
 
 
 def build_runtime(settings: Settings, *, slots: int = 4) -> Runtime:
@@ -109,14 +138,6 @@ def build_runtime(settings: Settings, *, slots: int = 4) -> Runtime:
         }
     )
     scheduler = Scheduler(store, PolicyBook(registry))
-    worker = Worker(
-        store,
-        runners.get,
-        preparer,
-        settings=WorkerSettings(slots=slots),
-        redact=bootstrap.redactor().redact,
-        scheduler=scheduler,
-    )
 
     def validate(action: Resource, live: Mapping[str, Any], context: Mapping[str, Any]) -> None:
         render(action, live, context, None)
@@ -129,4 +150,24 @@ def build_runtime(settings: Settings, *, slots: int = 4) -> Runtime:
         on_created=None,
         scheduler=scheduler,
     )
-    return Runtime(settings, store, executions, datastore, worker, closers=[python_runner.aclose])
+    workflows = WorkflowShell(
+        store,
+        SqlWorkflowStore(store.engine),
+        workflow_drivers(settings),
+        lambda ref: registry.get_resource(Kind.ACTION, ref),
+        holds_back=scheduler.holds_back,
+        protect=executions.protect,
+    )
+    worker = Worker(
+        store,
+        runners.get,
+        preparer,
+        settings=WorkerSettings(slots=slots),
+        redact=bootstrap.redactor().redact,
+        scheduler=scheduler,
+        workflows=workflows,
+    )
+    workflows.on_children = worker.wake
+    return Runtime(
+        settings, store, executions, datastore, worker, workflows, closers=[python_runner.aclose]
+    )

@@ -25,8 +25,10 @@ from dataclasses import dataclass
 
 from packhorse.engine.clock import utc_now
 from packhorse.engine.scheduling import RetryFor, Scheduler
+from packhorse.engine.workflows import WorkflowShell
 from packhorse.errors import PackhorseError
 from packhorse.model.execution import Execution, Status
+from packhorse.model.runner_types import RUNNER_TYPES
 from packhorse.runners.base import RunEvents, Runner, RunnerResult, RunRequest, RunStatus
 from packhorse.storage.executions import SqlExecutionStore
 
@@ -113,8 +115,10 @@ class Worker:
         on_finished: Callable[[Execution], None] | None = None,
         redact: Callable[[object], object] = lambda value: value,
         scheduler: Scheduler | None = None,
+        workflows: WorkflowShell | None = None,
     ) -> None:
         self.store = store
+        self.workflows = workflows
         self._runner_for = runner_for
         self._prepare = prepare
         self.settings = settings or WorkerSettings()
@@ -225,6 +229,10 @@ class Worker:
         events = _Events(self, execution)
         try:
             request = await self._prepare(execution)
+            if self.workflows is not None and self.workflows.drives(execution.runner_type):
+                # A workflow runs as steps of the workflow shell, not as a runner's task.
+                self.workflows.start(execution, request.action_parameters, request.entry_point)
+                return
             runner = self._runner_for(execution.runner_type)
             if not getattr(runner, "starts_processes", False):
                 events.started_at_least_once = True
@@ -292,6 +300,8 @@ class Worker:
             # A secret the action printed (or returned) is stored masked, never in clear.
             result=self.redact(result),
         )
+        if recorded and execution.parent_id is not None and self.workflows is not None:
+            self.workflows.wake()  # its parent workflow has an event to apply
         if recorded and self._on_finished is not None:
             finished = self.store.get(execution.id)
             if finished is not None:
@@ -342,6 +352,11 @@ def _orphans(store: SqlExecutionStore, *, now: str, host: str) -> list[Execution
     orphans = []
     for execution in claimed:
         owner = execution.claimed_by
+        runner = RUNNER_TYPES.get(execution.runner_type)
+        if owner is None and runner is not None and runner.workflow:
+            continue  # a started workflow is held by nobody: its inbox carries it on
+        if owner is None and execution.status is Status.PENDING:
+            continue  # waiting for an answer (an inquiry), not for a worker
         if owner is None:
             # A running execution nobody holds (its worker released or crashed mid-claim).
             if execution.status is not Status.SCHEDULED:

@@ -26,6 +26,7 @@ _log = schema.execution_log
 _output = schema.execution_output
 
 _LOG_INSERT = _log.insert()
+_EVENT_INSERT = schema.workflow_events.insert()
 _SELECT_ONE = sa.select(_table).where(_table.c.id == sa.bindparam("target_id"))
 _SELECT_LOG = (
     sa.select(_log.c.status, _log.c.timestamp)
@@ -43,12 +44,12 @@ _CLAIM_ONE = (
 )
 
 #: Built once per shape: constructing SQLAlchemy statements is most of a transition's cost.
-_TRANSITIONS: dict[tuple[Status, tuple[str, ...], bool, tuple[str, ...]], sa.Update] = {}
+_TRANSITIONS: dict[tuple[Status, tuple[str, ...], bool, tuple[str, ...]], sa.UpdateBase] = {}
 
 
 def _transition_statement(
     target: Status, sources: tuple[str, ...], with_attempt: bool, values: dict[str, Any]
-) -> sa.Update:
+) -> sa.UpdateBase:
     key = (target, sources, with_attempt, tuple(sorted(values)))
     statement = _TRANSITIONS.get(key)
     if statement is None:
@@ -62,6 +63,7 @@ def _transition_statement(
             _table.update()
             .where(*condition)
             .values(status=target.value, **{k: sa.bindparam(f"new_{k}") for k in key[3]})
+            .returning(_table.c.parent_id)
         )
         _TRANSITIONS[key] = statement
     return statement
@@ -124,6 +126,10 @@ class SqlExecutionStore:
     def __init__(self, engine: sa.Engine) -> None:
         self._engine = engine
 
+    @property
+    def engine(self) -> sa.Engine:
+        return self._engine
+
     # -- writes -------------------------------------------------------------------------------
 
     def create(self, execution: Execution, *, then: Status | None = None) -> None:
@@ -157,25 +163,18 @@ class SqlExecutionStore:
         execution and the status to move it on to) is stored in the same transaction, only
         when the move happened and no execution with its id exists (a policy retry).
         """
-        sources = [s.value for s in _SOURCES[target] if expected is None or s in set(expected)]
-        if not sources:
-            return False
-        encoded = {
-            k: canonical_json(v) if k in {"result", "pids"} and v is not None else v
-            for k, v in values.items()
-        }
-        if target in COMPLETED:
-            encoded.setdefault("end_timestamp", now)
-            encoded.update(claimed_by=None, lease_expires_at=None)
-        statement = _transition_statement(target, tuple(sources), attempt is not None, encoded)
-        # Bind names must differ from column names: SQLAlchemy reads those as SET values.
-        arguments = {f"new_{k}": v for k, v in encoded.items()}
-        arguments.update(target_id=execution_id, expected_attempt=attempt)
         with transaction(self._engine, write=True) as connection:
-            changed = connection.execute(statement, arguments).rowcount
+            changed = transition_in(
+                connection,
+                execution_id,
+                target,
+                now=now,
+                attempt=attempt,
+                expected=expected,
+                values=values,
+            )
             if not changed:
                 return False
-            self._append_log(connection, execution_id, target, now)
             if follow_up is not None:
                 new, then = follow_up
                 exists = connection.execute(
@@ -312,6 +311,7 @@ class SqlExecutionStore:
             # Each move is a compare-and-set on the status read above, never a move from
             # whatever the row has become since (``scheduled -> delayed`` is a legal move).
             read = {execution.id: execution.status for execution in waiting}
+            parents = {execution.id: execution.parent_id for execution in waiting}
             for execution_id, target, result in decide(waiting, active):
                 if not can_move(read[execution_id], target):
                     continue
@@ -331,6 +331,18 @@ class SqlExecutionStore:
                 ).rowcount
                 if changed:
                     self._append_log(connection, execution_id, target, now)
+                    parent_id = parents[execution_id]
+                    if parent_id is not None and target in NOTIFY_PARENT:
+                        connection.execute(
+                            _EVENT_INSERT,
+                            {
+                                "workflow_id": parent_id,
+                                "payload": canonical_json(
+                                    {"child": execution_id, "status": target.value}
+                                ),
+                                "created_at": now,
+                            },
+                        )
                     moves.append((execution_id, target))
         return moves
 
@@ -435,6 +447,60 @@ class SqlExecutionStore:
             return [
                 (int(i), str(stream), str(data)) for i, stream, data in connection.execute(query)
             ]
+
+
+#: Statuses of a child execution its parent workflow is told about (the workflow shell applies
+#: them to the workflow's state): the ones orquesta's conductor acts on.
+NOTIFY_PARENT: frozenset[Status] = frozenset(
+    {Status.PENDING, Status.PAUSED, Status.RESUMING, Status.CANCELED} | COMPLETED
+)
+
+
+def transition_in(
+    connection: sa.Connection,
+    execution_id: str,
+    target: Status,
+    *,
+    now: str,
+    attempt: int | None = None,
+    expected: Iterable[Status] | None = None,
+    values: Mapping[str, Any] | None = None,
+) -> bool:
+    """:meth:`SqlExecutionStore.transition` inside the caller's transaction: the move, its log
+    row and, when the execution belongs to a workflow and the workflow acts on ``target``, the
+    event in the workflow's inbox (so a child's end can never be recorded without its parent
+    hearing of it)."""
+    wanted = None if expected is None else set(expected)
+    sources = [s.value for s in _SOURCES[target] if wanted is None or s in wanted]
+    if not sources:
+        return False
+    encoded = {
+        k: canonical_json(v) if k in {"result", "pids"} and v is not None else v
+        for k, v in (values or {}).items()
+    }
+    if target in COMPLETED:
+        encoded.setdefault("end_timestamp", now)
+        encoded.update(claimed_by=None, lease_expires_at=None)
+    statement = _transition_statement(target, tuple(sources), attempt is not None, encoded)
+    # Bind names must differ from column names: SQLAlchemy reads those as SET values.
+    arguments = {f"new_{k}": v for k, v in encoded.items()}
+    arguments.update(target_id=execution_id, expected_attempt=attempt)
+    row = connection.execute(statement, arguments).first()
+    if row is None:
+        return False
+    connection.execute(
+        _LOG_INSERT, {"execution_id": execution_id, "status": target.value, "timestamp": now}
+    )
+    if row.parent_id is not None and target in NOTIFY_PARENT:
+        connection.execute(
+            _EVENT_INSERT,
+            {
+                "workflow_id": row.parent_id,
+                "payload": canonical_json({"child": execution_id, "status": target.value}),
+                "created_at": now,
+            },
+        )
+    return True
 
 
 def _insert(connection: sa.Connection, execution: Execution, then: Status | None) -> None:

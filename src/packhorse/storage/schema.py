@@ -106,3 +106,35 @@ execution_output = sa.Table(
     sa.Column("data", sa.Text, nullable=False),
     sa.Column("timestamp", sa.String(32), nullable=False),
 )
+
+workflows = sa.Table(
+    "workflows",
+    metadata,
+    sa.Column("execution_id", sa.String(32), primary_key=True),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("definition", sa.Text, nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("created_at", sa.String(32), nullable=False),
+    sa.Column("updated_at", sa.String(32), nullable=False),
+)
+"""One row per workflow execution (orquesta, action-chain): what it runs and its state version."""
+
+workflow_parts = sa.Table(
+    "workflow_parts",
+    metadata,
+    sa.Column("workflow_id", sa.String(32), primary_key=True),
+    sa.Column("key", sa.String(255), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)
+"""A workflow's state, split in parts so that one event rewrites only what it changed."""
+
+workflow_events = sa.Table(
+    "workflow_events",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("workflow_id", sa.String(32), nullable=False, index=True),
+    sa.Column("payload", sa.Text, nullable=False),
+    sa.Column("created_at", sa.String(32), nullable=False),
+)
+"""The inbox: what happened to a workflow (a child ended, a pause was asked) and is not yet
+applied to its state. Deleted in the transaction that applies it."""

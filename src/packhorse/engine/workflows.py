@@ -1,0 +1,515 @@
+"""The workflow shell: runs workflow executions (Orquesta, action-chain) on the work queue.
+
+A workflow execution is claimed by a worker like any other; instead of a runner, the worker
+hands it to :meth:`WorkflowShell.start`, which asks the workflow's driver for the first tasks
+and writes, in one transaction, the workflow's state, its first child executions and its move
+to ``running``. From then on nobody holds it: when a child changes status, the store drops an
+event in the workflow's inbox in the same transaction (see
+:func:`packhorse.storage.executions.transition_in`); :meth:`WorkflowShell.process` applies
+inbox events to the state and writes the new state, the events it consumed, the children it
+starts and the workflow's new status in one transaction again. So a crash anywhere loses no
+event and repeats no task: either a step is written whole, or its events are still waiting.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from packhorse.engine.clock import utc_now
+from packhorse.engine.ids import new_id
+from packhorse.errors import Conflict, NotFound, PackhorseError
+from packhorse.model.content import Resource
+from packhorse.model.execution import COMPLETED, TRANSITIONS, Execution, Status
+from packhorse.model.workflow import (
+    Command,
+    Finish,
+    SignalChildren,
+    StartAction,
+    WorkflowDriver,
+    WorkflowSession,
+)
+from packhorse.storage.executions import SqlExecutionStore
+from packhorse.storage.workflows import (
+    Commit,
+    InboxEvent,
+    Move,
+    SqlWorkflowStore,
+    VersionConflict,
+)
+
+log = logging.getLogger(__name__)
+
+#: Requests a person may make of a running workflow.
+REQUESTS = ("pause", "resume", "cancel")
+
+_ACTIVE = frozenset(
+    {
+        Status.REQUESTED,
+        Status.SCHEDULED,
+        Status.DELAYED,
+        Status.RUNNING,
+        Status.PENDING,
+        Status.PAUSING,
+        Status.PAUSED,
+        Status.RESUMING,
+        Status.CANCELING,
+    }
+)
+_NOT_STARTED = (Status.REQUESTED, Status.SCHEDULED, Status.DELAYED, Status.PENDING, Status.PAUSED)
+
+
+def _iso(moment: dt.datetime) -> str:
+    return moment.isoformat(timespec="microseconds")
+
+
+def status_path(current: Status, target: Status) -> list[Status]:
+    """The shortest chain of legal moves from ``current`` to ``target`` (empty when equal or
+    impossible): a workflow that goes from running to paused passes through pausing."""
+    if current is target:
+        return []
+    paths: dict[Status, list[Status]] = {current: []}
+    frontier = [current]
+    while frontier:
+        following = []
+        for status in frontier:
+            for step in sorted(TRANSITIONS[status]):
+                if step in paths:
+                    continue
+                paths[step] = [*paths[status], step]
+                if step is target:
+                    return paths[step]
+                following.append(step)
+        frontier = following
+    return []
+
+
+class WorkflowShell:
+    """Drives every workflow execution of this instance through its driver."""
+
+    def __init__(
+        self,
+        executions: SqlExecutionStore,
+        workflows: SqlWorkflowStore,
+        drivers: Mapping[str, WorkflowDriver],
+        action_for: Callable[[str], Resource | None],
+        *,
+        clock: Callable[[], dt.datetime] = utc_now,
+        holds_back: Callable[[str], bool] = lambda ref: False,
+        protect: Callable[[Resource, Mapping[str, Any]], Mapping[str, Any]] = (
+            lambda action, parameters: parameters
+        ),
+        on_children: Callable[[], None] = lambda: None,
+    ) -> None:
+        self._executions = executions
+        self.store = workflows
+        self._drivers = drivers
+        self._action_for = action_for
+        self._clock = clock
+        self._holds_back = holds_back
+        self._protect = protect
+        self.on_children = on_children
+        self._sessions: dict[str, tuple[int, WorkflowSession]] = {}
+        self._wake = asyncio.Event()
+
+    def drives(self, runner_type: str) -> bool:
+        return runner_type in self._drivers
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    # -- start --------------------------------------------------------------------------------
+
+    def start(self, execution: Execution, parameters: Mapping[str, Any], entry_point: str) -> None:
+        """Start a claimed workflow execution: its first step, written in one transaction."""
+        driver = self._drivers[execution.runner_type]
+        try:
+            definition = Path(entry_point).read_text(encoding="utf-8")
+        except OSError as error:
+            self._fail_to_start(execution, f"cannot read the workflow {entry_point}: {error}")
+            return
+        context = {**execution.context, "st2": _st2_context(execution)}
+        session = driver.start(definition, parameters, context)
+        try:
+            commands = session.begin()
+        except PackhorseError as error:
+            self._fail_to_start(execution, error.message)
+            return
+        self._write(
+            execution,
+            session,
+            commands,
+            version=0,
+            consumed=(),
+            kind=driver.kind,
+            definition=definition,
+        )
+
+    def _fail_to_start(self, execution: Execution, message: str) -> None:
+        now = _iso(self._clock())
+        self._executions.transition(execution.id, Status.RUNNING, now=now, start_timestamp=now)
+        self._executions.transition(
+            execution.id,
+            Status.FAILED,
+            now=now,
+            result={"output": None, "errors": [{"type": "error", "message": message}]},
+        )
+
+    # -- the inbox ----------------------------------------------------------------------------
+
+    def process(self, *, limit: int = 1000) -> int:
+        """Apply waiting inbox events, one transaction per workflow; returns how many."""
+        events = self.store.inbox(limit=limit)
+        if not events:
+            return 0
+        by_workflow: dict[str, list[InboxEvent]] = defaultdict(list)
+        for event in events:
+            by_workflow[event.workflow_id].append(event)
+        child_ids = [str(e.payload["child"]) for e in events if "child" in e.payload]
+        rows = self.store.executions([*child_ids, *by_workflow])
+        for workflow_id, batch in by_workflow.items():
+            workflow = rows.get(workflow_id)
+            if workflow is None or workflow.completed:
+                self._discard(workflow_id, batch)
+                continue
+            self._step(workflow, batch, rows)
+        return len(events)
+
+    def _discard(self, workflow_id: str, batch: Sequence[InboxEvent]) -> None:
+        """Events for a workflow that has ended (a late child) change nothing."""
+        version = self.store.version(workflow_id)
+        if version is None:
+            # Not a workflow we run (or purged): drop the events.
+            self.store.commit(
+                Commit(workflow_id, 0, consumed=[e.id for e in batch], kind="gone"),
+                now=_iso(self._clock()),
+            )
+            self.store.delete([workflow_id])
+            return
+        with contextlib.suppress(VersionConflict):
+            self.store.commit(
+                Commit(workflow_id, version, consumed=[e.id for e in batch]),
+                now=_iso(self._clock()),
+            )
+        self._sessions.pop(workflow_id, None)
+
+    def _session(self, workflow: Execution) -> tuple[int, WorkflowSession] | None:
+        cached = self._sessions.get(workflow.id)
+        if cached is not None:
+            return cached
+        stored = self.store.load(workflow.id)
+        if stored is None:
+            return None
+        session = self._drivers[workflow.runner_type].load(stored.definition, stored.parts)
+        session.take_changes()  # loaded as stored: nothing to write back
+        return stored.version, session
+
+    def _step(
+        self, workflow: Execution, batch: Sequence[InboxEvent], rows: Mapping[str, Execution]
+    ) -> None:
+        loaded = self._session(workflow)
+        if loaded is None:
+            log.warning("events for workflow %s, which has no stored state", workflow.id)
+            return
+        version, session = loaded
+        commands: list[Command] = []
+        try:
+            for event in batch:
+                commands.extend(self._apply(session, event, rows))
+        except Exception:
+            # A bug must not wedge the inbox: the workflow fails, saying so, and moves on.
+            log.exception("applying events to workflow %s failed", workflow.id)
+            self._sessions.pop(workflow.id, None)
+            commands = [
+                Finish(
+                    "failed",
+                    {
+                        "output": None,
+                        "errors": [
+                            {"type": "error", "message": "internal error applying an event"}
+                        ],
+                    },
+                )
+            ]
+        self._write(workflow, session, commands, version=version, consumed=[e.id for e in batch])
+
+    def _apply(
+        self, session: WorkflowSession, event: InboxEvent, rows: Mapping[str, Execution]
+    ) -> list[Command]:
+        payload = event.payload
+        if "child" in payload:
+            child = rows.get(str(payload["child"]))
+            if child is None:
+                return []
+            status = str(payload["status"])
+            result = child.result if Status(status) in COMPLETED else None
+            key = child.context.get("workflow_key", {})
+            return session.child_event(key, status, result, child.id)
+        request = str(payload.get("request", ""))
+        try:
+            return session.request(request, payload.get("options"))
+        except PackhorseError as error:
+            log.info("workflow %s refused %r: %s", event.workflow_id, request, error.message)
+            return []
+
+    # -- writing a step -----------------------------------------------------------------------
+
+    def _write(
+        self,
+        workflow: Execution,
+        session: WorkflowSession,
+        commands: list[Command],
+        *,
+        version: int,
+        consumed: Sequence[int],
+        kind: str = "",
+        definition: str = "",
+    ) -> None:
+        now_moment = self._clock()
+        now = _iso(now_moment)
+        children: list[tuple[Execution, Status | None]] = []
+        moves: list[Move] = []
+        events: list[tuple[str, Mapping[str, Any]]] = []
+        finish: Finish | None = None
+        queue = list(commands)
+        while queue:
+            command = queue.pop(0)
+            if isinstance(command, StartAction):
+                child, failure = self._child(workflow, command, now_moment)
+                if child is None:
+                    # Unknown or disabled action: the task fails at once, as in StackStorm.
+                    queue.extend(session.child_event(command.key, "failed", {"error": failure}, ""))
+                    continue
+                held = self._holds_back(child.action_ref)
+                children.append((child, None if held else Status.SCHEDULED))
+            elif isinstance(command, SignalChildren):
+                signal_moves, signal_events = self._signal(workflow.id, command)
+                moves.extend(signal_moves)
+                events.extend(signal_events)
+            elif isinstance(command, Finish):
+                finish = command
+        moves.extend(self._own_moves(workflow, session, finish, now))
+        upserts, deletes = session.take_changes()
+        step = Commit(
+            workflow.id,
+            version,
+            upserts=upserts,
+            deletes=deletes,
+            consumed=consumed,
+            children=children,
+            moves=moves,
+            events=events,
+            kind=kind,
+            definition=definition,
+        )
+        try:
+            self.store.commit(step, now=now)
+        except VersionConflict:
+            # Another process applied these events first: ours is stale, reload next time.
+            self._sessions.pop(workflow.id, None)
+            return
+        if finish is not None:
+            self._sessions.pop(workflow.id, None)
+        else:
+            self._sessions[workflow.id] = (version + 1, session)
+        if children:
+            self.on_children()
+
+    def _own_moves(
+        self, workflow: Execution, session: WorkflowSession, finish: Finish | None, now: str
+    ) -> list[Move]:
+        """The workflow execution's own status follows the driver's (through the legal
+        intermediate statuses); the final move carries the result."""
+        current = workflow.status
+        moves: list[Move] = []
+        if current in (Status.SCHEDULED, Status.REQUESTED):
+            moves.append(
+                Move(
+                    workflow.id,
+                    Status.RUNNING,
+                    values={"start_timestamp": now, "claimed_by": None, "lease_expires_at": None},
+                )
+            )
+            current = Status.RUNNING
+        if finish is not None:
+            target = Status(finish.status)
+        else:
+            status = session.status
+            if status is None or status in ("requested", "scheduled", "retrying"):
+                return moves
+            target = Status(status)
+            if target in COMPLETED:
+                return moves  # the driver's Finish carries the final move
+        for step in status_path(current, target):
+            values: dict[str, Any] = {}
+            if step is target and finish is not None:
+                values["result"] = dict(finish.result)
+            moves.append(Move(workflow.id, step, values=values))
+        return moves
+
+    def _child(
+        self, workflow: Execution, command: StartAction, now: dt.datetime
+    ) -> tuple[Execution | None, str]:
+        action = self._action_for(command.action_ref)
+        if action is None:
+            return None, f'Action "{command.action_ref}" is not registered.'
+        if not action.enabled:
+            return None, f'Action "{command.action_ref}" is disabled.'
+        user = str(workflow.context.get("user", ""))
+        parent: dict[str, Any] = {
+            "execution_id": workflow.id,
+            "user": user,
+            "pack": workflow.context.get("pack"),
+        }
+        if "parent" in workflow.context:
+            parent["parent"] = workflow.context["parent"]
+        context = {
+            "user": user,
+            "pack": action.pack,
+            "parent": parent,
+            **command.context,
+            "workflow_key": dict(command.key),
+        }
+        run_after = _iso(now + dt.timedelta(seconds=command.delay)) if command.delay > 0 else None
+        child = Execution(
+            id=new_id(),
+            action_ref=action.ref,
+            runner_type=str(action.body.get("runner_type", "")),
+            status=Status.REQUESTED,
+            parameters=dict(self._protect(action, command.parameters)),
+            context=context,
+            created_at=_iso(now),
+            run_after=run_after,
+            parent_id=workflow.id,
+        )
+        return child, ""
+
+    def _signal(
+        self, workflow_id: str, command: SignalChildren
+    ) -> tuple[list[Move], list[tuple[str, Mapping[str, Any]]]]:
+        wanted = [dict(key) for key in command.keys]
+        moves: list[Move] = []
+        events: list[tuple[str, Mapping[str, Any]]] = []
+        for child in self.store.children(workflow_id):
+            if child.status not in _ACTIVE:
+                continue
+            if wanted and dict(child.context.get("workflow_key", {})) not in wanted:
+                continue
+            if child.runner_type in self._drivers:
+                # A subworkflow hears the request through its own inbox.
+                events.append((child.id, {"request": command.request}))
+            elif command.request == "cancel":
+                if child.status in _NOT_STARTED:
+                    moves.append(Move(child.id, Status.CANCELED, expected=_NOT_STARTED))
+                else:
+                    moves.append(Move(child.id, Status.CANCELING, expected=(Status.RUNNING,)))
+        return moves, events
+
+    # -- requests -----------------------------------------------------------------------------
+
+    def request(
+        self, execution_id: str, request: str, options: Mapping[str, Any] | None = None
+    ) -> None:
+        """Queue a pause, resume or cancel of a workflow execution (applied by :meth:`process`)."""
+        execution = self._executions.get(execution_id)
+        if execution is None:
+            raise NotFound("execution", execution_id)
+        if execution.runner_type not in self._drivers:
+            raise Conflict(f"execution {execution_id} is not a workflow; only workflows {request}")
+        if execution.completed:
+            raise Conflict(f"workflow {execution_id} is already {execution.status.value}")
+        payload: dict[str, Any] = {"request": request}
+        if options:
+            payload["options"] = dict(options)
+        self.store.add_event(execution_id, payload, now=_iso(self._clock()))
+        self.wake()
+
+    # -- reading ------------------------------------------------------------------------------
+
+    def tree(self, workflow: Execution) -> list[dict[str, Any]]:
+        """The workflow's tasks in order, each with its child executions (nested for
+        subworkflows)."""
+        loaded = self._session(workflow)
+        if loaded is None:
+            return []
+        _, session = loaded
+        children = self.store.children(workflow.id)
+        by_key: dict[str, list[Execution]] = defaultdict(list)
+        for child in children:
+            by_key[_task_label(child.context.get("workflow_key", {}))].append(child)
+        tree = []
+        for entry in session.tree():
+            node = dict(entry)
+            runs = by_key.get(_task_label(entry), [])
+            node["executions"] = [
+                {
+                    "id": child.id,
+                    "action": child.action_ref,
+                    "status": child.status.value,
+                    **(
+                        {"item": child.context["workflow_key"]["item"]}
+                        if child.context.get("workflow_key", {}).get("item") is not None
+                        else {}
+                    ),
+                    **({"tasks": self.tree(child)} if child.runner_type in self._drivers else {}),
+                }
+                for child in runs
+            ]
+            tree.append(node)
+        return tree
+
+    # -- the loop -----------------------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event, *, poll_seconds: float = 0.5) -> None:
+        """Apply inbox events until ``stop`` is set."""
+        while not stop.is_set():
+            self._wake.clear()
+            try:
+                busy = self.process()
+            except PackhorseError:
+                log.exception("workflow shell pass failed; will retry")
+                busy = 0
+            if busy:
+                await asyncio.sleep(0)
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(_either(stop, self._wake), poll_seconds)
+
+
+async def _either(*events: asyncio.Event) -> None:
+    waits = [asyncio.ensure_future(event.wait()) for event in events]
+    try:
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for wait in waits:
+            wait.cancel()
+
+
+def _task_label(key: Mapping[str, Any]) -> str:
+    if "node" in key:
+        return f"node:{key['node']}"
+    return f"{key.get('task_id')}|{key.get('route', 0)}"
+
+
+def _st2_context(execution: Execution) -> dict[str, Any]:
+    """``ctx().st2`` as StackStorm seeds it."""
+    return {
+        "action_execution_id": execution.id,
+        "workflow_execution_id": execution.id,
+        "user": execution.context.get("user"),
+        "pack": execution.context.get("pack"),
+        "action": execution.action_ref,
+        "runner": execution.runner_type,
+        "source_channel": execution.context.get("source_channel"),
+        "api_url": execution.context.get("api_url"),
+    }
+
+
+def active_children(children: Iterable[Execution]) -> list[Execution]:
+    return [child for child in children if child.status in _ACTIVE]
