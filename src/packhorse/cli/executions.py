@@ -189,12 +189,66 @@ def list_executions(
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_cli
 def get_execution(cli: CliContext, execution_id: str, as_json: bool) -> None:
-    """Show one execution with its result."""
-    found = _service(cli).get(execution_id)
+    """Show one execution with its result; for a workflow, its task tree too (each task with
+    the executions it ran, subworkflows nested)."""
+    from packhorse.engine.runtime import build_runtime
+
+    runtime = build_runtime(cli.settings, slots=1)
+    found = runtime.executions.get(execution_id)
+    tree = runtime.workflows.tree(found) if runtime.workflows.drives(found.runner_type) else None
     if as_json:
-        echo_json(execution_document(found))
-    else:
-        print_execution(found)
+        document = execution_document(found)
+        if tree is not None:
+            document["tasks"] = tree
+        echo_json(document)
+        return
+    print_execution(found)
+    if tree:
+        click.echo("tasks:")
+        for line in tree_lines(tree):
+            click.echo(line)
+
+
+def tree_lines(tree: list[dict[str, Any]], depth: int = 0) -> list[str]:
+    """A task tree as indented lines: ``task[route] status  action  execution-id``."""
+    lines = []
+    pad = "  " * (depth + 1)
+    for task in tree:
+        route = task.get("route") or 0
+        label = str(task.get("task_id") or task.get("node"))
+        if route:
+            label += f" (route {route})"
+        runs = task.get("executions") or []
+        if not runs:
+            lines.append(f"{pad}{label}: {task.get('status')}")
+        for run in runs:
+            item = f" item {run['item']}" if "item" in run else ""
+            lines.append(f"{pad}{label}{item}: {run['status']}  {run['action']}  {run['id']}")
+            if run.get("tasks"):
+                lines.extend(tree_lines(run["tasks"], depth + 1))
+    return lines
+
+
+@execution.command("pause")
+@click.argument("execution_ids", nargs=-1, required=True)
+@pass_cli
+def pause_execution(cli: CliContext, execution_ids: tuple[str, ...]) -> None:
+    """Pause running workflows: no new task starts; running tasks finish, then 'paused'."""
+    service = _service(cli)
+    for execution_id in execution_ids:
+        service.pause(execution_id)
+        click.echo(f"workflow execution {execution_id} is being paused.")
+
+
+@execution.command("resume")
+@click.argument("execution_ids", nargs=-1, required=True)
+@pass_cli
+def resume_execution(cli: CliContext, execution_ids: tuple[str, ...]) -> None:
+    """Resume paused workflows where they stopped."""
+    service = _service(cli)
+    for execution_id in execution_ids:
+        service.resume(execution_id)
+        click.echo(f"workflow execution {execution_id} is being resumed.")
 
 
 @execution.command("cancel")

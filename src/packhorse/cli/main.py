@@ -84,7 +84,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("packhorse.cli.executions:run", "Run an action and print its result."),
     "execution": (
         "packhorse.cli.executions:execution",
-        "List, show, tail, cancel and re-run executions.",
+        "List, show, tail, pause, resume, cancel and re-run executions.",
+    ),
+    "inquiry": (
+        "packhorse.cli.inquiries:inquiry",
+        "List, show and answer inquiries (core.ask) that workflows wait on.",
     ),
     "gc": ("packhorse.cli.gc:gc", "Delete old completed executions ([retention] settings)."),
     "key": ("packhorse.cli.keys:key", "Read and write the datastore (st2kv), secrets encrypted."),

@@ -12,3 +12,11 @@ def utc_now() -> dt.datetime:
 def iso_now() -> str:
     """Current UTC time as ISO-8601 with microseconds and a ``Z`` suffix (as StackStorm)."""
     return utc_now().strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+ISO = "%Y-%m-%dT%H:%M:%S.%fZ"
+
+
+def iso(moment: dt.datetime) -> str:
+    """``moment`` as StackStorm writes timestamps: UTC, microseconds, ``Z``."""
+    return moment.astimezone(dt.UTC).strftime(ISO)

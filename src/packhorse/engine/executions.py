@@ -19,6 +19,7 @@ from packhorse.engine.scheduling import Scheduler
 from packhorse.errors import Conflict, NotFound, PackhorseError
 from packhorse.model.content import Kind, Resource
 from packhorse.model.execution import COMPLETED, Execution, Status
+from packhorse.model.runner_types import RUNNER_TYPES
 from packhorse.params import schema_for_action
 from packhorse.params.masking import MASK
 from packhorse.storage.executions import ExecutionFilter, SqlExecutionStore
@@ -48,6 +49,8 @@ class ExecutionService:
         self._clock = clock
         self._on_created = on_created
         self._scheduler = scheduler
+        self.workflow_request: Callable[[str, str], None] | None = None
+        """Queues a pause, resume or cancel for a workflow (set by the composition root)."""
 
     def action(self, ref: str) -> Resource:
         action = self._registry.get_resource(Kind.ACTION, ref)
@@ -127,21 +130,60 @@ class ExecutionService:
 
     def cancel(self, execution_id: str) -> Execution:
         """Cancel: at once when not started; a running one goes ``canceling`` and its worker
-        kills it."""
+        kills it (a running workflow cancels its running tasks, then ends ``canceled``)."""
         execution = self.get(execution_id)
         if execution.status in COMPLETED:
             raise Conflict(
                 f"execution {execution_id} is already {execution.status.value}; nothing to cancel"
             )
         now = self._clock()
-        if not self._store.transition(
+        if self._store.transition(
             execution_id,
             Status.CANCELED,
             now=now,
-            expected=(Status.REQUESTED, Status.SCHEDULED, Status.DELAYED, Status.PAUSED),
+            expected=(Status.REQUESTED, Status.SCHEDULED, Status.DELAYED),
+        ):
+            return self.get(execution_id)
+        if self._is_workflow(execution):
+            self._workflow_request(execution_id, "cancel")
+        elif not self._store.transition(
+            execution_id, Status.CANCELED, now=now, expected=(Status.PAUSED, Status.PENDING)
         ):
             self._store.transition(execution_id, Status.CANCELING, now=now)
         return self.get(execution_id)
+
+    def pause(self, execution_id: str) -> Execution:
+        """Pause a running workflow: ``pausing`` until its running tasks end, then ``paused``."""
+        return self._workflow_only(execution_id, "pause", (Status.RUNNING, Status.RESUMING))
+
+    def resume(self, execution_id: str) -> Execution:
+        """Resume a paused (or pausing) workflow where it stopped."""
+        return self._workflow_only(execution_id, "resume", (Status.PAUSED, Status.PAUSING))
+
+    def _workflow_only(
+        self, execution_id: str, request: str, allowed: tuple[Status, ...]
+    ) -> Execution:
+        execution = self.get(execution_id)
+        if not self._is_workflow(execution):
+            raise Conflict(
+                f"execution {execution_id} runs {execution.runner_type!r}, which cannot {request}",
+                hint="only workflow executions (orquesta, action-chain) pause and resume",
+            )
+        if execution.status not in allowed:
+            raise Conflict(
+                f"execution {execution_id} is {execution.status.value}; "
+                f"only a {' or '.join(s.value for s in allowed)} workflow can {request}"
+            )
+        self._workflow_request(execution_id, request)
+        return self.get(execution_id)
+
+    def _is_workflow(self, execution: Execution) -> bool:
+        runner = RUNNER_TYPES.get(execution.runner_type)
+        return runner is not None and runner.workflow and self.workflow_request is not None
+
+    def _workflow_request(self, execution_id: str, request: str) -> None:
+        assert self.workflow_request is not None
+        self.workflow_request(execution_id, request)
 
     def re_run(self, execution_id: str, *, user: str, overrides: Mapping[str, Any]) -> Execution:
         """A new execution of the same action with the same parameters (plus overrides)."""

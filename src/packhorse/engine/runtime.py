@@ -12,6 +12,7 @@ from typing import Any
 from packhorse import bootstrap
 from packhorse.engine.datastore import DatastoreService
 from packhorse.engine.executions import ExecutionService
+from packhorse.engine.inquiries import InquiryService
 from packhorse.engine.preparation import Preparer
 from packhorse.engine.scheduling import PolicyBook, Scheduler
 from packhorse.engine.worker import Worker, WorkerSettings, recover
@@ -32,6 +33,7 @@ class Runtime:
     datastore: DatastoreService
     worker: Worker
     workflows: WorkflowShell
+    inquiries: InquiryService
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     """Called at shutdown (warm python hosts)."""
 
@@ -168,6 +170,15 @@ def build_runtime(settings: Settings, *, slots: int = 4) -> Runtime:
         workflows=workflows,
     )
     workflows.on_children = worker.wake
+    executions.workflow_request = workflows.request
+    inquiries = InquiryService(store, on_answer=workflows.wake)
     return Runtime(
-        settings, store, executions, datastore, worker, workflows, closers=[python_runner.aclose]
+        settings,
+        store,
+        executions,
+        datastore,
+        worker,
+        workflows,
+        inquiries,
+        closers=[python_runner.aclose],
     )

@@ -23,7 +23,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from packhorse.engine.clock import utc_now
+from packhorse.engine.clock import iso, utc_now
 from packhorse.engine.scheduling import RetryFor, Scheduler
 from packhorse.engine.workflows import WorkflowShell
 from packhorse.errors import PackhorseError
@@ -33,12 +33,6 @@ from packhorse.runners.base import RunEvents, Runner, RunnerResult, RunRequest, 
 from packhorse.storage.executions import SqlExecutionStore
 
 log = logging.getLogger(__name__)
-
-ISO = "%Y-%m-%dT%H:%M:%S.%fZ"
-
-
-def iso(moment: dt.datetime) -> str:
-    return moment.astimezone(dt.UTC).strftime(ISO)
 
 
 def worker_name() -> str:
@@ -271,6 +265,10 @@ class Worker:
             RunStatus.ABANDONED: Status.ABANDONED,
             RunStatus.PENDING: Status.PENDING,
         }[outcome.status]
+        if status is Status.PENDING:
+            # Waiting for a person (an inquiry), not for this worker: let go of the claim.
+            self._finish(execution, status, outcome.result, claimed_by=None, lease_expires_at=None)
+            return
         self._finish(execution, status, outcome.result)
 
     def _finish(
@@ -280,6 +278,7 @@ class Worker:
         result: object,
         *,
         expected: tuple[Status, ...] = (Status.RUNNING, Status.CANCELING),
+        **values: object,
     ) -> None:
         now = self._now()
         retry = None
@@ -299,6 +298,7 @@ class Worker:
             follow_up=retry,
             # A secret the action printed (or returned) is stored masked, never in clear.
             result=self.redact(result),
+            **values,
         )
         if recorded and execution.parent_id is not None and self.workflows is not None:
             self.workflows.wake()  # its parent workflow has an event to apply

@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from packhorse.engine.clock import utc_now
+from packhorse.engine.clock import iso, utc_now
 from packhorse.engine.ids import new_id
 from packhorse.errors import Conflict, NotFound, PackhorseError
 from packhorse.model.content import Resource
@@ -63,10 +63,6 @@ _ACTIVE = frozenset(
     }
 )
 _NOT_STARTED = (Status.REQUESTED, Status.SCHEDULED, Status.DELAYED, Status.PENDING, Status.PAUSED)
-
-
-def _iso(moment: dt.datetime) -> str:
-    return moment.isoformat(timespec="microseconds")
 
 
 def status_path(current: Status, target: Status) -> list[Status]:
@@ -152,7 +148,7 @@ class WorkflowShell:
         )
 
     def _fail_to_start(self, execution: Execution, message: str) -> None:
-        now = _iso(self._clock())
+        now = iso(self._clock())
         self._executions.transition(execution.id, Status.RUNNING, now=now, start_timestamp=now)
         self._executions.transition(
             execution.id,
@@ -188,14 +184,14 @@ class WorkflowShell:
             # Not a workflow we run (or purged): drop the events.
             self.store.commit(
                 Commit(workflow_id, 0, consumed=[e.id for e in batch], kind="gone"),
-                now=_iso(self._clock()),
+                now=iso(self._clock()),
             )
             self.store.delete([workflow_id])
             return
         with contextlib.suppress(VersionConflict):
             self.store.commit(
                 Commit(workflow_id, version, consumed=[e.id for e in batch]),
-                now=_iso(self._clock()),
+                now=iso(self._clock()),
             )
         self._sessions.pop(workflow_id, None)
 
@@ -272,7 +268,7 @@ class WorkflowShell:
         definition: str = "",
     ) -> None:
         now_moment = self._clock()
-        now = _iso(now_moment)
+        now = iso(now_moment)
         children: list[tuple[Execution, Status | None]] = []
         moves: list[Move] = []
         events: list[tuple[str, Mapping[str, Any]]] = []
@@ -376,7 +372,7 @@ class WorkflowShell:
             **command.context,
             "workflow_key": dict(command.key),
         }
-        run_after = _iso(now + dt.timedelta(seconds=command.delay)) if command.delay > 0 else None
+        run_after = iso(now + dt.timedelta(seconds=command.delay)) if command.delay > 0 else None
         child = Execution(
             id=new_id(),
             action_ref=action.ref,
@@ -384,7 +380,7 @@ class WorkflowShell:
             status=Status.REQUESTED,
             parameters=dict(self._protect(action, command.parameters)),
             context=context,
-            created_at=_iso(now),
+            created_at=iso(now),
             run_after=run_after,
             parent_id=workflow.id,
         )
@@ -427,7 +423,7 @@ class WorkflowShell:
         payload: dict[str, Any] = {"request": request}
         if options:
             payload["options"] = dict(options)
-        self.store.add_event(execution_id, payload, now=_iso(self._clock()))
+        self.store.add_event(execution_id, payload, now=iso(self._clock()))
         self.wake()
 
     # -- reading ------------------------------------------------------------------------------

@@ -252,3 +252,31 @@ class SqlWorkflowStore:
             connection.execute(_parts.delete().where(_parts.c.workflow_id.in_(ids)))
             connection.execute(_events.delete().where(_events.c.workflow_id.in_(ids)))
             connection.execute(_workflows.delete().where(_workflows.c.execution_id.in_(ids)))
+
+
+def complete_with_events(
+    engine: sa.Engine,
+    execution_id: str,
+    target: Status,
+    *,
+    now: str,
+    expected: tuple[Status, ...],
+    result: Any,
+    events: Sequence[tuple[str, Mapping[str, Any]]] = (),
+) -> bool:
+    """Move an execution (an answered inquiry) and queue ``events`` for workflows, in one
+    transaction; False, writing nothing, when the execution was not in ``expected``."""
+    with transaction(engine, write=True) as connection:
+        if not transition_in(
+            connection, execution_id, target, now=now, expected=expected, values={"result": result}
+        ):
+            return False
+        if events:
+            connection.execute(
+                _EVENT_INSERT,
+                [
+                    {"workflow_id": wf, "payload": canonical_json(payload), "created_at": now}
+                    for wf, payload in events
+                ],
+            )
+    return True

@@ -1,0 +1,203 @@
+"""Inquiries: the questions ``core.ask`` (the ``inquirer`` runner) asks, and their answers.
+
+An inquiry is an execution of an ``inquirer`` action left ``pending``. Answering it checks the
+answer against the question's schema (StackStorm's, where ``required: true`` may sit on a
+property), completes the execution with ``response`` added to its result and, when it belongs
+to a workflow, asks the root workflow to resume, all in one transaction: the workflow carries
+on with the answer in ``result().response``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from jsonschema import Draft4Validator
+
+from packhorse.engine.clock import ISO, iso, utc_now
+from packhorse.errors import Conflict, NotFound, PackhorseError
+from packhorse.model.execution import Execution, Status
+from packhorse.storage.executions import ExecutionFilter, SqlExecutionStore
+from packhorse.storage.workflows import complete_with_events
+
+RUNNER = "inquirer"
+
+
+class InvalidResponse(PackhorseError):
+    """The answer does not satisfy the inquiry's schema."""
+
+
+class NotPermitted(PackhorseError):
+    """The user may not answer this inquiry."""
+
+
+@dataclass(frozen=True, slots=True)
+class Inquiry:
+    id: str
+    status: str
+    schema: Mapping[str, Any]
+    roles: list[str]
+    users: list[str]
+    route: str
+    ttl: int
+    parent: str | None
+    created_at: str
+    response: Any = None
+
+    def as_dict(self) -> dict[str, Any]:
+        document = {
+            "id": self.id,
+            "status": self.status,
+            "route": self.route,
+            "ttl": self.ttl,
+            "users": self.users,
+            "roles": self.roles,
+            "schema": dict(self.schema),
+            "parent": self.parent,
+            "created_at": self.created_at,
+        }
+        if self.response is not None:
+            document["response"] = self.response
+        return document
+
+
+def _inquiry(execution: Execution) -> Inquiry:
+    result = execution.result if isinstance(execution.result, Mapping) else {}
+    return Inquiry(
+        id=execution.id,
+        status=execution.status.value,
+        schema=result.get("schema") or {},
+        roles=list(result.get("roles") or []),
+        users=list(result.get("users") or []),
+        route=str(result.get("route") or ""),
+        ttl=int(result.get("ttl") or 0),
+        parent=execution.parent_id,
+        created_at=execution.created_at,
+        response=result.get("response"),
+    )
+
+
+def draft4_schema(schema: Any) -> Any:
+    """StackStorm's schemas put ``required: true`` on a property (draft 3); JSON schema draft 4
+    wants the names listed on the object. Converts, recursively."""
+    if isinstance(schema, list):
+        return [draft4_schema(item) for item in schema]
+    if not isinstance(schema, Mapping):
+        return schema
+    converted = {key: draft4_schema(value) for key, value in schema.items() if key != "required"}
+    required = schema.get("required")
+    if isinstance(required, list):
+        converted["required"] = list(required)
+    properties = schema.get("properties")
+    if isinstance(properties, Mapping):
+        names = [
+            name
+            for name, item in properties.items()
+            if isinstance(item, Mapping) and item.get("required") is True
+        ]
+        if names:
+            converted["required"] = sorted({*converted.get("required", []), *names})
+    return converted
+
+
+def response_problems(schema: Mapping[str, Any], response: Any) -> list[str]:
+    """What is wrong with ``response`` for ``schema``, one line each (empty when valid)."""
+    validator = Draft4Validator(draft4_schema(schema))
+    problems = []
+    for error in sorted(validator.iter_errors(response), key=lambda e: list(e.absolute_path)):
+        where = ".".join(str(part) for part in error.absolute_path)
+        problems.append(f"{where}: {error.message}" if where else error.message)
+    return problems
+
+
+class InquiryService:
+    def __init__(
+        self,
+        store: SqlExecutionStore,
+        *,
+        clock: Callable[[], dt.datetime] = utc_now,
+        on_answer: Callable[[], None] = lambda: None,
+    ) -> None:
+        self._store = store
+        self._clock = clock
+        self._on_answer = on_answer
+
+    def list(self, *, limit: int = 100) -> list[Inquiry]:
+        """Inquiries waiting for an answer, newest first."""
+        pending = self._store.find(ExecutionFilter(statuses=(Status.PENDING,), limit=limit))
+        return [_inquiry(e) for e in pending if e.runner_type == RUNNER]
+
+    def _execution(self, inquiry_id: str) -> Execution:
+        execution = self._store.get(inquiry_id)
+        if execution is None or execution.runner_type != RUNNER:
+            raise NotFound("inquiry", inquiry_id)
+        return execution
+
+    def get(self, inquiry_id: str) -> Inquiry:
+        return _inquiry(self._execution(inquiry_id))
+
+    def respond(self, inquiry_id: str, response: Any, *, user: str) -> Inquiry:
+        execution = self._execution(inquiry_id)
+        inquiry = _inquiry(execution)
+        if execution.status is not Status.PENDING:
+            raise Conflict(
+                f"inquiry {inquiry_id} is {execution.status.value}, not pending: "
+                "it has been answered or has expired"
+            )
+        if inquiry.users and user not in inquiry.users:
+            raise NotPermitted(
+                f"user {user!r} may not answer inquiry {inquiry_id}",
+                hint=f"allowed users: {', '.join(inquiry.users)}",
+            )
+        problems = response_problems(inquiry.schema, response)
+        if problems:
+            raise InvalidResponse(
+                f"the response does not match the inquiry's schema: {'; '.join(problems)}",
+                hint="see 'packhorse inquiry get " + inquiry_id + "' for the schema",
+            )
+        result = {**(execution.result or {}), "response": response}
+        events = []
+        root = self._root(execution)
+        if root is not None:
+            events.append((root, {"request": "resume"}))
+        now = iso(self._clock())
+        if not complete_with_events(
+            self._store.engine,
+            inquiry_id,
+            Status.SUCCEEDED,
+            now=now,
+            expected=(Status.PENDING,),
+            result=result,
+            events=events,
+        ):
+            raise Conflict(f"inquiry {inquiry_id} was answered or expired meanwhile")
+        self._on_answer()
+        return self.get(inquiry_id)
+
+    def _root(self, execution: Execution) -> str | None:
+        """The outermost workflow above ``execution`` (StackStorm resumes that one)."""
+        root = None
+        parent_id = execution.parent_id
+        while parent_id is not None:
+            root = parent_id
+            parent = self._store.get(parent_id)
+            parent_id = parent.parent_id if parent is not None else None
+        return root
+
+    def expire(self) -> int:
+        """Inquiries older than their ``ttl`` (minutes; 0 = never) end ``timeout``."""
+        now = self._clock()
+        expired = 0
+        for inquiry in self.list(limit=10_000):
+            if inquiry.ttl <= 0:
+                continue
+            created = dt.datetime.strptime(inquiry.created_at, ISO).replace(tzinfo=dt.UTC)
+            if created + dt.timedelta(minutes=inquiry.ttl) <= now:
+                stamp = iso(now)
+                if self._store.transition(
+                    inquiry.id, Status.TIMEOUT, now=stamp, expected=(Status.PENDING,)
+                ):
+                    expired += 1
+        return expired

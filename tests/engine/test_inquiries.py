@@ -1,0 +1,110 @@
+"""Inquiries (core.ask) on a real instance: asked, listed, answered against their schema."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from packhorse.engine.inquiries import InvalidResponse, NotPermitted, draft4_schema
+from packhorse.engine.runtime import Runtime, build_runtime
+from packhorse.errors import Conflict, NotFound
+from packhorse.model.execution import Status
+from packhorse.settings import load_settings
+
+
+def _ask(home: Path, **parameters: object) -> tuple[Runtime, str]:
+    runtime = build_runtime(load_settings(home), slots=1)
+    execution = runtime.executions.request("core.ask", parameters, user="admin")
+
+    async def until_pending() -> None:
+        stop = asyncio.Event()
+        worker = asyncio.create_task(runtime.worker.run(stop))
+        while runtime.executions.get(execution.id).status is not Status.PENDING:
+            await asyncio.sleep(0.01)
+        stop.set()
+        await worker
+
+    asyncio.run(asyncio.wait_for(until_pending(), 20))
+    return runtime, execution.id
+
+
+def test_an_inquiry_waits_pending_with_its_question(instance_home: Path) -> None:
+    runtime, inquiry_id = _ask(instance_home, route="ops", ttl=30)
+    pending = runtime.executions.get(inquiry_id)
+    assert pending.claimed_by is None  # nobody holds it while a person thinks
+    assert set(pending.result) == {"schema", "roles", "users", "route", "ttl"}
+    listed = runtime.inquiries.list()
+    assert [i.id for i in listed] == [inquiry_id]
+    assert listed[0].route == "ops" and listed[0].ttl == 30
+    assert listed[0].schema["properties"]["continue"]["type"] == "boolean"
+    # A restart does not abandon it: it is waiting for an answer, not for a worker.
+    assert runtime.recover() == []
+    assert runtime.executions.get(inquiry_id).status is Status.PENDING
+
+
+def test_a_valid_answer_completes_it_with_the_response(instance_home: Path) -> None:
+    runtime, inquiry_id = _ask(instance_home)
+    answered = runtime.inquiries.respond(inquiry_id, {"continue": True}, user="admin")
+    assert answered.status == "succeeded"
+    done = runtime.executions.get(inquiry_id)
+    assert done.status is Status.SUCCEEDED
+    assert done.result["response"] == {"continue": True}
+    assert runtime.inquiries.list() == []
+    with pytest.raises(Conflict, match="not pending"):
+        runtime.inquiries.respond(inquiry_id, {"continue": True}, user="admin")
+
+
+@pytest.mark.parametrize(
+    ("answer", "message"),
+    [
+        ({}, "'continue' is a required property"),
+        ({"continue": "yes"}, "continue: 'yes' is not of type 'boolean'"),
+        ([], "is not of type 'object'"),
+    ],
+)
+def test_an_answer_that_breaks_the_schema_is_refused(
+    instance_home: Path, answer: object, message: str
+) -> None:
+    runtime, inquiry_id = _ask(instance_home)
+    with pytest.raises(InvalidResponse, match=message):
+        runtime.inquiries.respond(inquiry_id, answer, user="admin")
+    assert runtime.executions.get(inquiry_id).status is Status.PENDING
+
+
+def test_only_listed_users_may_answer(instance_home: Path) -> None:
+    runtime, inquiry_id = _ask(instance_home, users=["alice"])
+    with pytest.raises(NotPermitted, match="'bob' may not answer"):
+        runtime.inquiries.respond(inquiry_id, {"continue": True}, user="bob")
+    runtime.inquiries.respond(inquiry_id, {"continue": False}, user="alice")
+
+
+def test_an_unanswered_inquiry_times_out_after_its_ttl(instance_home: Path) -> None:
+    runtime, inquiry_id = _ask(instance_home, ttl=1)
+    assert runtime.inquiries.expire() == 0
+    runtime.inquiries._clock = lambda: dt.datetime.now(dt.UTC) + dt.timedelta(minutes=2)
+    assert runtime.inquiries.expire() == 1
+    assert runtime.executions.get(inquiry_id).status is Status.TIMEOUT
+
+
+def test_get_of_something_that_is_not_an_inquiry(instance_home: Path) -> None:
+    runtime = build_runtime(load_settings(instance_home), slots=1)
+    noop = runtime.executions.request("core.noop", {}, user="admin")
+    with pytest.raises(NotFound):
+        runtime.inquiries.get(noop.id)
+
+
+def test_draft3_required_flags_become_a_required_list() -> None:
+    schema = {
+        "type": "object",
+        "properties": {
+            "a": {"type": "string", "required": True},
+            "b": {"type": "object", "properties": {"c": {"type": "integer", "required": True}}},
+        },
+    }
+    converted = draft4_schema(schema)
+    assert converted["required"] == ["a"]
+    assert "required" not in converted["properties"]["a"]
+    assert converted["properties"]["b"]["required"] == ["c"]
