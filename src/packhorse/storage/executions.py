@@ -376,6 +376,13 @@ class SqlExecutionStore:
             if ids:
                 connection.execute(_log.delete().where(_log.c.execution_id.in_(ids)))
                 connection.execute(_output.delete().where(_output.c.execution_id.in_(ids)))
+                # A purged workflow execution takes its stored state and inbox with it.
+                for table, column in (
+                    (schema.workflow_parts, schema.workflow_parts.c.workflow_id),
+                    (schema.workflow_events, schema.workflow_events.c.workflow_id),
+                    (schema.workflows, schema.workflows.c.execution_id),
+                ):
+                    connection.execute(table.delete().where(column.in_(ids)))
                 connection.execute(_table.delete().where(_table.c.id.in_(ids)))
         return len(ids)
 

@@ -1,0 +1,149 @@
+"""The workflow store on SQLite and PostgreSQL: state parts, the version guard, the inbox fed
+by child status changes, one-transaction steps, and retention."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+
+from packhorse.model.execution import Execution, Status
+from packhorse.storage.executions import SqlExecutionStore
+from packhorse.storage.workflows import (
+    Commit,
+    Move,
+    SqlWorkflowStore,
+    VersionConflict,
+    complete_with_events,
+)
+
+NOW = "2026-01-01T00:00:00.000000Z"
+LATER = "2026-03-01T00:00:00.000000Z"
+
+
+def execution(execution_id: str, *, parent: str | None = None, runner: str = "noop") -> Execution:
+    return Execution(
+        id=execution_id,
+        action_ref="p.a",
+        runner_type=runner,
+        status=Status.REQUESTED,
+        parameters={},
+        context={"workflow_key": {"task_id": "t1", "route": 0}} if parent else {},
+        created_at=NOW,
+        parent_id=parent,
+    )
+
+
+def started(engine: sa.Engine) -> tuple[SqlExecutionStore, SqlWorkflowStore]:
+    executions, workflows = SqlExecutionStore(engine), SqlWorkflowStore(engine)
+    executions.create(execution("wf", runner="orquesta"), then=Status.SCHEDULED)
+    workflows.commit(
+        Commit(
+            "wf",
+            0,
+            upserts={"meta": {"status": "running"}, "seq/0": {"id": "t1"}},
+            children=[(execution("c1", parent="wf"), Status.SCHEDULED)],
+            moves=[Move("wf", Status.RUNNING, values={"start_timestamp": NOW})],
+            kind="orquesta",
+            definition="tasks: {}",
+        ),
+        now=NOW,
+    )
+    return executions, workflows
+
+
+def test_a_first_step_stores_state_children_and_the_move(engine: sa.Engine) -> None:
+    executions, workflows = started(engine)
+    stored = workflows.load("wf")
+    assert stored is not None
+    assert (stored.kind, stored.definition, stored.version) == ("orquesta", "tasks: {}", 1)
+    assert stored.parts == {"meta": {"status": "running"}, "seq/0": {"id": "t1"}}
+    wf = executions.get("wf")
+    assert wf is not None and wf.status is Status.RUNNING and wf.start_timestamp == NOW
+    child = executions.get("c1")
+    assert child is not None and child.status is Status.SCHEDULED and child.parent_id == "wf"
+    assert workflows.inbox() == []
+
+
+def test_a_child_status_change_lands_in_its_parents_inbox(engine: sa.Engine) -> None:
+    executions, workflows = started(engine)
+    executions.transition("c1", Status.RUNNING, now=NOW)
+    assert workflows.inbox() == []  # running: the conductor marked it at dispatch
+    executions.transition("c1", Status.SUCCEEDED, now=NOW, result={"x": 1})
+    [event] = workflows.inbox()
+    assert (event.workflow_id, event.payload) == ("wf", {"child": "c1", "status": "succeeded"})
+    assert workflows.executions(["c1"])["c1"].result == {"x": 1}
+
+
+def test_a_step_consumes_events_and_rewrites_only_its_parts(engine: sa.Engine) -> None:
+    executions, workflows = started(engine)
+    executions.transition("c1", Status.RUNNING, now=NOW)
+    executions.transition("c1", Status.SUCCEEDED, now=NOW)
+    [event] = workflows.inbox()
+    workflows.commit(
+        Commit(
+            "wf",
+            1,
+            upserts={"meta": {"status": "succeeded"}},
+            deletes=["seq/0"],
+            consumed=[event.id],
+            moves=[Move("wf", Status.SUCCEEDED, values={"result": {"output": {"a": 1}}})],
+        ),
+        now=NOW,
+    )
+    stored = workflows.load("wf")
+    assert stored is not None
+    assert stored.version == 2 and stored.parts == {"meta": {"status": "succeeded"}}
+    assert workflows.inbox() == []
+    wf = executions.get("wf")
+    assert wf is not None and wf.status is Status.SUCCEEDED and wf.result == {"output": {"a": 1}}
+
+
+def test_a_stale_step_writes_nothing(engine: sa.Engine) -> None:
+    executions, workflows = started(engine)
+    workflows.commit(Commit("wf", 1, upserts={"meta": {"n": 1}}), now=NOW)
+    with pytest.raises(VersionConflict):
+        workflows.commit(
+            Commit(
+                "wf",
+                1,
+                upserts={"meta": {"n": 2}},
+                children=[(execution("c2", parent="wf"), Status.SCHEDULED)],
+            ),
+            now=NOW,
+        )
+    stored = workflows.load("wf")
+    assert stored is not None and stored.parts["meta"] == {"n": 1} and stored.version == 2
+    assert executions.get("c2") is None
+
+
+def test_an_answer_and_its_resume_are_one_transaction(engine: sa.Engine) -> None:
+    executions, workflows = started(engine)
+    executions.transition("c1", Status.RUNNING, now=NOW)
+    executions.transition("c1", Status.PENDING, now=NOW)
+    assert [e.payload["status"] for e in workflows.inbox()] == ["pending"]
+    assert complete_with_events(
+        engine,
+        "c1",
+        Status.SUCCEEDED,
+        now=NOW,
+        expected=(Status.PENDING,),
+        result={"response": {"continue": True}},
+        events=[("wf", {"request": "resume"})],
+    )
+    assert [e.payload for e in workflows.inbox()][1:] == [
+        {"child": "c1", "status": "succeeded"},
+        {"request": "resume"},
+    ]
+    assert not complete_with_events(
+        engine, "c1", Status.SUCCEEDED, now=NOW, expected=(Status.PENDING,), result={}
+    )
+
+
+def test_retention_purges_a_workflows_state_with_it(engine: sa.Engine) -> None:
+    executions, workflows = started(engine)
+    executions.transition("c1", Status.RUNNING, now=NOW)
+    executions.transition("c1", Status.SUCCEEDED, now=NOW)
+    executions.transition("wf", Status.SUCCEEDED, now=NOW)
+    assert executions.delete_completed(before=LATER) == 2
+    assert workflows.load("wf") is None
+    assert workflows.inbox() == []
