@@ -269,6 +269,20 @@ def cancel_execution(cli: CliContext, execution_ids: tuple[str, ...]) -> None:
 @click.option("--async", "run_async", is_flag=True, help="Queue it; do not wait.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.option("--user", default="admin", show_default=True)
+@click.option(
+    "--tasks",
+    "tasks",
+    multiple=True,
+    metavar="TASK[@ROUTE]",
+    help="Workflow: rerun from these tasks, keeping what succeeded (repeatable, or comma list).",
+)
+@click.option(
+    "--no-reset",
+    "no_reset",
+    multiple=True,
+    metavar="TASK",
+    help="With-items task of --tasks whose succeeded items are kept (only failed ones rerun).",
+)
 @pass_cli
 def re_run_execution(
     cli: CliContext,
@@ -277,21 +291,35 @@ def re_run_execution(
     run_async: bool,
     as_json: bool,
     user: str,
+    tasks: tuple[str, ...],
+    no_reset: tuple[str, ...],
 ) -> None:
-    """Run an execution's action again with the same parameters (k=v overrides them)."""
+    """Run an execution's action again with the same parameters (k=v overrides them).
+
+    For a workflow that failed, --tasks reruns it from the named tasks: what succeeded before
+    is kept, and the workflow carries on from there as a new execution.
+    """
     from packhorse.engine.runtime import build_runtime
 
     runtime = build_runtime(cli.settings, slots=1)
     original = runtime.executions.get(execution_id)
     schema = dict(runtime.executions.action(original.action_ref).body.get("parameters") or {})
     fresh = runtime.executions.re_run(
-        execution_id, user=user, overrides=parse_assignments(parameters, schema)
+        execution_id,
+        user=user,
+        overrides=parse_assignments(parameters, schema),
+        tasks=_names(tasks),
+        no_reset=_names(no_reset),
     )
     finished = fresh if run_async else asyncio.run(runtime.run_and_close(fresh.id))
     if as_json:
         echo_json(execution_document(finished))
     else:
         print_execution(finished)
+
+
+def _names(values: tuple[str, ...]) -> list[str]:
+    return [name.strip() for value in values for name in value.split(",") if name.strip()]
 
 
 @execution.command("tail")

@@ -8,7 +8,7 @@ parameters are stored encrypted and shown masked.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -185,15 +185,45 @@ class ExecutionService:
         assert self.workflow_request is not None
         self.workflow_request(execution_id, request)
 
-    def re_run(self, execution_id: str, *, user: str, overrides: Mapping[str, Any]) -> Execution:
-        """A new execution of the same action with the same parameters (plus overrides)."""
+    def re_run(
+        self,
+        execution_id: str,
+        *,
+        user: str,
+        overrides: Mapping[str, Any],
+        tasks: Sequence[str] = (),
+        no_reset: Sequence[str] = (),
+    ) -> Execution:
+        """A new execution of the same action with the same parameters (plus overrides).
+
+        For a workflow, ``tasks`` reruns it from those tasks instead of from the start: the new
+        execution carries on from the original's state (StackStorm's ``re-run --tasks``);
+        with-items tasks rerun every item unless named in ``no_reset`` (then only failed ones).
+        """
         original = self.get(execution_id)
+        re_run: dict[str, Any] = {"ref": execution_id}
+        if tasks or no_reset:
+            runner = RUNNER_TYPES.get(original.runner_type)
+            if runner is None or not runner.workflow:
+                raise Conflict(
+                    f"execution {execution_id} is not a workflow; --tasks reruns workflow tasks"
+                )
+            if not original.completed:
+                raise Conflict(
+                    f"workflow {execution_id} is still {original.status.value}; "
+                    "only a completed workflow can rerun tasks"
+                )
+            unknown = sorted(set(no_reset) - set(tasks))
+            if unknown:
+                raise Conflict(f"--no-reset names tasks not rerun: {', '.join(unknown)}")
+            re_run["tasks"] = list(tasks)
+            re_run["reset"] = [t for t in tasks if t not in set(no_reset)]
         parameters = {**original.parameters, **overrides}
         return self.request(
             original.action_ref,
             parameters,
             user=user,
-            context={"re-run": {"ref": execution_id}},
+            context={"re-run": re_run},
         )
 
 

@@ -130,10 +130,16 @@ class WorkflowShell:
         except OSError as error:
             self._fail_to_start(execution, f"cannot read the workflow {entry_point}: {error}")
             return
-        context = {**execution.context, "st2": _st2_context(execution)}
-        session = driver.start(definition, parameters, context)
+        rerun = execution.context.get("re-run") or {}
+        base: Mapping[str, Any] = {}
         try:
-            commands = session.begin()
+            if rerun.get("tasks"):
+                session, base, definition = self._rerun_session(execution, rerun)
+                commands = session.request("rerun", {"tasks": _rerun_tasks(rerun)})
+            else:
+                context = {**execution.context, "st2": _st2_context(execution)}
+                session = driver.start(definition, parameters, context)
+                commands = session.begin()
         except PackhorseError as error:
             self._fail_to_start(execution, error.message)
             return
@@ -145,7 +151,19 @@ class WorkflowShell:
             consumed=(),
             kind=driver.kind,
             definition=definition,
+            base_parts=base,
         )
+
+    def _rerun_session(
+        self, execution: Execution, rerun: Mapping[str, Any]
+    ) -> tuple[WorkflowSession, Mapping[str, Any], str]:
+        """The original workflow's stored state, to carry on from (``re-run --tasks``)."""
+        stored = self.store.load(str(rerun.get("ref")))
+        if stored is None:
+            raise NotFound("workflow state of execution", str(rerun.get("ref")))
+        session = self._drivers[execution.runner_type].load(stored.definition, stored.parts)
+        session.take_changes()
+        return session, stored.parts, stored.definition
 
     def _fail_to_start(self, execution: Execution, message: str) -> None:
         now = iso(self._clock())
@@ -266,6 +284,7 @@ class WorkflowShell:
         consumed: Sequence[int],
         kind: str = "",
         definition: str = "",
+        base_parts: Mapping[str, Any] | None = None,
     ) -> None:
         now_moment = self._clock()
         now = iso(now_moment)
@@ -292,6 +311,13 @@ class WorkflowShell:
                 finish = command
         moves.extend(self._own_moves(workflow, session, finish, now))
         upserts, deletes = session.take_changes()
+        if base_parts:
+            # A rerun: the new workflow starts with every part of the one it reruns.
+            upserts = {
+                **{k: v for k, v in base_parts.items() if k not in set(deletes)},
+                **upserts,
+            }
+            deletes = set()
         step = Commit(
             workflow.id,
             version,
@@ -485,6 +511,17 @@ async def _either(*events: asyncio.Event) -> None:
     finally:
         for wait in waits:
             wait.cancel()
+
+
+def _rerun_tasks(rerun: Mapping[str, Any]) -> list[dict[str, Any]]:
+    reset = set(rerun.get("reset") or [])
+    tasks = []
+    for name in rerun.get("tasks") or []:
+        task_id, _, route = str(name).partition("@")
+        tasks.append(
+            {"task_id": task_id, "route": int(route or 0), "reset_items": task_id in reset}
+        )
+    return tasks
 
 
 def _task_label(key: Mapping[str, Any]) -> str:
