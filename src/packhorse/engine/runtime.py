@@ -25,6 +25,10 @@ from packhorse.storage.executions import SqlExecutionStore
 from packhorse.storage.workflows import SqlWorkflowStore
 
 
+#: Statuses that wait for a person (an inquiry, a paused workflow): ``packhorse run`` returns.
+_WAITING = frozenset({Status.PENDING, Status.PAUSED})
+
+
 @dataclass
 class Runtime:
     settings: Settings
@@ -61,7 +65,7 @@ class Runtime:
             return await self.run_workflow(execution_id)
         while True:
             execution = self.executions.get(execution_id)
-            if execution.completed:
+            if execution.completed or execution.status in _WAITING:
                 return execution
             if execution.status in (Status.REQUESTED, Status.DELAYED):
                 self.worker._schedule()
@@ -89,7 +93,7 @@ class Runtime:
         try:
             while True:
                 execution = self.executions.get(execution_id)
-                if execution.completed:
+                if execution.completed or execution.status in _WAITING:
                     return execution
                 await asyncio.sleep(poll_seconds)
         finally:
