@@ -24,7 +24,6 @@ from packhorse.settings import Settings
 from packhorse.storage.executions import SqlExecutionStore
 from packhorse.storage.workflows import SqlWorkflowStore
 
-
 #: Statuses that wait for a person (an inquiry, a paused workflow): ``packhorse run`` returns.
 _WAITING = frozenset({Status.PENDING, Status.PAUSED})
 
