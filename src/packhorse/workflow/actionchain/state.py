@@ -34,17 +34,16 @@ FINISHED: Final = frozenset(
     {ChainStatus.SUCCEEDED, ChainStatus.FAILED, ChainStatus.TIMED_OUT, ChainStatus.CANCELED}
 )
 
-_ENDS: Final = FINISHED
 TRANSITIONS: Final[Mapping[ChainStatus, frozenset[ChainStatus]]] = {
     ChainStatus.RUNNING: frozenset(
         {ChainStatus.RUNNING, ChainStatus.PAUSING, ChainStatus.PAUSED, ChainStatus.CANCELING}
-        | _ENDS
+        | FINISHED
     ),
     ChainStatus.PAUSING: frozenset(
-        {ChainStatus.RUNNING, ChainStatus.PAUSED, ChainStatus.CANCELING} | _ENDS
+        {ChainStatus.RUNNING, ChainStatus.PAUSED, ChainStatus.CANCELING} | FINISHED
     ),
     ChainStatus.PAUSED: frozenset(
-        {ChainStatus.RUNNING, ChainStatus.PAUSED, ChainStatus.CANCELING} | _ENDS
+        {ChainStatus.RUNNING, ChainStatus.PAUSED, ChainStatus.CANCELING} | FINISHED
     ),
     ChainStatus.CANCELING: frozenset({ChainStatus.CANCELED, ChainStatus.FAILED}),
     ChainStatus.SUCCEEDED: frozenset(),
