@@ -444,11 +444,31 @@ CASES += [
     ),
 ]
 
-# Workflow codes: one case each in tests/workflow/test_spec.py.
+CHAIN = "runner_type: action-chain\nentry_point: chains/c.yaml\n"
+CASES += [
+    Case(
+        "PH803",
+        action(
+            CHAIN,
+            **{
+                "actions/chains/c.yaml": (
+                    "chain:\n  - name: a\n    ref: core.noop\n    on-success: b\n"
+                )
+            },
+        ),
+        "actions/chains/c.yaml",
+        4,
+        'Unable to find node with name "b" referenced in "on-success" in task "a".',
+    ),
+]
+
+# Workflow codes: one case each in tests/workflow/test_spec.py (Orquesta) and
+# tests/workflow/test_actionchain.py (action chains).
 ELSEWHERE = (
     {"PH006", "PH007", "PH100"}
     | {code for code in CODES if code.startswith("PH61")}
     | {code for code in CODES if code.startswith("PH7") and code not in {"PH707", "PH708"}}
+    | {code for code in CODES if code.startswith("PH8") and code != "PH803"}
 )
 
 
@@ -466,7 +486,7 @@ def test_code(tmp_path: Path, case: Case) -> None:
     assert diagnostic.path == f"{case.dir_name}/{case.file}"
     assert diagnostic.line == case.line, diagnostic.format()
     assert case.message in diagnostic.message
-    if case.code.startswith("PH7"):
+    if case.code.startswith(("PH7", "PH8")):
         # Workflow problems do not block a pack's registration (StackStorm registers the
         # pack; the workflow fails when run): warnings in a pack, errors in `workflow validate`.
         assert diagnostic.severity is Severity.WARNING

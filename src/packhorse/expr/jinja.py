@@ -93,10 +93,18 @@ def _render(template: CompiledTemplate, text: str, context: Mapping[str, Any], s
         raise (located or expression_error(text, error)) from error
 
 
-def render_template(text: str, context: Mapping[str, Any], *, strict: bool = True) -> str:
+def render_template(
+    text: str,
+    context: Mapping[str, Any],
+    *,
+    strict: bool = True,
+    keep_trailing_newline: bool = False,
+) -> str:
     """Render ``text`` as a Jinja template to a string (Jinja's rules: a single trailing newline
-    is dropped). Any failure is an :class:`~packhorse.errors.ExpressionError`."""
-    return _render(compile_template(text, strict, False), text, context, strict)
+    is dropped, unless ``keep_trailing_newline``). Any failure is an
+    :class:`~packhorse.errors.ExpressionError`."""
+    template = compile_template(text, strict, keep_trailing_newline)
+    return _render(template, text, context, strict)
 
 
 def _evaluate_string(text: str, context: Mapping[str, Any], strict: bool, depth: int) -> Any:

@@ -6,7 +6,7 @@ from dataclasses import replace
 from typing import Any
 
 from packhorse.model.content import Kind, Resource
-from packhorse.model.diagnostics import Severity
+from packhorse.model.diagnostics import Diagnostic, Severity
 from packhorse.model.runner_types import REMOVED_RUNNER_TYPES, RunnerType
 from packhorse.packs.validate.report import FileReport, check_fields, describe, typed_fields
 from packhorse.packs.validate.schema import check_parameters, json_schema_problem
@@ -183,16 +183,27 @@ def _check_entry_point(
 
             shown = scope.source.shown(relative)
             _, found = parse_workflow(scope.source.texts[relative], shown)
-            # StackStorm registers a pack whose workflow does not inspect clean; the workflow
-            # fails when it runs. So do we: its problems are warnings here (and errors for
-            # `packhorse workflow validate`), and a pack like st2's examples still registers.
-            report.sink.extend(
-                replace(
-                    diagnostic,
-                    severity=Severity.WARNING,
-                    message=f"{diagnostic.message} (this workflow will fail when run)",
-                )
-                if diagnostic.is_error
-                else diagnostic
-                for diagnostic in found
-            )
+            report.sink.extend(_fails_when_run(found))
+        elif runner.name == "action-chain":
+            from packhorse.workflow.actionchain import parse_chain
+
+            shown = scope.source.shown(relative)
+            _, found = parse_chain(scope.source.texts[relative], shown)
+            report.sink.extend(_fails_when_run(found))
+
+
+def _fails_when_run(found: list[Diagnostic]) -> list[Diagnostic]:
+    """A workflow's problems as pack diagnostics. StackStorm registers a pack whose workflow
+    does not inspect clean; the workflow fails when it runs. So do we: its errors are warnings
+    here (and errors for `packhorse workflow validate`), and a pack like st2's examples still
+    registers."""
+    return [
+        replace(
+            diagnostic,
+            severity=Severity.WARNING,
+            message=f"{diagnostic.message} (this workflow will fail when run)",
+        )
+        if diagnostic.is_error
+        else diagnostic
+        for diagnostic in found
+    ]

@@ -10,6 +10,7 @@ Codes are stable: a code is never reused for another problem. Families:
     PH5xx   aliases and policies
     PH6xx   config.schema.yaml (PH60x) and pack config values, configs/<ref>.yaml (PH61x)
     PH7xx   Orquesta workflow definitions (the entry points of orquesta actions)
+    PH8xx   action-chain definitions (the entry points of action-chain actions)
 
 ``docs/diagnostics.md`` lists every code with an example and the fix; a test keeps the two in
 step.
@@ -129,6 +130,14 @@ _TABLE: tuple[tuple[str, Severity, str], ...] = (
     ("PH716", E, "no task to start the workflow"),
     ("PH717", E, "name declared twice"),
     ("PH718", E, "duplicate key in a workflow"),
+    ("PH800", E, "action chain has no nodes"),
+    ("PH801", W, "unknown field on a node StackStorm does not check"),
+    ("PH802", E, "params and parameters both given"),
+    ("PH803", E, "transition to an undefined node"),
+    ("PH804", W, "node name used twice"),
+    ("PH805", E, "Jinja syntax error in an action chain"),
+    ("PH806", W, "node name or ref is a template"),
+    ("PH807", W, "ref is not a pack.action reference"),
 )
 
 CODES: Mapping[str, Code] = MappingProxyType(
