@@ -100,9 +100,18 @@ class Runtime:
             await asyncio.gather(*loops, return_exceptions=True)
 
 
-def workflow_drivers(settings: Settings) -> dict[str, WorkflowDriver]:
+def workflow_drivers(settings: Settings, datastore: DatastoreService) -> dict[str, WorkflowDriver]:
     """The workflow languages this build runs, by runner type."""
-    return {}
+    from packhorse.engine.drivers import ChainDriver
+    from packhorse.expr import Datastore
+
+    def chain_functions(user: str) -> dict[str, Any]:
+        return {"st2kv": Datastore(datastore.lookup, user=user, decrypt=datastore.decrypt)}
+
+    config_for = bootstrap.config_resolver(settings, datastore)
+    return {
+        "action-chain": ChainDriver(functions_for=chain_functions, config_for=config_for),
+    }
 
 
 def build_runtime(settings: Settings, *, slots: int = 4) -> Runtime:
@@ -158,7 +167,7 @@ def build_runtime(settings: Settings, *, slots: int = 4) -> Runtime:
     workflows = WorkflowShell(
         store,
         SqlWorkflowStore(store.engine),
-        workflow_drivers(settings),
+        workflow_drivers(settings, datastore),
         lambda ref: registry.get_resource(Kind.ACTION, ref),
         holds_back=scheduler.holds_back,
         protect=executions.protect,

@@ -225,7 +225,12 @@ class Worker:
             request = await self._prepare(execution)
             if self.workflows is not None and self.workflows.drives(execution.runner_type):
                 # A workflow runs as steps of the workflow shell, not as a runner's task.
-                self.workflows.start(execution, request.action_parameters, request.entry_point)
+                self.workflows.start(
+                    execution,
+                    request.action_parameters,
+                    request.entry_point,
+                    request.runner_parameters,
+                )
                 return
             runner = self._runner_for(execution.runner_type)
             if not getattr(runner, "starts_processes", False):

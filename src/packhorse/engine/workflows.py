@@ -122,7 +122,13 @@ class WorkflowShell:
 
     # -- start --------------------------------------------------------------------------------
 
-    def start(self, execution: Execution, parameters: Mapping[str, Any], entry_point: str) -> None:
+    def start(
+        self,
+        execution: Execution,
+        parameters: Mapping[str, Any],
+        entry_point: str,
+        runner_parameters: Mapping[str, Any] | None = None,
+    ) -> None:
         """Start a claimed workflow execution: its first step, written in one transaction."""
         driver = self._drivers[execution.runner_type]
         try:
@@ -137,7 +143,11 @@ class WorkflowShell:
                 session, base, definition = self._rerun_session(execution, rerun)
                 commands = session.request("rerun", {"tasks": _rerun_tasks(rerun)})
             else:
-                context = {**execution.context, "st2": _st2_context(execution)}
+                context = {
+                    **execution.context,
+                    "st2": _st2_context(execution),
+                    "runner_parameters": dict(runner_parameters or {}),
+                }
                 session = driver.start(definition, parameters, context)
                 commands = session.begin()
         except PackhorseError as error:

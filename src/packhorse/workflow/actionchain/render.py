@@ -113,7 +113,9 @@ def parameters_scope(
 ) -> dict[str, Any]:
     """What node parameters see, later names winning: the chain's parameters, earlier results
     by node name, vars and published names, ``__results``, ``system`` and ``st2kv``,
-    ``action_context`` (``{"parent": ...}``) and ``config_context``."""
+    ``action_context`` (``{"parent": ...}``) and ``config_context``. A host that keeps the
+    pack config out of the stored state (it holds decrypted secrets) passes it as the
+    ``config_context`` function instead."""
     return {
         **parameters,
         **results,
@@ -121,7 +123,7 @@ def parameters_scope(
         RESULTS_KEY: results,
         **_datastore_names(functions),
         "action_context": action_context,
-        "config_context": config,
+        "config_context": functions.get("config_context", config),
     }
 
 

@@ -1,0 +1,180 @@
+"""Action chains run by the engine: child executions through the queue, the chain's result
+built by the stepper, pause and resume, cancel, and an inquiry that pauses the chain until it
+is answered."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from packhorse import bootstrap
+from packhorse.engine.runtime import Runtime, build_runtime
+from packhorse.model.execution import Status
+from packhorse.settings import load_settings
+
+FLOWS = Path(__file__).parents[1] / "fixtures" / "engine_packs" / "flows"
+
+
+@pytest.fixture
+def runtime(instance_home: Path) -> Runtime:
+    shutil.copytree(FLOWS, instance_home / "packs" / "flows")
+    settings = load_settings(instance_home)
+    outcome = bootstrap.register_instance_packs(settings, refs=["flows"])
+    assert outcome.ok, [d.format() for d in outcome.diagnostics]
+    return build_runtime(settings, slots=4)
+
+
+async def drive(
+    runtime: Runtime,
+    until: Callable[[], bool],
+    *,
+    limit: float = 30,
+) -> None:
+    """Run the worker and the workflow shell until ``until()`` holds."""
+    stop = asyncio.Event()
+    loops = [
+        asyncio.create_task(runtime.worker.run(stop)),
+        asyncio.create_task(runtime.workflows.run(stop, poll_seconds=0.02)),
+    ]
+    try:
+        deadline = asyncio.get_running_loop().time() + limit
+        while not until():
+            assert asyncio.get_running_loop().time() < deadline, "timed out"
+            await asyncio.sleep(0.02)
+    finally:
+        stop.set()
+        await asyncio.gather(*loops)
+
+
+async def scenario(
+    runtime: Runtime,
+    steps: list[tuple[Callable[[], bool], Callable[[], object]]],
+    *,
+    limit: float = 30,
+) -> None:
+    """Run worker and shell throughout; at each condition, in order, do its action."""
+    stop = asyncio.Event()
+    loops = [
+        asyncio.create_task(runtime.worker.run(stop)),
+        asyncio.create_task(runtime.workflows.run(stop, poll_seconds=0.02)),
+    ]
+    try:
+        deadline = asyncio.get_running_loop().time() + limit
+        for condition, action in steps:
+            while not condition():
+                assert asyncio.get_running_loop().time() < deadline, "timed out"
+                await asyncio.sleep(0.02)
+            action()
+    finally:
+        stop.set()
+        await asyncio.gather(*loops)
+
+
+def status_is(runtime: Runtime, execution_id: str, *statuses: Status) -> Callable[[], bool]:
+    return lambda: runtime.executions.get(execution_id).status in statuses
+
+
+def test_the_bundled_chain_runs_each_node_as_a_child(runtime: Runtime) -> None:
+    chain = runtime.executions.request("examples.hello_chain", {"name": "Ann"}, user="admin")
+    done = asyncio.run(runtime.run_and_close(chain.id))
+    assert done.status is Status.SUCCEEDED
+    tasks = done.result["tasks"]
+    assert [(t["name"], t["state"]) for t in tasks] == [
+        ("greet", "succeeded"),
+        ("measure", "succeeded"),
+        ("shout", "succeeded"),
+    ]
+    assert done.result["published"] == {"greeting_line": "Hello, Ann!"}
+    assert tasks[2]["result"]["stdout"] == "HELLO, ANN!"
+    children = runtime.workflows.store.children(chain.id)
+    assert [c.id for c in children] == [t["execution_id"] for t in tasks]
+    assert children[0].context["chain"]["name"] == "greet"
+    assert children[0].context["parent"]["execution_id"] == chain.id
+    tree = runtime.workflows.tree(done)
+    assert [(n["node"], [e["id"] for e in n["executions"]]) for n in tree] == [
+        (t["name"], [t["execution_id"]]) for t in tasks
+    ]
+
+
+def test_on_failure_routes_to_the_failure_node(runtime: Runtime) -> None:
+    chain = runtime.executions.request(
+        "examples.hello_chain", {"name": "Bartholomew the Great"}, user="admin"
+    )
+    done = asyncio.run(runtime.run_and_close(chain.id))
+    assert [(t["name"], t["state"]) for t in done.result["tasks"]] == [
+        ("greet", "succeeded"),
+        ("measure", "failed"),
+        ("complain", "succeeded"),
+    ]
+
+
+def test_an_inquiry_pauses_the_chain_until_it_is_answered(runtime: Runtime) -> None:
+    chain = runtime.executions.request("flows.approve_chain", {"item": "crate"}, user="admin")
+    asyncio.run(drive(runtime, status_is(runtime, chain.id, Status.PAUSED)))
+    [inquiry] = runtime.inquiries.list()
+    assert inquiry.parent == chain.id and inquiry.route == "approvals"
+    runtime.inquiries.respond(inquiry.id, {"continue": True}, user="admin")
+    asyncio.run(drive(runtime, lambda: runtime.executions.get(chain.id).completed))
+    done = runtime.executions.get(chain.id)
+    assert done.status is Status.SUCCEEDED, done.result
+    assert [(t["name"], t["state"]) for t in done.result["tasks"]] == [
+        ("ask", "succeeded"),
+        ("ship", "succeeded"),
+    ]
+    assert done.result["tasks"][1]["result"]["stdout"] == "shipping crate (continue=True)"
+    statuses = [entry["status"] for entry in done.log]
+    assert statuses[2:] == ["running", "pausing", "paused", "resuming", "running", "succeeded"]
+
+
+def test_pause_waits_for_the_running_node_then_resume_carries_on(runtime: Runtime) -> None:
+    chain = runtime.executions.request("flows.slow_chain", {"seconds": 1}, user="admin")
+    store = runtime.workflows.store
+    seen: dict[str, list[Status]] = {}
+
+    def child_running() -> bool:
+        return any(c.status is Status.RUNNING for c in store.children(chain.id))
+
+    def at_pause() -> None:
+        seen["children"] = [c.status for c in store.children(chain.id)]
+        runtime.executions.resume(chain.id)
+
+    asyncio.run(
+        scenario(
+            runtime,
+            [
+                (child_running, lambda: runtime.executions.pause(chain.id)),
+                (status_is(runtime, chain.id, Status.PAUSED), at_pause),
+                (lambda: runtime.executions.get(chain.id).completed, lambda: None),
+            ],
+        )
+    )
+    assert seen["children"] == [Status.SUCCEEDED]  # paused once the node ended; nothing new
+    done = runtime.executions.get(chain.id)
+    assert done.status is Status.SUCCEEDED
+    assert [t["name"] for t in done.result["tasks"]] == ["wait", "after"]
+
+
+def test_cancel_kills_the_running_node_and_ends_canceled(runtime: Runtime) -> None:
+    chain = runtime.executions.request("flows.slow_chain", {"seconds": 30}, user="admin")
+    store = runtime.workflows.store
+
+    def child_running() -> bool:
+        return any(c.status is Status.RUNNING for c in store.children(chain.id))
+
+    asyncio.run(
+        scenario(
+            runtime,
+            [
+                (child_running, lambda: runtime.executions.cancel(chain.id)),
+                (lambda: runtime.executions.get(chain.id).completed, lambda: None),
+            ],
+        )
+    )
+    done = runtime.executions.get(chain.id)
+    assert done.status is Status.CANCELED
+    assert [c.status for c in store.children(chain.id)] == [Status.CANCELED]
+    assert [t["state"] for t in done.result["tasks"]] == ["canceled"]
