@@ -108,3 +108,15 @@ def test_draft3_required_flags_become_a_required_list() -> None:
     assert converted["required"] == ["a"]
     assert "required" not in converted["properties"]["a"]
     assert converted["properties"]["b"]["required"] == ["c"]
+
+
+def test_gc_times_out_expired_inquiries(instance_home: Path) -> None:
+    from packhorse.engine.retention import collect
+
+    runtime, inquiry_id = _ask(instance_home, ttl=5)
+    soon = collect(runtime.store, now=dt.datetime.now(dt.UTC), executions_days=30)
+    assert soon.inquiries_expired == 0
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=6)
+    report = collect(runtime.store, now=later, executions_days=30)
+    assert report.inquiries_expired == 1
+    assert runtime.executions.get(inquiry_id).status is Status.TIMEOUT

@@ -39,8 +39,11 @@ def gc(cli: CliContext, dry_run: bool, as_json: bool) -> None:
                 "dry_run": report.dry_run,
                 "cutoff": report.cutoff,
                 "executions": report.executions,
+                "inquiries_expired": report.inquiries_expired,
             }
         )
         return
     verb = "Would delete" if dry_run else "Deleted"
     click.echo(f"{verb} {report.executions} executions completed before {report.cutoff}.")
+    if report.inquiries_expired:
+        click.echo(f"{report.inquiries_expired} unanswered inquiries timed out.")

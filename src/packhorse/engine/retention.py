@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from packhorse.engine.inquiries import InquiryService
 from packhorse.storage.executions import SqlExecutionStore
 
 INTERVAL_SECONDS = 600.0
@@ -25,6 +26,8 @@ class GcReport:
     """Completed executions that ended before this were (or, dry run, would be) deleted."""
     executions: int
     dry_run: bool
+    inquiries_expired: int = 0
+    """Unanswered inquiries past their ``ttl`` that ended ``timeout``."""
 
 
 def cutoff(now: dt.datetime, days: int) -> str:
@@ -40,15 +43,17 @@ def collect(
     batch: int = BATCH,
     between_batches: Callable[[], None] = lambda: time.sleep(0),
 ) -> GcReport:
-    """Delete completed executions (and their log rows) that ended more than
-    ``executions_days`` before ``now``; running and waiting ones are never touched."""
+    """Time out inquiries past their ``ttl``, then delete completed executions (and their log
+    rows, output and workflow state) that ended more than ``executions_days`` before ``now``;
+    running and waiting ones are never touched."""
     before = cutoff(now, executions_days)
     if dry_run:
         return GcReport(before, store.count_completed(before=before), dry_run=True)
+    expired = InquiryService(store, clock=lambda: now).expire()
     total = 0
     while True:
         deleted = store.delete_completed(before=before, batch=batch)
         total += deleted
         if deleted < batch:
-            return GcReport(before, total, dry_run=False)
+            return GcReport(before, total, dry_run=False, inquiries_expired=expired)
         between_batches()  # let other writers in between transactions
