@@ -31,7 +31,7 @@ of the state. Only the mutators below may change the records.
 from __future__ import annotations
 
 import json
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Final
 
@@ -77,6 +77,7 @@ class WorkflowState:
         self.reruns: list[list[int]] = []
         self._changed: set[str] = set()
         self._deleted: set[str] = set()
+        self._saved: set[str] = set()
         self._reindex()
         self._touch_all()
 
@@ -142,10 +143,13 @@ class WorkflowState:
             self._touch(part)
 
     def take_changes(self) -> tuple[dict[str, Any], set[str]]:
-        """The parts (key -> JSON value) written and the part keys deleted since the last
-        call (or since the state was created or loaded: then every part)."""
+        """The parts (key -> JSON value) written and the keys of stored parts deleted since
+        the last call. A new state reports every part at its first call; a loaded one only
+        what changed since it was loaded (its parts are stored already)."""
         parts = {part: persistence.part_value(self, part) for part in self._changed}
-        deleted = set(self._deleted)
+        deleted = self._deleted & self._saved  # not those created and deleted since
+        self._saved -= deleted
+        self._saved |= self._changed
         self._changed.clear()
         self._deleted.clear()
         return parts, deleted
@@ -205,14 +209,12 @@ class WorkflowState:
         state.prevs = {int(n): prev for n, prev in data["prevs"].items()}
         state.item_sets = {}
         for number, body in data["item_sets"].items():
-            item_set = ItemSet.empty(body["count"])
-            for index, item in body["items"].items():
-                _set_item(item_set, int(index), item)
-            state.item_sets[int(number)] = item_set
+            state.item_sets[int(number)] = _load_items(body)
         state.errors_by_id = {int(n): e for n, e in data["errors"].items()}
         state.log_by_id = {int(n): e for n, e in data["log"].items()}
         state.reruns = data["reruns"]
         state._changed, state._deleted = set(), set()
+        state._saved = set(persistence.part_keys(state))
         state._reindex()
         return state
 
@@ -564,12 +566,14 @@ class WorkflowState:
             self._touch(part)
 
 
-def _set_item(item_set: ItemSet, index: int, item: Mapping[str, Any]) -> None:
-    status = parse_status(item.get("status"))
-    item_set.tally[item_set.statuses[index]] -= 1
-    item_set.statuses[index] = status
-    item_set.tally[status] += 1
-    item_set.results[index] = item.get("result")
+def _load_items(body: Mapping[str, Any]) -> ItemSet:
+    count = body["count"]
+    statuses: list[Status | None] = [None] * count
+    results: list[Any] = [None] * count
+    for index, item in body["items"].items():
+        statuses[int(index)] = parse_status(item.get("status"))
+        results[int(index)] = item.get("result")
+    return ItemSet(count, statuses, results, Counter(statuses))
 
 
 def _canonical(entry: Mapping[str, Any]) -> str:

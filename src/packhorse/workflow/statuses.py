@@ -34,7 +34,13 @@ def parse_status(text: str | None) -> Status | None:
     ValueError for anything else."""
     if text is None or text in ("", "null"):
         return None
-    return Status(text)
+    status = _BY_VALUE.get(text)
+    if status is None:
+        raise ValueError(f"{text!r} is not a status")
+    return status
+
+
+_BY_VALUE: Final = {status.value: status for status in Status}
 
 
 STARTING: Final = frozenset(
