@@ -34,7 +34,7 @@ def _load(path: Path) -> dict[str, Any]:
 def _explain(outcome: Outcome) -> str:
     if outcome.unsupported:
         return outcome.unsupported
-    return "\n".join(f"{p.where}: {p.message}" for p in outcome.problems if not p.strict_only)
+    return "\n".join(p.describe() for p in outcome.problems if not p.strict_only)
 
 
 def test_the_corpus_is_there() -> None:

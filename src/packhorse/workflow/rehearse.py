@@ -21,7 +21,7 @@ its JSON and from its accumulated parts, checks both equal it, and carries on wi
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +29,8 @@ from packhorse.errors import Refusal, ValidationFailed
 from packhorse.workflow.conductor import Conductor, NextTask, RerunTask
 from packhorse.workflow.state import WorkflowState
 from packhorse.workflow.statuses import COMPLETED
+
+_NOTHING: Any = object()
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +42,20 @@ class Problem:
     strict_only: bool = False
     """Only strict mode counts it (a message that starts with its ``match`` head, a refusal
     under another name)."""
+    actual: Any = _NOTHING
+    expected: Any = _NOTHING
+    """The values compared, when the problem is a difference of values."""
+
+    @property
+    def has_values(self) -> bool:
+        return self.actual is not _NOTHING
+
+    def describe(self) -> str:
+        """The problem on one line, with the values compared."""
+        text = f"{self.where}: {self.message}"
+        if self.has_values:
+            text += f": got {self.actual!r}, expected {self.expected!r}"
+        return text
 
 
 @dataclass(slots=True)
@@ -64,6 +80,11 @@ class Outcome:
 
     def add(self, where: str, message: str, *, strict_only: bool = False) -> None:
         self.problems.append(Problem(where, message, strict_only))
+
+    def differ(
+        self, where: str, what: str, actual: Any, expected: Any, *, strict_only: bool = False
+    ) -> None:
+        self.problems.append(Problem(where, f"{what} differs", strict_only, actual, expected))
 
 
 def same(left: Any, right: Any) -> bool:
@@ -138,19 +159,17 @@ class _Run:
             refusal = error
         self._check_refusal(where, expect, refusal)
         if "status" in expect and not same(_status_text(self.state.status), expect["status"]):
-            self.outcome.add(where, f"status {self.state.status!r}, expected {expect['status']!r}")
+            self.outcome.differ(where, "status", _status_text(self.state.status), expect["status"])
         if "task_status" in expect and "task" in step:
             status = _status_text(self.state.task_status(step["task"], step.get("route", 0)))
             if not same(status, expect["task_status"]):
-                self.outcome.add(
-                    where, f"task status {status!r}, expected {expect['task_status']!r}"
-                )
+                self.outcome.differ(where, "task status", status, expect["task_status"])
         if "next_tasks" in expect:
             views = [next_task_view(task) for task in returned or []]
             if not same(views, expect["next_tasks"]):
-                self.outcome.add(where, f"next tasks {views!r}, expected {expect['next_tasks']!r}")
+                self.outcome.differ(where, "next tasks", views, expect["next_tasks"])
         if "output" in expect and not same(returned, expect["output"]):
-            self.outcome.add(where, f"output {returned!r}, expected {expect['output']!r}")
+            self.outcome.differ(where, "output", returned, expect["output"])
         if self.check_state:
             self._check_durable(where)
 
@@ -210,21 +229,21 @@ class _Run:
         expect: Mapping[str, Any] = self.case.get("expect") or {}
         state = self.state
         if "status" in expect and not same(_status_text(state.status), expect["status"]):
-            self.outcome.add("end", f"status {state.status!r}, expected {expect['status']!r}")
+            self.outcome.differ("end", "status", _status_text(state.status), expect["status"])
         labels = [label(task_id, route) for task_id, route, _ in state.task_sequence()]
         if "task_sequence" in expect and labels != expect["task_sequence"]:
-            self.outcome.add("end", f"task sequence {labels}, expected {expect['task_sequence']}")
+            self.outcome.differ("end", "task sequence", labels, expect["task_sequence"])
         statuses = [_status_text(status) for _, _, status in state.task_sequence()]
         if "task_statuses" in expect and not same(statuses, expect["task_statuses"]):
-            self.outcome.add("end", f"task statuses {statuses}, expected {expect['task_statuses']}")
+            self.outcome.differ("end", "task statuses", statuses, expect["task_statuses"])
         if "routes" in expect and not same(state.routes, expect["routes"]):
-            self.outcome.add("end", f"routes {state.routes}, expected {expect['routes']}")
+            self.outcome.differ("end", "routes", state.routes, expect["routes"])
         elif "routes" not in expect and len(state.routes) > 1:
-            self.outcome.add("end", f"routes {state.routes}, expected route 0 only")
+            self.outcome.differ("end", "routes", state.routes, [[]])
         if "output" in expect:
             output = self.conductor.render_output(state)
             if not same(output, expect["output"]):
-                self.outcome.add("end", f"output {output!r}, expected {expect['output']!r}")
+                self.outcome.differ("end", "output", output, expect["output"])
         compare_errors(self.outcome, state.errors, expect.get("errors", []))
 
 
@@ -259,11 +278,8 @@ def compare_errors(
             else:
                 unmatched.remove(found)
         if missing or unmatched:
-            outcome.add(
-                "end",
-                f"errors {views!r}, expected {list(expected)!r}",
-                strict_only=strict,
-            )
+            without_heads = [{k: v for k, v in e.items() if k != "match"} for e in expected]
+            outcome.differ("end", "errors", views, without_heads, strict_only=strict)
             return
 
 
@@ -392,24 +408,24 @@ def _compare_rehearsal(outcome: Outcome, spec: Mapping[str, Any], state: Workflo
     expected = [_full_label(text) for text in spec.get("expected_task_sequence") or []]
     if sequence != expected:
         friendly = [label(task_id, route) for task_id, route, _ in state.task_sequence()]
-        outcome.add("task sequence", f"{friendly}, expected {spec.get('expected_task_sequence')}")
+        outcome.differ("end", "task sequence", friendly, spec.get("expected_task_sequence"))
     routes = spec.get("expected_routes", [[]])
     if not same(state.routes, routes):
-        outcome.add("routes", f"{state.routes}, expected {routes}")
+        outcome.differ("end", "routes", state.routes, routes)
     status = spec.get("expected_workflow_status") or "succeeded"
     if _status_text(state.status) != status:
-        outcome.add("status", f"{state.status}, expected {status}")
+        outcome.differ("end", "status", _status_text(state.status), status)
     if spec.get("expected_errors") is not None and not same(state.errors, spec["expected_errors"]):
-        outcome.add("errors", f"{state.errors}, expected {spec['expected_errors']}")
+        outcome.differ("end", "errors", state.errors, spec["expected_errors"])
     if spec.get("expected_output") is not None and not same(state.output, spec["expected_output"]):
-        outcome.add("output", f"{state.output}, expected {spec['expected_output']}")
+        outcome.differ("end", "output", state.output, spec["expected_output"])
     if spec.get("expected_term_tasks") is not None:
         terminals = sorted(
             f"{state.sequence[i].id}__r{state.sequence[i].route}" for i in state.terminal
         )
         wanted = sorted(_full_label(text) for text in spec["expected_term_tasks"])
         if terminals != wanted:
-            outcome.add("terminal tasks", f"{terminals}, expected {wanted}")
+            outcome.differ("end", "terminal tasks", terminals, wanted)
 
 
 def detect_format(document: Mapping[str, Any]) -> str:
@@ -421,6 +437,3 @@ def detect_format(document: Mapping[str, Any]) -> str:
     raise ValueError(
         "neither a conformance case (steps) nor a rehearsal spec (expected_task_sequence)"
     )
-
-
-Runner = Callable[[Mapping[str, Any]], Outcome]
