@@ -11,9 +11,12 @@
     │                               wrong key or wrong place); ``key_id`` names its key if known
     ├── ExpressionError             a Jinja or YAQL expression failed to parse or evaluate;
     │                               carries ``expression`` and the orquesta-style message
-    └── ParameterError              action parameters could not be rendered, cast or checked
-                                    (immutable override, cycle, bad type, missing required...);
-                                    ``parameter`` names the one at fault when there is one
+    ├── ParameterError              action parameters could not be rendered, cast or checked
+    │                               (immutable override, cycle, bad type, missing required...);
+    │                               ``parameter`` names the one at fault when there is one
+    └── Refusal                     the workflow conductor refused a request or event (unknown
+                                    task, task not staged, status change not allowed...);
+                                    ``kind`` is orquesta's exception class name
 
 Foreign exceptions (SQLAlchemy, OS, YAML, cryptography, Jinja) are translated at the adapter
 boundary with ``raise ... from``, so callers handle only these. Each carries data, not just
@@ -150,3 +153,17 @@ class ParameterError(PackhorseError):
             parameter = names[0]
         self.parameter = parameter
         self.parameters = names
+
+
+class Refusal(PackhorseError):
+    """The workflow conductor refused a request or a task event.
+
+    ``kind`` is the name of the exception orquesta raises in the same case
+    (``InvalidWorkflowStatusTransition``, ``InvalidTask``, ``InvalidTaskStateEntry``,
+    ``InvalidTaskRerunRequest``, ``WorkflowIsActiveAndNotRerunableError``, ``InvalidStatus``),
+    and the message is orquesta's, so that hosts can report it as StackStorm did.
+    """
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(f"{kind}: {message}")
+        self.kind = kind

@@ -14,10 +14,12 @@ from packhorse.errors import ExpressionError
 from packhorse.expr import FUNCTIONS, is_yaql, render_yaql, yaql_syntax_errors
 from packhorse.expr.yaql import (
     MAX_REEVALUATION_DEPTH,
+    PreparedData,
     _context,
     _data_path,
     _error,
     _evaluate,
+    _Evaluation,
     _parse,
     _plain,
     _strip_delimiters,
@@ -307,7 +309,8 @@ def test_the_data_path_shortcut_agrees_with_yaql(data: Any, keys: list[str]) -> 
             raise _error(expression, error) from error
 
     assert _data_path(_strip_delimiters(expression)) == tuple(keys)
-    assert _outcome(lambda: _evaluate(expression, context)) == _outcome(through_yaql)
+    evaluation = _Evaluation(PreparedData(data), None, None)
+    assert _outcome(lambda: _evaluate(expression, evaluation)) == _outcome(through_yaql)
 
 
 def test_a_thousand_renders_take_bounded_time() -> None:

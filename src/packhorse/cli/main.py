@@ -92,7 +92,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "gc": ("packhorse.cli.gc:gc", "Delete old completed executions ([retention] settings)."),
     "key": ("packhorse.cli.keys:key", "Read and write the datastore (st2kv), secrets encrypted."),
-    "workflow": ("packhorse.cli.workflow:workflow", "Check Orquesta workflow definitions."),
+    "workflow": (
+        "packhorse.cli.workflow:workflow",
+        "Check Orquesta workflow definitions and rehearse them.",
+    ),
 }
 
 

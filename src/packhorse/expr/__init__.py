@@ -10,7 +10,11 @@ Public surface:
   (``packhorse.expr.jinja``);
 * :class:`Datastore`, the ``st2kv`` object of a render context (``packhorse.expr.datastore``);
 * :data:`FUNCTIONS`, the registry of expression functions, and :data:`NONE_MAGIC_VALUE`
-  (``packhorse.expr.functions``).
+  (``packhorse.expr.functions``);
+* orquesta's workflow functions (``ctx``, ``result``, ``succeeded``...), bound to the
+  evaluation in progress with ``scope_bound`` (``packhorse.expr.functions.workflow``), and
+  :class:`~packhorse.expr.yaql.YaqlFunctions` / :class:`~packhorse.expr.yaql.PreparedData`
+  for renderings that reuse functions and data (``packhorse.expr.yaql``).
 
 Failures raise :class:`packhorse.errors.ExpressionError`.
 """

@@ -6,6 +6,9 @@ Internal to ``packhorse.expr``: :func:`environment` and :func:`is_jinja` are re-
 * One :class:`SandboxedEnvironment` per setting (strict or lenient undefined, trailing newline
   kept or not), with StackStorm's options, every function of
   :data:`~packhorse.expr.functions.FUNCTIONS` as a filter and a global, and ``decrypt_kv``.
+  orquesta's workflow functions (``ctx``, ``result``...) are filters too, as orquesta registers
+  them; as globals they are given only to workflow renderings (a name in a template must stay
+  undefined elsewhere), which pass them with the context.
 * Templates are compiled once per text (LRU caches) and run without ``Template.render``'s
   per-call copy of the globals; a text that is one plain lookup (``{{ trigger.body.x }}``) is
   evaluated without a template context at all.
@@ -39,6 +42,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from packhorse.errors import ExpressionError
 from packhorse.expr.datastore import Datastore, KeyValueLookup, decrypt_lookup
 from packhorse.expr.functions import FUNCTIONS
+from packhorse.expr.functions.workflow import WORKFLOW_FUNCTIONS
 
 __all__ = [
     "BLOCK",
@@ -168,6 +172,7 @@ def _environment(strict: bool, keep_trailing_newline: bool) -> _Sandbox:
         autoescape=False,
     )
     env.filters.update(FUNCTIONS)
+    env.filters.update(WORKFLOW_FUNCTIONS)
     for name in _SIZED_FILTERS:
         env.filters[name] = _bounded(name, env.filters[name])
     env.filters["decrypt_kv"] = _decrypt_kv

@@ -159,11 +159,14 @@ def parse_workflow(
     *,
     yaql_syntax_errors: YaqlSyntaxCheck = yaql_errors,
     host_context: Collection[str] = HOST_CONTEXT,
+    check_context: bool = True,
 ) -> tuple[WorkflowSpec | None, list[Diagnostic]]:
     """Parse and inspect one Orquesta workflow; the spec is None when there is any error.
 
     ``host_context`` names the variables the host puts in the initial context (orquesta's
-    ``app_ctx``): expressions may read them without declaring them.
+    ``app_ctx``): expressions may read them without declaring them. ``check_context=False``
+    leaves out the checks of ``ctx()`` names (PH708, PH715), as orquesta's conductor does:
+    the workflow then fails at run time where a name is missing.
     """
     doc, read = parse_yaml(text, path)
     if doc is None:
@@ -171,7 +174,7 @@ def parse_workflow(
     # orquesta refuses a definition with a duplicate key; plain YAML keeps the last value.
     diagnostics = [_duplicate(d) if d.code == "PH003" else d for d in read]
     try:
-        parser = _Parser(doc, yaql_syntax_errors, frozenset(host_context))
+        parser = _Parser(doc, yaql_syntax_errors, frozenset(host_context), check_context)
         spec = parser.workflow()
     except RecursionError:
         message = "workflow nests too deeply to inspect"
@@ -212,9 +215,14 @@ class _Parser:
     """One pass over the document: builds the spec and collects every problem."""
 
     def __init__(
-        self, doc: YamlDocument, yaql_check: YaqlSyntaxCheck, host_context: frozenset[str]
+        self,
+        doc: YamlDocument,
+        yaql_check: YaqlSyntaxCheck,
+        host_context: frozenset[str],
+        check_context: bool = True,
     ) -> None:
         self.doc = doc
+        self.check_context = check_context
         self.host_context = host_context
         self.yaql_check = yaql_check
         self.diagnostics: list[Diagnostic] = []
@@ -572,6 +580,8 @@ class _Parser:
         if Language.YAQL in found:
             for message in self.yaql_check(text):
                 self.add("PH711", message, at)
+        if not self.check_context:
+            return
         for name in context_references(text):
             if name.startswith("__"):
                 message = f'The variable "{name}" is for internal use and inaccessible.'
