@@ -8,14 +8,18 @@ core's answers into the shell's commands (start an action, signal children, fini
 from __future__ import annotations
 
 import datetime as dt
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from functools import lru_cache
 from typing import Any
 
 from packhorse.engine.clock import iso, utc_now
 from packhorse.errors import ConfigurationError, Conflict
+from packhorse.model.datastore import Scope
 from packhorse.model.workflow import Command, Finish, SignalChildren, StartAction
 from packhorse.workflow import actionchain as chains
+from packhorse.workflow import conductor as orquesta
+from packhorse.workflow.state import WorkflowState
 
 Functions = Mapping[str, Any]
 """Names a driver adds to expressions (``st2kv``...), per workflow user."""
@@ -235,3 +239,190 @@ class _LazyConfig(Mapping[str, Any]):
 
     def __len__(self) -> int:
         return len(self._resolved())
+
+
+# -- Orquesta -----------------------------------------------------------------------------
+
+#: Failed statuses for which StackStorm's workflow result carries ``errors``.
+_ERRORED = frozenset({"failed", "timeout", "abandoned"})
+
+#: Our request words -> the conductor's (FORMAT.md's) request names.
+_REQUESTS = {"pause": "pause", "resume": "resume", "cancel": "cancel", "rerun": "rerun"}
+
+
+class ExpressionEvaluationException(Exception):
+    """Raised by StackStorm's expression functions (the name shows in workflow errors)."""
+
+
+def st2kv_function(
+    read: Callable[[Scope, str, str], tuple[str, bool] | None],
+    decrypt: Callable[[str], str],
+    user: str,
+) -> Callable[..., Any]:
+    """Orquesta's ``st2kv(key, decrypt=False, default=...)``: ``system.<name>`` reads the system
+    scope, ``user.<name>`` or a bare name the workflow user's scope. ``read(scope, user, name)``
+    gives ``(value, secret)`` or None."""
+
+    def st2kv(key: Any, decrypt_value: bool = False, **options: Any) -> Any:
+        if not isinstance(key, str):
+            raise TypeError("Given key is not typeof string.")
+        decrypt_value = bool(options.pop("decrypt", decrypt_value))
+        scope_name, _, name = key.partition(".")
+        if scope_name == "system" and name:
+            found = read(Scope.SYSTEM, "", name)
+        elif scope_name == "user" and name:
+            found = read(Scope.USER, user, name)
+        else:
+            found = read(Scope.USER, user, key)
+        if found is None:
+            if "default" in options:
+                return options["default"]
+            raise ExpressionEvaluationException(
+                f'The key "{key}" does not exist in the StackStorm datastore.'
+            )
+        value, secret = found
+        return decrypt(value) if secret and decrypt_value else value
+
+    return st2kv
+
+
+class OrquestaSession:
+    """One Orquesta workflow: its conductor (shared per definition) and its state."""
+
+    def __init__(self, conductor: orquesta.Conductor, state: WorkflowState) -> None:
+        self._conductor = conductor
+        self._state = state
+
+    @property
+    def status(self) -> str | None:
+        status = self._state.status
+        return None if status is None else str(status)
+
+    def begin(self) -> list[Command]:
+        return self._commands(self._conductor.apply(self._state, orquesta.Request("run")))
+
+    def child_event(
+        self, key: Mapping[str, Any], status: str, result: Any, execution_id: str
+    ) -> list[Command]:
+        event = orquesta.TaskEvent(
+            str(key["task_id"]),
+            int(key.get("route", 0)),
+            status,
+            result,
+            item=key.get("item"),
+        )
+        return self._commands(self._conductor.apply(self._state, event))
+
+    def request(self, status: str, options: Mapping[str, Any] | None = None) -> list[Command]:
+        name = _REQUESTS.get(status)
+        if name is None:
+            raise ValueError(f"unknown workflow request {status!r}")
+        tasks = None
+        if name == "rerun" and options and options.get("tasks"):
+            tasks = [
+                orquesta.RerunTask(
+                    str(t["task_id"]), int(t.get("route", 0)), bool(t.get("reset_items", False))
+                )
+                for t in options["tasks"]
+            ]
+        request = orquesta.Request(name, None if tasks is None else tuple(tasks))
+        return self._commands(self._conductor.apply(self._state, request))
+
+    def take_changes(self) -> tuple[dict[str, Any], set[str]]:
+        return self._state.take_changes()
+
+    def tree(self) -> list[Mapping[str, Any]]:
+        return [
+            {"task_id": task_id, "route": route, "status": status}
+            for task_id, route, status in self._state.task_sequence()
+        ]
+
+    def _commands(self, produced: list[Any]) -> list[Command]:
+        commands: list[Command] = []
+        for command in produced:
+            if isinstance(command, orquesta.RunTask):
+                key = {"task_id": command.task_id, "route": command.route}
+                if command.item is not None:
+                    key["item"] = command.item
+                commands.append(
+                    StartAction(
+                        key,
+                        str(command.action),
+                        dict(command.input or {}),
+                        delay=int(command.delay or 0),
+                        context={
+                            "orquesta": {
+                                "task_id": command.task_id,
+                                "task_name": command.task_id,
+                                "task_route": command.route,
+                                **({"item_id": command.item} if command.item is not None else {}),
+                            }
+                        },
+                    )
+                )
+            elif isinstance(command, orquesta.CancelTasks):
+                commands.append(SignalChildren(_keys(command), "cancel"))
+            elif isinstance(command, orquesta.PauseTasks):
+                commands.append(SignalChildren(_keys(command), "pause"))
+            elif isinstance(command, orquesta.ResumeTasks):
+                commands.append(SignalChildren(_keys(command), "resume"))
+            elif isinstance(command, orquesta.Finished):
+                result: dict[str, Any] = {"output": command.output}
+                if command.status in _ERRORED:
+                    result["errors"] = list(command.errors)
+                commands.append(Finish(command.status, result))
+        return commands
+
+
+def _keys(command: Any) -> list[Mapping[str, Any]]:
+    keys: list[Mapping[str, Any]] = []
+    for task_id, route, item in command.tasks:
+        key: dict[str, Any] = {"task_id": task_id, "route": route}
+        if item is not None:
+            key["item"] = item
+        keys.append(key)
+    return keys
+
+
+class OrquestaDriver:
+    """Orquesta workflows; conductors (parsed spec and graph) cached per definition."""
+
+    kind = "orquesta"
+
+    def __init__(
+        self,
+        functions_for: Callable[[Mapping[str, Any]], Functions] | None = None,
+        *,
+        cache_size: int = 64,
+    ) -> None:
+        self._functions_for = functions_for
+        self._conductors: OrderedDict[tuple[str, str], orquesta.Conductor] = OrderedDict()
+        self._cache_size = cache_size
+
+    def _conductor(self, definition: str, user: str) -> orquesta.Conductor:
+        key = (definition, user)
+        conductor = self._conductors.get(key)
+        if conductor is None:
+            functions = self._functions_for({"user": user}) if self._functions_for else None
+            conductor = orquesta.Conductor(definition, functions=functions)
+            self._conductors[key] = conductor
+            if len(self._conductors) > self._cache_size:
+                self._conductors.popitem(last=False)
+        else:
+            self._conductors.move_to_end(key)
+        return conductor
+
+    def start(
+        self, definition: str, parameters: Mapping[str, Any], context: Mapping[str, Any]
+    ) -> OrquestaSession:
+        user = str(context.get("user") or "")
+        conductor = self._conductor(definition, user)
+        parent = {"st2": context.get("st2", {})}
+        if "parent" in context:
+            parent["parent"] = context["parent"]
+        return OrquestaSession(conductor, conductor.create(parameters, parent))
+
+    def load(self, definition: str, parts: Mapping[str, Any]) -> OrquestaSession:
+        state = WorkflowState.from_parts(dict(parts))
+        user = str((state.context.get("st2") or {}).get("user") or "")
+        return OrquestaSession(self._conductor(definition, user), state)

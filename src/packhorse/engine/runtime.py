@@ -17,6 +17,7 @@ from packhorse.engine.preparation import Preparer
 from packhorse.engine.scheduling import PolicyBook, Scheduler
 from packhorse.engine.worker import Worker, WorkerSettings, recover
 from packhorse.engine.workflows import WorkflowShell
+from packhorse.errors import NotFound
 from packhorse.model.content import Kind, Resource
 from packhorse.model.execution import Execution, Status
 from packhorse.model.workflow import WorkflowDriver
@@ -102,15 +103,32 @@ class Runtime:
 
 def workflow_drivers(settings: Settings, datastore: DatastoreService) -> dict[str, WorkflowDriver]:
     """The workflow languages this build runs, by runner type."""
-    from packhorse.engine.drivers import ChainDriver
+    from packhorse.engine.drivers import ChainDriver, OrquestaDriver, st2kv_function
     from packhorse.expr import Datastore
+    from packhorse.model.datastore import Scope
 
     def chain_functions(user: str) -> dict[str, Any]:
         return {"st2kv": Datastore(datastore.lookup, user=user, decrypt=datastore.decrypt)}
 
+    def read(scope: Scope, user: str, name: str) -> tuple[str, bool] | None:
+        try:
+            pair = datastore.get_value(name, scope=scope, user=user)
+        except NotFound:
+            return None
+        if pair.secret:
+            # get_value masks secrets; the stored token is what decrypt=true decrypts.
+            token = datastore.lookup(scope.value, f"{user}:{name}" if user else name)
+            return (token or "", True)
+        return (str(pair.value), False)
+
+    def orquesta_functions(context: Mapping[str, Any]) -> dict[str, Any]:
+        user = str(context.get("user") or "")
+        return {"st2kv": st2kv_function(read, datastore.decrypt, user)}
+
     config_for = bootstrap.config_resolver(settings, datastore)
     return {
         "action-chain": ChainDriver(functions_for=chain_functions, config_for=config_for),
+        "orquesta": OrquestaDriver(orquesta_functions),
     }
 
 
