@@ -246,6 +246,9 @@ class _LazyConfig(Mapping[str, Any]):
 #: Failed statuses for which StackStorm's workflow result carries ``errors``.
 _ERRORED = frozenset({"failed", "timeout", "abandoned"})
 
+#: Orquesta's engine commands: entries of the task sequence that ran nothing.
+_ENGINE_COMMANDS = frozenset({"continue", "noop", "fail"})
+
 #: Our request words -> the conductor's (FORMAT.md's) request names.
 _REQUESTS = {"pause": "pause", "resume": "resume", "cancel": "cancel", "rerun": "rerun"}
 
@@ -335,6 +338,7 @@ class OrquestaSession:
         return [
             {"task_id": task_id, "route": route, "status": status}
             for task_id, route, status in self._state.task_sequence()
+            if task_id not in _ENGINE_COMMANDS
         ]
 
     def _commands(self, produced: list[Any]) -> list[Command]:
