@@ -9,13 +9,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from tests.engine.test_chain_runs import drive, scenario, status_is
 
 from packhorse import bootstrap
 from packhorse.engine.runtime import Runtime, build_runtime
 from packhorse.model.datastore import Scope
 from packhorse.model.execution import Execution, Status
 from packhorse.settings import load_settings
-from tests.engine.test_chain_runs import drive, scenario, status_is
 
 FLOWS = Path(__file__).parents[1] / "fixtures" / "engine_packs" / "flows"
 
