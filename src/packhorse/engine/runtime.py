@@ -71,7 +71,9 @@ class Runtime:
             await asyncio.sleep(0.05)
 
 
-def build_runtime(settings: Settings, *, slots: int = 4) -> Runtime:
+def build_runtime(settings: Settings, *, slots: int = 4, warm_python: bool = True) -> Runtime:
+    """``warm_python=False`` runs every python-script action in a fresh interpreter (the
+    benchmarks compare both)."""
     from packhorse.runners.registry import RunnerRegistry
 
     datastore = bootstrap.datastore_service(settings)
@@ -90,7 +92,7 @@ def build_runtime(settings: Settings, *, slots: int = 4) -> Runtime:
     from packhorse.engine.pack_datastore import ServiceDatastoreChannel
     from packhorse.runners.python import PythonRunner
 
-    python_runner = PythonRunner(datastore=ServiceDatastoreChannel(datastore))
+    python_runner = PythonRunner(datastore=ServiceDatastoreChannel(datastore), warm=warm_python)
     from packhorse.runners.remote import (
         RemoteRunnerSettings,
         RemoteShellCommandRunner,
