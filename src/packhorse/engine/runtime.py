@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from packhorse import bootstrap
+from packhorse.engine.cache import ActionSchemas
 from packhorse.engine.datastore import DatastoreService
 from packhorse.engine.executions import ExecutionService
 from packhorse.engine.preparation import Preparer
@@ -51,6 +52,13 @@ class Runtime:
     async def run_one(self, execution_id: str) -> Execution:
         """Run one execution here if nobody has claimed it yet; wait for it either way (a
         delayed one is scheduled here when a slot frees, unless a running ``up`` takes it)."""
+        # Most often it was just requested and is scheduled and free: claim it straight away
+        # (the claim checks both), without reading it first.
+        claimed = self.store.claim_one(
+            execution_id, self.worker.name, now=self.worker._now(), lease_until=self.worker._lease()
+        )
+        if claimed is not None:
+            await self.worker.start(claimed)
         while True:
             execution = self.executions.get(execution_id)
             if execution.completed:
@@ -79,7 +87,8 @@ def build_runtime(settings: Settings, *, slots: int = 4, warm_python: bool = Tru
     datastore = bootstrap.datastore_service(settings)
     registry = bootstrap.cached_registry(settings)
     store = SqlExecutionStore(bootstrap.database_engine(settings))
-    render = bootstrap.parameter_renderer(settings, datastore)
+    schemas = ActionSchemas()
+    render = bootstrap.parameter_renderer(settings, datastore, schemas=schemas)
     preparer = Preparer(
         registry,
         home=settings.home,
@@ -130,5 +139,6 @@ def build_runtime(settings: Settings, *, slots: int = 4, warm_python: bool = Tru
         validate=validate,
         on_created=None,
         scheduler=scheduler,
+        schema_for=schemas,
     )
     return Runtime(settings, store, executions, datastore, worker, closers=[python_runner.aclose])
