@@ -25,13 +25,16 @@ import argparse
 import atexit
 import contextlib
 import ctypes
+import functools
 import importlib
+import importlib.util
 import json
 import os
 import selectors
 import signal
 import socket
 import sys
+import sysconfig
 from collections.abc import Sequence
 from typing import Any
 
@@ -49,6 +52,7 @@ COMMON_MODULES = (
     "typing", "urllib.parse", "urllib.request", "uuid",
     "six", "yaml", "requests",
 )  # fmt: skip
+SHIM_MODULES = ("st2common.runners.base_action", "st2common.runners.utils")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -65,8 +69,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 def die_with_parent(signum: int) -> None:
     """Ask Linux to send ``signum`` to this process when its parent dies (no-op elsewhere)."""
     with contextlib.suppress(OSError, AttributeError):
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, signum, 0, 0, 0)
+        _libc().prctl(PR_SET_PDEATHSIG, signum, 0, 0, 0)
+
+
+@functools.cache
+def _libc() -> Any:
+    return ctypes.CDLL(None, use_errno=True)
 
 
 def prepare_path() -> None:
@@ -77,9 +85,20 @@ def prepare_path() -> None:
 
 
 def preimport() -> None:
+    from _packhorse_pack.action import SITE_DIR
+
     importlib.import_module("_packhorse_pack.action")
     for name in COMMON_MODULES:
         with contextlib.suppress(Exception):
+            importlib.import_module(name)
+    # What every child reads: the interpreter's install paths (loaded on first use)...
+    sysconfig.get_config_vars()
+    # ...and the StackStorm base classes actions import, when they are our shims: a real
+    # st2common in the pack's virtualenv is left for the child to import (it may start
+    # threads, which a forking host must not have).
+    spec = importlib.util.find_spec("st2common")
+    if spec is not None and spec.origin and spec.origin.startswith(SITE_DIR + os.sep):
+        for name in SHIM_MODULES:
             importlib.import_module(name)
 
 
