@@ -38,7 +38,6 @@ import selectors
 import signal
 import socket
 import sys
-import sysconfig
 from collections.abc import Sequence
 from typing import Any
 
@@ -89,14 +88,14 @@ def prepare_path() -> None:
 
 
 def preimport() -> None:
+    from _packhorse_pack import action
     from _packhorse_pack.action import SITE_DIR
 
-    importlib.import_module("_packhorse_pack.action")
     for name in COMMON_MODULES:
         with contextlib.suppress(Exception):
             importlib.import_module(name)
-    # What every child reads: the interpreter's install paths (loaded on first use)...
-    sysconfig.get_config_vars()
+    # What every child reads: the interpreter's install paths...
+    action.install_paths()
     # ...and the StackStorm base classes actions import, when they are our shims: a real
     # st2common in the pack's virtualenv is left for the child to import (it may start
     # threads, which a forking host must not have).
