@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     import sqlalchemy as sa
     from fastapi import FastAPI
 
-    from packhorse.engine.cache import CachedRegistry
+    from packhorse.engine.cache import ActionSchema, CachedRegistry
     from packhorse.engine.datastore import DatastoreService
     from packhorse.engine.preparation import Render
     from packhorse.engine.registration import RegistrationOutcome
@@ -207,13 +207,21 @@ def config_resolver(
     return config_for
 
 
-def parameter_renderer(settings: Settings, datastore: DatastoreService) -> Render:
+def parameter_renderer(
+    settings: Settings,
+    datastore: DatastoreService,
+    *,
+    schemas: Callable[[Resource], ActionSchema] | None = None,
+) -> Render:
     """``render(action, live, context) -> (runner parameters, action parameters)``: StackStorm's
-    parameter pipeline over the live datastore and the pack's resolved config."""
+    parameter pipeline over the live datastore and the pack's resolved config. ``schemas``
+    gives an action's effective schema (cached per action when shared with the service)."""
+    from packhorse.engine.cache import ActionSchemas
     from packhorse.expr import Datastore
-    from packhorse.params import RenderContext, render_parameters, schema_for_action
+    from packhorse.params import RenderContext, render_parameters
 
     config_for = config_resolver(settings, datastore)
+    schema_for = schemas or ActionSchemas()
 
     def render(
         action: Resource,
@@ -221,7 +229,7 @@ def parameter_renderer(settings: Settings, datastore: DatastoreService) -> Rende
         context: Mapping[str, Any],
         config: Mapping[str, Any] | None = None,
     ) -> tuple[dict[str, Any], dict[str, Any]]:
-        schema, runner_names = schema_for_action(action.body)
+        schema, runner_names = schema_for(action)
         user = str(context.get("user") or settings.system_user)
         rendered = render_parameters(
             schema,

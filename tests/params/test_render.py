@@ -115,3 +115,14 @@ def test_inputs_are_not_changed() -> None:
     before = (repr(schema), repr(live))
     render_parameters(schema, frozenset(), live, context=RenderContext())
     assert (repr(schema), repr(live)) == before
+
+
+def test_results_share_nothing_with_the_schema() -> None:
+    # One schema serves every render of an action (cached): a result must not alias it.
+    schema = {"env": {"type": "object", "default": {"A": "1"}}, "l": {"default": [1]}}
+    first = render_parameters(schema, frozenset({"env"}), {}, context=RenderContext())
+    first.runner["env"]["B"] = "2"
+    first.action["l"].append(2)
+    second = render_parameters(schema, frozenset({"env"}), {}, context=RenderContext())
+    assert second.runner == {"env": {"A": "1"}} and second.action == {"l": [1]}
+    assert schema["env"]["default"] == {"A": "1"} and schema["l"]["default"] == [1]

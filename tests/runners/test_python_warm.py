@@ -11,6 +11,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -126,6 +127,64 @@ def test_aclose_stops_the_host_and_removes_its_socket() -> None:
     host_pid, folder = asyncio.run(scenario())
     assert not _running(host_pid)
     assert not os.path.exists(folder)
+
+
+def test_a_spare_child_killed_while_it_waits_is_replaced() -> None:
+    async def scenario() -> tuple[int, list[int], Any]:
+        runner = PythonRunner()
+        try:
+            await runner.run(make_request("constant"), NullEvents())
+            (host_pid,) = runner.hosts.host_pids().values()
+            spares = await _wait_for_children(host_pid)
+            for spare in spares:
+                os.kill(spare, signal.SIGKILL)
+            while any(_running(spare) for spare in spares):  # a zombie has closed its socket
+                await asyncio.sleep(0.01)
+            outcome = await runner.run(make_request("state"), NullEvents())
+            return host_pid, spares, outcome
+        finally:
+            await runner.aclose()
+
+    host_pid, spares, outcome = asyncio.run(scenario())
+    assert outcome.status is RunStatus.SUCCEEDED
+    assert outcome.result["result"]["ppid"] == host_pid  # still warm
+    assert outcome.result["result"]["pid"] not in spares
+
+
+@pytest.mark.parametrize(("mode", "code"), [("hard_exit_5", 5), ("killed", -9), ("exit_3", 3)])
+def test_exit_codes_reported_or_reaped(mode: str, code: int) -> None:
+    # A child reports its exit code as its last act; one that cannot (os._exit, a signal) has
+    # it read when the host reaps it.
+    async def scenario() -> Any:
+        runner = PythonRunner()
+        try:
+            return [await runner.run(make_request("returns", {"mode": mode}), NullEvents())]
+        finally:
+            await runner.aclose()
+
+    (outcome,) = asyncio.run(scenario())
+    assert outcome.status is RunStatus.FAILED
+    assert outcome.result["exit_code"] == code
+
+
+async def _wait_for_children(parent: int) -> list[int]:
+    """The live children of ``parent`` (the host's spare, forked once it is idle)."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        found = []
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                try:
+                    stat = Path("/proc", entry, "stat").read_text()
+                except OSError:
+                    continue
+                fields = stat.rsplit(")", 1)[1].split()
+                if int(fields[1]) == parent and fields[0] != "Z":
+                    found.append(int(entry))
+        if found:
+            return found
+        await asyncio.sleep(0.01)
+    raise AssertionError("the host forked no spare child")
 
 
 def _running(pid: int) -> bool:

@@ -8,10 +8,11 @@ by another process (``packhorse pack register`` while ``up`` runs) is seen withi
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Collection
-from typing import TypeVar
+from collections.abc import Callable, Collection, Mapping
+from typing import Any, TypeVar
 
 from packhorse.model.content import Kind, RegisteredPack, RegistryState, Resource
+from packhorse.params import schema_for_action
 from packhorse.storage.ports import RegistryReader
 
 T = TypeVar("T")
@@ -55,3 +56,30 @@ class CachedRegistry:
 
     def state(self, packs: Collection[str] | None = None) -> RegistryState:
         return self._reader.state(packs)
+
+
+ActionSchema = tuple[Mapping[str, Mapping[str, Any]], frozenset[str]]
+"""An action's effective parameter schema and the names of its runner's parameters."""
+
+
+class ActionSchemas:
+    """Effective parameter schemas of actions, built once per action ref and digest.
+
+    Building one thaws the runner's catalogue and merges the action's declarations, which
+    cost a tenth of a millisecond three times per execution (validation, secret protection,
+    rendering). A re-registered action has a new digest, hence a new entry. What callers get
+    is shared: they read it and never change it (the parameter renderer does not).
+    """
+
+    def __init__(self, *, size: int = 1024) -> None:
+        self._size = size
+        self._entries: dict[tuple[str, str], ActionSchema] = {}
+
+    def __call__(self, action: Resource) -> ActionSchema:
+        key = (action.ref, action.digest)
+        entry = self._entries.get(key)
+        if entry is None:
+            if len(self._entries) >= self._size:
+                self._entries.clear()  # old digests are never asked for again
+            entry = self._entries[key] = schema_for_action(action.body)
+        return entry

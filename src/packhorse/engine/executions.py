@@ -13,6 +13,7 @@ from dataclasses import replace
 from typing import Any
 
 from packhorse.crypto.cipher import is_encrypted_token
+from packhorse.engine.cache import ActionSchema
 from packhorse.engine.clock import iso_now
 from packhorse.engine.ids import new_id
 from packhorse.engine.scheduling import Scheduler
@@ -41,7 +42,10 @@ class ExecutionService:
         clock: Callable[[], str] = iso_now,
         on_created: Callable[[str], None] | None = None,
         scheduler: Scheduler | None = None,
+        schema_for: Callable[[Resource], ActionSchema] | None = None,
     ) -> None:
+        """``schema_for`` gives an action's effective schema (default: built on each call;
+        the runtime passes the cache its renderer uses)."""
         self._store = store
         self._registry = registry
         self._encrypt = encrypt
@@ -49,6 +53,7 @@ class ExecutionService:
         self._clock = clock
         self._on_created = on_created
         self._scheduler = scheduler
+        self._schema_for = schema_for or (lambda action: schema_for_action(action.body))
         self.workflow_request: Callable[[str, str], None] | None = None
         """Queues a pause, resume or cancel for a workflow (set by the composition root)."""
 
@@ -111,7 +116,7 @@ class ExecutionService:
 
     def protect(self, action: Resource, parameters: Mapping[str, Any]) -> dict[str, Any]:
         """Secret parameters (the action's and its runner's) are stored encrypted."""
-        schema, _ = schema_for_action(action.body)
+        schema, _ = self._schema_for(action)
         protected = dict(parameters)
         for name, value in parameters.items():
             spec = schema.get(name)

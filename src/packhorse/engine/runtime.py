@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from packhorse import bootstrap
+from packhorse.engine.cache import ActionSchemas
 from packhorse.engine.datastore import DatastoreService
 from packhorse.engine.executions import ExecutionService
 from packhorse.engine.inquiries import InquiryService
@@ -61,7 +62,16 @@ class Runtime:
     async def run_one(self, execution_id: str) -> Execution:
         """Run one execution here if nobody has claimed it yet; wait for it either way (a
         delayed one is scheduled here when a slot frees, unless a running ``up`` takes it)."""
-        if self.workflows.drives(self.executions.get(execution_id).runner_type):
+        # Most often it was just requested and is scheduled and free: claim it straight away
+        # (the claim checks both), without reading it first.
+        claimed = self.store.claim_one(
+            execution_id, self.worker.name, now=self.worker._now(), lease_until=self.worker._lease()
+        )
+        if claimed is not None:
+            await self.worker.start(claimed)
+            if self.workflows.drives(claimed.runner_type):
+                return await self.run_workflow(execution_id)
+        elif self.workflows.drives(self.executions.get(execution_id).runner_type):
             return await self.run_workflow(execution_id)
         while True:
             execution = self.executions.get(execution_id)
@@ -132,13 +142,16 @@ def workflow_drivers(settings: Settings, datastore: DatastoreService) -> dict[st
     }
 
 
-def build_runtime(settings: Settings, *, slots: int = 4) -> Runtime:
+def build_runtime(settings: Settings, *, slots: int = 4, warm_python: bool = True) -> Runtime:
+    """``warm_python=False`` runs every python-script action in a fresh interpreter (the
+    benchmarks compare both)."""
     from packhorse.runners.registry import RunnerRegistry
 
     datastore = bootstrap.datastore_service(settings)
     registry = bootstrap.cached_registry(settings)
     store = SqlExecutionStore(bootstrap.database_engine(settings))
-    render = bootstrap.parameter_renderer(settings, datastore)
+    schemas = ActionSchemas()
+    render = bootstrap.parameter_renderer(settings, datastore, schemas=schemas)
     preparer = Preparer(
         registry,
         home=settings.home,
@@ -151,7 +164,7 @@ def build_runtime(settings: Settings, *, slots: int = 4) -> Runtime:
     from packhorse.engine.pack_datastore import ServiceDatastoreChannel
     from packhorse.runners.python import PythonRunner
 
-    python_runner = PythonRunner(datastore=ServiceDatastoreChannel(datastore))
+    python_runner = PythonRunner(datastore=ServiceDatastoreChannel(datastore), warm=warm_python)
     from packhorse.runners.remote import (
         RemoteRunnerSettings,
         RemoteShellCommandRunner,
@@ -181,6 +194,7 @@ def build_runtime(settings: Settings, *, slots: int = 4) -> Runtime:
         validate=validate,
         on_created=None,
         scheduler=scheduler,
+        schema_for=schemas,
     )
     workflows = WorkflowShell(
         store,

@@ -25,6 +25,7 @@ Every failure is a :class:`~packhorse.errors.ParameterError`.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -111,8 +112,14 @@ def _graph(schema: Mapping[str, Any], fixed: Mapping[str, Any], rendered: bool) 
         spec = _spec(schema, name)
         present = name in nodes and nodes[name].value is not None
         if not present or spec.get("immutable"):
-            nodes[name] = node(name, spec.get("default"))
+            nodes[name] = node(name, _own(spec.get("default")))
     return nodes
+
+
+def _own(default: Any) -> Any:
+    """A default the result may own: containers are copied, so that a schema shared between
+    renders (cached per action) never ends up inside, and changed through, a result."""
+    return copy.deepcopy(default) if isinstance(default, Mapping | list) else default
 
 
 def _resolve(nodes: Mapping[str, Node], context: RenderContext) -> dict[str, Any]:
@@ -238,7 +245,8 @@ def render_parameters(
 
     ``schema`` is the effective schema (:func:`packhorse.params.schema.effective_schema`),
     ``runner_names`` the names its runner declares, ``live`` what the caller passed (CLI, API,
-    a rule's ``action.parameters``, a workflow task's input). Raises
+    a rule's ``action.parameters``, a workflow task's input). ``schema`` is only read, and
+    nothing of it is shared with the result, so one schema may serve many renders. Raises
     :class:`~packhorse.errors.ParameterError`.
     """
     _refuse_undeclared_and_immutable(schema, live)

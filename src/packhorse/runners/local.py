@@ -117,7 +117,7 @@ class _LocalShellRunner:
             return _error_result(f"cannot start the command in {cwd!r}: {failure}")
         finally:
             if work_dir is not None:
-                shutil.rmtree(work_dir, ignore_errors=True)
+                _remove_folder(work_dir)
         return_code = outcome.return_code
         error = None
         if outcome.timed_out:
@@ -240,6 +240,15 @@ def _hand_over(folder: str, user: str) -> None:
     with contextlib.suppress(KeyError, OSError):
         entry = pwd.getpwnam(user)
         os.chown(folder, entry.pw_uid, entry.pw_gid)
+
+
+def _remove_folder(folder: str) -> None:
+    """Remove a per-run folder: most are left empty, and one ``rmdir`` is a third of what
+    ``shutil.rmtree`` costs (it opens and lists the folder first)."""
+    try:
+        os.rmdir(folder)
+    except OSError:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _make_executable(path: str) -> None:

@@ -11,8 +11,9 @@ for, and restarts it when it has died. The host gets a listening Unix socket (in
 it when the engine dies (PR_SET_PDEATHSIG). :meth:`WarmHosts.aclose` stops every host.
 
 Per execution the runner connects, sends the child's five descriptors (SCM_RIGHTS) with its
-environment and working folder, and gets the child's PID back, then its exit code once the
-host has reaped it. The child leads its own process group, so the runner times it out and
+environment and working folder, and gets the child's PID back (the host forks children ahead
+of their requests), then its exit code (reported by the child as its last act, or read when
+the host reaps it). The child leads its own process group, so the runner times it out and
 cancels it by PGID exactly as it does a cold process.
 """
 

@@ -114,6 +114,10 @@ class PythonRunner:
         process: ActionProcess | None = None
         try:
             try:
+                # The request goes in first (the pipe holds it, or its transport does): the
+                # child reads it as soon as it starts, while the engine records the start.
+                payload = json.dumps(self._payload(request), default=str).encode()
+                transports.append(await send_and_close(parent.stdin, payload))
                 process = await self._start(python, request, env, cwd, child)
             finally:
                 child.close()
@@ -153,8 +157,6 @@ class PythonRunner:
         events: RunEvents,
         transports: list[asyncio.BaseTransport],
     ) -> Outcome:
-        payload = json.dumps(self._payload(request), default=str).encode()
-        transports.append(await send_and_close(parent.stdin, payload))
         out_transport, stdout = await collect(parent.stdout, lambda t: events.output("stdout", t))
         err_transport, stderr = await collect(parent.stderr, lambda t: events.output("stderr", t))
         result_transport, result = await collect(parent.result)

@@ -4,6 +4,10 @@ Every status change is written together with its row in ``execution_log``, in on
 transaction, and only when the status table allows it. Claims take a lease that heartbeats
 extend; on SQLite a claim is one ``BEGIN IMMEDIATE`` transaction (the PostgreSQL claim with
 ``FOR UPDATE SKIP LOCKED`` comes with the scale-out issue, behind this same class).
+
+The hot path of an execution (create, claim, transition, get, add_pid) runs its statements
+on the driver (:mod:`packhorse.storage.driver`): Core builds and compiles each statement once,
+per shape; the rest (scheduler passes, filters, retention) goes through SQLAlchemy as usual.
 """
 
 from __future__ import annotations
@@ -20,46 +24,103 @@ from packhorse.model.content import canonical_json
 from packhorse.model.execution import COMPLETED, TRANSITIONS, Execution, Status, can_move
 from packhorse.storage import schema
 from packhorse.storage.database import transaction
+from packhorse.storage.driver import DriverTransaction, Prepared, driver_transaction
 
 _table = schema.executions
 _log = schema.execution_log
 _output = schema.execution_output
 
+#: The order :func:`_row_to_execution` unpacks a row of ``sa.select(_table)`` in.
+_COLUMNS = (
+    "id",
+    "action_ref",
+    "runner_type",
+    "status",
+    "parameters",
+    "context",
+    "result",
+    "attempt",
+    "created_at",
+    "start_timestamp",
+    "end_timestamp",
+    "run_after",
+    "claimed_by",
+    "lease_expires_at",
+    "pids",
+    "parent_id",
+)
+assert tuple(column.name for column in _table.c) == _COLUMNS, "executions columns moved"
+
 _LOG_INSERT = _log.insert()
-_EVENT_INSERT = schema.workflow_events.insert()
-_SELECT_ONE = sa.select(_table).where(_table.c.id == sa.bindparam("target_id"))
-_SELECT_LOG = (
+_EVENT_INSERT = Prepared(
+    schema.workflow_events.insert()
+    .inline()
+    .values(
+        workflow_id=sa.bindparam("workflow_id"),
+        payload=sa.bindparam("payload"),
+        created_at=sa.bindparam("created_at"),
+    )
+)
+_APPEND_LOG = Prepared(
+    _log.insert()
+    .inline()
+    .values(
+        execution_id=sa.bindparam("execution_id"),
+        status=sa.bindparam("status"),
+        timestamp=sa.bindparam("timestamp"),
+    )
+)
+_INSERT = Prepared(_table.insert())
+_SELECT_ONE = Prepared(sa.select(_table).where(_table.c.id == sa.bindparam("target_id")))
+_EXISTS = Prepared(sa.select(_table.c.id).where(_table.c.id == sa.bindparam("target_id")))
+_SELECT_LOG = Prepared(
     sa.select(_log.c.status, _log.c.timestamp)
     .where(_log.c.execution_id == sa.bindparam("target_id"))
     .order_by(_log.c.id)
 )
-_CLAIM_ONE = (
+_CLAIMABLE = sa.and_(
+    _table.c.status == Status.SCHEDULED.value,
+    sa.or_(_table.c.claimed_by.is_(None), _table.c.lease_expires_at <= sa.bindparam("now")),
+)
+_CLAIM_ONE = Prepared(
     _table.update()
-    .where(
-        _table.c.id == sa.bindparam("target_id"),
-        _table.c.status == Status.SCHEDULED.value,
-        sa.or_(_table.c.claimed_by.is_(None), _table.c.lease_expires_at <= sa.bindparam("now")),
-    )
+    .where(_table.c.id == sa.bindparam("target_id"), _CLAIMABLE)
     .values(claimed_by=sa.bindparam("worker"), lease_expires_at=sa.bindparam("until"))
 )
+_DUE = Prepared(
+    sa.select(_table.c.id)
+    .where(
+        _CLAIMABLE,
+        sa.or_(_table.c.run_after.is_(None), _table.c.run_after <= sa.bindparam("now")),
+    )
+    .order_by(_table.c.created_at, _table.c.id)
+    .limit(sa.bindparam("limit"))
+)
+_SELECT_PIDS = Prepared(sa.select(_table.c.pids).where(_table.c.id == sa.bindparam("target_id")))
+_SET_PIDS = Prepared(
+    _table.update()
+    .where(_table.c.id == sa.bindparam("target_id"))
+    .values(pids=sa.bindparam("new_pids"))
+)
 
-#: Built once per shape: constructing SQLAlchemy statements is most of a transition's cost.
-_TRANSITIONS: dict[tuple[Status, tuple[str, ...], bool, tuple[str, ...]], sa.UpdateBase] = {}
+#: Built once per shape: constructing and compiling statements is most of a transition's cost.
+_TRANSITIONS: dict[tuple[Status, tuple[str, ...], bool, tuple[str, ...]], Prepared] = {}
 
 
 def _transition_statement(
     target: Status, sources: tuple[str, ...], with_attempt: bool, values: dict[str, Any]
-) -> sa.UpdateBase:
+) -> Prepared:
     key = (target, sources, with_attempt, tuple(sorted(values)))
     statement = _TRANSITIONS.get(key)
     if statement is None:
         condition = [
             _table.c.id == sa.bindparam("target_id"),
-            _table.c.status.in_(sources),
+            # Literal binds, not an expanding IN: the statement compiles once, completely.
+            _table.c.status.in_([sa.literal(source) for source in sources]),
         ]
         if with_attempt:
             condition.append(_table.c.attempt == sa.bindparam("expected_attempt"))
-        statement = (
+        statement = Prepared(
             _table.update()
             .where(*condition)
             .values(status=target.value, **{k: sa.bindparam(f"new_{k}") for k in key[3]})
@@ -98,24 +159,43 @@ class ExecutionFilter:
     offset: int = 0
 
 
-def _row_to_execution(row: Any, log: Sequence[Any] = ()) -> Execution:
+def _row_to_execution(row: Sequence[Any], log: Sequence[Sequence[Any]] = ()) -> Execution:
+    """An execution from a row of ``sa.select(_table)`` (an SQLAlchemy row or a driver tuple)."""
+    (
+        execution_id,
+        action_ref,
+        runner_type,
+        status,
+        parameters,
+        context,
+        result,
+        attempt,
+        created_at,
+        start_timestamp,
+        end_timestamp,
+        run_after,
+        claimed_by,
+        lease_expires_at,
+        pids,
+        parent_id,
+    ) = row
     return Execution(
-        id=row.id,
-        action_ref=row.action_ref,
-        runner_type=row.runner_type,
-        status=Status(row.status),
-        parameters=json.loads(row.parameters),
-        context=json.loads(row.context),
-        created_at=row.created_at,
-        attempt=row.attempt,
-        result=None if row.result is None else json.loads(row.result),
-        start_timestamp=row.start_timestamp,
-        end_timestamp=row.end_timestamp,
-        run_after=row.run_after,
-        claimed_by=row.claimed_by,
-        lease_expires_at=row.lease_expires_at,
-        pids=tuple(json.loads(row.pids)),
-        parent_id=row.parent_id,
+        id=execution_id,
+        action_ref=action_ref,
+        runner_type=runner_type,
+        status=Status(status),
+        parameters=json.loads(parameters),
+        context=json.loads(context),
+        created_at=created_at,
+        attempt=attempt,
+        result=None if result is None else json.loads(result),
+        start_timestamp=start_timestamp,
+        end_timestamp=end_timestamp,
+        run_after=run_after,
+        claimed_by=claimed_by,
+        lease_expires_at=lease_expires_at,
+        pids=tuple(json.loads(pids)),
+        parent_id=parent_id,
         log=tuple({"status": s, "timestamp": t} for s, t in log),
     )
 
@@ -134,8 +214,8 @@ class SqlExecutionStore:
 
     def create(self, execution: Execution, *, then: Status | None = None) -> None:
         """Store a new execution; with ``then``, move it on at once (one transaction)."""
-        with transaction(self._engine, write=True) as connection:
-            _insert(connection, execution, then)
+        with driver_transaction(self._engine, write=True) as driver:
+            _insert(driver, execution, then)
 
     def _append_log(
         self, connection: sa.Connection, execution_id: str, status: Status, at: str
@@ -163,61 +243,52 @@ class SqlExecutionStore:
         execution and the status to move it on to) is stored in the same transaction, only
         when the move happened and no execution with its id exists (a policy retry).
         """
-        with transaction(self._engine, write=True) as connection:
-            changed = transition_in(
-                connection,
+        with driver_transaction(self._engine, write=True) as driver:
+            if not transition_in(
+                driver,
                 execution_id,
                 target,
                 now=now,
                 attempt=attempt,
                 expected=expected,
                 values=values,
-            )
-            if not changed:
+            ):
                 return False
             if follow_up is not None:
                 new, then = follow_up
-                exists = connection.execute(
-                    sa.select(_table.c.id).where(_table.c.id == new.id)
-                ).first()
-                if exists is None:
-                    _insert(connection, new, then)
+                if driver.first(_EXISTS, {"target_id": new.id}) is None:
+                    _insert(driver, new, then)
         return True
 
     def claim(self, worker: str, *, now: str, lease_until: str, limit: int) -> list[Execution]:
         """Take up to ``limit`` scheduled executions that are due and not leased."""
-        due = (
-            sa.select(_table.c.id)
-            .where(
-                _table.c.status == Status.SCHEDULED.value,
-                sa.or_(_table.c.run_after.is_(None), _table.c.run_after <= now),
-                sa.or_(_table.c.claimed_by.is_(None), _table.c.lease_expires_at <= now),
-            )
-            .order_by(_table.c.created_at, _table.c.id)
-            .limit(limit)
-        )
-        with transaction(self._engine, write=True) as connection:
-            ids = [row.id for row in connection.execute(due)]
-            if not ids:
-                return []
-            connection.execute(
-                _table.update()
-                .where(_table.c.id.in_(ids))
-                .values(claimed_by=worker, lease_expires_at=lease_until)
-            )
-            rows = connection.execute(sa.select(_table).where(_table.c.id.in_(ids))).all()
-        order = {execution_id: index for index, execution_id in enumerate(ids)}
-        return sorted((_row_to_execution(r) for r in rows), key=lambda e: order[e.id])
+        claimed = []
+        with driver_transaction(self._engine, write=True) as driver:
+            due = [row[0] for row in driver.all(_DUE, {"now": now, "limit": limit})]
+            for execution_id in due:
+                arguments = {
+                    "target_id": execution_id,
+                    "now": now,
+                    "worker": worker,
+                    "until": lease_until,
+                }
+                # Each claim is conditional: a concurrent claimer's row is skipped, not taken.
+                if driver.execute(_CLAIM_ONE, arguments):
+                    row = driver.first(_SELECT_ONE, {"target_id": execution_id})
+                    assert row is not None
+                    claimed.append(_row_to_execution(row))
+        return claimed
 
     def claim_one(
         self, execution_id: str, worker: str, *, now: str, lease_until: str
     ) -> Execution | None:
         """Claim one given execution if it is scheduled and free (``packhorse run``)."""
         arguments = {"target_id": execution_id, "now": now, "worker": worker, "until": lease_until}
-        with transaction(self._engine, write=True) as connection:
-            if not connection.execute(_CLAIM_ONE, arguments).rowcount:
+        with driver_transaction(self._engine, write=True) as driver:
+            if not driver.execute(_CLAIM_ONE, arguments):
                 return None
-            row = connection.execute(_SELECT_ONE, {"target_id": execution_id}).one()
+            row = driver.first(_SELECT_ONE, {"target_id": execution_id})
+        assert row is not None
         return _row_to_execution(row)
 
     def heartbeat(self, worker: str, ids: Sequence[str], *, lease_until: str) -> None:
@@ -246,14 +317,12 @@ class SqlExecutionStore:
             )
 
     def add_pid(self, execution_id: str, pid: int) -> None:
-        with transaction(self._engine, write=True) as connection:
-            current = connection.execute(
-                sa.select(_table.c.pids).where(_table.c.id == execution_id)
-            ).scalar_one()
-            pids = [*json.loads(current), pid]
-            connection.execute(
-                _table.update().where(_table.c.id == execution_id).values(pids=json.dumps(pids))
-            )
+        with driver_transaction(self._engine, write=True) as driver:
+            row = driver.first(_SELECT_PIDS, {"target_id": execution_id})
+            if row is None:
+                return
+            pids = [*json.loads(row[0]), pid]
+            driver.execute(_SET_PIDS, {"target_id": execution_id, "new_pids": json.dumps(pids)})
 
     def waiting_actions(self, *, now: str) -> list[str]:
         """Action refs with executions waiting for the scheduler (requested or delayed, due)."""
@@ -334,7 +403,7 @@ class SqlExecutionStore:
                     parent_id = parents[execution_id]
                     if parent_id is not None and target in NOTIFY_PARENT:
                         connection.execute(
-                            _EVENT_INSERT,
+                            schema.workflow_events.insert(),
                             {
                                 "workflow_id": parent_id,
                                 "payload": canonical_json(
@@ -389,11 +458,12 @@ class SqlExecutionStore:
     # -- reads --------------------------------------------------------------------------------
 
     def get(self, execution_id: str) -> Execution | None:
-        with transaction(self._engine) as connection:
-            row = connection.execute(_SELECT_ONE, {"target_id": execution_id}).first()
+        arguments = {"target_id": execution_id}
+        with driver_transaction(self._engine) as driver:
+            row = driver.first(_SELECT_ONE, arguments)
             if row is None:
                 return None
-            log = connection.execute(_SELECT_LOG, {"target_id": execution_id}).all()
+            log = driver.all(_SELECT_LOG, arguments)
         return _row_to_execution(row, log)
 
     def find(self, query: ExecutionFilter) -> list[Execution]:
@@ -464,7 +534,7 @@ NOTIFY_PARENT: frozenset[Status] = frozenset(
 
 
 def transition_in(
-    connection: sa.Connection,
+    driver: DriverTransaction,
     execution_id: str,
     target: Status,
     *,
@@ -492,17 +562,16 @@ def transition_in(
     # Bind names must differ from column names: SQLAlchemy reads those as SET values.
     arguments = {f"new_{k}": v for k, v in encoded.items()}
     arguments.update(target_id=execution_id, expected_attempt=attempt)
-    row = connection.execute(statement, arguments).first()
+    row = driver.first(statement, arguments)
     if row is None:
         return False
-    connection.execute(
-        _LOG_INSERT, {"execution_id": execution_id, "status": target.value, "timestamp": now}
-    )
-    if row.parent_id is not None and target in NOTIFY_PARENT:
-        connection.execute(
+    _log_status(driver, execution_id, target, now)
+    parent_id = row[0]
+    if parent_id is not None and target in NOTIFY_PARENT:
+        driver.execute(
             _EVENT_INSERT,
             {
-                "workflow_id": row.parent_id,
+                "workflow_id": parent_id,
                 "payload": canonical_json({"child": execution_id, "status": target.value}),
                 "created_at": now,
             },
@@ -510,31 +579,37 @@ def transition_in(
     return True
 
 
-def _insert(connection: sa.Connection, execution: Execution, then: Status | None) -> None:
-    row = {
-        "id": execution.id,
-        "action_ref": execution.action_ref,
-        "runner_type": execution.runner_type,
-        "status": execution.status.value,
-        "parameters": canonical_json(execution.parameters),
-        "context": canonical_json(execution.context),
-        "result": None if execution.result is None else canonical_json(execution.result),
-        "attempt": execution.attempt,
-        "created_at": execution.created_at,
-        "run_after": execution.run_after,
-        "pids": "[]",
-        "parent_id": execution.parent_id,
-    }
+def _log_status(driver: DriverTransaction, execution_id: str, status: Status, at: str) -> None:
+    driver.execute(
+        _APPEND_LOG, {"execution_id": execution_id, "status": status.value, "timestamp": at}
+    )
+
+
+def _insert(driver: DriverTransaction, execution: Execution, then: Status | None) -> None:
     statuses = [execution.status]
     if then is not None:
         assert can_move(execution.status, then)
-        row["status"] = then.value
         statuses.append(then)
-    connection.execute(_table.insert(), row)
-    connection.execute(
-        _log.insert(),
-        [
-            {"execution_id": execution.id, "status": s.value, "timestamp": execution.created_at}
-            for s in statuses
-        ],
+    driver.execute(
+        _INSERT,
+        {
+            "id": execution.id,
+            "action_ref": execution.action_ref,
+            "runner_type": execution.runner_type,
+            "status": statuses[-1].value,
+            "parameters": canonical_json(execution.parameters),
+            "context": canonical_json(execution.context),
+            "result": None if execution.result is None else canonical_json(execution.result),
+            "attempt": execution.attempt,
+            "created_at": execution.created_at,
+            "start_timestamp": None,
+            "end_timestamp": None,
+            "run_after": execution.run_after,
+            "claimed_by": None,
+            "lease_expires_at": None,
+            "pids": "[]",
+            "parent_id": execution.parent_id,
+        },
     )
+    for status in statuses:
+        _log_status(driver, execution.id, status, execution.created_at)

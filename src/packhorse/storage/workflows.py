@@ -21,24 +21,63 @@ from packhorse.model.content import canonical_json
 from packhorse.model.execution import Execution, Status
 from packhorse.storage import schema
 from packhorse.storage.database import transaction
-from packhorse.storage.executions import _insert, _row_to_execution, transition_in
+from packhorse.storage.driver import DriverTransaction, Prepared, driver_transaction
+from packhorse.storage.executions import (
+    _EVENT_INSERT,
+    _SELECT_ONE,
+    _insert,
+    _row_to_execution,
+    transition_in,
+)
 
 _workflows = schema.workflows
 _parts = schema.workflow_parts
 _events = schema.workflow_events
 _executions = schema.executions
 
-_EVENT_INSERT = _events.insert()
-_PART_DELETE = _parts.delete().where(
-    _parts.c.workflow_id == sa.bindparam("wf"), _parts.c.key == sa.bindparam("part")
+_PART_DELETE = Prepared(
+    _parts.delete().where(
+        _parts.c.workflow_id == sa.bindparam("wf"), _parts.c.key == sa.bindparam("part")
+    )
 )
-_VERSION_BUMP = (
+_PART_INSERT = Prepared(
+    _parts.insert()
+    .inline()
+    .values(workflow_id=sa.bindparam("wf"), key=sa.bindparam("part"), value=sa.bindparam("value"))
+)
+_PARTS = Prepared(
+    sa.select(_parts.c.key, _parts.c.value).where(_parts.c.workflow_id == sa.bindparam("wf"))
+)
+_WORKFLOW_INSERT = Prepared(
+    _workflows.insert()
+    .inline()
+    .values(
+        execution_id=sa.bindparam("wf"),
+        kind=sa.bindparam("kind"),
+        definition=sa.bindparam("definition"),
+        version=sa.bindparam("version"),
+        created_at=sa.bindparam("now"),
+        updated_at=sa.bindparam("now"),
+    )
+)
+_WORKFLOW = Prepared(
+    sa.select(_workflows.c.kind, _workflows.c.definition, _workflows.c.version).where(
+        _workflows.c.execution_id == sa.bindparam("wf")
+    )
+)
+_VERSION_BUMP = Prepared(
     _workflows.update()
     .where(
         _workflows.c.execution_id == sa.bindparam("wf"),
         _workflows.c.version == sa.bindparam("expected"),
     )
     .values(version=sa.bindparam("new_version"), updated_at=sa.bindparam("now"))
+)
+_EVENT_DELETE = Prepared(_events.delete().where(_events.c.id == sa.bindparam("event_id")))
+_INBOX = Prepared(
+    sa.select(_events.c.id, _events.c.workflow_id, _events.c.payload)
+    .order_by(_events.c.id)
+    .limit(sa.bindparam("limit"))
 )
 
 
@@ -102,39 +141,36 @@ class SqlWorkflowStore:
     def commit(self, step: Commit, *, now: str) -> None:
         """Write ``step`` in one transaction; raises :class:`VersionConflict` (writing nothing)
         when the stored version is not ``step.version``."""
-        with transaction(self._engine, write=True) as connection:
+        with driver_transaction(self._engine, write=True) as driver:
             if step.version == 0:
-                connection.execute(
-                    _workflows.insert(),
+                driver.execute(
+                    _WORKFLOW_INSERT,
                     {
-                        "execution_id": step.workflow_id,
+                        "wf": step.workflow_id,
                         "kind": step.kind,
                         "definition": step.definition,
                         "version": 1,
-                        "created_at": now,
-                        "updated_at": now,
-                    },
-                )
-            else:
-                bumped = connection.execute(
-                    _VERSION_BUMP,
-                    {
-                        "wf": step.workflow_id,
-                        "expected": step.version,
-                        "new_version": step.version + 1,
                         "now": now,
                     },
-                ).rowcount
-                if not bumped:
-                    raise VersionConflict(step.workflow_id)
-            self._write_parts(connection, step)
+                )
+            elif not driver.execute(
+                _VERSION_BUMP,
+                {
+                    "wf": step.workflow_id,
+                    "expected": step.version,
+                    "new_version": step.version + 1,
+                    "now": now,
+                },
+            ):
+                raise VersionConflict(step.workflow_id)
+            _write_parts(driver, step)
             if step.consumed:
-                connection.execute(_events.delete().where(_events.c.id.in_(list(step.consumed))))
+                driver.execute_many(_EVENT_DELETE, [{"event_id": i} for i in step.consumed])
             for child, then in step.children:
-                _insert(connection, child, then)
+                _insert(driver, child, then)
             for move in step.moves:
                 transition_in(
-                    connection,
+                    driver,
                     move.execution_id,
                     move.status,
                     now=now,
@@ -142,7 +178,7 @@ class SqlWorkflowStore:
                     values=move.values,
                 )
             if step.events:
-                connection.execute(
+                driver.execute_many(
                     _EVENT_INSERT,
                     [
                         {"workflow_id": wf, "payload": canonical_json(payload), "created_at": now}
@@ -150,70 +186,43 @@ class SqlWorkflowStore:
                     ],
                 )
 
-    def _write_parts(self, connection: sa.Connection, step: Commit) -> None:
-        deletes = [{"wf": step.workflow_id, "part": key} for key in step.deletes]
-        if step.upserts:
-            # Delete-then-insert is an upsert both databases run the same way.
-            deletes.extend({"wf": step.workflow_id, "part": key} for key in step.upserts)
-        if deletes:
-            connection.execute(_PART_DELETE, deletes)
-        if step.upserts:
-            connection.execute(
-                _parts.insert(),
-                [
-                    {"workflow_id": step.workflow_id, "key": key, "value": canonical_json(value)}
-                    for key, value in step.upserts.items()
-                ],
-            )
-
     def add_event(self, workflow_id: str, payload: Mapping[str, Any], *, now: str) -> None:
-        with transaction(self._engine, write=True) as connection:
-            connection.execute(
+        with driver_transaction(self._engine, write=True) as driver:
+            driver.execute(
                 _EVENT_INSERT,
                 {"workflow_id": workflow_id, "payload": canonical_json(payload), "created_at": now},
             )
 
     def load(self, workflow_id: str) -> StoredWorkflow | None:
-        with transaction(self._engine) as connection:
-            row = connection.execute(
-                sa.select(_workflows).where(_workflows.c.execution_id == workflow_id)
-            ).first()
+        with driver_transaction(self._engine) as driver:
+            row = driver.first(_WORKFLOW, {"wf": workflow_id})
             if row is None:
                 return None
-            parts = {
-                key: json.loads(value)
-                for key, value in connection.execute(
-                    sa.select(_parts.c.key, _parts.c.value).where(
-                        _parts.c.workflow_id == workflow_id
-                    )
-                )
-            }
-        return StoredWorkflow(row.execution_id, row.kind, row.definition, row.version, parts)
+            stored = driver.all(_PARTS, {"wf": workflow_id})
+        kind, definition, version = row
+        parts = {key: json.loads(value) for key, value in stored}
+        return StoredWorkflow(workflow_id, kind, definition, int(version), parts)
 
     def version(self, workflow_id: str) -> int | None:
-        with transaction(self._engine) as connection:
-            value = connection.execute(
-                sa.select(_workflows.c.version).where(_workflows.c.execution_id == workflow_id)
-            ).scalar()
-        return None if value is None else int(value)
+        with driver_transaction(self._engine) as driver:
+            row = driver.first(_WORKFLOW, {"wf": workflow_id})
+        return None if row is None else int(row[2])
 
     def inbox(self, *, limit: int = 500) -> list[InboxEvent]:
         """The oldest events not yet applied, in arrival order."""
-        select = sa.select(_events).order_by(_events.c.id).limit(limit)
-        with transaction(self._engine) as connection:
-            return [
-                InboxEvent(row.id, row.workflow_id, json.loads(row.payload))
-                for row in connection.execute(select)
-            ]
+        with driver_transaction(self._engine) as driver:
+            rows = driver.all(_INBOX, {"limit": limit})
+        return [InboxEvent(i, wf, json.loads(payload)) for i, wf, payload in rows]
 
     def executions(self, ids: Iterable[str]) -> dict[str, Execution]:
-        """Child executions by id (the shell reads each event's child once per batch)."""
-        wanted = list(set(ids))
-        if not wanted:
-            return {}
-        with transaction(self._engine) as connection:
-            rows = connection.execute(sa.select(_executions).where(_executions.c.id.in_(wanted)))
-            return {row.id: _row_to_execution(row) for row in rows}
+        """Executions by id (the shell reads each event's child once per batch)."""
+        found: dict[str, Execution] = {}
+        with driver_transaction(self._engine) as driver:
+            for execution_id in dict.fromkeys(ids):
+                row = driver.first(_SELECT_ONE, {"target_id": execution_id})
+                if row is not None:
+                    found[execution_id] = _row_to_execution(row)
+        return found
 
     def children(self, workflow_id: str) -> list[Execution]:
         select = (
@@ -266,13 +275,13 @@ def complete_with_events(
 ) -> bool:
     """Move an execution (an answered inquiry) and queue ``events`` for workflows, in one
     transaction; False, writing nothing, when the execution was not in ``expected``."""
-    with transaction(engine, write=True) as connection:
+    with driver_transaction(engine, write=True) as driver:
         if not transition_in(
-            connection, execution_id, target, now=now, expected=expected, values={"result": result}
+            driver, execution_id, target, now=now, expected=expected, values={"result": result}
         ):
             return False
         if events:
-            connection.execute(
+            driver.execute_many(
                 _EVENT_INSERT,
                 [
                     {"workflow_id": wf, "payload": canonical_json(payload), "created_at": now}
@@ -280,3 +289,19 @@ def complete_with_events(
                 ],
             )
     return True
+
+
+def _write_parts(driver: DriverTransaction, step: Commit) -> None:
+    deletes = [{"wf": step.workflow_id, "part": key} for key in step.deletes]
+    # Delete-then-insert is an upsert both databases run the same way.
+    deletes.extend({"wf": step.workflow_id, "part": key} for key in step.upserts)
+    if deletes:
+        driver.execute_many(_PART_DELETE, deletes)
+    if step.upserts:
+        driver.execute_many(
+            _PART_INSERT,
+            [
+                {"wf": step.workflow_id, "part": key, "value": canonical_json(value)}
+                for key, value in step.upserts.items()
+            ],
+        )

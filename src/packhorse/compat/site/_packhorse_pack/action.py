@@ -12,6 +12,7 @@ returned a 2-tuple whose first item is not a bool (StackStorm's code).
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import json
 import os
@@ -97,7 +98,7 @@ def read_stdin() -> bytes:
 
 def arrange_path(pack_path: str, entry_point: str, common_libs: bool) -> None:
     """sys.path: venv site-packages, [pack lib/], actions/lib, the rest, action dir, site."""
-    front = [sysconfig.get_path("purelib"), sysconfig.get_path("platlib")]
+    front = list(install_paths())
     if common_libs:
         front.append(os.path.join(pack_path, "lib"))
     front.append(os.path.join(pack_path, "actions", "lib"))
@@ -109,6 +110,13 @@ def arrange_path(pack_path: str, entry_point: str, common_libs: bool) -> None:
     sys.path[:] = [*ordered, SITE_DIR]
     # Python subprocesses of the action see the same libraries (real packages before shims).
     os.environ["PYTHONPATH"] = os.pathsep.join(unique([*front, SITE_DIR]))
+
+
+@functools.cache
+def install_paths() -> tuple[str, str]:
+    """The interpreter's site-packages folders. Cached: asking sysconfig costs 0.2 ms a call
+    (0.7 ms in a freshly forked child), and a warm host asks once for all its children."""
+    return sysconfig.get_path("purelib"), sysconfig.get_path("platlib")
 
 
 def unique(entries: Sequence[str]) -> list[str]:

@@ -1,4 +1,6 @@
 import datetime
+import os
+import signal
 import sys
 
 from st2common.runners.base_action import Action
@@ -38,4 +40,8 @@ class ReturnsAction(Action):
             sys.exit(3)
         if mode == "exit_0":
             sys.exit(0)
+        if mode == "hard_exit_5":
+            os._exit(5)  # no clean-up, no exit report to a warm host
+        if mode == "killed":
+            os.kill(os.getpid(), signal.SIGKILL)
         raise ValueError(mode)
