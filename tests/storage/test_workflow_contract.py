@@ -70,7 +70,16 @@ def test_a_child_status_change_lands_in_its_parents_inbox(engine: sa.Engine) -> 
     assert workflows.inbox() == []  # running: the conductor marked it at dispatch
     executions.transition("c1", Status.SUCCEEDED, now=NOW, result={"x": 1})
     [event] = workflows.inbox()
-    assert (event.workflow_id, event.payload) == ("wf", {"child": "c1", "status": "succeeded"})
+    # The event carries the task key and the result: applying it reads nothing more.
+    assert (event.workflow_id, event.payload) == (
+        "wf",
+        {
+            "child": "c1",
+            "status": "succeeded",
+            "key": {"task_id": "t1", "route": 0},
+            "result": {"x": 1},
+        },
+    )
     assert workflows.executions(["c1"])["c1"].result == {"x": 1}
 
 
@@ -130,8 +139,14 @@ def test_an_answer_and_its_resume_are_one_transaction(engine: sa.Engine) -> None
         result={"response": {"continue": True}},
         events=[("wf", {"request": "resume"})],
     )
+    key = {"task_id": "t1", "route": 0}
     assert [e.payload for e in workflows.inbox()][1:] == [
-        {"child": "c1", "status": "succeeded"},
+        {
+            "child": "c1",
+            "status": "succeeded",
+            "key": key,
+            "result": {"response": {"continue": True}},
+        },
         {"request": "resume"},
     ]
     assert not complete_with_events(

@@ -57,6 +57,8 @@ class WorkerSettings:
 
 #: A running execution asked to cancel is killed within this time (plus the poll interval).
 CANCEL_CHECK_SECONDS = 0.25
+SCHEDULE_SECONDS = 0.05
+"""The longest a delayed execution waits for a scheduler pass once it may go."""
 
 #: Output is stored in chunks at most this old (seconds) or this big (characters).
 OUTPUT_FLUSH_SECONDS = 0.25
@@ -123,6 +125,7 @@ class Worker:
         self.scheduler = scheduler
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._cancel_checked_at = 0.0
+        self._scheduled_at = 0.0
         self._wake = asyncio.Event()
 
     def _now(self) -> str:
@@ -163,9 +166,15 @@ class Worker:
                 await heartbeat
 
     def _schedule(self) -> None:
-        """A scheduler pass: requested and delayed executions move on when policies allow."""
+        """A scheduler pass: requested and delayed executions move on when policies allow.
+        At most every ``SCHEDULE_SECONDS``: a request held back by a policy is scheduled by
+        its own pass at once; these passes are for what waits (delays, freed slots)."""
         if self.scheduler is None:
             return
+        now = time.monotonic()
+        if now - self._scheduled_at < SCHEDULE_SECONDS:
+            return
+        self._scheduled_at = now
         try:
             self.scheduler.run_pass(now=self._now())
         except PackhorseError:
@@ -233,6 +242,10 @@ class Worker:
                 )
                 return
             runner = self._runner_for(execution.runner_type)
+            if getattr(runner, "settles_at_once", False) and self._settle(
+                execution, await runner.run(request, events)
+            ):
+                return
             if not getattr(runner, "starts_processes", False):
                 events.started_at_least_once = True
                 self.mark_running(execution)
@@ -255,6 +268,23 @@ class Worker:
             # The runner ended without starting a process (it could not: a missing cwd...).
             self.mark_running(execution)
         self._record(execution, outcome)
+
+    def _settle(self, execution: Execution, outcome: RunnerResult) -> bool:
+        """A runner that does nothing outside (``noop``) and succeeded: its start and its end
+        are written in one transaction. False (nothing written) for any other outcome, which
+        is then recorded the usual way."""
+        if outcome.status is not RunStatus.SUCCEEDED:
+            return False
+        if not self.store.settle(
+            execution.id,
+            Status.SUCCEEDED,
+            now=self._now(),
+            attempt=execution.attempt,
+            result=self.redact(outcome.result),
+        ):
+            return False
+        self._finished(execution)
+        return True
 
     def _fail_unstarted(self, execution: Execution, events: _Events, message: str) -> None:
         if not events.started_at_least_once:
@@ -305,9 +335,13 @@ class Worker:
             result=self.redact(result),
             **values,
         )
-        if recorded and execution.parent_id is not None and self.workflows is not None:
+        if recorded:
+            self._finished(execution)
+
+    def _finished(self, execution: Execution) -> None:
+        if execution.parent_id is not None and self.workflows is not None:
             self.workflows.wake()  # its parent workflow has an event to apply
-        if recorded and self._on_finished is not None:
+        if self._on_finished is not None:
             finished = self.store.get(execution.id)
             if finished is not None:
                 self._on_finished(finished)

@@ -18,6 +18,7 @@ import contextlib
 import datetime as dt
 import logging
 from collections import defaultdict
+from dataclasses import replace
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -111,7 +112,8 @@ class WorkflowShell:
         self._holds_back = holds_back
         self._protect = protect
         self.on_children = on_children
-        self._sessions: dict[str, tuple[int, WorkflowSession]] = {}
+        self._sessions: dict[str, tuple[int, WorkflowSession, Execution]] = {}
+        """Live workflows: stored version, session, and the workflow's row as last written."""
         self._wake = asyncio.Event()
 
     def drives(self, runner_type: str) -> bool:
@@ -187,18 +189,31 @@ class WorkflowShell:
 
     # -- the inbox ----------------------------------------------------------------------------
 
-    def process(self, *, limit: int = 1000) -> int:
+    batch = 1000
+    """Events read from the inbox at a time."""
+
+    def process(self, *, limit: int | None = None) -> int:
         """Apply waiting inbox events, one transaction per workflow; returns how many."""
-        events = self.store.inbox(limit=limit)
+        events = self.store.inbox(limit=limit or self.batch)
         if not events:
             return 0
         by_workflow: dict[str, list[InboxEvent]] = defaultdict(list)
         for event in events:
             by_workflow[event.workflow_id].append(event)
-        child_ids = [str(e.payload["child"]) for e in events if "child" in e.payload]
-        rows = self.store.executions([*child_ids, *by_workflow])
+        # Events from the queue's own moves carry their child's key and result; others (a
+        # policy's cancel) name the child only, and it is read.
+        child_ids = [
+            str(e.payload["child"])
+            for e in events
+            if "child" in e.payload and "key" not in e.payload
+        ]
+        # A running workflow's own row changes only in this shell's commits: it is cached
+        # with its session, and read only when the session is not.
+        unknown = [wf for wf in by_workflow if wf not in self._sessions]
+        rows = self.store.executions([*child_ids, *unknown]) if child_ids or unknown else {}
         for workflow_id, batch in by_workflow.items():
-            workflow = rows.get(workflow_id)
+            cached = self._sessions.get(workflow_id)
+            workflow = cached[2] if cached is not None else rows.get(workflow_id)
             if workflow is None or workflow.completed:
                 self._discard(workflow_id, batch)
                 continue
@@ -226,7 +241,7 @@ class WorkflowShell:
     def _session(self, workflow: Execution) -> tuple[int, WorkflowSession] | None:
         cached = self._sessions.get(workflow.id)
         if cached is not None:
-            return cached
+            return cached[0], cached[1]
         stored = self.store.load(workflow.id)
         if stored is None:
             return None
@@ -267,6 +282,13 @@ class WorkflowShell:
         self, session: WorkflowSession, event: InboxEvent, rows: Mapping[str, Execution]
     ) -> list[Command]:
         payload = event.payload
+        if "key" in payload:
+            return session.child_event(
+                payload["key"] or {},
+                str(payload["status"]),
+                payload["result"],
+                str(payload["child"]),
+            )
         if "child" in payload:
             child = rows.get(str(payload["child"]))
             if child is None:
@@ -349,7 +371,9 @@ class WorkflowShell:
         if finish is not None:
             self._sessions.pop(workflow.id, None)
         else:
-            self._sessions[workflow.id] = (version + 1, session)
+            own = [move.status for move in moves if move.execution_id == workflow.id]
+            row = replace(workflow, status=own[-1]) if own else workflow
+            self._sessions[workflow.id] = (version + 1, session, row)
         if children:
             self.on_children()
 
@@ -507,8 +531,8 @@ class WorkflowShell:
             except PackhorseError:
                 log.exception("workflow shell pass failed; will retry")
                 busy = 0
-            if busy:
-                await asyncio.sleep(0)
+            if busy >= self.batch:
+                await asyncio.sleep(0)  # more may be waiting: go on at once, letting others in
                 continue
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(_either(stop, self._wake), poll_seconds)

@@ -9,6 +9,8 @@ class NoopRunner:
     """Succeeds at once with StackStorm's noop result ``{failed, succeeded, return_code}``."""
 
     name = "noop"
+    settles_at_once = True
+    """Nothing happens outside: the engine writes its start and its end in one transaction."""
 
     async def run(self, request: RunRequest, events: RunEvents) -> RunnerResult:
         return RunnerResult(

@@ -96,6 +96,14 @@ _DUE = Prepared(
     .order_by(_table.c.created_at, _table.c.id)
     .limit(sa.bindparam("limit"))
 )
+_WAITING_ACTIONS = Prepared(
+    sa.select(_table.c.action_ref)
+    .where(
+        _table.c.status.in_([sa.literal(Status.REQUESTED.value), sa.literal(Status.DELAYED.value)]),
+        sa.or_(_table.c.run_after.is_(None), _table.c.run_after <= sa.bindparam("now")),
+    )
+    .distinct()
+)
 _SELECT_PIDS = Prepared(sa.select(_table.c.pids).where(_table.c.id == sa.bindparam("target_id")))
 _SET_PIDS = Prepared(
     _table.update()
@@ -124,7 +132,7 @@ def _transition_statement(
             _table.update()
             .where(*condition)
             .values(status=target.value, **{k: sa.bindparam(f"new_{k}") for k in key[3]})
-            .returning(_table.c.parent_id)
+            .returning(_table.c.parent_id, _table.c.context, _table.c.result)
         )
         _TRANSITIONS[key] = statement
     return statement
@@ -260,6 +268,27 @@ class SqlExecutionStore:
                     _insert(driver, new, then)
         return True
 
+    def settle(
+        self, execution_id: str, target: Status, *, now: str, attempt: int, result: Any
+    ) -> bool:
+        """``scheduled -> running -> target`` in one transaction, for a run that started and
+        ended with nothing in between to record (``core.noop``): both log rows, one commit."""
+        with driver_transaction(self._engine, write=True) as driver:
+            started = transition_in(
+                driver,
+                execution_id,
+                Status.RUNNING,
+                now=now,
+                attempt=attempt,
+                expected=(Status.SCHEDULED,),
+                values={"start_timestamp": now},
+            )
+            if not started:
+                return False
+            return transition_in(
+                driver, execution_id, target, now=now, attempt=attempt, values={"result": result}
+            )
+
     def claim(self, worker: str, *, now: str, lease_until: str, limit: int) -> list[Execution]:
         """Take up to ``limit`` scheduled executions that are due and not leased."""
         claimed = []
@@ -326,16 +355,8 @@ class SqlExecutionStore:
 
     def waiting_actions(self, *, now: str) -> list[str]:
         """Action refs with executions waiting for the scheduler (requested or delayed, due)."""
-        select = (
-            sa.select(_table.c.action_ref)
-            .where(
-                _table.c.status.in_([Status.REQUESTED.value, Status.DELAYED.value]),
-                sa.or_(_table.c.run_after.is_(None), _table.c.run_after <= now),
-            )
-            .distinct()
-        )
-        with transaction(self._engine) as connection:
-            return sorted(row.action_ref for row in connection.execute(select))
+        with driver_transaction(self._engine) as driver:
+            return sorted(row[0] for row in driver.all(_WAITING_ACTIONS, {"now": now}))
 
     def schedule(
         self,
@@ -566,17 +587,27 @@ def transition_in(
     if row is None:
         return False
     _log_status(driver, execution_id, target, now)
-    parent_id = row[0]
+    parent_id, context, result = row
     if parent_id is not None and target in NOTIFY_PARENT:
         driver.execute(
             _EVENT_INSERT,
             {
                 "workflow_id": parent_id,
-                "payload": canonical_json({"child": execution_id, "status": target.value}),
+                "payload": child_event(execution_id, target, context, result),
                 "created_at": now,
             },
         )
     return True
+
+
+def child_event(execution_id: str, status: Status, context: str, result: str | None) -> str:
+    """The inbox event of a child's status change, carrying what the workflow needs (its task
+    key and, once it has ended, its result) so that applying it reads nothing more. The stored
+    JSON of the result is spliced in as it is, not decoded and encoded again."""
+    key = json.loads(context).get("workflow_key")
+    head = json.dumps({"child": execution_id, "status": status.value, "key": key})
+    ended = status in COMPLETED or status is Status.PENDING
+    return f'{head[:-1]}, "result": {result if ended and result is not None else "null"}}}'
 
 
 def _log_status(driver: DriverTransaction, execution_id: str, status: Status, at: str) -> None:
