@@ -18,8 +18,8 @@ import contextlib
 import datetime as dt
 import logging
 from collections import defaultdict
-from dataclasses import replace
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
