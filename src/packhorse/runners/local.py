@@ -111,6 +111,7 @@ class _LocalShellRunner:
                 timeout=request.timeout,
                 max_output_bytes=self.settings.max_output_bytes,
                 kill_grace=self.settings.kill_grace,
+                gate=True,  # nothing runs before the engine has recorded the start
             )
         except (OSError, ValueError) as failure:
             # A missing or unusable working folder, an environment name the OS refuses...

@@ -166,6 +166,10 @@ class _OutputPipe(asyncio.Protocol):
             self.closed.set_result(None)
 
 
+#: The shell prologue of a gated command: wait for the go line, or exit without running.
+_GATE = "IFS= read -r _packhorse_go || exit 125\n"
+
+
 async def run_process(
     command: str | Sequence[str],
     *,
@@ -176,8 +180,16 @@ async def run_process(
     timeout: float | None = None,
     max_output_bytes: int = DEFAULT_MAX_OUTPUT_BYTES,
     kill_grace: float = DEFAULT_KILL_GRACE,
+    gate: bool = False,
 ) -> ProcessOutcome:
     """Run ``command`` (a shell command line, or an argv list) to completion.
+
+    With ``gate`` (shell command lines only), the command waits for a go line on its stdin,
+    which is written only after ``events.started`` has returned, that is after the engine has
+    recorded the start. An engine killed in between never lets the command run (its stdin
+    closes, and the shell exits 125 without running it): so a command the engine did not
+    record as started has not done anything, and running it again after a restart cannot run
+    it twice.
 
     The run ends when the command has exited *and* both pipes are closed: a background child
     that keeps the output pipe open keeps the run going, until the timeout. On timeout the
@@ -186,6 +198,9 @@ async def run_process(
 
     Raises :class:`OSError` when the command cannot be started (missing ``cwd``...).
     """
+    if gate and isinstance(command, str):
+        command = _GATE + ("" if stdin_data is not None else "exec </dev/null\n") + command
+        stdin_data = b"go\n" + (stdin_data or b"")
     popen = subprocess.Popen(
         command,
         shell=isinstance(command, str),
