@@ -371,3 +371,27 @@ def test_parts_written_per_event_do_not_grow_with_the_workflow(
         return max(host.changed[3:])
 
     assert most_changed(200) == most_changed(20)
+
+
+def test_conducting_time_grows_linearly() -> None:
+    """A guard against quadratic costs (orquesta takes 44 s for a 1,000-task chain)."""
+    import time
+
+    def best(size: int) -> float:
+        conductor = Conductor(_chain(size))
+        timings = []
+        for _ in range(3):
+            state = conductor.create({})
+            started = time.perf_counter()
+            pending = [c for c in conductor.apply(state, Request("run")) if isinstance(c, RunTask)]
+            while pending:
+                run = pending.pop()
+                commands = conductor.apply(state, TaskEvent(run.task_id, run.route, "succeeded"))
+                pending.extend(c for c in commands if isinstance(c, RunTask))
+            timings.append(time.perf_counter() - started)
+            assert state.status == "succeeded"
+        return min(timings)
+
+    small, large = best(200), best(2000)
+    assert large < 30 * small + 0.1  # ten times the tasks; a quadratic cost would take 100x
+    assert large < 5.0

@@ -455,36 +455,24 @@ class Flow:
     ) -> StagedRecord | None:
         """Evaluate one transition; if taken, publish and stage its target."""
         state = self.state
-
-        def log(error: ExpressionError) -> None:
-            self.log_error(
-                error, task_id=record.id, route=record.route, transition_id=transition.id
-            )
-
         try:
-            taken = all(
-                [self.evaluate(transition.when, scope)] if transition.when is not None else []
-            )
+            taken = transition.when is None or bool(self.evaluate(transition.when, scope))
         except ExpressionError as error:
-            log(error)
-            self.fail()
+            self._transition_failed(record, transition, [error])
             return None
         state.set_next(record, transition.id, taken)
         if not taken:
             return None
-        spec = self.graph.task_spec(record.id)
-        assert spec is not None
-        published, errors = self.render_pairs(
-            spec.next[transition.index].publish, scope, scope.variables()
-        )
-        if errors:
-            for failure in errors:
-                log(failure)
-            self.fail()
-            return None
         out = record.ctx
-        if published:
-            out = state.extend_chain(record.ctx, state.add_context(published))
+        spec = self.graph.task_spec(record.id)
+        publish = spec.next[transition.index].publish if spec is not None else ()
+        if publish:
+            published, errors = self.render_pairs(publish, scope, scope.variables())
+            if errors:
+                self._transition_failed(record, transition, errors)
+                return None
+            if published:
+                out = state.extend_chain(record.ctx, state.add_context(published))
         route = self._route(transition, record.route)
         staged = state.staged.get((transition.target, route))
         if staged is not None:
@@ -501,6 +489,15 @@ class Flow:
         ready = self.inbound(transition.target, record.route) == Inbound.SATISFIED
         state.update_staged(staged, ready=ready)
         return staged
+
+    def _transition_failed(
+        self, record: TaskRecord, transition: Transition, errors: list[ExpressionError]
+    ) -> None:
+        for error in errors:
+            self.log_error(
+                error, task_id=record.id, route=record.route, transition_id=transition.id
+            )
+        self.fail()
 
     def _route(self, transition: Transition, route: int) -> int:
         """The route of a transition's target: a new one into a split outside cycles (§2.5)."""

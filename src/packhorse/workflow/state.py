@@ -132,7 +132,8 @@ class WorkflowState:
 
     def _touch(self, part: str) -> None:
         self._changed.add(part)
-        self._deleted.discard(part)
+        if self._deleted:
+            self._deleted.discard(part)
 
     def _drop(self, part: str) -> None:
         self._changed.discard(part)
@@ -289,7 +290,8 @@ class WorkflowState:
             yield from self.by_status.get(status, ())
 
     def count(self, statuses: Iterable[Status | None]) -> int:
-        return sum(len(self.by_status.get(status, ())) for status in statuses)
+        by_status = self.by_status
+        return sum(len(by_status[status]) for status in statuses if status in by_status)
 
     def has_active_tasks(self) -> bool:
         return self.count(ACTIVE) > 0
