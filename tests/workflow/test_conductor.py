@@ -159,6 +159,8 @@ def test_with_items_respects_concurrency_and_keeps_item_order() -> None:
     finished = host.run(mock, inputs_event=False)
     assert finished is not None and finished.output == {"out": ["A", "B", "C", "D", "E"]}
     assert max(in_flight) <= 2
+    [each, _] = host.state.executions()
+    assert (each.task_id, each.status, each.items) == ("each", "succeeded", ("succeeded",) * 5)
 
 
 JOIN = """

@@ -31,6 +31,8 @@ from packhorse.workflow.machines import (
     WorkflowTrigger,
     next_task_status,
     next_workflow_status,
+    task_trigger,
+    workflow_trigger,
 )
 from packhorse.workflow.records import StagedRecord, TaskRecord
 from packhorse.workflow.state import WorkflowState
@@ -199,7 +201,7 @@ class Flow:
             and not paused
         ):
             progress = Progress.COMPLETED
-        trigger = WorkflowTrigger(
+        trigger = workflow_trigger(
             Source.REQUEST, status, bool(active) if qualified else None, progress
         )
         return updates, next_workflow_status(state.status, trigger)
@@ -220,8 +222,8 @@ class Flow:
             item_set = self.state.item_sets[staged.items]
             done = sum(item_set.tally[s] for s in COMPLETED)
             items = Items.INCOMPLETE if done < item_set.count else Items.COMPLETED
-            return TaskTrigger(Source.WORKFLOW, status, item_set.active() > 0, items)
-        return TaskTrigger(Source.WORKFLOW, status)
+            return task_trigger(Source.WORKFLOW, status, item_set.active() > 0, items)
+        return task_trigger(Source.WORKFLOW, status)
 
     # -- joins -----------------------------------------------------------------------------
 
@@ -317,9 +319,9 @@ class Flow:
         self, status: Status, source: Source, staged: StagedRecord | None, item: int | None
     ) -> TaskTrigger:
         if staged is None or item is None or staged.items is None:
-            return TaskTrigger(source, status)
+            return task_trigger(source, status)
         if status not in _QUALIFIED_ITEM_STATUSES:
-            return TaskTrigger(source, status)
+            return task_trigger(source, status)
         tally = self.state.item_sets[staged.items].tally
 
         def others(statuses: frozenset[Status] | tuple[Status | None, ...]) -> int:
@@ -335,7 +337,7 @@ class Flow:
             outcome = Items.FAILED
         else:
             outcome = Items.INCOMPLETE if incomplete else Items.COMPLETED
-        return TaskTrigger(source, status, active, outcome)
+        return task_trigger(source, status, active, outcome)
 
     def new_record(self, task_id: str, staged: StagedRecord) -> TaskRecord:
         """A new execution of a staged task, with its retry policy set up."""
@@ -460,7 +462,7 @@ class Flow:
         except ExpressionError as error:
             self._transition_failed(record, transition, [error])
             return None
-        state.set_next(record, transition.id, taken)
+        state.set_next(record, transition.id, taken, transition.target)
         if not taken:
             return None
         out = record.ctx
@@ -550,4 +552,4 @@ class Flow:
                 progress = Progress.INCOMPLETE
             else:
                 progress = Progress.COMPLETED
-        return WorkflowTrigger(Source.TASK, label, active, progress)
+        return workflow_trigger(Source.TASK, label, active, progress)

@@ -10,7 +10,7 @@ import json
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from packhorse.workflow.statuses import ACTIVE, Status, parse_status
 
@@ -198,3 +198,13 @@ def _plain_key(key: Any) -> str:
     if key is None or isinstance(key, bool | int | float):
         return json.dumps(key)
     return str(key)
+
+
+class ExecutionView(NamedTuple):
+    """One task execution as a tree view shows it."""
+
+    task_id: str
+    route: int
+    status: Status | None
+    items: tuple[Status | None, ...] | None
+    """Status of each item of a with-items execution; None for other tasks."""

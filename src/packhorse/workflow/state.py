@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any, Final
 from packhorse.workflow import persistence
 from packhorse.workflow.contexts import ROOT, ChainNode, MergedCache, indexes, merged
 from packhorse.workflow.records import (
+    ExecutionView,
     ItemSet,
     Key,
     StagedRecord,
@@ -103,8 +104,7 @@ class WorkflowState:
             record = self.sequence[index]
             for transition_id, taken in record.next.items():
                 if taken:
-                    target = transition_id.rsplit("__t", 1)[0]
-                    self.satisfied[(target, record.route)].add(record.id)
+                    self.satisfied[(_target(transition_id), record.route)].add(record.id)
         self._error_seen = {_canonical(entry) for entry in self.errors_by_id.values()}
         self._log_seen = {_canonical(entry) for entry in self.log_by_id.values()}
         self._next_order = max((s.order for s in self.staged.values()), default=-1) + 1
@@ -278,6 +278,16 @@ class WorkflowState:
         record = self.latest(task_id, route)
         return None if record is None else record.status
 
+    def executions(self) -> list[ExecutionView]:
+        """Every task execution in creation order, with item statuses for with-items."""
+        views = []
+        for record in self.sequence:
+            items = None
+            if record.items is not None and record.items in self.item_sets:
+                items = tuple(self.item_sets[record.items].statuses)
+            views.append(ExecutionView(record.id, record.route, record.status, items))
+        return views
+
     def item_statuses(self, record: TaskRecord | StagedRecord) -> list[Status | None] | None:
         """The status of each item of a with-items execution (None for other tasks)."""
         if record.items is None:
@@ -428,26 +438,27 @@ class WorkflowState:
         record.status = status
         self._touch(f"seq/{index}")
 
-    def set_next(self, record: TaskRecord, transition_id: str, taken: bool) -> None:
+    def set_next(
+        self, record: TaskRecord, transition_id: str, taken: bool, target: str | None = None
+    ) -> None:
+        """Record whether a transition (``<target>__t<key>``) of a completed task was taken."""
         record.next[transition_id] = taken
-        index = self.index_of(record)
-        self._touch(f"seq/{index}")
-        if self.pointers.get((record.id, record.route)) != index:
+        self._touch(f"seq/{record.index}")
+        if self.pointers.get((record.id, record.route)) != record.index:
             return
-        target = transition_id.rsplit("__t", 1)[0]
+        target = target or _target(transition_id)
         satisfied = self.satisfied[(target, record.route)]
         if taken:
             satisfied.add(record.id)
         elif record.id in satisfied and not any(
-            value for tid, value in record.next.items() if tid.rsplit("__t", 1)[0] == target
+            value for tid, value in record.next.items() if _target(tid) == target
         ):
             satisfied.discard(record.id)
 
     def _unsatisfy(self, record: TaskRecord) -> None:
         for transition_id, taken in record.next.items():
             if taken:
-                target = transition_id.rsplit("__t", 1)[0]
-                self.satisfied[(target, record.route)].discard(record.id)
+                self.satisfied[(_target(transition_id), record.route)].discard(record.id)
 
     def set_term(self, record: TaskRecord, term: bool) -> None:
         if record.term == term:
@@ -576,6 +587,11 @@ def _load_items(body: Mapping[str, Any]) -> ItemSet:
         statuses[int(index)] = parse_status(item.get("status"))
         results[int(index)] = item.get("result")
     return ItemSet(count, statuses, results, Counter(statuses))
+
+
+def _target(transition_id: str) -> str:
+    """The target of a transition id ``<target>__t<key>``."""
+    return transition_id.rsplit("__t", 1)[0]
 
 
 def _canonical(entry: Mapping[str, Any]) -> str:
