@@ -397,3 +397,50 @@ def test_conducting_time_grows_linearly() -> None:
     small, large = best(200), best(2000)
     assert large < 30 * small + 0.1  # ten times the tasks; a quadratic cost would take 100x
     assert large < 5.0
+
+
+def test_a_retry_count_that_fails_to_render_fails_the_workflow() -> None:
+    host = Host("""
+version: 1.0
+tasks:
+  t:
+    action: core.noop
+    retry:
+      count: <% ctx().missing %>
+""")
+    host.send(Request("run"))
+    finished = host.run(inputs_event=False)
+    assert finished is not None and finished.status == "failed"
+    assert finished.errors[0]["message"].startswith("YaqlEvaluationException: Unable to resolve")
+    assert finished.errors[0]["task_id"] == "t"
+
+
+def test_rerunning_a_with_items_task_that_succeeded_runs_every_item() -> None:
+    host = Host(ITEMS, {"xs": ["a", "b"]})
+    outcomes = iter(["succeeded", "succeeded", "succeeded", "succeeded"])
+    host.run(lambda run: (next(outcomes), run.input["message"]))
+    assert host.state.status == "succeeded"
+    rerun = host.send(Request("rerun", (RerunTask("each"),)))
+    assert [(c.item, c.input) for c in rerun if isinstance(c, RunTask)] == [
+        (0, {"message": "a"}),
+        (1, {"message": "b"}),
+    ]
+
+
+def test_a_loop_of_action_less_tasks_is_stopped(monkeypatch: pytest.MonkeyPatch) -> None:
+    import packhorse.workflow.conductor as conductor_module
+
+    monkeypatch.setattr(conductor_module, "MAX_IMMEDIATE_COMPLETIONS", 50)
+    host = Host("""
+version: 1.0
+tasks:
+  start:
+    next: [{do: ping}]
+  ping:
+    next: [{do: pong}]
+  pong:
+    next: [{do: ping}]
+""")
+    [finished] = host.send(Request("run"))
+    assert isinstance(finished, Finished) and finished.status == "failed"
+    assert finished.errors[0]["message"].startswith("WorkflowLoopError:")

@@ -28,6 +28,7 @@ __all__ = [
     "VariableUndefinedError",
     "WorkflowScope",
     "bind_scope",
+    "current_scope",
     "scope_bound",
     "unbind_scope",
 ]
@@ -97,6 +98,12 @@ def bind_scope(scope: WorkflowScope) -> Token[WorkflowScope | None]:
 
 def unbind_scope(token: Token[WorkflowScope | None]) -> None:
     _SCOPE.reset(token)
+
+
+def current_scope() -> WorkflowScope | None:
+    """The evaluation in progress, for host functions that need it (StackStorm's ``task()``
+    reads the current task); None outside workflow evaluations."""
+    return _SCOPE.get()
 
 
 def _scope() -> WorkflowScope:
