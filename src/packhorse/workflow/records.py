@@ -155,6 +155,17 @@ class ItemSet:
     def empty(cls, count: int) -> ItemSet:
         return cls(count, [None] * count, [None] * count, Counter({None: count}))
 
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ItemSet:
+        """From ``{count, items: {index: {status, result}}}`` (items left out are unset)."""
+        count = data["count"]
+        statuses: list[Status | None] = [None] * count
+        results: list[Any] = [None] * count
+        for index, item in data["items"].items():
+            statuses[int(index)] = parse_status(item.get("status"))
+            results[int(index)] = item.get("result")
+        return cls(count, statuses, results, Counter(statuses))
+
     def active(self) -> int:
         return sum(self.tally[status] for status in ACTIVE)
 

@@ -31,7 +31,7 @@ of the state. Only the mutators below may change the records.
 from __future__ import annotations
 
 import json
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Final
 
@@ -210,7 +210,7 @@ class WorkflowState:
         state.prevs = {int(n): prev for n, prev in data["prevs"].items()}
         state.item_sets = {}
         for number, body in data["item_sets"].items():
-            state.item_sets[int(number)] = _load_items(body)
+            state.item_sets[int(number)] = ItemSet.from_json(body)
         state.errors_by_id = {int(n): e for n, e in data["errors"].items()}
         state.log_by_id = {int(n): e for n, e in data["log"].items()}
         state.reruns = data["reruns"]
@@ -287,12 +287,6 @@ class WorkflowState:
                 items = tuple(self.item_sets[record.items].statuses)
             views.append(ExecutionView(record.id, record.route, record.status, items))
         return views
-
-    def item_statuses(self, record: TaskRecord | StagedRecord) -> list[Status | None] | None:
-        """The status of each item of a with-items execution (None for other tasks)."""
-        if record.items is None:
-            return None
-        return list(self.item_sets[record.items].statuses)
 
     def pointed(self, statuses: Iterable[Status | None]) -> Iterator[int]:
         """Indexes of latest executions whose status is one of ``statuses``."""
@@ -424,14 +418,10 @@ class WorkflowState:
         self._touch(f"seq/{index}")
         return record
 
-    @staticmethod
-    def index_of(record: TaskRecord) -> int:
-        return record.index
-
     def set_record_status(self, record: TaskRecord, status: Status | None) -> None:
         if status == record.status:
             return
-        index = self.index_of(record)
+        index = record.index
         if self.pointers.get((record.id, record.route)) == index:
             self.by_status[record.status].discard(index)
             self.by_status[status].add(index)
@@ -463,19 +453,19 @@ class WorkflowState:
     def set_term(self, record: TaskRecord, term: bool) -> None:
         if record.term == term:
             return
-        index = self.index_of(record)
+        index = record.index
         record.term = term
         (self.terminal.add if term else self.terminal.discard)(index)
         self._touch(f"seq/{index}")
 
     def set_record_retry(self, record: TaskRecord, retry: dict[str, Any] | None) -> None:
         record.retry = plain(retry) if retry is not None else None
-        self._touch(f"seq/{self.index_of(record)}")
+        self._touch(f"seq/{record.index}")
 
     def set_record_items(self, record: TaskRecord, items: int | None) -> None:
         if record.items != items:
             record.items = items
-            self._touch(f"seq/{self.index_of(record)}")
+            self._touch(f"seq/{record.index}")
 
     # -- staging -----------------------------------------------------------------------------
 
@@ -577,16 +567,6 @@ class WorkflowState:
             self._drop(part)
         else:
             self._touch(part)
-
-
-def _load_items(body: Mapping[str, Any]) -> ItemSet:
-    count = body["count"]
-    statuses: list[Status | None] = [None] * count
-    results: list[Any] = [None] * count
-    for index, item in body["items"].items():
-        statuses[int(index)] = parse_status(item.get("status"))
-        results[int(index)] = item.get("result")
-    return ItemSet(count, statuses, results, Counter(statuses))
 
 
 def _target(transition_id: str) -> str:
