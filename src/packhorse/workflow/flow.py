@@ -19,6 +19,7 @@ from enum import Enum
 from typing import Any, Final
 
 from packhorse.errors import ExpressionError
+from packhorse.expr.yaql import PreparedData
 from packhorse.workflow.evaluation import Evaluator, Scope, error_message
 from packhorse.workflow.graph import COMMAND_NODES, Transition, WorkflowGraph
 from packhorse.workflow.machines import (
@@ -113,11 +114,10 @@ class Flow:
         prepared = state.prepared_cache.get(node)
         variables = state.variables(node)
         if prepared is None or prepared.value is not variables:
+            # The variables as YAQL data, converted once for every evaluation in this context.
             if len(state.prepared_cache) >= _PREPARED_CACHE_SIZE:
                 state.prepared_cache.clear()
-            scope = Scope(state, variables, task=task)
-            state.prepared_cache[node] = scope.prepared()
-            prepared = state.prepared_cache[node]
+            prepared = state.prepared_cache[node] = PreparedData(variables)
         if with_result:
             return Scope(state, variables, task=task, result=result, prepared=prepared)
         return Scope(state, variables, task=task, prepared=prepared)
