@@ -159,6 +159,8 @@ def test_with_items_respects_concurrency_and_keeps_item_order() -> None:
     finished = host.run(mock, inputs_event=False)
     assert finished is not None and finished.output == {"out": ["A", "B", "C", "D", "E"]}
     assert max(in_flight) <= 2
+    [each, _] = host.state.executions()
+    assert (each.task_id, each.status, each.items) == ("each", "succeeded", ("succeeded",) * 5)
 
 
 JOIN = """
@@ -371,3 +373,74 @@ def test_parts_written_per_event_do_not_grow_with_the_workflow(
         return max(host.changed[3:])
 
     assert most_changed(200) == most_changed(20)
+
+
+def test_conducting_time_grows_linearly() -> None:
+    """A guard against quadratic costs (orquesta takes 44 s for a 1,000-task chain)."""
+    import time
+
+    def best(size: int) -> float:
+        conductor = Conductor(_chain(size))
+        timings = []
+        for _ in range(3):
+            state = conductor.create({})
+            started = time.perf_counter()
+            pending = [c for c in conductor.apply(state, Request("run")) if isinstance(c, RunTask)]
+            while pending:
+                run = pending.pop()
+                commands = conductor.apply(state, TaskEvent(run.task_id, run.route, "succeeded"))
+                pending.extend(c for c in commands if isinstance(c, RunTask))
+            timings.append(time.perf_counter() - started)
+            assert state.status == "succeeded"
+        return min(timings)
+
+    small, large = best(200), best(2000)
+    assert large < 30 * small + 0.1  # ten times the tasks; a quadratic cost would take 100x
+    assert large < 5.0
+
+
+def test_a_retry_count_that_fails_to_render_fails_the_workflow() -> None:
+    host = Host("""
+version: 1.0
+tasks:
+  t:
+    action: core.noop
+    retry:
+      count: <% ctx().missing %>
+""")
+    host.send(Request("run"))
+    finished = host.run(inputs_event=False)
+    assert finished is not None and finished.status == "failed"
+    assert finished.errors[0]["message"].startswith("YaqlEvaluationException: Unable to resolve")
+    assert finished.errors[0]["task_id"] == "t"
+
+
+def test_rerunning_a_with_items_task_that_succeeded_runs_every_item() -> None:
+    host = Host(ITEMS, {"xs": ["a", "b"]})
+    outcomes = iter(["succeeded", "succeeded", "succeeded", "succeeded"])
+    host.run(lambda run: (next(outcomes), run.input["message"]))
+    assert host.state.status == "succeeded"
+    rerun = host.send(Request("rerun", (RerunTask("each"),)))
+    assert [(c.item, c.input) for c in rerun if isinstance(c, RunTask)] == [
+        (0, {"message": "a"}),
+        (1, {"message": "b"}),
+    ]
+
+
+def test_a_loop_of_action_less_tasks_is_stopped(monkeypatch: pytest.MonkeyPatch) -> None:
+    import packhorse.workflow.conductor as conductor_module
+
+    monkeypatch.setattr(conductor_module, "MAX_IMMEDIATE_COMPLETIONS", 50)
+    host = Host("""
+version: 1.0
+tasks:
+  start:
+    next: [{do: ping}]
+  ping:
+    next: [{do: pong}]
+  pong:
+    next: [{do: ping}]
+""")
+    [finished] = host.send(Request("run"))
+    assert isinstance(finished, Finished) and finished.status == "failed"
+    assert finished.errors[0]["message"].startswith("WorkflowLoopError:")

@@ -243,18 +243,20 @@ class Conductor:
                         raise
                 commands.extend(self._children_for(state, wanted))
             case TaskEvent():
-                self.task_event(
-                    state, event.task_id, event.route, event.status, event.result, item=event.item
+                flow = self._flow(state)
+                status = self._check_event(
+                    state, event.task_id, event.route, event.status, event.item
                 )
-        commands.extend(self._dispatch(state))
+                flow.task_event(event.task_id, event.route, status, event.result, item=event.item)
+        flow = self._flow(state)
+        commands.extend(self._dispatch(flow))
         if state.status in COMPLETED and not state.finished:
-            output = self.render_output(state)
+            output = lifecycle.render_output(flow)
             state.set_finished(True)
             commands.append(Finished(str(state.status), output, tuple(state.errors)))
         return commands
 
-    def _dispatch(self, state: WorkflowState) -> list[RunTask]:
-        flow = self._flow(state)
+    def _dispatch(self, flow: Flow) -> list[RunTask]:
         runs: list[RunTask] = []
         immediate = 0
         while True:

@@ -14,11 +14,12 @@ whole state per evaluation (orquesta serializes the state into every context it 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Final
 
 from packhorse.errors import ExpressionError
-from packhorse.expr.functions.workflow import WORKFLOW_FUNCTIONS, scope_bound
+from packhorse.expr.functions.workflow import WORKFLOW_FUNCTIONS, bind_scope, unbind_scope
 from packhorse.expr.jinja import is_jinja, render_value
 from packhorse.expr.unified import MIXED_TYPES
 from packhorse.expr.yaql import PreparedData, YaqlFunctions, is_yaql, render_yaql
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
 _WORKFLOW_YAQL: Final = YaqlFunctions(WORKFLOW_FUNCTIONS, direct=WORKFLOW_FUNCTIONS)
 
 _NO_RESULT: Final = object()
+_MARKERS: Final = re.compile(r"<%|{{|{%")
 
 
 class Scope:
@@ -125,8 +127,13 @@ class Evaluator:
     def evaluate(self, value: Any, scope: Scope) -> Any:
         """``value`` rendered in ``scope``. Raises :class:`ExpressionError` with orquesta's
         message."""
-        with scope_bound(scope):
+        if value is None or (isinstance(value, str) and not _MARKERS.search(value)):
+            return value  # nothing to evaluate (most action names)
+        token = bind_scope(scope)
+        try:
             return self._walk(value, scope)
+        finally:
+            unbind_scope(token)
 
     def _walk(self, value: Any, scope: Scope) -> Any:
         if isinstance(value, str):

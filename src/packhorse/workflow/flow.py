@@ -19,6 +19,7 @@ from enum import Enum
 from typing import Any, Final
 
 from packhorse.errors import ExpressionError
+from packhorse.expr.yaql import PreparedData
 from packhorse.workflow.evaluation import Evaluator, Scope, error_message
 from packhorse.workflow.graph import COMMAND_NODES, Transition, WorkflowGraph
 from packhorse.workflow.machines import (
@@ -31,6 +32,8 @@ from packhorse.workflow.machines import (
     WorkflowTrigger,
     next_task_status,
     next_workflow_status,
+    task_trigger,
+    workflow_trigger,
 )
 from packhorse.workflow.records import StagedRecord, TaskRecord
 from packhorse.workflow.state import WorkflowState
@@ -111,11 +114,10 @@ class Flow:
         prepared = state.prepared_cache.get(node)
         variables = state.variables(node)
         if prepared is None or prepared.value is not variables:
+            # The variables as YAQL data, converted once for every evaluation in this context.
             if len(state.prepared_cache) >= _PREPARED_CACHE_SIZE:
                 state.prepared_cache.clear()
-            scope = Scope(state, variables, task=task)
-            state.prepared_cache[node] = scope.prepared()
-            prepared = state.prepared_cache[node]
+            prepared = state.prepared_cache[node] = PreparedData(variables)
         if with_result:
             return Scope(state, variables, task=task, result=result, prepared=prepared)
         return Scope(state, variables, task=task, prepared=prepared)
@@ -199,7 +201,7 @@ class Flow:
             and not paused
         ):
             progress = Progress.COMPLETED
-        trigger = WorkflowTrigger(
+        trigger = workflow_trigger(
             Source.REQUEST, status, bool(active) if qualified else None, progress
         )
         return updates, next_workflow_status(state.status, trigger)
@@ -220,8 +222,8 @@ class Flow:
             item_set = self.state.item_sets[staged.items]
             done = sum(item_set.tally[s] for s in COMPLETED)
             items = Items.INCOMPLETE if done < item_set.count else Items.COMPLETED
-            return TaskTrigger(Source.WORKFLOW, status, item_set.active() > 0, items)
-        return TaskTrigger(Source.WORKFLOW, status)
+            return task_trigger(Source.WORKFLOW, status, item_set.active() > 0, items)
+        return task_trigger(Source.WORKFLOW, status)
 
     # -- joins -----------------------------------------------------------------------------
 
@@ -317,9 +319,9 @@ class Flow:
         self, status: Status, source: Source, staged: StagedRecord | None, item: int | None
     ) -> TaskTrigger:
         if staged is None or item is None or staged.items is None:
-            return TaskTrigger(source, status)
+            return task_trigger(source, status)
         if status not in _QUALIFIED_ITEM_STATUSES:
-            return TaskTrigger(source, status)
+            return task_trigger(source, status)
         tally = self.state.item_sets[staged.items].tally
 
         def others(statuses: frozenset[Status] | tuple[Status | None, ...]) -> int:
@@ -335,7 +337,7 @@ class Flow:
             outcome = Items.FAILED
         else:
             outcome = Items.INCOMPLETE if incomplete else Items.COMPLETED
-        return TaskTrigger(source, status, active, outcome)
+        return task_trigger(source, status, active, outcome)
 
     def new_record(self, task_id: str, staged: StagedRecord) -> TaskRecord:
         """A new execution of a staged task, with its retry policy set up."""
@@ -455,36 +457,24 @@ class Flow:
     ) -> StagedRecord | None:
         """Evaluate one transition; if taken, publish and stage its target."""
         state = self.state
-
-        def log(error: ExpressionError) -> None:
-            self.log_error(
-                error, task_id=record.id, route=record.route, transition_id=transition.id
-            )
-
         try:
-            taken = all(
-                [self.evaluate(transition.when, scope)] if transition.when is not None else []
-            )
+            taken = transition.when is None or bool(self.evaluate(transition.when, scope))
         except ExpressionError as error:
-            log(error)
-            self.fail()
+            self._transition_failed(record, transition, [error])
             return None
-        state.set_next(record, transition.id, taken)
+        state.set_next(record, transition.id, taken, transition.target)
         if not taken:
             return None
-        spec = self.graph.task_spec(record.id)
-        assert spec is not None
-        published, errors = self.render_pairs(
-            spec.next[transition.index].publish, scope, scope.variables()
-        )
-        if errors:
-            for failure in errors:
-                log(failure)
-            self.fail()
-            return None
         out = record.ctx
-        if published:
-            out = state.extend_chain(record.ctx, state.add_context(published))
+        spec = self.graph.task_spec(record.id)
+        publish = spec.next[transition.index].publish if spec is not None else ()
+        if publish:
+            published, errors = self.render_pairs(publish, scope, scope.variables())
+            if errors:
+                self._transition_failed(record, transition, errors)
+                return None
+            if published:
+                out = state.extend_chain(record.ctx, state.add_context(published))
         route = self._route(transition, record.route)
         staged = state.staged.get((transition.target, route))
         if staged is not None:
@@ -501,6 +491,15 @@ class Flow:
         ready = self.inbound(transition.target, record.route) == Inbound.SATISFIED
         state.update_staged(staged, ready=ready)
         return staged
+
+    def _transition_failed(
+        self, record: TaskRecord, transition: Transition, errors: list[ExpressionError]
+    ) -> None:
+        for error in errors:
+            self.log_error(
+                error, task_id=record.id, route=record.route, transition_id=transition.id
+            )
+        self.fail()
 
     def _route(self, transition: Transition, route: int) -> int:
         """The route of a transition's target: a new one into a split outside cycles (§2.5)."""
@@ -553,4 +552,4 @@ class Flow:
                 progress = Progress.INCOMPLETE
             else:
                 progress = Progress.COMPLETED
-        return WorkflowTrigger(Source.TASK, label, active, progress)
+        return workflow_trigger(Source.TASK, label, active, progress)

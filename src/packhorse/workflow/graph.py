@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections import defaultdict, deque
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final
 
 from packhorse.workflow.spec import ENGINE_COMMANDS, TaskSpec, WorkflowSpec
@@ -38,16 +38,15 @@ class Transition:
     index: int
     """Position of the transition in ``source``'s ``next`` list."""
     when: str | None
+    id: str = field(init=False)
+    """How the source's execution records the outcome: ``<target>__t<key>``."""
+    backref: str = field(init=False)
+    """How the target records where it came from: ``<source>__t<key>``."""
 
-    @property
-    def id(self) -> str:
-        """How the source's execution records the outcome: ``<target>__t<key>``."""
-        return f"{self.target}__t{self.key}"
-
-    @property
-    def backref(self) -> str:
-        """How the target records where it came from: ``<source>__t<key>``."""
-        return f"{self.source}__t{self.key}"
+    def __post_init__(self) -> None:
+        # Computed once: executions store them by the thousand.
+        object.__setattr__(self, "id", f"{self.target}__t{self.key}")
+        object.__setattr__(self, "backref", f"{self.source}__t{self.key}")
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import lru_cache
 from typing import Final
 
 from packhorse.workflow.statuses import Status
@@ -359,6 +360,12 @@ WORKFLOW_TABLE: Final[WorkflowTable] = {
     S.FAILED: {},
 }
 """Workflow status -> trigger -> new workflow status."""
+
+
+task_trigger: Final = lru_cache(maxsize=1024)(TaskTrigger)
+"""A :class:`TaskTrigger`, shared: triggers are values, and an event makes several."""
+
+workflow_trigger: Final = lru_cache(maxsize=1024)(WorkflowTrigger)
 
 
 def next_task_status(current: Status | None, trigger: TaskTrigger) -> Status | None:

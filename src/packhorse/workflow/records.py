@@ -10,7 +10,7 @@ import json
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from packhorse.workflow.statuses import ACTIVE, Status, parse_status
 
@@ -155,6 +155,17 @@ class ItemSet:
     def empty(cls, count: int) -> ItemSet:
         return cls(count, [None] * count, [None] * count, Counter({None: count}))
 
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ItemSet:
+        """From ``{count, items: {index: {status, result}}}`` (items left out are unset)."""
+        count = data["count"]
+        statuses: list[Status | None] = [None] * count
+        results: list[Any] = [None] * count
+        for index, item in data["items"].items():
+            statuses[int(index)] = parse_status(item.get("status"))
+            results[int(index)] = item.get("result")
+        return cls(count, statuses, results, Counter(statuses))
+
     def active(self) -> int:
         return sum(self.tally[status] for status in ACTIVE)
 
@@ -198,3 +209,13 @@ def _plain_key(key: Any) -> str:
     if key is None or isinstance(key, bool | int | float):
         return json.dumps(key)
     return str(key)
+
+
+class ExecutionView(NamedTuple):
+    """One task execution as a tree view shows it."""
+
+    task_id: str
+    route: int
+    status: Status | None
+    items: tuple[Status | None, ...] | None
+    """Status of each item of a with-items execution; None for other tasks."""

@@ -31,13 +31,14 @@ of the state. Only the mutators below may change the records.
 from __future__ import annotations
 
 import json
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Final
 
 from packhorse.workflow import persistence
 from packhorse.workflow.contexts import ROOT, ChainNode, MergedCache, indexes, merged
 from packhorse.workflow.records import (
+    ExecutionView,
     ItemSet,
     Key,
     StagedRecord,
@@ -103,8 +104,7 @@ class WorkflowState:
             record = self.sequence[index]
             for transition_id, taken in record.next.items():
                 if taken:
-                    target = transition_id.rsplit("__t", 1)[0]
-                    self.satisfied[(target, record.route)].add(record.id)
+                    self.satisfied[(_target(transition_id), record.route)].add(record.id)
         self._error_seen = {_canonical(entry) for entry in self.errors_by_id.values()}
         self._log_seen = {_canonical(entry) for entry in self.log_by_id.values()}
         self._next_order = max((s.order for s in self.staged.values()), default=-1) + 1
@@ -132,7 +132,8 @@ class WorkflowState:
 
     def _touch(self, part: str) -> None:
         self._changed.add(part)
-        self._deleted.discard(part)
+        if self._deleted:
+            self._deleted.discard(part)
 
     def _drop(self, part: str) -> None:
         self._changed.discard(part)
@@ -209,7 +210,7 @@ class WorkflowState:
         state.prevs = {int(n): prev for n, prev in data["prevs"].items()}
         state.item_sets = {}
         for number, body in data["item_sets"].items():
-            state.item_sets[int(number)] = _load_items(body)
+            state.item_sets[int(number)] = ItemSet.from_json(body)
         state.errors_by_id = {int(n): e for n, e in data["errors"].items()}
         state.log_by_id = {int(n): e for n, e in data["log"].items()}
         state.reruns = data["reruns"]
@@ -277,11 +278,15 @@ class WorkflowState:
         record = self.latest(task_id, route)
         return None if record is None else record.status
 
-    def item_statuses(self, record: TaskRecord | StagedRecord) -> list[Status | None] | None:
-        """The status of each item of a with-items execution (None for other tasks)."""
-        if record.items is None:
-            return None
-        return list(self.item_sets[record.items].statuses)
+    def executions(self) -> list[ExecutionView]:
+        """Every task execution in creation order, with item statuses for with-items."""
+        views = []
+        for record in self.sequence:
+            items = None
+            if record.items is not None and record.items in self.item_sets:
+                items = tuple(self.item_sets[record.items].statuses)
+            views.append(ExecutionView(record.id, record.route, record.status, items))
+        return views
 
     def pointed(self, statuses: Iterable[Status | None]) -> Iterator[int]:
         """Indexes of latest executions whose status is one of ``statuses``."""
@@ -289,7 +294,8 @@ class WorkflowState:
             yield from self.by_status.get(status, ())
 
     def count(self, statuses: Iterable[Status | None]) -> int:
-        return sum(len(self.by_status.get(status, ())) for status in statuses)
+        by_status = self.by_status
+        return sum(len(by_status[status]) for status in statuses if status in by_status)
 
     def has_active_tasks(self) -> bool:
         return self.count(ACTIVE) > 0
@@ -412,57 +418,54 @@ class WorkflowState:
         self._touch(f"seq/{index}")
         return record
 
-    @staticmethod
-    def index_of(record: TaskRecord) -> int:
-        return record.index
-
     def set_record_status(self, record: TaskRecord, status: Status | None) -> None:
         if status == record.status:
             return
-        index = self.index_of(record)
+        index = record.index
         if self.pointers.get((record.id, record.route)) == index:
             self.by_status[record.status].discard(index)
             self.by_status[status].add(index)
         record.status = status
         self._touch(f"seq/{index}")
 
-    def set_next(self, record: TaskRecord, transition_id: str, taken: bool) -> None:
+    def set_next(
+        self, record: TaskRecord, transition_id: str, taken: bool, target: str | None = None
+    ) -> None:
+        """Record whether a transition (``<target>__t<key>``) of a completed task was taken."""
         record.next[transition_id] = taken
-        index = self.index_of(record)
-        self._touch(f"seq/{index}")
-        if self.pointers.get((record.id, record.route)) != index:
+        self._touch(f"seq/{record.index}")
+        if self.pointers.get((record.id, record.route)) != record.index:
             return
-        target = transition_id.rsplit("__t", 1)[0]
+        target = target or _target(transition_id)
         satisfied = self.satisfied[(target, record.route)]
         if taken:
             satisfied.add(record.id)
         elif record.id in satisfied and not any(
-            value for tid, value in record.next.items() if tid.rsplit("__t", 1)[0] == target
+            value for tid, value in record.next.items() if _target(tid) == target
         ):
             satisfied.discard(record.id)
 
     def _unsatisfy(self, record: TaskRecord) -> None:
         for transition_id, taken in record.next.items():
             if taken:
-                target = transition_id.rsplit("__t", 1)[0]
-                self.satisfied[(target, record.route)].discard(record.id)
+                self.satisfied[(_target(transition_id), record.route)].discard(record.id)
 
     def set_term(self, record: TaskRecord, term: bool) -> None:
         if record.term == term:
             return
-        index = self.index_of(record)
+        index = record.index
         record.term = term
         (self.terminal.add if term else self.terminal.discard)(index)
         self._touch(f"seq/{index}")
 
     def set_record_retry(self, record: TaskRecord, retry: dict[str, Any] | None) -> None:
         record.retry = plain(retry) if retry is not None else None
-        self._touch(f"seq/{self.index_of(record)}")
+        self._touch(f"seq/{record.index}")
 
     def set_record_items(self, record: TaskRecord, items: int | None) -> None:
         if record.items != items:
             record.items = items
-            self._touch(f"seq/{self.index_of(record)}")
+            self._touch(f"seq/{record.index}")
 
     # -- staging -----------------------------------------------------------------------------
 
@@ -566,14 +569,9 @@ class WorkflowState:
             self._touch(part)
 
 
-def _load_items(body: Mapping[str, Any]) -> ItemSet:
-    count = body["count"]
-    statuses: list[Status | None] = [None] * count
-    results: list[Any] = [None] * count
-    for index, item in body["items"].items():
-        statuses[int(index)] = parse_status(item.get("status"))
-        results[int(index)] = item.get("result")
-    return ItemSet(count, statuses, results, Counter(statuses))
+def _target(transition_id: str) -> str:
+    """The target of a transition id ``<target>__t<key>``."""
+    return transition_id.rsplit("__t", 1)[0]
 
 
 def _canonical(entry: Mapping[str, Any]) -> str:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from typing import Any, Final, Protocol
 
 __all__ = [
@@ -27,7 +27,10 @@ __all__ = [
     "VariableInaccessibleError",
     "VariableUndefinedError",
     "WorkflowScope",
+    "bind_scope",
+    "current_scope",
     "scope_bound",
+    "unbind_scope",
 ]
 
 UNSET: Final = "null"
@@ -85,6 +88,22 @@ def scope_bound(scope: WorkflowScope) -> Iterator[None]:
         yield
     finally:
         _SCOPE.reset(token)
+
+
+def bind_scope(scope: WorkflowScope) -> Token[WorkflowScope | None]:
+    """:func:`scope_bound` without the context manager's cost (hot paths): pass the token
+    to :func:`unbind_scope` when done."""
+    return _SCOPE.set(scope)
+
+
+def unbind_scope(token: Token[WorkflowScope | None]) -> None:
+    _SCOPE.reset(token)
+
+
+def current_scope() -> WorkflowScope | None:
+    """The evaluation in progress, for host functions that need it (StackStorm's ``task()``
+    reads the current task); None outside workflow evaluations."""
+    return _SCOPE.get()
 
 
 def _scope() -> WorkflowScope:
