@@ -122,8 +122,14 @@ def _render_items(
 ) -> NextTask | None:
     state = flow.state
     assert spec.with_items is not None
-    items = _items(flow, spec, scope)
     allocating = staged.items is None
+    # The items are rendered once per staging: a with-items task's context does not change
+    # while its items run, and rendering a long list at every query would make the task
+    # quadratic in its items. (Kept in memory only; a reloaded state renders them again.)
+    items = None if allocating else state.items_cache.get(staged.order)
+    if items is None:
+        items = _items(flow, spec, scope)
+        state.items_cache[staged.order] = items
     if allocating:
         rendered = {
             index: _render_item(flow, spec, scope, item) for index, item in enumerate(items)

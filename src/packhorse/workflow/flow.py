@@ -482,6 +482,7 @@ class Flow:
             state.set_prev(staged.prev, transition.backref, record.index)
             state.release_items(staged)
             state.rendered_items.pop(staged.order, None)
+            state.items_cache.pop(staged.order, None)
             state.update_staged(
                 staged, ctx=state.join_chain(staged.ctx, out), items=None, completed=False
             )

@@ -114,6 +114,8 @@ class WorkflowState:
         self.merged_cache = MergedCache()
         self.prepared_cache: dict[int, Any] = {}
         self.rendered_items: dict[int, dict[int, tuple[Any, Any]]] = {}
+        self.items_cache: dict[int, list[Any]] = {}
+        """The rendered item list of each staged with-items task (by staging order)."""
         self._graph: WorkflowGraph | None = None
         self.known: dict[tuple[str, int], int] = {}
 
@@ -519,6 +521,7 @@ class WorkflowState:
         self.ready.pop(key, None)
         self.unready.discard(key)
         self.rendered_items.pop(staged.order, None)
+        self.items_cache.pop(staged.order, None)
         self._drop(f"staged/{key_text(key)}")
         self.release_items(staged)
 
