@@ -86,6 +86,7 @@ executions = sa.Table(
     sa.Index("ix_executions_action_ref_created_at", "action_ref", "created_at"),
     sa.Index("ix_executions_created_at", "created_at"),
     sa.Index("ix_executions_parent_id", "parent_id"),
+    sa.Index("ix_executions_status_created_at_id", "status", "created_at", "id"),
 )
 
 execution_log = sa.Table(
