@@ -71,3 +71,12 @@ def test_pack_validate_reports_workflow_problems(cli: Callable[..., Any], tmp_pa
     assert "(this workflow will fail when run)" in result.out
     strict = cli("workflow", "validate", pack / "actions" / "workflows" / "wf.yaml")
     assert strict.code == 1 and "PH707" in strict.out
+
+
+def test_action_chains_are_checked_as_chains(cli: Callable[..., Any]) -> None:
+    good = FIXTURES / "chains" / "routing.yaml"
+    assert cli("workflow", "validate", good).code == 0
+    broken = next(iter(sorted((FIXTURES / "chains" / "invalid").glob("*PH803*.yaml"))))
+    result = cli("workflow", "validate", broken)
+    assert result.code == 1
+    assert "PH803" in result.out and str(broken) in result.out

@@ -37,19 +37,33 @@ def workflow() -> None:
 )
 @format_option
 def validate(files: tuple[Path, ...], output_format: str) -> None:
-    """Check Orquesta workflows: every problem with file, line, column and code.
+    """Check Orquesta workflows and action chains: every problem with file, line, column and
+    code (a file with a top-level `chain` list is an action chain).
 
     Exits 1 when any error is found (warnings alone exit 0).
     """
+    from packhorse.workflow.actionchain import parse_chain
     from packhorse.workflow.spec import parse_workflow
 
     diagnostics: list[Diagnostic] = []
     for path in files:
-        _, found = parse_workflow(path.read_bytes(), str(path))
+        data = path.read_bytes()
+        if _is_chain(data):
+            _, chain_found = parse_chain(data, str(path))
+            diagnostics.extend(chain_found)
+            continue
+        _, found = parse_workflow(data, str(path))
         diagnostics.extend(found)
     report_diagnostics(
         diagnostics, checked=len(files), noun="workflow", output_format=output_format
     )
+
+
+def _is_chain(data: bytes) -> bool:
+    """An action chain has a top-level ``chain`` key (Orquesta has ``tasks``)."""
+    import re
+
+    return re.search(rb"^chain\s*:", data, re.MULTILINE) is not None
 
 
 @workflow.command("rehearse")
