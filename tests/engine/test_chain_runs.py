@@ -5,77 +5,26 @@ is answered."""
 from __future__ import annotations
 
 import asyncio
-import shutil
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from tests.engine.workflow_helpers import (
+    cancel_while_running,
+    child_running,
+    drive,
+    ended,
+    flows_runtime,
+    scenario,
+    status_is,
+)
 
-from packhorse import bootstrap
-from packhorse.engine.runtime import Runtime, build_runtime
+from packhorse.engine.runtime import Runtime
 from packhorse.model.execution import Status
-from packhorse.settings import load_settings
-
-FLOWS = Path(__file__).parents[1] / "fixtures" / "engine_packs" / "flows"
 
 
 @pytest.fixture
 def runtime(instance_home: Path) -> Runtime:
-    shutil.copytree(FLOWS, instance_home / "packs" / "flows")
-    settings = load_settings(instance_home)
-    outcome = bootstrap.register_instance_packs(settings, refs=["flows"])
-    assert outcome.ok, [d.format() for d in outcome.diagnostics]
-    return build_runtime(settings, slots=4)
-
-
-async def drive(
-    runtime: Runtime,
-    until: Callable[[], bool],
-    *,
-    limit: float = 30,
-) -> None:
-    """Run the worker and the workflow shell until ``until()`` holds."""
-    stop = asyncio.Event()
-    loops = [
-        asyncio.create_task(runtime.worker.run(stop)),
-        asyncio.create_task(runtime.workflows.run(stop, poll_seconds=0.02)),
-    ]
-    try:
-        deadline = asyncio.get_running_loop().time() + limit
-        while not until():
-            assert asyncio.get_running_loop().time() < deadline, "timed out"
-            await asyncio.sleep(0.02)
-    finally:
-        stop.set()
-        await asyncio.gather(*loops)
-
-
-async def scenario(
-    runtime: Runtime,
-    steps: list[tuple[Callable[[], bool], Callable[[], object]]],
-    *,
-    limit: float = 30,
-) -> None:
-    """Run worker and shell throughout; at each condition, in order, do its action."""
-    stop = asyncio.Event()
-    loops = [
-        asyncio.create_task(runtime.worker.run(stop)),
-        asyncio.create_task(runtime.workflows.run(stop, poll_seconds=0.02)),
-    ]
-    try:
-        deadline = asyncio.get_running_loop().time() + limit
-        for condition, action in steps:
-            while not condition():
-                assert asyncio.get_running_loop().time() < deadline, "timed out"
-                await asyncio.sleep(0.02)
-            action()
-    finally:
-        stop.set()
-        await asyncio.gather(*loops)
-
-
-def status_is(runtime: Runtime, execution_id: str, *statuses: Status) -> Callable[[], bool]:
-    return lambda: runtime.executions.get(execution_id).status in statuses
+    return flows_runtime(instance_home)
 
 
 def test_the_bundled_chain_runs_each_node_as_a_child(runtime: Runtime) -> None:
@@ -118,7 +67,7 @@ def test_an_inquiry_pauses_the_chain_until_it_is_answered(runtime: Runtime) -> N
     [inquiry] = runtime.inquiries.list()
     assert inquiry.parent == chain.id and inquiry.route == "approvals"
     runtime.inquiries.respond(inquiry.id, {"continue": True}, user="admin")
-    asyncio.run(drive(runtime, lambda: runtime.executions.get(chain.id).completed))
+    asyncio.run(drive(runtime, ended(runtime, chain.id)))
     done = runtime.executions.get(chain.id)
     assert done.status is Status.SUCCEEDED, done.result
     assert [(t["name"], t["state"]) for t in done.result["tasks"]] == [
@@ -135,9 +84,6 @@ def test_pause_waits_for_the_running_node_then_resume_carries_on(runtime: Runtim
     store = runtime.workflows.store
     seen: dict[str, list[Status]] = {}
 
-    def child_running() -> bool:
-        return any(c.status is Status.RUNNING for c in store.children(chain.id))
-
     def at_pause() -> None:
         seen["children"] = [c.status for c in store.children(chain.id)]
         runtime.executions.resume(chain.id)
@@ -146,9 +92,9 @@ def test_pause_waits_for_the_running_node_then_resume_carries_on(runtime: Runtim
         scenario(
             runtime,
             [
-                (child_running, lambda: runtime.executions.pause(chain.id)),
+                (child_running(runtime, chain.id), lambda: runtime.executions.pause(chain.id)),
                 (status_is(runtime, chain.id, Status.PAUSED), at_pause),
-                (lambda: runtime.executions.get(chain.id).completed, lambda: None),
+                (ended(runtime, chain.id), lambda: None),
             ],
         )
     )
@@ -160,21 +106,8 @@ def test_pause_waits_for_the_running_node_then_resume_carries_on(runtime: Runtim
 
 def test_cancel_kills_the_running_node_and_ends_canceled(runtime: Runtime) -> None:
     chain = runtime.executions.request("flows.slow_chain", {"seconds": 30}, user="admin")
-    store = runtime.workflows.store
-
-    def child_running() -> bool:
-        return any(c.status is Status.RUNNING for c in store.children(chain.id))
-
-    asyncio.run(
-        scenario(
-            runtime,
-            [
-                (child_running, lambda: runtime.executions.cancel(chain.id)),
-                (lambda: runtime.executions.get(chain.id).completed, lambda: None),
-            ],
-        )
-    )
+    cancel_while_running(runtime, chain.id)
     done = runtime.executions.get(chain.id)
     assert done.status is Status.CANCELED
-    assert [c.status for c in store.children(chain.id)] == [Status.CANCELED]
+    assert [c.status for c in runtime.workflows.store.children(chain.id)] == [Status.CANCELED]
     assert [t["state"] for t in done.result["tasks"]] == ["canceled"]

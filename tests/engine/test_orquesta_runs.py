@@ -4,38 +4,32 @@ with-items, subworkflows, st2kv, inquiries, pause/resume, cancel, failure and re
 from __future__ import annotations
 
 import asyncio
-import shutil
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from tests.engine.test_chain_runs import drive, scenario, status_is
+from tests.engine.workflow_helpers import (
+    cancel_while_running,
+    child_running,
+    drive,
+    ended,
+    flows_runtime,
+    scenario,
+    status_is,
+)
 
-from packhorse import bootstrap
-from packhorse.engine.runtime import Runtime, build_runtime
+from packhorse.engine.runtime import Runtime
 from packhorse.model.datastore import Scope
 from packhorse.model.execution import Execution, Status
-from packhorse.settings import load_settings
-
-FLOWS = Path(__file__).parents[1] / "fixtures" / "engine_packs" / "flows"
 
 
 @pytest.fixture
 def runtime(instance_home: Path) -> Runtime:
-    shutil.copytree(FLOWS, instance_home / "packs" / "flows")
-    settings = load_settings(instance_home)
-    outcome = bootstrap.register_instance_packs(settings, refs=["flows"])
-    assert outcome.ok, [d.format() for d in outcome.diagnostics]
-    return build_runtime(settings, slots=4)
+    return flows_runtime(instance_home)
 
 
 def run(runtime: Runtime, ref: str, **parameters: object) -> Execution:
     execution = runtime.executions.request(ref, parameters, user="admin")
     return asyncio.run(runtime.run_and_close(execution.id))
-
-
-def ended(runtime: Runtime, execution_id: str) -> Callable[[], bool]:
-    return lambda: runtime.executions.get(execution_id).completed
 
 
 def test_the_bundled_workflow_forks_joins_and_renders_its_output(runtime: Runtime) -> None:
@@ -127,9 +121,6 @@ def test_pause_then_resume(runtime: Runtime) -> None:
     store = runtime.workflows.store
     seen: dict[str, object] = {}
 
-    def napping() -> bool:
-        return any(c.status is Status.RUNNING for c in store.children(workflow.id))
-
     def at_pause() -> None:
         seen["children"] = [c.action_ref for c in store.children(workflow.id)]
         runtime.executions.resume(workflow.id)
@@ -138,7 +129,10 @@ def test_pause_then_resume(runtime: Runtime) -> None:
         scenario(
             runtime,
             [
-                (napping, lambda: runtime.executions.pause(workflow.id)),
+                (
+                    child_running(runtime, workflow.id),
+                    lambda: runtime.executions.pause(workflow.id),
+                ),
                 (status_is(runtime, workflow.id, Status.PAUSED), at_pause),
                 (ended(runtime, workflow.id), lambda: None),
             ],
@@ -153,23 +147,10 @@ def test_pause_then_resume(runtime: Runtime) -> None:
 
 def test_cancel_kills_running_tasks_and_ends_canceled(runtime: Runtime) -> None:
     workflow = runtime.executions.request("flows.sleepy", {"seconds": 30}, user="admin")
-    store = runtime.workflows.store
-
-    def napping() -> bool:
-        return any(c.status is Status.RUNNING for c in store.children(workflow.id))
-
-    asyncio.run(
-        scenario(
-            runtime,
-            [
-                (napping, lambda: runtime.executions.cancel(workflow.id)),
-                (ended(runtime, workflow.id), lambda: None),
-            ],
-        )
-    )
+    cancel_while_running(runtime, workflow.id)
     done = runtime.executions.get(workflow.id)
     assert done.status is Status.CANCELED
-    assert [c.status for c in store.children(workflow.id)] == [Status.CANCELED]
+    assert [c.status for c in runtime.workflows.store.children(workflow.id)] == [Status.CANCELED]
 
 
 def test_rerun_from_the_failed_task_keeps_what_succeeded(runtime: Runtime, tmp_path: Path) -> None:
