@@ -96,31 +96,36 @@ def _data_path(source: str) -> tuple[str, ...] | None:
     yaql spends some 0.3 ms resolving the overloads of ``.`` for ``$.x``; on a mapping the
     overload it picks is ``d[key]``, which :func:`_evaluate` then does itself.
     """
+    chain = _key_chain(_parse(source).expression)
+    if chain is None:
+        return None
+    node, keys = chain
+    if type(node) is yaql_expressions.GetContextValue and node.path.value == "$":
+        return keys
+    return None
+
+
+def _key_chain(node: Any) -> tuple[Any, tuple[str, ...]] | None:
+    """``(receiver, keys)`` of ``receiver.k1.k2``: the node the keys are read from and the keys
+    in order; None when a key is not a plain name."""
     keys: list[str] = []
-    node = _parse(source).expression
     while isinstance(node, yaql_expressions.BinaryOperator) and node.operator == ".":
         receiver, key = node.args
         if type(key) is not yaql_expressions.KeywordConstant:
             return None
         keys.append(key.value)
         node = receiver
-    if type(node) is yaql_expressions.GetContextValue and node.path.value == "$":
-        return tuple(reversed(keys))
-    return None
+    return node, tuple(reversed(keys))
 
 
 @lru_cache(maxsize=4096)
 def _direct_call(source: str) -> tuple[str, tuple[Any, ...], tuple[str, ...]] | None:
     """``(name, arguments, keys)`` of an expression that is a call with literal arguments
     followed by keys (``f(a, 'b').k1.k2``), else None."""
-    keys: list[str] = []
-    node = _parse(source).expression
-    while isinstance(node, yaql_expressions.BinaryOperator) and node.operator == ".":
-        receiver, key = node.args
-        if type(key) is not yaql_expressions.KeywordConstant:
-            return None
-        keys.append(key.value)
-        node = receiver
+    chain = _key_chain(_parse(source).expression)
+    if chain is None:
+        return None
+    node, keys = chain
     if type(node) is not yaql_expressions.Function:
         return None
     arguments = []
@@ -128,7 +133,7 @@ def _direct_call(source: str) -> tuple[str, tuple[Any, ...], tuple[str, ...]] | 
         if type(argument) not in (yaql_expressions.Constant, yaql_expressions.KeywordConstant):
             return None
         arguments.append(argument.value)
-    return node.name, tuple(arguments), tuple(reversed(keys))
+    return node.name, tuple(arguments), keys
 
 
 _NOT_A_PATH: Final = object()
