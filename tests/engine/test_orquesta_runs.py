@@ -20,6 +20,7 @@ from tests.engine.workflow_helpers import (
 from packhorse.engine.runtime import Runtime
 from packhorse.model.datastore import Scope
 from packhorse.model.execution import Execution, Status
+from packhorse.storage.executions import ExecutionFilter
 
 
 @pytest.fixture
@@ -46,6 +47,9 @@ def test_the_bundled_workflow_forks_joins_and_renders_its_output(runtime: Runtim
     tree = runtime.workflows.tree(done)
     assert [node["task_id"] for node in tree] == ["build", "list_names", "say", "check"]
     assert all(len(node["executions"]) == 1 for node in tree)
+    top = runtime.executions.list(ExecutionFilter(top_level=True))
+    assert [e.id for e in top] == [done.id]  # its tasks' executions list under it
+    assert len(runtime.executions.list(ExecutionFilter(parent_id=done.id))) == 4
     children = runtime.workflows.store.children(done.id)
     assert {c.context["orquesta"]["task_id"] for c in children} == {
         "build",

@@ -144,6 +144,10 @@ def _service(cli: CliContext) -> Any:
 @click.option("--status", "statuses", multiple=True, help="Only these statuses (repeatable).")
 @click.option("-n", "--last", "limit", default=50, show_default=True, help="How many.")
 @click.option("--offset", default=0, help="Skip this many (newest first).")
+@click.option(
+    "--all", "show_all", is_flag=True, help="Include the executions of workflow tasks too."
+)
+@click.option("--parent", "parent_id", metavar="ID", help="Only the tasks of this workflow.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_cli
 def list_executions(
@@ -152,9 +156,12 @@ def list_executions(
     statuses: tuple[str, ...],
     limit: int,
     offset: int,
+    show_all: bool,
+    parent_id: str | None,
     as_json: bool,
 ) -> None:
-    """List executions, newest first."""
+    """List executions, newest first; workflow tasks' own executions only with --all or
+    --parent (they show in 'execution get' of their workflow)."""
     from packhorse.model.execution import Status
     from packhorse.storage.executions import ExecutionFilter
 
@@ -163,7 +170,14 @@ def list_executions(
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint="--status") from None
     found = _service(cli).list(
-        ExecutionFilter(action_ref=action_ref, statuses=wanted, limit=limit, offset=offset)
+        ExecutionFilter(
+            action_ref=action_ref,
+            statuses=wanted,
+            parent_id=parent_id,
+            top_level=not show_all,
+            limit=limit,
+            offset=offset,
+        )
     )
     if as_json:
         echo_json([execution_document(e) for e in found])

@@ -163,6 +163,8 @@ class ExecutionFilter:
     action_ref: str | None = None
     statuses: tuple[Status, ...] = ()
     parent_id: str | None = None
+    top_level: bool = False
+    """Only executions that are not a workflow's task (StackStorm's list shows those)."""
     limit: int = 50
     offset: int = 0
 
@@ -495,6 +497,8 @@ class SqlExecutionStore:
             select = select.where(_table.c.status.in_([s.value for s in query.statuses]))
         if query.parent_id:
             select = select.where(_table.c.parent_id == query.parent_id)
+        elif query.top_level:
+            select = select.where(_table.c.parent_id.is_(None))
         select = (
             select.order_by(_table.c.created_at.desc(), _table.c.id.desc())
             .limit(query.limit)
