@@ -29,6 +29,8 @@ from packhorse.engine.runtime import build_runtime
 
 RUNS = 60
 THROUGHPUT = 600
+OVERHEAD_TARGET = 0.003
+THROUGHPUT_TARGET = 300
 
 
 async def spawn_true() -> None:
@@ -160,6 +162,8 @@ def main() -> None:
         f"\ncore.noop throughput, {THROUGHPUT} queued, 8 slots: {figures['throughput']:.0f}/s"
         "  (target >= 300/s)"
     )
+    if overhead > OVERHEAD_TARGET or figures["throughput"] < THROUGHPUT_TARGET:
+        sys.exit(1)
 
 
 if __name__ == "__main__":

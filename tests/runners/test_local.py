@@ -169,6 +169,8 @@ def test_default_cwd_is_a_private_folder_removed_afterwards(tmp_path: Path) -> N
     folder = Path(result.result["stdout"])
     assert folder.parent == tmp_path and folder.name.startswith("packhorse-6a1f")
     assert not folder.exists()
+    # Moved away when the run ended, removed by a worker thread the loop waits for at its end.
+    assert not list(tmp_path.iterdir())
 
 
 # -- sudo and the system user ---------------------------------------------------------------

@@ -108,7 +108,8 @@ class PythonRunner:
 
     async def _execute(self, request: RunRequest, python: str, events: RunEvents) -> Outcome:
         parent, child = make_channels()
-        env = self._environment(request)
+        host_env = self._host_environment(request)
+        env = self._environment(request, host_env)
         cwd = os.getcwd()
         transports: list[asyncio.BaseTransport] = []
         process: ActionProcess | None = None
@@ -118,7 +119,7 @@ class PythonRunner:
                 # child reads it as soon as it starts, while the engine records the start.
                 payload = json.dumps(self._payload(request), default=str).encode()
                 transports.append(await send_and_close(parent.stdin, payload))
-                process = await self._start(python, request, env, cwd, child)
+                process = await self._start(python, host_env, env, cwd, child)
             finally:
                 child.close()
             events.started(process.pid)
@@ -135,10 +136,15 @@ class PythonRunner:
             parent.datastore.close()
 
     async def _start(
-        self, python: str, request: RunRequest, env: dict[str, str], cwd: str, child: ChildEnds
+        self,
+        python: str,
+        host_env: dict[str, str],
+        env: dict[str, str],
+        cwd: str,
+        child: ChildEnds,
     ) -> ActionProcess:
         if self._warm:
-            host = await self.hosts.get(python, self._host_environment(request))
+            host = await self.hosts.get(python, host_env)
             if host is not None:
                 started = await host.spawn({"env": env, "cwd": cwd}, child)
                 if started is not None:
@@ -224,8 +230,9 @@ class PythonRunner:
         env["PYTHONPATH"] = SITE_DIR
         return env
 
-    def _environment(self, request: RunRequest) -> dict[str, str]:
-        env = self._host_environment(request)
+    def _environment(self, request: RunRequest, host_env: dict[str, str]) -> dict[str, str]:
+        """The action's environment: the host's, then StackStorm's variables and ``env``."""
+        env = dict(host_env)
         env["ST2_ACTION_PACK_NAME"] = request.pack
         env["ST2_ACTION_EXECUTION_ID"] = request.execution_id
         env["ST2_ACTION_DEBUG"] = str(bool(request.runner_parameters.get("debug", False)))
