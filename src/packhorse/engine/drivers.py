@@ -272,16 +272,17 @@ def st2kv_function(
         decrypt_value = bool(options.pop("decrypt", decrypt_value))
         scope_name, _, name = key.partition(".")
         if scope_name == "system" and name:
-            found = read(Scope.SYSTEM, "", name)
+            found, stored_as = read(Scope.SYSTEM, "", name), name
         elif scope_name == "user" and name:
-            found = read(Scope.USER, user, name)
+            found, stored_as = read(Scope.USER, user, name), f"{user}:{name}"
         else:
-            found = read(Scope.USER, user, key)
+            found, stored_as = read(Scope.USER, user, key), f"{user}:{key}"
         if found is None:
             if "default" in options:
                 return options["default"]
+            # StackStorm names the key as stored: without "system.", with "<user>:".
             raise ExpressionEvaluationException(
-                f'The key "{key}" does not exist in the StackStorm datastore.'
+                f'The key "{stored_as}" does not exist in the StackStorm datastore.'
             )
         value, secret = found
         return decrypt(value) if secret and decrypt_value else value

@@ -18,7 +18,8 @@ import contextlib
 import datetime as dt
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -64,6 +65,25 @@ _ACTIVE = frozenset(
     }
 )
 _NOT_STARTED = (Status.REQUESTED, Status.SCHEDULED, Status.DELAYED, Status.PENDING, Status.PAUSED)
+
+
+_STEPPING: ContextVar[str | None] = ContextVar("packhorse_stepping_workflow", default=None)
+
+
+def stepping() -> str | None:
+    """The workflow execution whose events the shell is applying in this context: host
+    functions that read its records (StackStorm's ``task()``) use it. None outside a step."""
+    return _STEPPING.get()
+
+
+@contextlib.contextmanager
+def stepping_bound(execution_id: str) -> Iterator[None]:
+    """Make ``execution_id`` the workflow :func:`stepping` gives, for the ``with`` block."""
+    token = _STEPPING.set(execution_id)
+    try:
+        yield
+    finally:
+        _STEPPING.reset(token)
 
 
 def status_path(current: Status, target: Status) -> list[Status]:
@@ -132,6 +152,16 @@ class WorkflowShell:
         runner_parameters: Mapping[str, Any] | None = None,
     ) -> None:
         """Start a claimed workflow execution: its first step, written in one transaction."""
+        with stepping_bound(execution.id):
+            self._start(execution, parameters, entry_point, runner_parameters)
+
+    def _start(
+        self,
+        execution: Execution,
+        parameters: Mapping[str, Any],
+        entry_point: str,
+        runner_parameters: Mapping[str, Any] | None,
+    ) -> None:
         driver = self._drivers[execution.runner_type]
         try:
             definition = Path(entry_point).read_text(encoding="utf-8")
@@ -217,7 +247,8 @@ class WorkflowShell:
             if workflow is None or workflow.completed:
                 self._discard(workflow_id, batch)
                 continue
-            self._step(workflow, batch, rows)
+            with stepping_bound(workflow_id):
+                self._step(workflow, batch, rows)
         return len(events)
 
     def _discard(self, workflow_id: str, batch: Sequence[InboxEvent]) -> None:
