@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from packhorse import bootstrap
-from packhorse.engine.runtime import Runtime, build_runtime
+from packhorse.engine.runtime import Runtime, build_runtime, public_api_url
 from packhorse.model.execution import Execution, Status
 from packhorse.settings import load_settings
 
@@ -62,3 +62,44 @@ def test_task_of_a_task_that_never_ran_fails_the_workflow(runtime: Runtime) -> N
             }
         ],
     }
+
+
+def test_ctx_st2_and_ctx_parent_are_seeded_as_stackstorm_seeds_them(runtime: Runtime) -> None:
+    done = run(runtime, "hosted.context")
+    assert done.status is Status.SUCCEEDED, done.result
+    host, _, port = runtime.settings.listen.rpartition(":")
+    assert done.result["output"] == {
+        "st2": {
+            "action_execution_id": done.id,
+            "workflow_execution_id": done.id,
+            "api_url": f"http://{host}:{port}/v1",
+            "user": "admin",
+            "pack": "hosted",
+            "action": "hosted.context",
+            "runner": "orquesta",
+        },
+        "parent": {"user": "admin", "pack": "hosted"},
+    }
+
+
+def test_a_subworkflows_ctx_parent_is_its_own_execution_context(runtime: Runtime) -> None:
+    done = run(runtime, "hosted.nested_context")
+    assert done.status is Status.SUCCEEDED, done.result
+    inner = done.result["output"]["inner"]
+    [call] = runtime.workflows.store.children(done.id)
+    assert inner["st2"]["action_execution_id"] == call.id
+    assert inner["parent"]["parent"]["execution_id"] == done.id
+    assert inner["parent"]["orquesta"]["task_id"] == "call"
+    assert "workflow_key" not in inner["parent"]
+
+
+@pytest.mark.parametrize(
+    ("listen", "url"),
+    [
+        ("127.0.0.1:9101", "http://127.0.0.1:9101/v1"),
+        ("0.0.0.0:8080", "http://127.0.0.1:8080/v1"),
+        ("automation.example:9101", "http://automation.example:9101/v1"),
+    ],
+)
+def test_the_api_url_workflows_see_is_the_one_served(listen: str, url: str) -> None:
+    assert public_api_url(listen) == url

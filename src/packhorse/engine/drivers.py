@@ -249,6 +249,9 @@ _ERRORED = frozenset({"failed", "timeout", "abandoned"})
 #: Orquesta's engine commands: entries of the task sequence that ran nothing.
 _ENGINE_COMMANDS = frozenset({"continue", "noop", "fail"})
 
+#: Keys of an execution's context that only Packhorse's host uses (not in ``ctx().parent``).
+_HOST_CONTEXT = frozenset({"st2", "runner_parameters", "workflow_key"})
+
 #: Our request words -> the conductor's (FORMAT.md's) request names.
 _REQUESTS = {"pause": "pause", "resume": "resume", "cancel": "cancel", "rerun": "rerun"}
 
@@ -422,10 +425,13 @@ class OrquestaDriver:
     ) -> OrquestaSession:
         user = str(context.get("user") or "")
         conductor = self._conductor(definition, user)
-        parent = {"st2": context.get("st2", {})}
-        if "parent" in context:
-            parent["parent"] = context["parent"]
-        return OrquestaSession(conductor, conductor.create(parameters, parent))
+        initial: dict[str, Any] = {"st2": context.get("st2", {})}
+        # As StackStorm: ``ctx().parent`` is the execution's own context (user, pack, and for
+        # a subworkflow its parent and orquesta task), less what only the host uses.
+        own = {k: v for k, v in context.items() if k not in _HOST_CONTEXT}
+        if own:
+            initial["parent"] = own
+        return OrquestaSession(conductor, conductor.create(parameters, initial))
 
     def load(self, definition: str, parts: Mapping[str, Any]) -> OrquestaSession:
         state = WorkflowState.from_parts(dict(parts))

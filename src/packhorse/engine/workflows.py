@@ -123,6 +123,7 @@ class WorkflowShell:
             lambda action, parameters: parameters
         ),
         on_children: Callable[[], None] = lambda: None,
+        api_url: str = "",
     ) -> None:
         self._executions = executions
         self.store = workflows
@@ -132,6 +133,8 @@ class WorkflowShell:
         self._holds_back = holds_back
         self._protect = protect
         self.on_children = on_children
+        self.api_url = api_url
+        """The instance's public API URL, for ``ctx().st2.api_url``."""
         self._sessions: dict[str, tuple[int, WorkflowSession, Execution]] = {}
         """Live workflows: stored version, session, and the workflow's row as last written."""
         self._wake = asyncio.Event()
@@ -177,7 +180,7 @@ class WorkflowShell:
             else:
                 context = {
                     **execution.context,
-                    "st2": _st2_context(execution),
+                    "st2": _st2_context(execution, self.api_url),
                     "runner_parameters": dict(runner_parameters or {}),
                 }
                 session = driver.start(definition, parameters, context)
@@ -595,18 +598,22 @@ def _task_label(key: Mapping[str, Any]) -> str:
     return f"{key.get('task_id')}|{key.get('route', 0)}"
 
 
-def _st2_context(execution: Execution) -> dict[str, Any]:
-    """``ctx().st2`` as StackStorm seeds it."""
-    return {
+def _st2_context(execution: Execution, api_url: str) -> dict[str, Any]:
+    """``ctx().st2`` as StackStorm seeds it (``api_user`` and ``source_channel`` only when the
+    execution has them). The workflow execution is the action execution itself here."""
+    st2 = {
         "action_execution_id": execution.id,
         "workflow_execution_id": execution.id,
+        "api_url": api_url,
         "user": execution.context.get("user"),
         "pack": execution.context.get("pack"),
         "action": execution.action_ref,
         "runner": execution.runner_type,
-        "source_channel": execution.context.get("source_channel"),
-        "api_url": execution.context.get("api_url"),
     }
+    for optional in ("api_user", "source_channel"):
+        if execution.context.get(optional):
+            st2[optional] = execution.context[optional]
+    return st2
 
 
 def active_children(children: Iterable[Execution]) -> list[Execution]:
