@@ -8,6 +8,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from tests.engine.test_chain_runs import drive, scenario, status_is
 
 from packhorse import bootstrap
 from packhorse.engine.runtime import Runtime, build_runtime, public_api_url
@@ -103,3 +104,58 @@ def test_a_subworkflows_ctx_parent_is_its_own_execution_context(runtime: Runtime
 )
 def test_the_api_url_workflows_see_is_the_one_served(listen: str, url: str) -> None:
     assert public_api_url(listen) == url
+
+
+def test_answering_an_inquiry_nested_in_a_subworkflow_resumes_every_level(
+    runtime: Runtime,
+) -> None:
+    outer = runtime.executions.request("hosted.approval_above", {}, user="admin")
+    asyncio.run(drive(runtime, status_is(runtime, outer.id, Status.PAUSED)))
+    [inner] = runtime.workflows.store.children(outer.id)
+    assert inner.status is Status.PAUSED
+    [inquiry] = runtime.inquiries.list()
+    runtime.inquiries.respond(inquiry.id, {"go": True}, user="admin")
+    asyncio.run(drive(runtime, lambda: runtime.executions.get(outer.id).completed))
+    done = runtime.executions.get(outer.id)
+    assert done.status is Status.SUCCEEDED, done.result
+    assert done.result == {"output": {"said": "go=True"}}
+    assert runtime.executions.get(inner.id).status is Status.SUCCEEDED
+
+
+def test_a_subworkflow_paused_and_resumed_on_its_own_takes_its_parent_along(
+    runtime: Runtime,
+) -> None:
+    outer = runtime.executions.request("hosted.nap_above", {}, user="admin")
+    store = runtime.workflows.store
+    seen: dict[str, Status] = {}
+
+    def inner() -> str:
+        return store.children(outer.id)[0].id
+
+    def napping() -> bool:
+        children = store.children(outer.id)
+        return bool(children) and any(c.status is Status.RUNNING for c in store.children(inner()))
+
+    def both_paused() -> bool:
+        return runtime.executions.get(inner()).status is Status.PAUSED and (
+            runtime.executions.get(outer.id).status is Status.PAUSED
+        )
+
+    def resume_inner() -> None:
+        seen["outer"] = runtime.executions.get(outer.id).status
+        runtime.executions.resume(inner())
+
+    asyncio.run(
+        scenario(
+            runtime,
+            [
+                (napping, lambda: runtime.executions.pause(inner())),
+                (both_paused, resume_inner),
+                (lambda: runtime.executions.get(outer.id).completed, lambda: None),
+            ],
+        )
+    )
+    assert seen["outer"] is Status.PAUSED  # the parent paused once nothing else ran
+    done = runtime.executions.get(outer.id)
+    assert done.status is Status.SUCCEEDED, done.result
+    assert [c.status for c in store.children(outer.id)] == [Status.SUCCEEDED, Status.SUCCEEDED]

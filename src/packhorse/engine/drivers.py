@@ -311,6 +311,10 @@ class OrquestaSession:
     def child_event(
         self, key: Mapping[str, Any], status: str, result: Any, execution_id: str
     ) -> list[Command]:
+        if status == "resuming":
+            # A paused child carries on: as StackStorm's engine does when a task's execution
+            # resumes, the task runs again (which resumes a paused workflow, and so on up).
+            status = "running"
         event = orquesta.TaskEvent(
             str(key["task_id"]),
             int(key.get("route", 0)),

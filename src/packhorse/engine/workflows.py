@@ -88,16 +88,18 @@ def stepping_bound(execution_id: str) -> Iterator[None]:
 
 def status_path(current: Status, target: Status) -> list[Status]:
     """The shortest chain of legal moves from ``current`` to ``target`` (empty when equal or
-    impossible): a workflow that goes from running to paused passes through pausing."""
+    impossible): a workflow that goes from running to paused passes through pausing. Only a
+    workflow being canceled passes through ``canceling``: one that ends while paused resumes."""
     if current is target:
         return []
+    avoid = set() if target in (Status.CANCELING, Status.CANCELED) else {Status.CANCELING}
     paths: dict[Status, list[Status]] = {current: []}
     frontier = [current]
     while frontier:
         following = []
         for status in frontier:
             for step in sorted(TRANSITIONS[status]):
-                if step in paths:
+                if step in paths or (step in avoid and step is not target):
                     continue
                 paths[step] = [*paths[status], step]
                 if step is target:
