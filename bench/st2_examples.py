@@ -113,6 +113,15 @@ class Lab:
             await asyncio.sleep(0.05)
         return self.get(execution_id)
 
+    async def still(self, execution_id: str, status: Status, *, seconds: float) -> None:
+        """Check that the execution stays ``status`` for ``seconds`` (while its tasks run)."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            now = self.get(execution_id).status
+            if now is not status:
+                raise Mismatch(f"expected to stay {status.value}, it became {now.value}")
+            await asyncio.sleep(0.05)
+
     async def end(self, execution_id: str) -> Execution:
         return await self.state(execution_id, *COMPLETED)
 
@@ -949,6 +958,7 @@ async def cancel_workflow(lab: Lab) -> str:
         await lab.task(workflow, "task1", S.RUNNING)
         lab.cancel(workflow)
         await lab.state(workflow, S.CANCELING)
+        await lab.still(workflow, S.CANCELING, seconds=1)
         path.unlink()
         await lab.state(workflow, S.CANCELED)
         await lab.task(workflow, "task1", S.SUCCEEDED)
@@ -979,6 +989,7 @@ async def cancel_down(lab: Lab) -> str:
         lab.cancel(workflow)
         await lab.state(workflow, S.CANCELING)
         await lab.state(sub.id, S.CANCELING)
+        await lab.still(sub.id, S.CANCELING, seconds=1)
         path.unlink()
         await lab.state(sub.id, S.CANCELED)
         await lab.state(workflow, S.CANCELED)
@@ -999,6 +1010,7 @@ async def cancel_up(lab: Lab) -> str:
         lab.cancel(sub.id)
         await lab.state(sub.id, S.CANCELING)
         await lab.state(workflow, S.CANCELING)
+        await lab.still(sub.id, S.CANCELING, seconds=1)
         path.unlink()
         await lab.state(sub.id, S.CANCELED)
         await lab.state(workflow, S.CANCELED)
@@ -1019,6 +1031,7 @@ async def cancel_up_and_across(lab: Lab) -> str:
         await lab.state(sub1.id, S.CANCELING)
         await lab.state(workflow, S.CANCELING)
         await lab.state(sub2.id, S.CANCELING)
+        await lab.still(sub1.id, S.CANCELING, seconds=1)
         path.unlink()
         await lab.state(sub1.id, S.CANCELED)
         await lab.state(sub2.id, S.CANCELED)
@@ -1287,6 +1300,7 @@ async def _items_canceled(lab: Lab, items: int) -> str:
         await lab.task(workflow, "task1", S.RUNNING, count=2)
         lab.cancel(workflow)
         await lab.state(workflow, S.CANCELING)
+        await lab.still(workflow, S.CANCELING, seconds=1)
         for path in paths:
             path.unlink()
         await lab.task(workflow, "task1", S.SUCCEEDED, count=2)

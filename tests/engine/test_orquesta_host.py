@@ -159,3 +159,101 @@ def test_a_subworkflow_paused_and_resumed_on_its_own_takes_its_parent_along(
     done = runtime.executions.get(outer.id)
     assert done.status is Status.SUCCEEDED, done.result
     assert [c.status for c in store.children(outer.id)] == [Status.SUCCEEDED, Status.SUCCEEDED]
+
+
+def test_canceling_a_subworkflow_cancels_its_root_and_the_other_branches(
+    runtime: Runtime, tmp_path: Path
+) -> None:
+    first, second = tmp_path / "first", tmp_path / "second"
+    first.touch()
+    second.touch()
+    outer = runtime.executions.request(
+        "hosted.two_waits", {"first": str(first), "second": str(second)}, user="admin"
+    )
+    store = runtime.workflows.store
+
+    def branch(task: str) -> Execution | None:
+        for child in store.children(outer.id):
+            if child.context["orquesta"]["task_id"] == task:
+                return child
+        return None
+
+    def waiting(task: str) -> bool:
+        sub = branch(task)
+        return sub is not None and any(c.status is Status.RUNNING for c in store.children(sub.id))
+
+    def other_branch_canceling() -> bool:
+        sub = branch("two")
+        return sub is not None and runtime.executions.get(sub.id).status in (
+            Status.CANCELING,
+            Status.CANCELED,
+        )
+
+    def let_go() -> None:
+        first.unlink()
+        second.unlink()
+
+    def cancel_first() -> None:
+        sub = branch("one")
+        assert sub is not None
+        runtime.executions.cancel(sub.id)
+
+    asyncio.run(
+        scenario(
+            runtime,
+            [
+                (lambda: waiting("one") and waiting("two"), cancel_first),
+                (other_branch_canceling, let_go),
+                (lambda: runtime.executions.get(outer.id).completed, lambda: None),
+            ],
+        )
+    )
+    assert runtime.executions.get(outer.id).status is Status.CANCELED
+    assert [runtime.executions.get(c.id).status for c in store.children(outer.id)] == [
+        Status.CANCELED,
+        Status.CANCELED,
+    ]
+
+
+def test_a_task_with_a_delay_waits_delayed_then_runs(runtime: Runtime) -> None:
+    workflow = runtime.executions.request("hosted.later", {"seconds": 1}, user="admin")
+    store = runtime.workflows.store
+    seen: list[Status] = []
+
+    def delayed() -> bool:
+        children = store.children(workflow.id)
+        return bool(children) and children[0].status is Status.DELAYED
+
+    asyncio.run(
+        scenario(
+            runtime,
+            [
+                (delayed, lambda: seen.append(Status.DELAYED)),
+                (lambda: runtime.executions.get(workflow.id).completed, lambda: None),
+            ],
+        )
+    )
+    done = runtime.executions.get(workflow.id)
+    assert seen == [Status.DELAYED]
+    assert done.status is Status.SUCCEEDED and done.result == {"output": {"said": "later"}}
+
+
+def test_canceling_a_delayed_task_cancels_it_and_its_workflow(runtime: Runtime) -> None:
+    workflow = runtime.executions.request("hosted.later", {"seconds": 300}, user="admin")
+    store = runtime.workflows.store
+
+    def delayed() -> bool:
+        children = store.children(workflow.id)
+        return bool(children) and children[0].status is Status.DELAYED
+
+    asyncio.run(
+        scenario(
+            runtime,
+            [
+                (delayed, lambda: runtime.executions.cancel(store.children(workflow.id)[0].id)),
+                (lambda: runtime.executions.get(workflow.id).completed, lambda: None),
+            ],
+        )
+    )
+    assert runtime.executions.get(workflow.id).status is Status.CANCELED
+    assert [c.status for c in store.children(workflow.id)] == [Status.CANCELED]

@@ -312,7 +312,35 @@ class WorkflowShell:
                     },
                 )
             ]
-        self._write(workflow, session, commands, version=version, consumed=[e.id for e in batch])
+        self._write(
+            workflow,
+            session,
+            commands,
+            version=version,
+            consumed=[e.id for e in batch],
+            upward=self._cancel_upward(workflow, batch),
+        )
+
+    def _cancel_upward(
+        self, workflow: Execution, batch: Sequence[InboxEvent]
+    ) -> list[tuple[str, Mapping[str, Any]]]:
+        """As StackStorm: a subworkflow asked to cancel asks its root workflow to cancel too
+        (unless the root is already canceling); the root's cancel then reaches every branch."""
+        if workflow.parent_id is None or not any(
+            event.payload.get("request") == "cancel" for event in batch
+        ):
+            return []
+        root = workflow
+        while root.parent_id is not None:
+            parent = self.store.executions([root.parent_id]).get(root.parent_id)
+            if parent is None:
+                break
+            root = parent
+        if root is workflow or root.completed or root.status is Status.CANCELING:
+            return []
+        if root.runner_type not in self._drivers:
+            return []
+        return [(root.id, {"request": "cancel"})]
 
     def _apply(
         self, session: WorkflowSession, event: InboxEvent, rows: Mapping[str, Execution]
@@ -353,12 +381,13 @@ class WorkflowShell:
         kind: str = "",
         definition: str = "",
         base_parts: Mapping[str, Any] | None = None,
+        upward: Sequence[tuple[str, Mapping[str, Any]]] = (),
     ) -> None:
         now_moment = self._clock()
         now = iso(now_moment)
         children: list[tuple[Execution, Status | None]] = []
         moves: list[Move] = []
-        events: list[tuple[str, Mapping[str, Any]]] = []
+        events: list[tuple[str, Mapping[str, Any]]] = list(upward)
         finish: Finish | None = None
         queue = list(commands)
         while queue:
@@ -369,8 +398,14 @@ class WorkflowShell:
                     # Unknown or disabled action: the task fails at once, as in StackStorm.
                     queue.extend(session.child_event(command.key, "failed", {"error": failure}, ""))
                     continue
-                held = self._holds_back(child.action_ref)
-                children.append((child, None if held else Status.SCHEDULED))
+                # A task with a delay waits ``delayed`` (as in StackStorm) until a scheduler
+                # pass finds it due; one a policy holds back waits ``requested``.
+                if self._holds_back(child.action_ref):
+                    children.append((child, None))
+                else:
+                    children.append(
+                        (child, Status.DELAYED if child.run_after else Status.SCHEDULED)
+                    )
             elif isinstance(command, SignalChildren):
                 signal_moves, signal_events = self._signal(workflow.id, command)
                 moves.extend(signal_moves)
