@@ -258,6 +258,8 @@ def test_cancel_cancels_the_running_child_then_the_workflow(instance_home: Path)
         (Status.PAUSED, Status.RUNNING, [Status.RESUMING, Status.RUNNING]),
         (Status.RUNNING, Status.CANCELED, [Status.CANCELING, Status.CANCELED]),
         (Status.RUNNING, Status.SUCCEEDED, [Status.SUCCEEDED]),
+        (Status.PAUSED, Status.SUCCEEDED, [Status.RESUMING, Status.RUNNING, Status.SUCCEEDED]),
+        (Status.PAUSED, Status.CANCELED, [Status.CANCELED]),
         (Status.SUCCEEDED, Status.RUNNING, []),
         (Status.RUNNING, Status.RUNNING, []),
     ],

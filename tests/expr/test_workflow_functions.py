@@ -49,6 +49,9 @@ class FakeScope:
     def task_status(self, task_id: str, route: int) -> str | None:
         return self._statuses.get((task_id, route))
 
+    def task_route(self, task_id: str, route: int) -> int | None:
+        return route if (task_id, route) in self._statuses else None
+
     def item(self) -> Any:
         return self._item
 

@@ -313,6 +313,24 @@ tasks:
         conductor.request(conductor.create({}), "run")
 
 
+@pytest.mark.parametrize(
+    "failing", ["input:\n  - a: <% ctx().missing %>", "vars:\n  - a: <% 1/0 %>"]
+)
+def test_a_workflow_whose_inputs_or_vars_fail_never_renders_its_output(failing: str) -> None:
+    host = Host(f"""
+version: 1.0
+{failing}
+tasks:
+  t: {{action: core.noop}}
+output:
+  - said: <% ctx().never_published %>
+""")
+    [finished] = host.send(Request("run"))
+    assert isinstance(finished, Finished) and finished.output is None
+    assert len(finished.errors) == 1  # the rendering error only: the output was not rendered
+    assert "never_published" not in finished.errors[0]["message"]
+
+
 def test_an_invalid_workflow_is_refused_with_every_diagnostic() -> None:
     with pytest.raises(ValidationFailed) as raised:
         Conductor("version: 1.0\ntasks:\n  t:\n    next: [{do: missing}]\n")

@@ -249,6 +249,9 @@ _ERRORED = frozenset({"failed", "timeout", "abandoned"})
 #: Orquesta's engine commands: entries of the task sequence that ran nothing.
 _ENGINE_COMMANDS = frozenset({"continue", "noop", "fail"})
 
+#: Keys of an execution's context that only Packhorse's host uses (not in ``ctx().parent``).
+_HOST_CONTEXT = frozenset({"st2", "runner_parameters", "workflow_key"})
+
 #: Our request words -> the conductor's (FORMAT.md's) request names.
 _REQUESTS = {"pause": "pause", "resume": "resume", "cancel": "cancel", "rerun": "rerun"}
 
@@ -272,16 +275,17 @@ def st2kv_function(
         decrypt_value = bool(options.pop("decrypt", decrypt_value))
         scope_name, _, name = key.partition(".")
         if scope_name == "system" and name:
-            found = read(Scope.SYSTEM, "", name)
+            found, stored_as = read(Scope.SYSTEM, "", name), name
         elif scope_name == "user" and name:
-            found = read(Scope.USER, user, name)
+            found, stored_as = read(Scope.USER, user, name), f"{user}:{name}"
         else:
-            found = read(Scope.USER, user, key)
+            found, stored_as = read(Scope.USER, user, key), f"{user}:{key}"
         if found is None:
             if "default" in options:
                 return options["default"]
+            # StackStorm names the key as stored: without "system.", with "<user>:".
             raise ExpressionEvaluationException(
-                f'The key "{key}" does not exist in the StackStorm datastore.'
+                f'The key "{stored_as}" does not exist in the StackStorm datastore.'
             )
         value, secret = found
         return decrypt(value) if secret and decrypt_value else value
@@ -307,6 +311,10 @@ class OrquestaSession:
     def child_event(
         self, key: Mapping[str, Any], status: str, result: Any, execution_id: str
     ) -> list[Command]:
+        if status == "resuming":
+            # A paused child carries on: as StackStorm's engine does when a task's execution
+            # resumes, the task runs again (which resumes a paused workflow, and so on up).
+            status = "running"
         event = orquesta.TaskEvent(
             str(key["task_id"]),
             int(key.get("route", 0)),
@@ -421,10 +429,13 @@ class OrquestaDriver:
     ) -> OrquestaSession:
         user = str(context.get("user") or "")
         conductor = self._conductor(definition, user)
-        parent = {"st2": context.get("st2", {})}
-        if "parent" in context:
-            parent["parent"] = context["parent"]
-        return OrquestaSession(conductor, conductor.create(parameters, parent))
+        initial: dict[str, Any] = {"st2": context.get("st2", {})}
+        # As StackStorm: ``ctx().parent`` is the execution's own context (user, pack, and for
+        # a subworkflow its parent and orquesta task), less what only the host uses.
+        own = {k: v for k, v in context.items() if k not in _HOST_CONTEXT}
+        if own:
+            initial["parent"] = own
+        return OrquestaSession(conductor, conductor.create(parameters, initial))
 
     def load(self, definition: str, parts: Mapping[str, Any]) -> OrquestaSession:
         state = WorkflowState.from_parts(dict(parts))

@@ -111,9 +111,22 @@ class Runtime:
             await asyncio.gather(*loops, return_exceptions=True)
 
 
-def workflow_drivers(settings: Settings, datastore: DatastoreService) -> dict[str, WorkflowDriver]:
+def public_api_url(listen: str) -> str:
+    """The API URL workflows see as ``ctx().st2.api_url``: StackStorm's form
+    (``http://<host>:<port>/v1``) for the address the instance serves on; a wildcard host
+    becomes the loopback address."""
+    host, _, port = listen.rpartition(":")
+    if host in ("", "0.0.0.0", "::", "[::]"):  # noqa: S104 - a listen address, not a bind
+        host = "127.0.0.1"
+    return f"http://{host}:{port}/v1"
+
+
+def workflow_drivers(
+    settings: Settings, datastore: DatastoreService, workflows: SqlWorkflowStore
+) -> dict[str, WorkflowDriver]:
     """The workflow languages this build runs, by runner type."""
     from packhorse.engine.drivers import ChainDriver, OrquestaDriver, st2kv_function
+    from packhorse.engine.task_function import task_function
     from packhorse.expr import Datastore
     from packhorse.model.datastore import Scope
 
@@ -131,9 +144,14 @@ def workflow_drivers(settings: Settings, datastore: DatastoreService) -> dict[st
             return (token or "", True)
         return (str(pair.value), False)
 
+    def lookup(execution_id: str) -> Execution | None:
+        return workflows.executions([execution_id]).get(execution_id)
+
+    task = task_function(workflows.children, lookup)
+
     def orquesta_functions(context: Mapping[str, Any]) -> dict[str, Any]:
         user = str(context.get("user") or "")
-        return {"st2kv": st2kv_function(read, datastore.decrypt, user)}
+        return {"st2kv": st2kv_function(read, datastore.decrypt, user), "task": task}
 
     config_for = bootstrap.config_resolver(settings, datastore)
     return {
@@ -196,13 +214,15 @@ def build_runtime(settings: Settings, *, slots: int = 4, warm_python: bool = Tru
         scheduler=scheduler,
         schema_for=schemas,
     )
+    workflow_store = SqlWorkflowStore(store.engine)
     workflows = WorkflowShell(
         store,
-        SqlWorkflowStore(store.engine),
-        workflow_drivers(settings, datastore),
+        workflow_store,
+        workflow_drivers(settings, datastore, workflow_store),
         lambda ref: registry.get_resource(Kind.ACTION, ref),
         holds_back=scheduler.holds_back,
         protect=executions.protect,
+        api_url=public_api_url(settings.listen),
     )
     worker = Worker(
         store,

@@ -18,7 +18,8 @@ import contextlib
 import datetime as dt
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -66,18 +67,39 @@ _ACTIVE = frozenset(
 _NOT_STARTED = (Status.REQUESTED, Status.SCHEDULED, Status.DELAYED, Status.PENDING, Status.PAUSED)
 
 
+_STEPPING: ContextVar[str | None] = ContextVar("packhorse_stepping_workflow", default=None)
+
+
+def stepping() -> str | None:
+    """The workflow execution whose events the shell is applying in this context: host
+    functions that read its records (StackStorm's ``task()``) use it. None outside a step."""
+    return _STEPPING.get()
+
+
+@contextlib.contextmanager
+def stepping_bound(execution_id: str) -> Iterator[None]:
+    """Make ``execution_id`` the workflow :func:`stepping` gives, for the ``with`` block."""
+    token = _STEPPING.set(execution_id)
+    try:
+        yield
+    finally:
+        _STEPPING.reset(token)
+
+
 def status_path(current: Status, target: Status) -> list[Status]:
     """The shortest chain of legal moves from ``current`` to ``target`` (empty when equal or
-    impossible): a workflow that goes from running to paused passes through pausing."""
+    impossible): a workflow that goes from running to paused passes through pausing. Only a
+    workflow being canceled passes through ``canceling``: one that ends while paused resumes."""
     if current is target:
         return []
+    avoid = set() if target in (Status.CANCELING, Status.CANCELED) else {Status.CANCELING}
     paths: dict[Status, list[Status]] = {current: []}
     frontier = [current]
     while frontier:
         following = []
         for status in frontier:
             for step in sorted(TRANSITIONS[status]):
-                if step in paths:
+                if step in paths or (step in avoid and step is not target):
                     continue
                 paths[step] = [*paths[status], step]
                 if step is target:
@@ -103,6 +125,7 @@ class WorkflowShell:
             lambda action, parameters: parameters
         ),
         on_children: Callable[[], None] = lambda: None,
+        api_url: str = "",
     ) -> None:
         self._executions = executions
         self.store = workflows
@@ -112,6 +135,8 @@ class WorkflowShell:
         self._holds_back = holds_back
         self._protect = protect
         self.on_children = on_children
+        self.api_url = api_url
+        """The instance's public API URL, for ``ctx().st2.api_url``."""
         self._sessions: dict[str, tuple[int, WorkflowSession, Execution]] = {}
         """Live workflows: stored version, session, and the workflow's row as last written."""
         self._wake = asyncio.Event()
@@ -132,6 +157,16 @@ class WorkflowShell:
         runner_parameters: Mapping[str, Any] | None = None,
     ) -> None:
         """Start a claimed workflow execution: its first step, written in one transaction."""
+        with stepping_bound(execution.id):
+            self._start(execution, parameters, entry_point, runner_parameters)
+
+    def _start(
+        self,
+        execution: Execution,
+        parameters: Mapping[str, Any],
+        entry_point: str,
+        runner_parameters: Mapping[str, Any] | None,
+    ) -> None:
         driver = self._drivers[execution.runner_type]
         try:
             definition = Path(entry_point).read_text(encoding="utf-8")
@@ -147,7 +182,7 @@ class WorkflowShell:
             else:
                 context = {
                     **execution.context,
-                    "st2": _st2_context(execution),
+                    "st2": _st2_context(execution, self.api_url),
                     "runner_parameters": dict(runner_parameters or {}),
                 }
                 session = driver.start(definition, parameters, context)
@@ -217,7 +252,8 @@ class WorkflowShell:
             if workflow is None or workflow.completed:
                 self._discard(workflow_id, batch)
                 continue
-            self._step(workflow, batch, rows)
+            with stepping_bound(workflow_id):
+                self._step(workflow, batch, rows)
         return len(events)
 
     def _discard(self, workflow_id: str, batch: Sequence[InboxEvent]) -> None:
@@ -276,7 +312,35 @@ class WorkflowShell:
                     },
                 )
             ]
-        self._write(workflow, session, commands, version=version, consumed=[e.id for e in batch])
+        self._write(
+            workflow,
+            session,
+            commands,
+            version=version,
+            consumed=[e.id for e in batch],
+            upward=self._cancel_upward(workflow, batch),
+        )
+
+    def _cancel_upward(
+        self, workflow: Execution, batch: Sequence[InboxEvent]
+    ) -> list[tuple[str, Mapping[str, Any]]]:
+        """As StackStorm: a subworkflow asked to cancel asks its root workflow to cancel too
+        (unless the root is already canceling); the root's cancel then reaches every branch."""
+        if workflow.parent_id is None or not any(
+            event.payload.get("request") == "cancel" for event in batch
+        ):
+            return []
+        root = workflow
+        while root.parent_id is not None:
+            parent = self.store.executions([root.parent_id]).get(root.parent_id)
+            if parent is None:
+                break
+            root = parent
+        if root is workflow or root.completed or root.status is Status.CANCELING:
+            return []
+        if root.runner_type not in self._drivers:
+            return []
+        return [(root.id, {"request": "cancel"})]
 
     def _apply(
         self, session: WorkflowSession, event: InboxEvent, rows: Mapping[str, Execution]
@@ -317,12 +381,13 @@ class WorkflowShell:
         kind: str = "",
         definition: str = "",
         base_parts: Mapping[str, Any] | None = None,
+        upward: Sequence[tuple[str, Mapping[str, Any]]] = (),
     ) -> None:
         now_moment = self._clock()
         now = iso(now_moment)
         children: list[tuple[Execution, Status | None]] = []
         moves: list[Move] = []
-        events: list[tuple[str, Mapping[str, Any]]] = []
+        events: list[tuple[str, Mapping[str, Any]]] = list(upward)
         finish: Finish | None = None
         queue = list(commands)
         while queue:
@@ -333,8 +398,14 @@ class WorkflowShell:
                     # Unknown or disabled action: the task fails at once, as in StackStorm.
                     queue.extend(session.child_event(command.key, "failed", {"error": failure}, ""))
                     continue
-                held = self._holds_back(child.action_ref)
-                children.append((child, None if held else Status.SCHEDULED))
+                # A task with a delay waits ``delayed`` (as in StackStorm) until a scheduler
+                # pass finds it due; one a policy holds back waits ``requested``.
+                if self._holds_back(child.action_ref):
+                    children.append((child, None))
+                else:
+                    children.append(
+                        (child, Status.DELAYED if child.run_after else Status.SCHEDULED)
+                    )
             elif isinstance(command, SignalChildren):
                 signal_moves, signal_events = self._signal(workflow.id, command)
                 moves.extend(signal_moves)
@@ -564,18 +635,22 @@ def _task_label(key: Mapping[str, Any]) -> str:
     return f"{key.get('task_id')}|{key.get('route', 0)}"
 
 
-def _st2_context(execution: Execution) -> dict[str, Any]:
-    """``ctx().st2`` as StackStorm seeds it."""
-    return {
+def _st2_context(execution: Execution, api_url: str) -> dict[str, Any]:
+    """``ctx().st2`` as StackStorm seeds it (``api_user`` and ``source_channel`` only when the
+    execution has them). The workflow execution is the action execution itself here."""
+    st2 = {
         "action_execution_id": execution.id,
         "workflow_execution_id": execution.id,
+        "api_url": api_url,
         "user": execution.context.get("user"),
         "pack": execution.context.get("pack"),
         "action": execution.action_ref,
         "runner": execution.runner_type,
-        "source_channel": execution.context.get("source_channel"),
-        "api_url": execution.context.get("api_url"),
     }
+    for optional in ("api_user", "source_channel"):
+        if execution.context.get(optional):
+            st2[optional] = execution.context[optional]
+    return st2
 
 
 def active_children(children: Iterable[Execution]) -> list[Execution]:

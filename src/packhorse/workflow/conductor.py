@@ -222,12 +222,15 @@ class Conductor:
            transitions may stage more tasks, which the next round dispatches.
         4. If the workflow has completed and the host has not been told yet, render the
            output and end with :class:`Finished` (status, output, errors). It comes once per
-           run; a rerun may bring another.
+           run; a rerun may bring another. A workflow whose inputs or vars failed to render
+           never ran: its output is not rendered (StackStorm reports only the rendering
+           errors, with a null output).
 
         The host then reports each action's outcome as a :class:`TaskEvent` (its ``running``
         status again, harmlessly, then the final one), and feeds those to ``apply`` in turn.
         """
         commands: list[Command] = []
+        never_ran = False
         match event:
             case Request(status="rerun", tasks=tasks):
                 self.request(state, "rerun", tasks=tasks)
@@ -241,6 +244,7 @@ class Conductor:
                     failed_start = first and state.status == Status.FAILED
                     if not (failed_start and refusal.kind == "InvalidWorkflowStatusTransition"):
                         raise
+                    never_ran = True
                 commands.extend(self._children_for(state, wanted))
             case TaskEvent():
                 flow = self._flow(state)
@@ -251,7 +255,7 @@ class Conductor:
         flow = self._flow(state)
         commands.extend(self._dispatch(flow))
         if state.status in COMPLETED and not state.finished:
-            output = lifecycle.render_output(flow)
+            output = None if never_ran else lifecycle.render_output(flow)
             state.set_finished(True)
             commands.append(Finished(str(state.status), output, tuple(state.errors)))
         return commands

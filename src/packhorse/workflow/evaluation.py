@@ -94,14 +94,20 @@ class Scope:
         return None if self._result is _NO_RESULT else self._result
 
     def task_status(self, task_id: str, route: int) -> str | None:
+        found = self.task_route(task_id, route)
+        if found is None or self._state is None:
+            return None
+        record = self._state.latest(task_id, found)
+        return None if record is None else record.status
+
+    def task_route(self, task_id: str, route: int) -> int | None:
         state = self._state
         if state is None:
             return None
         # Not on this route: look on the routes before the split, the longest first.
         while True:
-            record = state.latest(task_id, route)
-            if record is not None:
-                return record.status
+            if state.latest(task_id, route) is not None:
+                return route
             if route <= 0 or route >= len(state.routes):
                 return None
             current = set(state.routes[route])

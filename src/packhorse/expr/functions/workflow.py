@@ -73,6 +73,10 @@ class WorkflowScope(Protocol):
         """The latest status of ``task_id`` on ``route``, falling back to the routes before
         the split; None when the task has not run."""
 
+    def task_route(self, task_id: str, route: int) -> int | None:
+        """The route :meth:`task_status` answers from: ``route`` when ``task_id`` has run on
+        it, else the longest route before the split on which it has; None when none has."""
+
     def item(self) -> Any:
         """The current with-items item, None outside with-items."""
 
