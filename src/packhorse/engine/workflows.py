@@ -543,11 +543,11 @@ class WorkflowShell:
             if child.runner_type in self._drivers:
                 # A subworkflow hears the request through its own inbox.
                 events.append((child.id, {"request": command.request}))
-            elif command.request == "cancel":
-                if child.status in _NOT_STARTED:
-                    moves.append(Move(child.id, Status.CANCELED, expected=_NOT_STARTED))
-                else:
-                    moves.append(Move(child.id, Status.CANCELING, expected=(Status.RUNNING,)))
+            elif command.request == "cancel" and child.status in _NOT_STARTED:
+                moves.append(Move(child.id, Status.CANCELED, expected=_NOT_STARTED))
+            # A running action finishes: as in StackStorm, canceling a workflow stops what has
+            # not started and cancels its subworkflows, but interrupts no action in progress
+            # (cancel that execution itself to kill it).
         return moves, events
 
     # -- requests -----------------------------------------------------------------------------
