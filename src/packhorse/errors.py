@@ -14,9 +14,11 @@
     ├── ParameterError              action parameters could not be rendered, cast or checked
     │                               (immutable override, cycle, bad type, missing required...);
     │                               ``parameter`` names the one at fault when there is one
-    └── Refusal                     the workflow conductor refused a request or event (unknown
-                                    task, task not staged, status change not allowed...);
-                                    ``kind`` is orquesta's exception class name
+    ├── Refusal                     the workflow conductor refused a request or event (unknown
+    │                               task, task not staged, status change not allowed...);
+    │                               ``kind`` is orquesta's exception class name
+    └── WorkflowInspectionFailed    a workflow failed StackStorm's inspection at start;
+                                    ``errors`` holds every problem in StackStorm's shape
 
 Foreign exceptions (SQLAlchemy, OS, YAML, cryptography, Jinja) are translated at the adapter
 boundary with ``raise ... from``, so callers handle only these. Each carries data, not just
@@ -25,8 +27,8 @@ a message.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from packhorse.model.diagnostics import Diagnostic
@@ -167,3 +169,13 @@ class Refusal(PackhorseError):
     def __init__(self, kind: str, message: str) -> None:
         super().__init__(f"{kind}: {message}")
         self.kind = kind
+
+
+class WorkflowInspectionFailed(PackhorseError):
+    """A workflow failed the inspection StackStorm runs when it starts. ``errors`` holds every
+    problem, each a mapping in StackStorm's shape (``type``, ``message``, ``spec_path``,
+    ``schema_path``...), as the failed execution's result lists them."""
+
+    def __init__(self, errors: Sequence[Mapping[str, Any]]) -> None:
+        super().__init__(f"the workflow failed inspection: {len(errors)} problem(s)")
+        self.errors = tuple(errors)

@@ -257,3 +257,34 @@ def test_canceling_a_delayed_task_cancels_it_and_its_workflow(runtime: Runtime) 
     )
     assert runtime.executions.get(workflow.id).status is Status.CANCELED
     assert [c.status for c in store.children(workflow.id)] == [Status.CANCELED]
+
+
+def test_a_workflow_that_fails_inspection_fails_before_anything_runs(runtime: Runtime) -> None:
+    done = run(runtime, "hosted.uninspected")
+    assert done.status is Status.FAILED
+    task = r"properties.tasks.patternProperties.^\w+$"
+    assert done.result == {
+        "output": None,
+        "errors": [
+            {
+                "type": "content",
+                "message": 'The action "hosted.nothing_of_the_kind" is not registered in the '
+                "database.",
+                "spec_path": "tasks.sign.action",
+                "schema_path": f"{task}.properties.action",
+            },
+            {
+                "type": "content",
+                "message": 'Action "core.echo" is missing required input "message".',
+                "spec_path": "tasks.greet.input",
+                "schema_path": f"{task}.properties.input",
+            },
+            {
+                "type": "content",
+                "message": 'Action "core.echo" has unexpected input "text".',
+                "spec_path": "tasks.greet.input.text",
+                "schema_path": rf"{task}.properties.input.patternProperties.^\w+$",
+            },
+        ],
+    }
+    assert runtime.workflows.store.children(done.id) == []

@@ -222,8 +222,10 @@ def test_an_event_is_applied_once_even_when_two_shells_race(instance_home: Path)
     assert len(store.children(workflow.id)) == 3
 
 
-def test_cancel_cancels_the_running_child_then_the_workflow(instance_home: Path) -> None:
-    runtime = _runtime(instance_home, [["core.local", {"cmd": "sleep 30"}], ["core.noop", {}]])
+def test_cancel_lets_the_running_child_finish_then_cancels_the_workflow(
+    instance_home: Path,
+) -> None:
+    runtime = _runtime(instance_home, [["core.local", {"cmd": "sleep 1"}], ["core.noop", {}]])
     workflow = runtime.executions.request("examples.greet_team", {}, user="admin")
     store = runtime.workflows.store
 
@@ -247,7 +249,8 @@ def test_cancel_cancels_the_running_child_then_the_workflow(instance_home: Path)
     asyncio.run(asyncio.wait_for(scenario(), 30))
     done = runtime.executions.get(workflow.id)
     assert done.status is Status.CANCELED
-    assert [c.status for c in store.children(workflow.id)] == [Status.CANCELED]
+    # As in StackStorm: the running action is not interrupted; nothing starts after it.
+    assert [c.status for c in store.children(workflow.id)] == [Status.SUCCEEDED]
     assert [e["status"] for e in done.log][-2:] == ["canceling", "canceled"]
 
 

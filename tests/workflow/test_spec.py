@@ -191,6 +191,8 @@ tasks:
       c: <% ctx(three) %>
       d: <% ctx()['four'] %>
       e: <% ctx().st2.user %> plain ctx(five)
+      f: <% ctx().get(six) %> <% ctx().keys() %>
+      g: "{{ ctx().items() }}"
 """
     _, diagnostics = parse_workflow(text, "w.yaml")
     assert [d.message for d in diagnostics] == [

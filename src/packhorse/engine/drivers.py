@@ -14,11 +14,20 @@ from functools import lru_cache
 from typing import Any
 
 from packhorse.engine.clock import iso, utc_now
-from packhorse.errors import ConfigurationError, Conflict
+from packhorse.errors import ConfigurationError, Conflict, WorkflowInspectionFailed
 from packhorse.model.datastore import Scope
 from packhorse.model.workflow import Command, Finish, SignalChildren, StartAction
 from packhorse.workflow import actionchain as chains
 from packhorse.workflow import conductor as orquesta
+from packhorse.workflow.inspection import (
+    ActionParameters,
+    ActionUse,
+    InspectionError,
+    action_uses,
+    check_actions,
+    inspect_definition,
+    ordered,
+)
 from packhorse.workflow.state import WorkflowState
 
 Functions = Mapping[str, Any]
@@ -396,8 +405,23 @@ def _keys(command: Any) -> list[Mapping[str, Any]]:
     return keys
 
 
+@lru_cache(maxsize=64)
+def _definition_problems(definition: str) -> tuple[InspectionError, ...]:
+    return tuple(inspect_definition(definition))
+
+
+@lru_cache(maxsize=64)
+def _action_uses(definition: str) -> tuple[ActionUse, ...]:
+    return action_uses(definition)
+
+
 class OrquestaDriver:
-    """Orquesta workflows; conductors (parsed spec and graph) cached per definition."""
+    """Orquesta workflows; conductors (parsed spec and graph) cached per definition.
+
+    A workflow is inspected when it starts, as StackStorm inspects it: any problem (the
+    definition's, or a task naming an unknown action or wrong inputs, looked up with
+    ``action_parameters``) fails it with :class:`WorkflowInspectionFailed`, before its inputs
+    are rendered."""
 
     kind = "orquesta"
 
@@ -405,11 +429,20 @@ class OrquestaDriver:
         self,
         functions_for: Callable[[Mapping[str, Any]], Functions] | None = None,
         *,
+        action_parameters: ActionParameters | None = None,
         cache_size: int = 64,
     ) -> None:
         self._functions_for = functions_for
+        self._action_parameters = action_parameters
         self._conductors: OrderedDict[tuple[str, str], orquesta.Conductor] = OrderedDict()
         self._cache_size = cache_size
+
+    def inspect(self, definition: str) -> list[InspectionError]:
+        """StackStorm's inspection of ``definition`` (see the class docstring)."""
+        found = list(_definition_problems(definition))
+        if self._action_parameters is not None:
+            found.extend(check_actions(_action_uses(definition), self._action_parameters))
+        return ordered(found)
 
     def _conductor(self, definition: str, user: str) -> orquesta.Conductor:
         key = (definition, user)
@@ -427,6 +460,9 @@ class OrquestaDriver:
     def start(
         self, definition: str, parameters: Mapping[str, Any], context: Mapping[str, Any]
     ) -> OrquestaSession:
+        problems = self.inspect(definition)
+        if problems:
+            raise WorkflowInspectionFailed([problem.to_dict() for problem in problems])
         user = str(context.get("user") or "")
         conductor = self._conductor(definition, user)
         initial: dict[str, Any] = {"st2": context.get("st2", {})}

@@ -122,7 +122,10 @@ def public_api_url(listen: str) -> str:
 
 
 def workflow_drivers(
-    settings: Settings, datastore: DatastoreService, workflows: SqlWorkflowStore
+    settings: Settings,
+    datastore: DatastoreService,
+    workflows: SqlWorkflowStore,
+    action_parameters: Callable[[str], Mapping[str, Mapping[str, Any]] | None] | None = None,
 ) -> dict[str, WorkflowDriver]:
     """The workflow languages this build runs, by runner type."""
     from packhorse.engine.drivers import ChainDriver, OrquestaDriver, st2kv_function
@@ -156,7 +159,7 @@ def workflow_drivers(
     config_for = bootstrap.config_resolver(settings, datastore)
     return {
         "action-chain": ChainDriver(functions_for=chain_functions, config_for=config_for),
-        "orquesta": OrquestaDriver(orquesta_functions),
+        "orquesta": OrquestaDriver(orquesta_functions, action_parameters=action_parameters),
     }
 
 
@@ -214,11 +217,16 @@ def build_runtime(settings: Settings, *, slots: int = 4, warm_python: bool = Tru
         scheduler=scheduler,
         schema_for=schemas,
     )
+
+    def action_parameters(ref: str) -> Mapping[str, Mapping[str, Any]] | None:
+        action = registry.get_resource(Kind.ACTION, ref)
+        return None if action is None else schemas(action)[0]
+
     workflow_store = SqlWorkflowStore(store.engine)
     workflows = WorkflowShell(
         store,
         workflow_store,
-        workflow_drivers(settings, datastore, workflow_store),
+        workflow_drivers(settings, datastore, workflow_store, action_parameters),
         lambda ref: registry.get_resource(Kind.ACTION, ref),
         holds_back=scheduler.holds_back,
         protect=executions.protect,

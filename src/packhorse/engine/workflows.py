@@ -26,7 +26,7 @@ from typing import Any
 
 from packhorse.engine.clock import iso, utc_now
 from packhorse.engine.ids import new_id
-from packhorse.errors import Conflict, NotFound, PackhorseError
+from packhorse.errors import Conflict, NotFound, PackhorseError, WorkflowInspectionFailed
 from packhorse.model.content import Resource
 from packhorse.model.execution import COMPLETED, TRANSITIONS, Execution, Status
 from packhorse.model.workflow import (
@@ -187,6 +187,9 @@ class WorkflowShell:
                 }
                 session = driver.start(definition, parameters, context)
                 commands = session.begin()
+        except WorkflowInspectionFailed as failed:
+            self._fail_to_start(execution, failed.message, errors=failed.errors)
+            return
         except PackhorseError as error:
             self._fail_to_start(execution, error.message)
             return
@@ -212,14 +215,23 @@ class WorkflowShell:
         session.take_changes()
         return session, stored.parts, stored.definition
 
-    def _fail_to_start(self, execution: Execution, message: str) -> None:
+    def _fail_to_start(
+        self,
+        execution: Execution,
+        message: str,
+        *,
+        errors: Sequence[Mapping[str, Any]] | None = None,
+    ) -> None:
+        """The workflow fails before its first step; ``errors`` (an inspection's) replace the
+        one error entry ``message`` would make."""
         now = iso(self._clock())
         self._executions.transition(execution.id, Status.RUNNING, now=now, start_timestamp=now)
+        entries = [dict(e) for e in errors] if errors else [{"type": "error", "message": message}]
         self._executions.transition(
             execution.id,
             Status.FAILED,
             now=now,
-            result={"output": None, "errors": [{"type": "error", "message": message}]},
+            result={"output": None, "errors": entries},
         )
 
     # -- the inbox ----------------------------------------------------------------------------
@@ -531,11 +543,11 @@ class WorkflowShell:
             if child.runner_type in self._drivers:
                 # A subworkflow hears the request through its own inbox.
                 events.append((child.id, {"request": command.request}))
-            elif command.request == "cancel":
-                if child.status in _NOT_STARTED:
-                    moves.append(Move(child.id, Status.CANCELED, expected=_NOT_STARTED))
-                else:
-                    moves.append(Move(child.id, Status.CANCELING, expected=(Status.RUNNING,)))
+            elif command.request == "cancel" and child.status in _NOT_STARTED:
+                moves.append(Move(child.id, Status.CANCELED, expected=_NOT_STARTED))
+            # A running action finishes: as in StackStorm, canceling a workflow stops what has
+            # not started and cancels its subworkflows, but interrupts no action in progress
+            # (cancel that execution itself to kill it).
         return moves, events
 
     # -- requests -----------------------------------------------------------------------------

@@ -372,6 +372,19 @@ def render_yaql(
     return _walk(value, evaluation)
 
 
+def yaql_grammar_problems(text: str) -> list[tuple[str, str]]:
+    """``(expression, message)`` for each ``<% %>`` of ``text`` that does not parse, worded as
+    orquesta's inspection words it: the parser's message as it is (``Parse error: unexpected
+    '<' at position 0 of expression '<% x'``)."""
+    problems: list[tuple[str, str]] = []
+    for expression in YAQL_EXPRESSION.findall(text):
+        try:
+            _parse(_strip_delimiters(expression))
+        except Exception as error:  # noqa: BLE001 - it becomes the problem we report
+            problems.append((expression, str(getattr(error, "message", error))))
+    return problems
+
+
 def yaql_syntax_errors(text: str) -> list[ExpressionError]:
     """One error per ``<% %>`` of ``text`` that does not parse, without evaluating anything."""
     errors: list[ExpressionError] = []

@@ -17,7 +17,7 @@ YAQL: Final = re.compile(r"<%.*?%>", re.DOTALL)
 JINJA: Final = re.compile(r"{{.*?}}|{%.*?%}", re.DOTALL)
 
 _CTX_REFERENCE: Final = re.compile(
-    r"""ctx\(\s*\)\s*\.\s*(?P<attr>[A-Za-z_]\w*)"""
+    r"""ctx\(\s*\)\s*\.\s*(?P<attr>[A-Za-z_]\w*)(?![\w(]|\s+\()"""  # not ctx().get(x)
     r"""|ctx\(\s*\)\s*\[\s*(?P<q1>['"])(?P<item>\w+)(?P=q1)\s*\]"""
     r"""|ctx\(\s*(?P<q2>['"]?)(?P<arg>\w+)(?P=q2)\s*\)"""
 )
