@@ -123,6 +123,9 @@ def test_sigkill_with_fifty_in_flight(tmp_path: Path) -> None:
     assert {i for i, s in final.items() if s == "abandoned"} == started
     assert {i for i, s in final.items() if s == "succeeded"} == set(ids) - started
     appended = ledger.read_text().split()
-    assert len(appended) == len(set(appended)) == TOTAL  # each ran once, none twice
-    assert set(appended) == set(ids)
+    assert len(appended) == len(set(appended))  # none ran twice
+    # Every one that succeeded ran; one abandoned by the kill may not have (the kill came after
+    # its start was recorded, before its command passed the start gate).
+    succeeded = {i for i, s in final.items() if s == "succeeded"}
+    assert succeeded <= set(appended) <= set(ids)
     assert all(gone(pid) for pid in pids_of(home))  # no action outlived its engine
