@@ -269,3 +269,24 @@ def test_cancel_lets_the_running_child_finish_then_cancels_the_workflow(
 )
 def test_status_paths(current: Status, target: Status, path: list[Status]) -> None:
     assert status_path(current, target) == path
+
+
+def test_cancel_lets_a_task_already_handed_out_run_and_starts_nothing_after(
+    instance_home: Path,
+) -> None:
+    """A child the workflow started but no worker has claimed yet is not canceled by the
+    workflow's cancel (StackStorm's rule: the workflow's actions are never interrupted), so
+    whether it had begun to run makes no difference."""
+    runtime = _runtime(instance_home, [["core.noop", {}], ["core.noop", {}]])
+    entry = instance_home / "packs" / "examples" / "actions" / "workflows" / "greet_team.yaml"
+    workflow = runtime.executions.request("examples.greet_team", {}, user="admin")
+    runtime.workflows.start(runtime.executions.get(workflow.id), {}, str(entry))
+    [child] = runtime.workflows.store.children(workflow.id)
+    assert child.status is Status.SCHEDULED
+    runtime.workflows.request(workflow.id, "cancel")
+    runtime.workflows.process()
+    assert runtime.executions.get(child.id).status is Status.SCHEDULED
+    assert runtime.executions.get(workflow.id).status is Status.CANCELING
+    asyncio.run(_step_until(runtime, lambda: runtime.executions.get(workflow.id).completed))
+    assert runtime.executions.get(workflow.id).status is Status.CANCELED
+    assert [c.status for c in runtime.workflows.store.children(workflow.id)] == [Status.SUCCEEDED]

@@ -21,9 +21,7 @@ from packhorse.workflow import actionchain as chains
 from packhorse.workflow import conductor as orquesta
 from packhorse.workflow.inspection import (
     ActionParameters,
-    ActionUse,
     InspectionError,
-    action_uses,
     check_actions,
     inspect_definition,
     ordered,
@@ -405,14 +403,8 @@ def _keys(command: Any) -> list[Mapping[str, Any]]:
     return keys
 
 
-@lru_cache(maxsize=64)
-def _definition_problems(definition: str) -> tuple[InspectionError, ...]:
-    return tuple(inspect_definition(definition))
-
-
-@lru_cache(maxsize=64)
-def _action_uses(definition: str) -> tuple[ActionUse, ...]:
-    return action_uses(definition)
+_inspected = lru_cache(maxsize=64)(inspect_definition)
+"""The text-only part of the inspection, per definition."""
 
 
 class OrquestaDriver:
@@ -439,9 +431,10 @@ class OrquestaDriver:
 
     def inspect(self, definition: str) -> list[InspectionError]:
         """StackStorm's inspection of ``definition`` (see the class docstring)."""
-        found = list(_definition_problems(definition))
+        inspected = _inspected(definition)
+        found = list(inspected.problems)
         if self._action_parameters is not None:
-            found.extend(check_actions(_action_uses(definition), self._action_parameters))
+            found.extend(check_actions(inspected.actions, self._action_parameters))
         return ordered(found)
 
     def _conductor(self, definition: str, user: str) -> orquesta.Conductor:

@@ -64,7 +64,8 @@ _ACTIVE = frozenset(
         Status.CANCELING,
     }
 )
-_NOT_STARTED = (Status.REQUESTED, Status.SCHEDULED, Status.DELAYED, Status.PENDING, Status.PAUSED)
+#: Children a workflow's cancel cancels at once: they wait for time or for a person.
+_WAITING = (Status.DELAYED, Status.PENDING)
 
 
 _STEPPING: ContextVar[str | None] = ContextVar("packhorse_stepping_workflow", default=None)
@@ -543,11 +544,11 @@ class WorkflowShell:
             if child.runner_type in self._drivers:
                 # A subworkflow hears the request through its own inbox.
                 events.append((child.id, {"request": command.request}))
-            elif command.request == "cancel" and child.status in _NOT_STARTED:
-                moves.append(Move(child.id, Status.CANCELED, expected=_NOT_STARTED))
-            # A running action finishes: as in StackStorm, canceling a workflow stops what has
-            # not started and cancels its subworkflows, but interrupts no action in progress
-            # (cancel that execution itself to kill it).
+            elif command.request == "cancel" and child.status in _WAITING:
+                moves.append(Move(child.id, Status.CANCELED, expected=_WAITING))
+            # Any other action the workflow started runs to its end: as in StackStorm,
+            # canceling a workflow cancels its subworkflows and what waits (a delay, an
+            # inquiry) but interrupts no action (cancel that execution itself to kill it).
         return moves, events
 
     # -- requests -----------------------------------------------------------------------------

@@ -115,9 +115,10 @@ def inspect_workflow(
 ) -> list[InspectionError]:
     """Every problem StackStorm's inspection finds in the workflow ``text``, in its order.
     Without ``action_parameters`` the task actions are not checked."""
-    found = inspect_definition(text)
+    definition = inspect_definition(text)
+    found = list(definition.problems)
     if action_parameters is not None:
-        found = [*found, *check_actions(action_uses(text), action_parameters)]
+        found.extend(check_actions(definition.actions, action_parameters))
     return ordered(found)
 
 
@@ -127,13 +128,26 @@ def ordered(found: list[InspectionError]) -> list[InspectionError]:
     return sorted(found, key=lambda e: (e.type, e.schema_path or ""))
 
 
-def inspect_definition(text: str) -> list[InspectionError]:
-    """orquesta's part of the inspection (no action lookups: the result depends on the text
-    only, so a host may cache it per definition)."""
+def inspect_definition(text: str) -> Definition:
+    """orquesta's part of the inspection, and the actions the tasks name. It depends on the
+    text only, so a host may cache it per definition; :func:`check_actions` looks the actions
+    up."""
+    spec, diagnostics = parse_workflow(text, "<workflow>")
+    if spec is not None:  # the usual case: no problem, and the actions from the spec
+        actions = tuple(
+            ActionUse(
+                task.name,
+                task.action,
+                tuple(task.input) if not isinstance(task.input, str) else None,
+            )
+            for task in spec.tasks.values()
+            if task.action and not languages(task.action)
+        )
+        return Definition((), actions)
     doc, read = parse_yaml(text, "<workflow>")
     if doc is None:
-        return [InspectionError("syntax", d.message, None, None) for d in read if d.is_error]
-    _, diagnostics = parse_workflow(text, "<workflow>")
+        problems = [InspectionError("syntax", d.message, None, None) for d in read if d.is_error]
+        return Definition(tuple(problems), ())
     found: list[InspectionError] = []
     seen: set[tuple[str, str]] = set()
     for diagnostic in diagnostics:
@@ -152,7 +166,8 @@ def inspect_definition(text: str) -> list[InspectionError]:
         else:
             found.append(_syntax_error(diagnostic, place))
     unique = list(dict.fromkeys(found))
-    return sorted(unique, key=lambda e: (e.type, e.schema_path or "", e.spec_path or ""))
+    problems = sorted(unique, key=lambda e: (e.type, e.schema_path or "", e.spec_path or ""))
+    return Definition(tuple(problems), _action_uses(doc.data))
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,11 +181,19 @@ class ActionUse:
     expression, which StackStorm does not check."""
 
 
-def action_uses(text: str) -> tuple[ActionUse, ...]:
-    """The actions of the workflow's tasks, in task order, without expression references
-    (known at run time only). Depends on the text only, so a host may cache it."""
-    doc, _ = parse_yaml(text, "<workflow>")
-    tasks = doc.data.get("tasks") if doc is not None and isinstance(doc.data, dict) else None
+@dataclass(frozen=True, slots=True)
+class Definition:
+    """What inspecting a workflow's text finds, before any action is looked up."""
+
+    problems: tuple[InspectionError, ...]
+    """orquesta's problems (syntax, semantics, expressions, context), in its order."""
+    actions: tuple[ActionUse, ...]
+    """The actions the tasks name (not expressions), in task order."""
+
+
+def _action_uses(data: Any) -> tuple[ActionUse, ...]:
+    """The actions of the tasks of a workflow document that did not parse cleanly."""
+    tasks = data.get("tasks") if isinstance(data, dict) else None
     if not isinstance(tasks, dict):
         return ()
     uses = []
@@ -181,7 +204,7 @@ def action_uses(text: str) -> tuple[ActionUse, ...]:
         inline = parse_inline_params(action)
         reference = action[: action.index(" ")] if inline else action
         if not reference or languages(reference):
-            continue
+            continue  # an expression: known at run time only
         given = dict(inline) if inline else body.get("input") or {}
         inputs = tuple(given) if isinstance(given, dict) else None
         uses.append(ActionUse(str(name), reference, inputs))
