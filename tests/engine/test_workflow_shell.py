@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 
 from packhorse.engine.runtime import Runtime, build_runtime
-from packhorse.engine.workflows import WorkflowShell, status_path
+from packhorse.engine.workflow_steps import status_path
+from packhorse.engine.workflows import WorkflowShell
 from packhorse.model.execution import Status
 from packhorse.model.workflow import Command, Finish, SignalChildren, StartAction
 from packhorse.settings import load_settings

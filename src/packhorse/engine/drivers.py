@@ -259,8 +259,8 @@ _ENGINE_COMMANDS = frozenset({"continue", "noop", "fail"})
 #: Keys of an execution's context that only Packhorse's host uses (not in ``ctx().parent``).
 _HOST_CONTEXT = frozenset({"st2", "runner_parameters", "workflow_key"})
 
-#: Our request words -> the conductor's (FORMAT.md's) request names.
-_REQUESTS = {"pause": "pause", "resume": "resume", "cancel": "cancel", "rerun": "rerun"}
+#: The requests a person (or a parent workflow) may make; the conductor's names are the same.
+_REQUESTS = frozenset({"pause", "resume", "cancel", "rerun"})
 
 
 class ExpressionEvaluationException(Exception):
@@ -332,8 +332,8 @@ class OrquestaSession:
         return self._commands(self._conductor.apply(self._state, event))
 
     def request(self, status: str, options: Mapping[str, Any] | None = None) -> list[Command]:
-        name = _REQUESTS.get(status)
-        if name is None:
+        name = status
+        if name not in _REQUESTS:
             raise ValueError(f"unknown workflow request {status!r}")
         tasks = None
         if name == "rerun" and options and options.get("tasks"):

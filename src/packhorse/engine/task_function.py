@@ -34,7 +34,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final
 
 from packhorse.engine.clock import ISO
-from packhorse.engine.workflows import stepping
+from packhorse.engine.workflow_steps import stepping
 from packhorse.expr.functions.workflow import (
     ExpressionEvaluationException,
     WorkflowScope,

@@ -18,17 +18,23 @@ import contextlib
 import datetime as dt
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextvars import ContextVar
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from packhorse.engine.clock import iso, utc_now
 from packhorse.engine.ids import new_id
+from packhorse.engine.workflow_steps import (
+    rerun_tasks,
+    st2_context,
+    status_path,
+    stepping_bound,
+    task_label,
+)
 from packhorse.errors import Conflict, NotFound, PackhorseError, WorkflowInspectionFailed
 from packhorse.model.content import Resource
-from packhorse.model.execution import COMPLETED, TRANSITIONS, Execution, Status
+from packhorse.model.execution import COMPLETED, Execution, Status
 from packhorse.model.workflow import (
     Command,
     Finish,
@@ -48,9 +54,6 @@ from packhorse.storage.workflows import (
 
 log = logging.getLogger(__name__)
 
-#: Requests a person may make of a running workflow.
-REQUESTS = ("pause", "resume", "cancel")
-
 _ACTIVE = frozenset(
     {
         Status.REQUESTED,
@@ -66,48 +69,6 @@ _ACTIVE = frozenset(
 )
 #: Children a workflow's cancel cancels at once: they wait for time or for a person.
 _WAITING = (Status.DELAYED, Status.PENDING)
-
-
-_STEPPING: ContextVar[str | None] = ContextVar("packhorse_stepping_workflow", default=None)
-
-
-def stepping() -> str | None:
-    """The workflow execution whose events the shell is applying in this context: host
-    functions that read its records (StackStorm's ``task()``) use it. None outside a step."""
-    return _STEPPING.get()
-
-
-@contextlib.contextmanager
-def stepping_bound(execution_id: str) -> Iterator[None]:
-    """Make ``execution_id`` the workflow :func:`stepping` gives, for the ``with`` block."""
-    token = _STEPPING.set(execution_id)
-    try:
-        yield
-    finally:
-        _STEPPING.reset(token)
-
-
-def status_path(current: Status, target: Status) -> list[Status]:
-    """The shortest chain of legal moves from ``current`` to ``target`` (empty when equal or
-    impossible): a workflow that goes from running to paused passes through pausing. Only a
-    workflow being canceled passes through ``canceling``: one that ends while paused resumes."""
-    if current is target:
-        return []
-    avoid = set() if target in (Status.CANCELING, Status.CANCELED) else {Status.CANCELING}
-    paths: dict[Status, list[Status]] = {current: []}
-    frontier = [current]
-    while frontier:
-        following = []
-        for status in frontier:
-            for step in sorted(TRANSITIONS[status]):
-                if step in paths or (step in avoid and step is not target):
-                    continue
-                paths[step] = [*paths[status], step]
-                if step is target:
-                    return paths[step]
-                following.append(step)
-        frontier = following
-    return []
 
 
 class WorkflowShell:
@@ -179,11 +140,11 @@ class WorkflowShell:
         try:
             if rerun.get("tasks"):
                 session, base, definition = self._rerun_session(execution, rerun)
-                commands = session.request("rerun", {"tasks": _rerun_tasks(rerun)})
+                commands = session.request("rerun", {"tasks": rerun_tasks(rerun)})
             else:
                 context = {
                     **execution.context,
-                    "st2": _st2_context(execution, self.api_url),
+                    "st2": st2_context(execution, self.api_url),
                     "runner_parameters": dict(runner_parameters or {}),
                 }
                 session = driver.start(definition, parameters, context)
@@ -582,11 +543,11 @@ class WorkflowShell:
         children = self.store.children(workflow.id)
         by_key: dict[str, list[Execution]] = defaultdict(list)
         for child in children:
-            by_key[_task_label(child.context.get("workflow_key", {}))].append(child)
+            by_key[task_label(child.context.get("workflow_key", {}))].append(child)
         tree = []
         for entry in session.tree():
             node = dict(entry)
-            runs = by_key.get(_task_label(entry), [])
+            runs = by_key.get(task_label(entry), [])
             node["executions"] = [
                 {
                     "id": child.id,
@@ -629,42 +590,3 @@ async def _either(*events: asyncio.Event) -> None:
     finally:
         for wait in waits:
             wait.cancel()
-
-
-def _rerun_tasks(rerun: Mapping[str, Any]) -> list[dict[str, Any]]:
-    reset = set(rerun.get("reset") or [])
-    tasks = []
-    for name in rerun.get("tasks") or []:
-        task_id, _, route = str(name).partition("@")
-        tasks.append(
-            {"task_id": task_id, "route": int(route or 0), "reset_items": task_id in reset}
-        )
-    return tasks
-
-
-def _task_label(key: Mapping[str, Any]) -> str:
-    if "node" in key:
-        return f"node:{key['node']}"
-    return f"{key.get('task_id')}|{key.get('route', 0)}"
-
-
-def _st2_context(execution: Execution, api_url: str) -> dict[str, Any]:
-    """``ctx().st2`` as StackStorm seeds it (``api_user`` and ``source_channel`` only when the
-    execution has them). The workflow execution is the action execution itself here."""
-    st2 = {
-        "action_execution_id": execution.id,
-        "workflow_execution_id": execution.id,
-        "api_url": api_url,
-        "user": execution.context.get("user"),
-        "pack": execution.context.get("pack"),
-        "action": execution.action_ref,
-        "runner": execution.runner_type,
-    }
-    for optional in ("api_user", "source_channel"):
-        if execution.context.get(optional):
-            st2[optional] = execution.context[optional]
-    return st2
-
-
-def active_children(children: Iterable[Execution]) -> list[Execution]:
-    return [child for child in children if child.status in _ACTIVE]

@@ -21,10 +21,15 @@ from typing import Any
 import sqlalchemy as sa
 
 from packhorse.model.content import canonical_json
-from packhorse.model.execution import COMPLETED, TRANSITIONS, Execution, Status, can_move
+from packhorse.model.execution import COMPLETED, Execution, Status, can_move
 from packhorse.storage import schema
 from packhorse.storage.database import transaction
-from packhorse.storage.driver import DriverTransaction, Prepared, driver_transaction
+from packhorse.storage.driver import Prepared, driver_transaction
+from packhorse.storage.moves import (
+    NOTIFY_PARENT,
+    _insert,
+    transition_in,
+)
 
 _table = schema.executions
 _log = schema.execution_log
@@ -52,25 +57,6 @@ _COLUMNS = (
 assert tuple(column.name for column in _table.c) == _COLUMNS, "executions columns moved"
 
 _LOG_INSERT = _log.insert()
-_EVENT_INSERT = Prepared(
-    schema.workflow_events.insert()
-    .inline()
-    .values(
-        workflow_id=sa.bindparam("workflow_id"),
-        payload=sa.bindparam("payload"),
-        created_at=sa.bindparam("created_at"),
-    )
-)
-_APPEND_LOG = Prepared(
-    _log.insert()
-    .inline()
-    .values(
-        execution_id=sa.bindparam("execution_id"),
-        status=sa.bindparam("status"),
-        timestamp=sa.bindparam("timestamp"),
-    )
-)
-_INSERT = Prepared(_table.insert())
 _SELECT_ONE = Prepared(sa.select(_table).where(_table.c.id == sa.bindparam("target_id")))
 _EXISTS = Prepared(sa.select(_table.c.id).where(_table.c.id == sa.bindparam("target_id")))
 _SELECT_LOG = Prepared(
@@ -110,40 +96,6 @@ _SET_PIDS = Prepared(
     .where(_table.c.id == sa.bindparam("target_id"))
     .values(pids=sa.bindparam("new_pids"))
 )
-
-#: Built once per shape: constructing and compiling statements is most of a transition's cost.
-_TRANSITIONS: dict[tuple[Status, tuple[str, ...], bool, tuple[str, ...]], Prepared] = {}
-
-
-def _transition_statement(
-    target: Status, sources: tuple[str, ...], with_attempt: bool, values: dict[str, Any]
-) -> Prepared:
-    key = (target, sources, with_attempt, tuple(sorted(values)))
-    statement = _TRANSITIONS.get(key)
-    if statement is None:
-        condition = [
-            _table.c.id == sa.bindparam("target_id"),
-            # Literal binds, not an expanding IN: the statement compiles once, completely.
-            _table.c.status.in_([sa.literal(source) for source in sources]),
-        ]
-        if with_attempt:
-            condition.append(_table.c.attempt == sa.bindparam("expected_attempt"))
-        statement = Prepared(
-            _table.update()
-            .where(*condition)
-            .values(status=target.value, **{k: sa.bindparam(f"new_{k}") for k in key[3]})
-            .returning(_table.c.parent_id, _table.c.context, _table.c.result)
-        )
-        _TRANSITIONS[key] = statement
-    return statement
-
-
-#: target status -> the statuses it may be reached from (the transition table, inverted)
-_SOURCES: dict[Status, frozenset[Status]] = {
-    target: frozenset(s for s, targets in TRANSITIONS.items() if target in targets)
-    for target in Status
-}
-
 
 Decide = Callable[
     [Sequence[Execution], Sequence[Mapping[str, Any]]], Sequence[tuple[str, Status, Any]]
@@ -549,102 +501,3 @@ class SqlExecutionStore:
             return [
                 (int(i), str(stream), str(data)) for i, stream, data in connection.execute(query)
             ]
-
-
-#: Statuses of a child execution its parent workflow is told about (the workflow shell applies
-#: them to the workflow's state): the ones orquesta's conductor acts on.
-NOTIFY_PARENT: frozenset[Status] = frozenset(
-    {Status.PENDING, Status.PAUSED, Status.RESUMING, Status.CANCELED} | COMPLETED
-)
-
-
-def transition_in(
-    driver: DriverTransaction,
-    execution_id: str,
-    target: Status,
-    *,
-    now: str,
-    attempt: int | None = None,
-    expected: Iterable[Status] | None = None,
-    values: Mapping[str, Any] | None = None,
-) -> bool:
-    """:meth:`SqlExecutionStore.transition` inside the caller's transaction: the move, its log
-    row and, when the execution belongs to a workflow and the workflow acts on ``target``, the
-    event in the workflow's inbox (so a child's end can never be recorded without its parent
-    hearing of it)."""
-    wanted = None if expected is None else set(expected)
-    sources = [s.value for s in _SOURCES[target] if wanted is None or s in wanted]
-    if not sources:
-        return False
-    encoded = {
-        k: canonical_json(v) if k in {"result", "pids"} and v is not None else v
-        for k, v in (values or {}).items()
-    }
-    if target in COMPLETED:
-        encoded.setdefault("end_timestamp", now)
-        encoded.update(claimed_by=None, lease_expires_at=None)
-    statement = _transition_statement(target, tuple(sources), attempt is not None, encoded)
-    # Bind names must differ from column names: SQLAlchemy reads those as SET values.
-    arguments = {f"new_{k}": v for k, v in encoded.items()}
-    arguments.update(target_id=execution_id, expected_attempt=attempt)
-    row = driver.first(statement, arguments)
-    if row is None:
-        return False
-    _log_status(driver, execution_id, target, now)
-    parent_id, context, result = row
-    if parent_id is not None and target in NOTIFY_PARENT:
-        driver.execute(
-            _EVENT_INSERT,
-            {
-                "workflow_id": parent_id,
-                "payload": child_event(execution_id, target, context, result),
-                "created_at": now,
-            },
-        )
-    return True
-
-
-def child_event(execution_id: str, status: Status, context: str, result: str | None) -> str:
-    """The inbox event of a child's status change, carrying what the workflow needs (its task
-    key and, once it has ended, its result) so that applying it reads nothing more. The stored
-    JSON of the result is spliced in as it is, not decoded and encoded again."""
-    key = json.loads(context).get("workflow_key")
-    head = json.dumps({"child": execution_id, "status": status.value, "key": key})
-    ended = status in COMPLETED or status is Status.PENDING
-    return f'{head[:-1]}, "result": {result if ended and result is not None else "null"}}}'
-
-
-def _log_status(driver: DriverTransaction, execution_id: str, status: Status, at: str) -> None:
-    driver.execute(
-        _APPEND_LOG, {"execution_id": execution_id, "status": status.value, "timestamp": at}
-    )
-
-
-def _insert(driver: DriverTransaction, execution: Execution, then: Status | None) -> None:
-    statuses = [execution.status]
-    if then is not None:
-        assert can_move(execution.status, then)
-        statuses.append(then)
-    driver.execute(
-        _INSERT,
-        {
-            "id": execution.id,
-            "action_ref": execution.action_ref,
-            "runner_type": execution.runner_type,
-            "status": statuses[-1].value,
-            "parameters": canonical_json(execution.parameters),
-            "context": canonical_json(execution.context),
-            "result": None if execution.result is None else canonical_json(execution.result),
-            "attempt": execution.attempt,
-            "created_at": execution.created_at,
-            "start_timestamp": None,
-            "end_timestamp": None,
-            "run_after": execution.run_after,
-            "claimed_by": None,
-            "lease_expires_at": None,
-            "pids": "[]",
-            "parent_id": execution.parent_id,
-        },
-    )
-    for status in statuses:
-        _log_status(driver, execution.id, status, execution.created_at)

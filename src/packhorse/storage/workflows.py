@@ -22,13 +22,8 @@ from packhorse.model.execution import Execution, Status
 from packhorse.storage import schema
 from packhorse.storage.database import transaction
 from packhorse.storage.driver import DriverTransaction, Prepared, driver_transaction
-from packhorse.storage.executions import (
-    _EVENT_INSERT,
-    _SELECT_ONE,
-    _insert,
-    _row_to_execution,
-    transition_in,
-)
+from packhorse.storage.executions import _SELECT_ONE, _row_to_execution
+from packhorse.storage.moves import _EVENT_INSERT, _insert, transition_in
 
 _workflows = schema.workflows
 _parts = schema.workflow_parts
