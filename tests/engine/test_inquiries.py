@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from packhorse.engine.inquiries import InvalidResponse, NotPermitted, draft4_schema
+from packhorse.engine.inquiries import InvalidResponse, NotPermitted
 from packhorse.engine.runtime import Runtime, build_runtime
 from packhorse.errors import Conflict, NotFound
 from packhorse.model.execution import Status
+from packhorse.params.documents import draft4_schema
 from packhorse.settings import load_settings
 
 

@@ -23,6 +23,7 @@ from packhorse.model.execution import COMPLETED, Execution, Status
 from packhorse.model.runner_types import RUNNER_TYPES
 from packhorse.params import schema_for_action
 from packhorse.params.masking import MASK
+from packhorse.storage.driver import DriverTransaction
 from packhorse.storage.executions import ExecutionFilter, SqlExecutionStore
 from packhorse.storage.ports import RegistryReader
 
@@ -76,16 +77,19 @@ class ExecutionService:
         user: str,
         context: Mapping[str, Any] | None = None,
         parent_id: str | None = None,
+        execution_id: str | None = None,
+        along: Callable[[DriverTransaction], None] | None = None,
     ) -> Execution:
         """Validate and queue one execution; returns it as stored: ``scheduled``, or, when a
-        concurrency policy holds it back, ``delayed`` or ``canceled``."""
+        concurrency policy holds it back, ``delayed`` or ``canceled``. ``along`` writes what
+        goes with it in the same transaction (a rule enforcement naming ``execution_id``)."""
         action = self.action(action_ref)
         full_context = {"user": user, "pack": action.pack, **(context or {})}
         if self._validate is not None:
             self._validate(action, parameters, full_context)
         now = self._clock()
         execution = Execution(
-            id=new_id(),
+            id=execution_id or new_id(),
             action_ref=action.ref,
             runner_type=str(action.body.get("runner_type", "")),
             status=Status.REQUESTED,
@@ -96,13 +100,13 @@ class ExecutionService:
         )
         if self._scheduler is not None and self._scheduler.holds_back(action.ref):
             # A concurrency policy decides: stored requested, then one scheduler pass.
-            self._store.create(execution)
+            self._store.create(execution, along=along)
             self._scheduler.schedule_action(action.ref, now=self._clock())
             if self._on_created is not None:
                 self._on_created(execution.id)
             return self.get(execution.id)
         # No scheduling policy holds it back: requested and scheduled in one write.
-        self._store.create(execution, then=Status.SCHEDULED)
+        self._store.create(execution, then=Status.SCHEDULED, along=along)
         if self._on_created is not None:
             self._on_created(execution.id)
         return replace(

@@ -14,11 +14,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from jsonschema import Draft4Validator
-
 from packhorse.engine.clock import ISO, iso, utc_now
 from packhorse.errors import Conflict, NotFound, PackhorseError
 from packhorse.model.execution import Execution, Status
+from packhorse.params.documents import response_problems
 from packhorse.storage.executions import ExecutionFilter, SqlExecutionStore
 from packhorse.storage.workflows import complete_with_events
 
@@ -77,39 +76,6 @@ def _inquiry(execution: Execution) -> Inquiry:
         created_at=execution.created_at,
         response=result.get("response"),
     )
-
-
-def draft4_schema(schema: Any) -> Any:
-    """StackStorm's schemas put ``required: true`` on a property (draft 3); JSON schema draft 4
-    wants the names listed on the object. Converts, recursively."""
-    if isinstance(schema, list):
-        return [draft4_schema(item) for item in schema]
-    if not isinstance(schema, Mapping):
-        return schema
-    converted = {key: draft4_schema(value) for key, value in schema.items() if key != "required"}
-    required = schema.get("required")
-    if isinstance(required, list):
-        converted["required"] = list(required)
-    properties = schema.get("properties")
-    if isinstance(properties, Mapping):
-        names = [
-            name
-            for name, item in properties.items()
-            if isinstance(item, Mapping) and item.get("required") is True
-        ]
-        if names:
-            converted["required"] = sorted({*converted.get("required", []), *names})
-    return converted
-
-
-def response_problems(schema: Mapping[str, Any], response: Any) -> list[str]:
-    """What is wrong with ``response`` for ``schema``, one line each (empty when valid)."""
-    validator = Draft4Validator(draft4_schema(schema))
-    problems = []
-    for error in sorted(validator.iter_errors(response), key=lambda e: list(e.absolute_path)):
-        where = ".".join(str(part) for part in error.absolute_path)
-        problems.append(f"{where}: {error.message}" if where else error.message)
-    return problems
 
 
 class InquiryService:

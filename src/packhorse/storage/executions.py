@@ -24,7 +24,7 @@ from packhorse.model.content import canonical_json
 from packhorse.model.execution import COMPLETED, Execution, Status, can_move
 from packhorse.storage import schema
 from packhorse.storage.database import transaction
-from packhorse.storage.driver import Prepared, driver_transaction
+from packhorse.storage.driver import DriverTransaction, Prepared, driver_transaction
 from packhorse.storage.moves import (
     NOTIFY_PARENT,
     _insert,
@@ -174,10 +174,19 @@ class SqlExecutionStore:
 
     # -- writes -------------------------------------------------------------------------------
 
-    def create(self, execution: Execution, *, then: Status | None = None) -> None:
-        """Store a new execution; with ``then``, move it on at once (one transaction)."""
+    def create(
+        self,
+        execution: Execution,
+        *,
+        then: Status | None = None,
+        along: Callable[[DriverTransaction], None] | None = None,
+    ) -> None:
+        """Store a new execution; with ``then``, move it on at once; ``along`` writes what
+        goes with it (a rule enforcement): all in one transaction."""
         with driver_transaction(self._engine, write=True) as driver:
             _insert(driver, execution, then)
+            if along is not None:
+                along(driver)
 
     def _append_log(
         self, connection: sa.Connection, execution_id: str, status: Status, at: str

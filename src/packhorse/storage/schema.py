@@ -139,3 +139,61 @@ workflow_events = sa.Table(
 )
 """The inbox: what happened to a workflow (a child ended, a pause was asked) and is not yet
 applied to its state. Deleted in the transaction that applies it."""
+
+trigger_instances = sa.Table(
+    "trigger_instances",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("trigger", sa.String(512), nullable=False),
+    sa.Column("trigger_type", sa.String(512), nullable=False),
+    sa.Column("payload", sa.Text, nullable=False),
+    sa.Column("occurrence_time", sa.String(32), nullable=False),
+    sa.Column("status", sa.String(24), nullable=False),
+    sa.Column("source", sa.String(255), nullable=False),
+    sa.Column("trace_tag", sa.String(255), nullable=True),
+    sa.Column("created_at", sa.String(32), nullable=False),
+    sa.Index("ix_trigger_instances_status_created_at", "status", "created_at"),
+    sa.Index("ix_trigger_instances_trigger_created_at", "trigger", "created_at"),
+    sa.Index("ix_trigger_instances_created_at", "created_at"),
+)
+"""What happened: stored before anything acts on it (``pending``), then ``processed`` (or
+``processing_failed``) once every matching rule is enforced."""
+
+rule_enforcements = sa.Table(
+    "rule_enforcements",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("rule", sa.String(512), nullable=False),
+    sa.Column("trigger_instance_id", sa.String(32), nullable=False),
+    sa.Column("execution_id", sa.String(32), nullable=True),
+    sa.Column("failure_reason", sa.Text, nullable=True),
+    sa.Column("enforced_at", sa.String(32), nullable=False),
+    sa.UniqueConstraint("trigger_instance_id", "rule"),
+    sa.Index("ix_rule_enforcements_rule_enforced_at", "rule", "enforced_at"),
+    sa.Index("ix_rule_enforcements_enforced_at", "enforced_at"),
+)
+"""One row per rule a trigger instance matched: the execution it requested or why it could
+not. Unique per (trigger instance, rule): re-processing after a crash enforces nothing twice."""
+
+timer_fires = sa.Table(
+    "timer_fires",
+    metadata,
+    sa.Column("trigger", sa.String(512), primary_key=True),
+    sa.Column("last_due", sa.String(32), nullable=False),
+    sa.Column("updated_at", sa.String(32), nullable=False),
+)
+"""The last due time each timer fired for: a fire and its trigger instance are written in one
+transaction, guarded by this row, so a due time fires once across restarts and processes."""
+
+sensor_status = sa.Table(
+    "sensor_status",
+    metadata,
+    sa.Column("ref", sa.String(512), primary_key=True),
+    sa.Column("state", sa.String(24), nullable=False),
+    sa.Column("pid", sa.Integer, nullable=True),
+    sa.Column("restarts", sa.Integer, nullable=False),
+    sa.Column("last_error", sa.Text, nullable=True),
+    sa.Column("started_at", sa.String(32), nullable=True),
+    sa.Column("updated_at", sa.String(32), nullable=False),
+)
+"""What the sensor container knows about each sensor, for ``packhorse sensor list``."""

@@ -1,0 +1,154 @@
+"""Trigger instances in: the one door through which webhooks, timers, sensors, the API and
+finished executions emit what happened.
+
+:meth:`EventService.emit` checks the trigger and its payload, stores the instance ``pending``
+(durable when it returns) and wakes the rule dispatcher. Nothing acts on an instance before it
+is stored, so a crash right after ``emit`` returns loses nothing: the dispatcher finds it pending
+at start-up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from packhorse.engine.clock import iso_now
+from packhorse.engine.ids import new_id
+from packhorse.errors import NotFound, PackhorseError
+from packhorse.model.content import Kind, Resource
+from packhorse.model.events import Trigger, TriggerInstance
+from packhorse.params.documents import response_problems
+from packhorse.storage.events import SqlEventStore
+from packhorse.storage.ports import RegistryReader
+
+
+class InvalidPayload(PackhorseError):
+    """A payload does not match its trigger type's ``payload_schema``."""
+
+    def __init__(self, trigger: str, problems: list[str]) -> None:
+        super().__init__(
+            f"payload for trigger {trigger!r} does not match its payload_schema: "
+            + "; ".join(problems),
+            hint="see the trigger type's payload_schema ('packhorse trigger get REF')",
+        )
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class TriggerIndex:
+    """Trigger types and the concrete triggers rules listen to, by ref."""
+
+    types: Mapping[str, Resource]
+    triggers: Mapping[str, Trigger]
+    """Every trigger a rule is bound to, plus one per parameterless type."""
+
+    def resolve(self, ref: str) -> Trigger | None:
+        trigger = self.triggers.get(ref)
+        if trigger is not None:
+            return trigger
+        if ref in self.types:
+            return Trigger(ref)
+        return None
+
+
+def trigger_index(registry: RegistryReader) -> TriggerIndex:
+    types = {resource.ref: resource for resource in registry.list_resources(Kind.TRIGGER_TYPE)}
+    triggers: dict[str, Trigger] = {ref: Trigger(ref) for ref in types}
+    for rule in registry.list_resources(Kind.RULE):
+        trigger = rule_trigger(rule)
+        triggers.setdefault(trigger.ref, trigger)
+    return TriggerIndex(types=types, triggers=triggers)
+
+
+def rule_trigger(rule: Resource) -> Trigger:
+    """The trigger a rule listens to (its type bound to its parameters)."""
+    spec = rule.body.get("trigger") or {}
+    return Trigger(str(spec.get("type", "")), dict(spec.get("parameters") or {}))
+
+
+class EventService:
+    def __init__(
+        self,
+        store: SqlEventStore,
+        registry: RegistryReader,
+        *,
+        clock: Callable[[], str] = iso_now,
+        on_recorded: Callable[[TriggerInstance], None] | None = None,
+    ) -> None:
+        self.store = store
+        self._registry = registry
+        self._clock = clock
+        self.on_recorded = on_recorded
+        """Called after an instance is stored (the dispatcher sets it to wake up)."""
+
+    def index(self) -> TriggerIndex:
+        return trigger_index(self._registry)
+
+    def emit(
+        self,
+        trigger: str,
+        payload: Mapping[str, Any] | None,
+        *,
+        source: str,
+        trace_tag: str | None = None,
+        validate: bool = True,
+        index: TriggerIndex | None = None,
+    ) -> TriggerInstance:
+        """Store a trigger instance for ``trigger`` (a type ref or a bound trigger's ref).
+
+        Raises :class:`NotFound` for an unknown trigger and :class:`InvalidPayload` when
+        ``validate`` and the payload does not match the type's schema."""
+        index = index or self.index()
+        bound = index.resolve(trigger)
+        if bound is None:
+            raise NotFound("trigger", trigger)
+        body = dict(payload or {})
+        if validate:
+            self.check_payload(index, bound, body)
+        now = self._clock()
+        instance = TriggerInstance(
+            id=new_id(),
+            trigger=trigger,
+            trigger_type=bound.type,
+            payload=body,
+            occurrence_time=now,
+            source=source,
+            trace_tag=trace_tag,
+            created_at=now,
+        )
+        self.store.record(instance)
+        if self.on_recorded is not None:
+            self.on_recorded(instance)
+        return instance
+
+    def fire_timer(
+        self, trigger: Trigger, due: str, payload: Mapping[str, Any]
+    ) -> TriggerInstance | None:
+        """Emit a timer's instance for the due time ``due`` unless it already fired for it
+        (here before a crash, or in another process): then None."""
+        now = self._clock()
+        instance = TriggerInstance(
+            id=new_id(),
+            trigger=trigger.ref,
+            trigger_type=trigger.type,
+            payload=dict(payload),
+            occurrence_time=now,
+            source="timer",
+            created_at=now,
+        )
+        if not self.store.fire(trigger.ref, due, instance, now=now):
+            return None
+        if self.on_recorded is not None:
+            self.on_recorded(instance)
+        return instance
+
+    @staticmethod
+    def check_payload(index: TriggerIndex, trigger: Trigger, payload: Mapping[str, Any]) -> None:
+        trigger_type = index.types.get(trigger.type)
+        schema = trigger_type.body.get("payload_schema") if trigger_type else None
+        if not schema:
+            return
+        problems = response_problems(schema, dict(payload))
+        if problems:
+            raise InvalidPayload(trigger.type, problems)

@@ -1,0 +1,336 @@
+"""Events on SQLAlchemy Core: trigger instances, rule enforcements, timer fires, sensor status.
+
+A trigger instance is stored ``pending`` before anything acts on it. Enforcing a rule writes
+the enforcement row in the same transaction as the execution it requests (see
+:meth:`SqlEventStore.enforcement_writer`); the row is unique per (trigger instance, rule), so
+processing an instance again after a crash enforces nothing twice.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+from packhorse.errors import Conflict
+from packhorse.model.content import canonical_json
+from packhorse.model.events import (
+    Enforcement,
+    SensorStatus,
+    TriggerInstance,
+    TriggerInstanceStatus,
+)
+from packhorse.storage import schema
+from packhorse.storage.database import transaction
+from packhorse.storage.driver import DriverTransaction, Prepared, driver_transaction
+
+_instances = schema.trigger_instances
+_enforcements = schema.rule_enforcements
+_timers = schema.timer_fires
+_sensors = schema.sensor_status
+
+_INSTANCE_INSERT = Prepared(
+    _instances.insert()
+    .inline()
+    .values(
+        id=sa.bindparam("id"),
+        trigger=sa.bindparam("trigger"),
+        trigger_type=sa.bindparam("trigger_type"),
+        payload=sa.bindparam("payload"),
+        occurrence_time=sa.bindparam("occurrence_time"),
+        status=sa.bindparam("status"),
+        source=sa.bindparam("source"),
+        trace_tag=sa.bindparam("trace_tag"),
+        created_at=sa.bindparam("created_at"),
+    )
+)
+_ENFORCEMENT_INSERT = Prepared(
+    _enforcements.insert()
+    .inline()
+    .values(
+        id=sa.bindparam("id"),
+        rule=sa.bindparam("rule"),
+        trigger_instance_id=sa.bindparam("trigger_instance_id"),
+        execution_id=sa.bindparam("execution_id"),
+        failure_reason=sa.bindparam("failure_reason"),
+        enforced_at=sa.bindparam("enforced_at"),
+    )
+)
+_TIMER = Prepared(sa.select(_timers.c.last_due).where(_timers.c.trigger == sa.bindparam("trigger")))
+_TIMER_INSERT = Prepared(
+    _timers.insert()
+    .inline()
+    .values(
+        trigger=sa.bindparam("trigger"),
+        last_due=sa.bindparam("due"),
+        updated_at=sa.bindparam("now"),
+    )
+)
+_TIMER_ADVANCE = Prepared(
+    _timers.update()
+    .where(_timers.c.trigger == sa.bindparam("trigger"), _timers.c.last_due < sa.bindparam("due"))
+    .values(last_due=sa.bindparam("due"), updated_at=sa.bindparam("now"))
+)
+
+
+def _instance(row: Sequence[Any]) -> TriggerInstance:
+    id_, trigger, trigger_type, payload, occurred, status, source, trace_tag, created_at = row
+    return TriggerInstance(
+        id=id_,
+        trigger=trigger,
+        trigger_type=trigger_type,
+        payload=json.loads(payload),
+        occurrence_time=occurred,
+        status=TriggerInstanceStatus(status),
+        source=source,
+        trace_tag=trace_tag,
+        created_at=created_at,
+    )
+
+
+def _enforcement(row: Sequence[Any]) -> Enforcement:
+    id_, rule, instance_id, execution_id, failure_reason, enforced_at = row
+    return Enforcement(
+        id=id_,
+        rule=rule,
+        trigger_instance_id=instance_id,
+        execution_id=execution_id,
+        failure_reason=failure_reason,
+        enforced_at=enforced_at,
+    )
+
+
+def _instance_row(instance: TriggerInstance) -> dict[str, Any]:
+    return {
+        "id": instance.id,
+        "trigger": instance.trigger,
+        "trigger_type": instance.trigger_type,
+        "payload": canonical_json(instance.payload),
+        "occurrence_time": instance.occurrence_time,
+        "status": instance.status.value,
+        "source": instance.source,
+        "trace_tag": instance.trace_tag,
+        "created_at": instance.created_at or instance.occurrence_time,
+    }
+
+
+@dataclass(frozen=True)
+class InstanceFilter:
+    trigger: str | None = None
+    trigger_type: str | None = None
+    statuses: tuple[TriggerInstanceStatus, ...] = ()
+    since: str | None = None
+    until: str | None = None
+    limit: int = 50
+    offset: int = 0
+
+
+@dataclass(frozen=True)
+class EnforcementFilter:
+    rule: str | None = None
+    trigger_instance_id: str | None = None
+    execution_id: str | None = None
+    limit: int = 50
+    offset: int = 0
+
+
+class SqlEventStore:
+    def __init__(self, engine: sa.Engine) -> None:
+        self._engine = engine
+
+    # -- trigger instances --------------------------------------------------------------------
+
+    def record(self, instance: TriggerInstance) -> None:
+        """Store a new trigger instance (durable when this returns)."""
+        with driver_transaction(self._engine, write=True) as driver:
+            driver.execute(_INSTANCE_INSERT, _instance_row(instance))
+
+    def get(self, instance_id: str) -> TriggerInstance | None:
+        select = sa.select(_instances).where(_instances.c.id == instance_id)
+        with transaction(self._engine) as connection:
+            row = connection.execute(select).first()
+        return None if row is None else _instance(row)
+
+    def find(self, query: InstanceFilter) -> list[TriggerInstance]:
+        """Newest first."""
+        select = sa.select(_instances)
+        if query.trigger:
+            select = select.where(_instances.c.trigger == query.trigger)
+        if query.trigger_type:
+            select = select.where(_instances.c.trigger_type == query.trigger_type)
+        if query.statuses:
+            select = select.where(_instances.c.status.in_([s.value for s in query.statuses]))
+        if query.since:
+            select = select.where(_instances.c.created_at >= query.since)
+        if query.until:
+            select = select.where(_instances.c.created_at < query.until)
+        select = (
+            select.order_by(_instances.c.created_at.desc(), _instances.c.id.desc())
+            .limit(query.limit)
+            .offset(query.offset)
+        )
+        with transaction(self._engine) as connection:
+            return [_instance(row) for row in connection.execute(select)]
+
+    def pending(self, *, limit: int = 100) -> list[TriggerInstance]:
+        """Instances the rules have not finished with, oldest first."""
+        select = (
+            sa.select(_instances)
+            .where(_instances.c.status == TriggerInstanceStatus.PENDING.value)
+            .order_by(_instances.c.created_at, _instances.c.id)
+            .limit(limit)
+        )
+        with transaction(self._engine) as connection:
+            return [_instance(row) for row in connection.execute(select)]
+
+    def set_status(self, instance_id: str, status: TriggerInstanceStatus) -> None:
+        update = (
+            _instances.update().where(_instances.c.id == instance_id).values(status=status.value)
+        )
+        with transaction(self._engine, write=True) as connection:
+            connection.execute(update)
+
+    def delete_before(self, before: str, *, batch: int = 500) -> int:
+        """Delete up to ``batch`` processed instances created before ``before`` and their
+        enforcements (retention); pending ones are kept whatever their age."""
+        ids = (
+            sa.select(_instances.c.id)
+            .where(
+                _instances.c.created_at < before,
+                _instances.c.status != TriggerInstanceStatus.PENDING.value,
+            )
+            .limit(batch)
+        )
+        with transaction(self._engine, write=True) as connection:
+            doomed = [row[0] for row in connection.execute(ids)]
+            if not doomed:
+                return 0
+            connection.execute(
+                _enforcements.delete().where(_enforcements.c.trigger_instance_id.in_(doomed))
+            )
+            connection.execute(_instances.delete().where(_instances.c.id.in_(doomed)))
+        return len(doomed)
+
+    # -- enforcements -------------------------------------------------------------------------
+
+    def enforcement_writer(self, enforcement: Enforcement) -> Callable[[DriverTransaction], None]:
+        """A step that writes ``enforcement`` inside another store's transaction (the one that
+        creates its execution). It raises :class:`Conflict` when the rule was already enforced
+        for that instance, which rolls the whole transaction back."""
+
+        def write(driver: DriverTransaction) -> None:
+            driver.execute(_ENFORCEMENT_INSERT, _enforcement_row(enforcement))
+
+        return write
+
+    def record_enforcement(self, enforcement: Enforcement) -> bool:
+        """Store an enforcement on its own (one that failed before any execution); False when
+        the rule was already enforced for that instance."""
+        try:
+            with driver_transaction(self._engine, write=True) as driver:
+                driver.execute(_ENFORCEMENT_INSERT, _enforcement_row(enforcement))
+        except Conflict:
+            return False
+        return True
+
+    def enforced_rules(self, instance_id: str) -> set[str]:
+        select = sa.select(_enforcements.c.rule).where(
+            _enforcements.c.trigger_instance_id == instance_id
+        )
+        with transaction(self._engine) as connection:
+            return {row[0] for row in connection.execute(select)}
+
+    def enforcements(self, query: EnforcementFilter) -> list[Enforcement]:
+        """Newest first."""
+        select = sa.select(_enforcements)
+        if query.rule:
+            select = select.where(_enforcements.c.rule == query.rule)
+        if query.trigger_instance_id:
+            select = select.where(_enforcements.c.trigger_instance_id == query.trigger_instance_id)
+        if query.execution_id:
+            select = select.where(_enforcements.c.execution_id == query.execution_id)
+        select = (
+            select.order_by(_enforcements.c.enforced_at.desc(), _enforcements.c.id.desc())
+            .limit(query.limit)
+            .offset(query.offset)
+        )
+        with transaction(self._engine) as connection:
+            return [_enforcement(row) for row in connection.execute(select)]
+
+    def get_enforcement(self, enforcement_id: str) -> Enforcement | None:
+        select = sa.select(_enforcements).where(_enforcements.c.id == enforcement_id)
+        with transaction(self._engine) as connection:
+            row = connection.execute(select).first()
+        return None if row is None else _enforcement(row)
+
+    # -- timers -------------------------------------------------------------------------------
+
+    def last_fire(self, trigger: str) -> str | None:
+        """The last due time ``trigger`` fired for, if it ever did."""
+        with driver_transaction(self._engine) as driver:
+            row = driver.first(_TIMER, {"trigger": trigger})
+        return None if row is None else str(row[0])
+
+    def fire(self, trigger: str, due: str, instance: TriggerInstance, *, now: str) -> bool:
+        """Record that ``trigger`` fired for ``due`` and store its instance, in one
+        transaction, unless it already fired for ``due`` or later (another process, or this
+        one before a crash): then nothing is written and False is returned."""
+        arguments = {"trigger": trigger, "due": due, "now": now}
+        try:
+            with driver_transaction(self._engine, write=True) as driver:
+                if driver.first(_TIMER, {"trigger": trigger}) is None:
+                    driver.execute(_TIMER_INSERT, arguments)
+                elif driver.execute(_TIMER_ADVANCE, arguments) == 0:
+                    return False
+                driver.execute(_INSTANCE_INSERT, _instance_row(instance))
+        except Conflict:  # another process inserted the first fire at the same moment
+            return False
+        return True
+
+    # -- sensors ------------------------------------------------------------------------------
+
+    def put_sensor_status(self, status: SensorStatus) -> None:
+        values = {
+            "state": status.state,
+            "pid": status.pid,
+            "restarts": status.restarts,
+            "last_error": status.last_error,
+            "started_at": status.started_at,
+            "updated_at": status.updated_at,
+        }
+        with transaction(self._engine, write=True) as connection:
+            changed = connection.execute(
+                _sensors.update().where(_sensors.c.ref == status.ref).values(**values)
+            ).rowcount
+            if not changed:
+                connection.execute(_sensors.insert().values(ref=status.ref, **values))
+
+    def sensor_statuses(self) -> list[SensorStatus]:
+        select = sa.select(_sensors).order_by(_sensors.c.ref)
+        with transaction(self._engine) as connection:
+            return [
+                SensorStatus(
+                    ref=row.ref,
+                    state=row.state,
+                    pid=row.pid,
+                    restarts=row.restarts,
+                    last_error=row.last_error,
+                    started_at=row.started_at,
+                    updated_at=row.updated_at,
+                )
+                for row in connection.execute(select)
+            ]
+
+
+def _enforcement_row(enforcement: Enforcement) -> dict[str, Any]:
+    return {
+        "id": enforcement.id,
+        "rule": enforcement.rule,
+        "trigger_instance_id": enforcement.trigger_instance_id,
+        "execution_id": enforcement.execution_id,
+        "failure_reason": enforcement.failure_reason,
+        "enforced_at": enforcement.enforced_at,
+    }
