@@ -77,7 +77,7 @@ class KeyPath:
 
 def _field(value: Any, name: str) -> Any:
     # jsonpath-ng reads a field with .get(): dicts only, in effect.
-    if isinstance(value, Mapping):
+    if type(value) is dict or isinstance(value, Mapping):
         return value.get(name, _MISSING)
     return _MISSING
 
