@@ -252,3 +252,14 @@ def test_search_refuses_an_unknown_condition_and_a_value_that_is_not_a_list() ->
         search_items(ITEMS, "some", [_name_is_a], lambda item, check: check(item))
     with pytest.raises(TypeError):
         search_items(None, "any", [_name_is_a], lambda item, check: check(item))
+
+
+def test_pack_validation_knows_exactly_the_operators_the_matcher_knows() -> None:
+    # Validation keeps its own table so that importing it stays light (no Jinja, no YAQL).
+    from packhorse.packs.validate.rules import CRITERIA_OPERATORS, SEARCH_CONDITIONS
+    from packhorse.rules.operators import SEARCH_CONDITIONS as MATCHER_CONDITIONS
+
+    matcher_names = {*OPERATORS, SEARCH, *ALIASES}
+    assert set(CRITERIA_OPERATORS) == matcher_names
+    assert all(canonical_name(name) == CRITERIA_OPERATORS[name] for name in matcher_names)
+    assert SEARCH_CONDITIONS == MATCHER_CONDITIONS
