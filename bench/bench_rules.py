@@ -1,8 +1,9 @@
 """Rule matching: trigger instances per second through ``packhorse.rules.Matcher``.
 
-Rules: 500 over 50 trigger types (10 per type), three criteria each: a regex on the host, a
+Rules: 500 over 50 trigger types (10 per type), three criteria each, in this order: a
 Jinja-rendered pattern (half ``{{ trigger.limits.cpu }}`` against ``greaterthan``, half
-``{{ st2kv.system.env }}`` against ``equals``) and a plain ``equals`` on the region. Trigger
+``{{ st2kv.system.env }}`` against ``equals``), a regex on the host and a plain ``equals`` on
+the region. The rendered one comes first so that every rule renders it. Trigger
 instances cycle over the types; about a third of the rules match each one. The worst case puts
 all 500 rules on one trigger type.
 
@@ -50,9 +51,11 @@ def make_rules(types: int) -> list[Rule]:
             rendered = {
                 "trigger.cpu": {"type": "greaterthan", "pattern": "{{ trigger.limits.cpu }}"}
             }
+        # The rendered pattern first, so that it is rendered for every rule (criteria are
+        # checked in order and the first that fails ends the rule's check).
         criteria = {
-            "trigger.host": {"type": "regex", "pattern": rf"^(web|api)-{i % 7}\d*$"},
             **rendered,
+            "trigger.host": {"type": "regex", "pattern": rf"^(web|api)-{i % 7}\d*$"},
             "trigger.region": {"type": "equals", "pattern": f"eu-{i % 3}"},
         }
         rules.append(
@@ -101,12 +104,12 @@ def floor_loop(rules: list[Rule], instances: list[TriggerInstance]) -> Callable[
             payload: dict[str, Any] = instance.payload
             for host, by_env, region in by_type[instance.trigger_type]:
                 if (
-                    host.search(payload["host"])
-                    and (
+                    (
                         payload["env"] == DATASTORE["env"]
                         if by_env
                         else payload["cpu"] > payload["limits"]["cpu"]
                     )
+                    and host.search(payload["host"])
                     and payload["region"] == region
                 ):
                     matched += 1

@@ -13,8 +13,8 @@ Inside ``search`` the same steps apply to each item of the list, with the item a
 keys and patterns (``trigger`` is not available there, as in StackStorm).
 
 Nothing here raises for a rule's content: every failure is a :class:`Reason`. Keys are parsed
-and templates syntax-checked when the criteria are compiled; the rendering itself is cached by
-``packhorse.expr`` per template text.
+and templates compiled once, when the criteria are compiled (a syntax error is then reported
+by every check, as StackStorm reports it on every trigger instance).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from enum import StrEnum
 from typing import Any, Final
 
 from packhorse.errors import ExpressionError
-from packhorse.expr import Datastore, render_criteria_pattern, syntax_errors
+from packhorse.expr import CriteriaPattern, Datastore, prepare_criteria_pattern
 from packhorse.rules.operators import SEARCH, Operator, canonical_name, get_operator, search_items
 from packhorse.rules.paths import KeyPath, compile_key
 
@@ -159,8 +159,8 @@ class Criterion:
     has_type: bool
     pattern: Any
     condition: Any
-    render: bool
-    """Whether ``pattern`` is a template to render on each check."""
+    template: CriteriaPattern | None
+    """``pattern`` compiled, when it is a template to render on each check."""
     pattern_error: str | None
     """A template syntax error, found when compiling (reported on each check)."""
     path: KeyPath | None
@@ -177,9 +177,9 @@ class Criterion:
         pattern = self.pattern
         if self.pattern_error is not None:
             return self._miss(MissKind.RENDER_FAILED, pattern, None, self.pattern_error)
-        if self.render:
+        if self.template is not None:
             try:
-                pattern = render_criteria_pattern(pattern, scope.variables)
+                pattern = self.template.render(scope.variables)
             except ExpressionError as error:
                 return self._miss(MissKind.RENDER_FAILED, pattern, None, error.reason)
         if self.path is None:
@@ -229,9 +229,14 @@ def compile_criterion(key: str, spec: Any) -> Criterion:
         path = compile_key(key)
     except ValueError as error:
         key_error = str(error)
+    template: CriteriaPattern | None = None
+    pattern_error: str | None = None
     # The test render_criteria_pattern makes: an unclosed "{{" is a template, and fails.
-    render = isinstance(pattern, str) and ("{{" in pattern or "{%" in pattern)
-    errors = syntax_errors(pattern) if render else []
+    if isinstance(pattern, str) and ("{{" in pattern or "{%" in pattern):
+        try:
+            template = prepare_criteria_pattern(pattern)
+        except ExpressionError as error:
+            pattern_error = error.reason
     children: tuple[Criterion, ...] | None = None
     if canonical == SEARCH and isinstance(pattern, Mapping):
         children = tuple(compile_criterion(str(k), v) for k, v in pattern.items())
@@ -241,8 +246,8 @@ def compile_criterion(key: str, spec: Any) -> Criterion:
         has_type=has_type,
         pattern=pattern,
         condition=body.get("condition"),
-        render=render and not errors,
-        pattern_error=errors[0].reason if errors else None,
+        template=template,
+        pattern_error=pattern_error,
         path=path,
         key_error=key_error,
         canonical=canonical,
