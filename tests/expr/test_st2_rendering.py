@@ -8,7 +8,12 @@ from typing import Any
 import pytest
 
 from packhorse.errors import ExpressionError
-from packhorse.expr import NONE_MAGIC_VALUE, render_criteria_pattern, render_param_template
+from packhorse.expr import (
+    NONE_MAGIC_VALUE,
+    prepare_criteria_pattern,
+    render_criteria_pattern,
+    render_param_template,
+)
 
 CONTEXT: dict[str, Any] = {
     "trigger": {"body": {"msg": "hi", "n": 5, "tags": ["a", "b"], "none": None}},
@@ -114,6 +119,43 @@ def test_render_criteria_pattern(pattern: Any, expected: Any) -> None:
     result = render_criteria_pattern(pattern, CONTEXT)
     assert result == expected
     assert type(result) is type(expected)
+
+
+TEMPLATE_PATTERNS = [
+    (pattern, expected)
+    for pattern, expected in [
+        *PATTERNS,
+        ("{{ 1.5 }}", 1.5),
+        ("{{ true }}", True),
+        ("{{ {'a': (1, 2)} }}", {"a": [1, 2]}),
+    ]
+    if isinstance(pattern, str) and ("{{" in pattern or "{%" in pattern)
+]
+
+
+@pytest.mark.parametrize(
+    ("pattern", "expected"), TEMPLATE_PATTERNS, ids=[repr(c[0]) for c in TEMPLATE_PATTERNS]
+)
+def test_a_prepared_criteria_pattern_renders_as_the_function_does(
+    pattern: str, expected: Any
+) -> None:
+    prepared = prepare_criteria_pattern(pattern)
+    for _ in range(2):  # compiled once, rendered many times
+        result = prepared.render(CONTEXT)
+        assert result == expected == render_criteria_pattern(pattern, CONTEXT)
+        assert type(result) is type(expected)
+
+
+def test_preparing_a_pattern_reports_syntax_errors_and_rendering_the_rest() -> None:
+    with pytest.raises(ExpressionError, match="TemplateSyntaxError"):
+        prepare_criteria_pattern("{{ count ) }}")
+    with pytest.raises(ExpressionError, match="No filter named"):
+        prepare_criteria_pattern("{{ count | no_such_filter }}")
+    prepared = prepare_criteria_pattern("{{ missing }}")
+    with pytest.raises(ExpressionError, match="UndefinedError"):
+        prepared.render(CONTEXT)
+    with pytest.raises(ExpressionError, match="ValueError"):
+        prepare_criteria_pattern("{{ nan_value }}").render({"nan_value": float("nan")})
 
 
 def test_criteria_pattern_errors() -> None:

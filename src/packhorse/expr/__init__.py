@@ -6,6 +6,7 @@ Public surface:
   Jinja per string as orquesta does (``packhorse.expr.unified``);
 * :func:`render_yaql`, :func:`yaql_syntax_errors` and :func:`is_yaql` (``packhorse.expr.yaql``);
 * :func:`render_value`, :func:`render_param_template`, :func:`render_criteria_pattern`,
+  :func:`prepare_criteria_pattern` with :class:`CriteriaPattern`,
   :func:`render_template`, :func:`syntax_errors`, :func:`is_jinja` and :func:`environment`
   (``packhorse.expr.jinja``);
 * :class:`Datastore`, the ``st2kv`` object of a render context (``packhorse.expr.datastore``);
@@ -23,8 +24,10 @@ from packhorse.errors import ExpressionError
 from packhorse.expr.datastore import Datastore, KeyValueLookup
 from packhorse.expr.functions import FUNCTIONS, NONE_MAGIC_VALUE
 from packhorse.expr.jinja import (
+    CriteriaPattern,
     environment,
     is_jinja,
+    prepare_criteria_pattern,
     render_criteria_pattern,
     render_param_template,
     render_template,
@@ -37,6 +40,7 @@ from packhorse.expr.yaql import is_yaql, render_yaql, yaql_syntax_errors
 __all__ = [
     "FUNCTIONS",
     "NONE_MAGIC_VALUE",
+    "CriteriaPattern",
     "Datastore",
     "ExpressionError",
     "KeyValueLookup",
@@ -44,6 +48,7 @@ __all__ = [
     "expression_syntax_errors",
     "is_jinja",
     "is_yaql",
+    "prepare_criteria_pattern",
     "render_criteria_pattern",
     "render_expression_value",
     "render_param_template",

@@ -11,7 +11,8 @@ Which function to call:
   (rule ``action.parameters``, ``default: "{{ ... }}"``; stackstorm-packs.md §3.2, §4.1). A
   string renders to a string, which the caller then casts by the parameter's type.
 * :func:`render_criteria_pattern`: StackStorm's rendering of a rule criterion's ``pattern``,
-  which keeps the type of a single expression (``to_complex``) and is otherwise a string.
+  which keeps the type of a single expression (``to_complex``) and is otherwise a string;
+  :func:`prepare_criteria_pattern` compiles one once, for a rule matched many times.
 * :func:`render_template`: plain string rendering, for everything else.
 
 :func:`syntax_errors` checks templates without evaluating them, for validation.
@@ -24,8 +25,10 @@ renders undefined names as empty strings, as StackStorm's ``allow_undefined`` en
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, Final
 
 from jinja2 import TemplateSyntaxError
@@ -51,8 +54,10 @@ from packhorse.expr.sandbox import (
 
 __all__ = [
     "MAX_REEVALUATION_DEPTH",
+    "CriteriaPattern",
     "environment",
     "is_jinja",
+    "prepare_criteria_pattern",
     "render_criteria_pattern",
     "render_param_template",
     "render_template",
@@ -221,8 +226,20 @@ def _typed(text: str, context: Mapping[str, Any], strict: bool) -> Any:
     expression = compile_single(text, strict)
     if not isinstance(expression, SingleExpression):
         raise ExpressionError(text, "ValueError: not a single expression")
+    return _typed_value(expression, text, context)
+
+
+_JSON_SCALARS: Final = frozenset({str, int, bool, type(None)})
+
+
+def _typed_value(expression: SingleExpression, text: str, context: Mapping[str, Any]) -> Any:
     try:
-        return json_parse_strict(to_complex(native_value(run_single(expression, context), text)))
+        value = native_value(run_single(expression, context), text)
+        # What the JSON round trip gives back unchanged, without making it (the common case
+        # of a rule pattern); NaN and infinities go through it and are refused, as in st2.
+        if type(value) in _JSON_SCALARS or (type(value) is float and math.isfinite(value)):
+            return value
+        return json_parse_strict(to_complex(value))
     except ExpressionError:
         raise
     except Exception as error:
@@ -240,6 +257,9 @@ def render_criteria_pattern(
     included, are returned as they are. Fixed: StackStorm fails on ``{{ st2kv.system.k }}``
     here (st2 #4043, #5260) and applies ``to_complex`` only to the last operand of an
     expression such as ``{{ a + 1 }}``.
+
+    To render one pattern many times (a rule's, for each trigger instance), prepare it once
+    with :func:`prepare_criteria_pattern`.
     """
     if not isinstance(pattern, str) or ("{{" not in pattern and "{%" not in pattern):
         return pattern
@@ -247,6 +267,37 @@ def render_criteria_pattern(
     if not isinstance(compile_single(stripped, strict), SingleExpression):
         return render_template(pattern, context, strict=strict)
     return _typed(stripped, context, strict)
+
+
+@dataclass(frozen=True, slots=True)
+class CriteriaPattern:
+    """A criterion pattern compiled once (:func:`prepare_criteria_pattern`); :meth:`render`
+    gives what :func:`render_criteria_pattern` gives for it."""
+
+    text: str
+    strict: bool
+    single: SingleExpression | None
+    """Set when the pattern is one expression (its value keeps its type)."""
+    template: CompiledTemplate | None
+    """Set otherwise (the pattern renders to a string)."""
+
+    def render(self, context: Mapping[str, Any]) -> Any:
+        """Render over ``context``; raises :class:`~packhorse.errors.ExpressionError`."""
+        if self.single is not None:
+            return _typed_value(self.single, self.text.strip(), context)
+        assert self.template is not None
+        return _render(self.template, self.text, context, self.strict)
+
+
+def prepare_criteria_pattern(pattern: str, *, strict: bool = True) -> CriteriaPattern:
+    """Compile a string pattern that holds ``{{`` or ``{%`` for :meth:`CriteriaPattern.render`.
+    A syntax error (or an unknown filter) raises :class:`~packhorse.errors.ExpressionError`
+    here, as rendering would."""
+    stripped = pattern.strip()
+    single = compile_single(stripped, strict)
+    if isinstance(single, SingleExpression):
+        return CriteriaPattern(pattern, strict, single, None)
+    return CriteriaPattern(pattern, strict, None, compile_template(pattern, strict, False))
 
 
 def syntax_errors(value: Any) -> list[ExpressionError]:
