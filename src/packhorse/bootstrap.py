@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 
     from packhorse.engine.cache import ActionSchema, CachedRegistry
     from packhorse.engine.datastore import DatastoreService
+    from packhorse.engine.events import EventService
     from packhorse.engine.preparation import Render
     from packhorse.engine.registration import RegistrationOutcome
     from packhorse.model.content import Resource
@@ -100,30 +101,38 @@ def create_app(settings: Settings, *, workers: int = 4) -> FastAPI:
     import contextlib
     from collections.abc import AsyncIterator
 
+    from packhorse.api import webhooks
     from packhorse.api.app import create_app as build
     from packhorse.engine.runtime import build_runtime
+
+    events = event_service(settings)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         runtime = build_runtime(settings, slots=workers)
         runtime.recover()
+        events.on_recorded = runtime.rules.wake
         stop = asyncio.Event()
-        worker = asyncio.create_task(runtime.worker.run(stop), name="worker")
-        workflows = asyncio.create_task(runtime.workflows.run(stop), name="workflows")
-        retention = asyncio.create_task(collect_periodically(settings, stop), name="gc")
+        loops = [
+            asyncio.create_task(runtime.worker.run(stop), name="worker"),
+            asyncio.create_task(runtime.workflows.run(stop), name="workflows"),
+            asyncio.create_task(runtime.rules.run(stop), name="rules"),
+            asyncio.create_task(runtime.execution_triggers.run(stop), name="execution-triggers"),
+            asyncio.create_task(collect_periodically(settings, stop), name="gc"),
+        ]
         try:
             yield
         finally:
             stop.set()  # finish what is running; claimed work not started is released
-            await worker
-            await workflows
-            await retention
+            for loop in loops:
+                await loop
             await runtime.aclose()
 
     return build(
         instance_id=settings.instance_id,
         readiness=lambda: readiness_problem(settings),
         lifespan=lifespan,
+        routers=[webhooks.router(lambda: events)],
     )
 
 
@@ -139,6 +148,7 @@ async def collect_periodically(
     from packhorse.engine.clock import utc_now
     from packhorse.engine.retention import INTERVAL_SECONDS, collect
     from packhorse.errors import PackhorseError
+    from packhorse.storage.events import SqlEventStore
     from packhorse.storage.executions import SqlExecutionStore
 
     store = SqlExecutionStore(database_engine(settings))
@@ -149,11 +159,21 @@ async def collect_periodically(
                 store,
                 now=utc_now(),
                 executions_days=settings.retention_executions_days,
+                events=SqlEventStore(store.engine),
+                trigger_instances_days=settings.retention_trigger_instances_days,
             )
         except PackhorseError:
             logging.getLogger(__name__).exception("retention run failed; will retry")
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), interval or INTERVAL_SECONDS)
+
+
+def event_service(settings: Settings) -> EventService:
+    """The door for trigger instances (webhooks, timers, sensors, the CLI)."""
+    from packhorse.engine.events import EventService
+    from packhorse.storage.events import SqlEventStore
+
+    return EventService(SqlEventStore(database_engine(settings)), cached_registry(settings))
 
 
 def datastore_service(settings: Settings) -> DatastoreService:
@@ -239,11 +259,22 @@ def parameter_renderer(
                 datastore=Datastore(datastore.lookup, user=user, decrypt=datastore.decrypt),
                 config=config_for(action.pack) if config is None else config,
                 action_context=context,
+                trigger=_trigger_payload(context),
             ),
         )
         return rendered.runner, rendered.action
 
     return render
+
+
+def _trigger_payload(context: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The payload of the trigger instance a rule enforcement requested this execution for
+    (its parameters render over it as ``trigger``)."""
+    instance = context.get("trigger_instance")
+    if isinstance(instance, Mapping) and "rule" in context:
+        payload = instance.get("payload")
+        return payload if isinstance(payload, Mapping) else {}
+    return None
 
 
 def register_instance_packs(

@@ -5,10 +5,10 @@ Routes are grouped in modules that each add an ``APIRouter``; this module only a
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from fastapi.responses import JSONResponse
 
 from packhorse import __version__
@@ -21,6 +21,7 @@ def create_app(
     instance_id: str,
     readiness: Callable[[], str | None],
     lifespan: Lifespan | None = None,
+    routers: Sequence[APIRouter] = (),
 ) -> FastAPI:
     """Build the app. ``readiness`` returns None when ready, else why not (shown by /ready).
     ``lifespan`` starts and stops the engine parts that run beside the API."""
@@ -44,4 +45,6 @@ def create_app(
             return JSONResponse({"status": "not ready", "reason": problem}, status_code=503)
         return {"status": "ready", "instance": instance_id}
 
+    for routes in routers:
+        app.include_router(routes)
     return app

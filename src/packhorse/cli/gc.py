@@ -15,7 +15,8 @@ pass_cli = click.make_pass_decorator(CliContext)
 @click.option("--json", "as_json", is_flag=True, help="Print the counts as JSON.")
 @pass_cli
 def gc(cli: CliContext, dry_run: bool, as_json: bool) -> None:
-    """Delete completed executions older than [retention] executions_days (default 30).
+    """Delete completed executions older than [retention] executions_days (default 30)
+    and processed trigger instances older than [retention] trigger_instances_days (7).
 
     Running and waiting executions are never deleted. 'packhorse up' does the same every
     ten minutes.
@@ -23,6 +24,7 @@ def gc(cli: CliContext, dry_run: bool, as_json: bool) -> None:
     from packhorse import bootstrap
     from packhorse.engine.clock import utc_now
     from packhorse.engine.retention import collect
+    from packhorse.storage.events import SqlEventStore
     from packhorse.storage.executions import SqlExecutionStore
 
     settings = cli.settings
@@ -31,6 +33,8 @@ def gc(cli: CliContext, dry_run: bool, as_json: bool) -> None:
         store,
         now=utc_now(),
         executions_days=settings.retention_executions_days,
+        events=SqlEventStore(store.engine),
+        trigger_instances_days=settings.retention_trigger_instances_days,
         dry_run=dry_run,
     )
     if as_json:
@@ -40,6 +44,7 @@ def gc(cli: CliContext, dry_run: bool, as_json: bool) -> None:
                 "cutoff": report.cutoff,
                 "executions": report.executions,
                 "inquiries_expired": report.inquiries_expired,
+                "trigger_instances": report.trigger_instances,
             }
         )
         return
@@ -47,3 +52,5 @@ def gc(cli: CliContext, dry_run: bool, as_json: bool) -> None:
     click.echo(f"{verb} {report.executions} executions completed before {report.cutoff}.")
     if report.inquiries_expired:
         click.echo(f"{report.inquiries_expired} unanswered inquiries timed out.")
+    if report.trigger_instances:
+        click.echo(f"Deleted {report.trigger_instances} processed trigger instances.")

@@ -78,7 +78,18 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "db": ("packhorse.cli.instance:db", "Database maintenance (migrations)."),
     "pack": ("packhorse.cli.packs:pack", "Validate, register and inspect packs."),
     "action": ("packhorse.cli.content:action", "List and show registered actions."),
-    "rule": ("packhorse.cli.content:rule", "List and show registered rules."),
+    "rule": (
+        "packhorse.cli.rules:rule",
+        "List, show, enable, disable and dry-run rules; explain what they did.",
+    ),
+    "rule-enforcement": (
+        "packhorse.cli.events:rule_enforcement",
+        "What rules did: the executions they requested, or why not.",
+    ),
+    "trigger-instance": (
+        "packhorse.cli.events:trigger_instance",
+        "List, show and re-emit trigger instances (what fired).",
+    ),
     "trigger": ("packhorse.cli.content:trigger", "List and show trigger types."),
     "sensor": ("packhorse.cli.content:sensor", "List registered sensors."),
     "run": ("packhorse.cli.executions:run", "Run an action and print its result."),

@@ -9,6 +9,7 @@ at start-up.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -42,6 +43,8 @@ class TriggerIndex:
     types: Mapping[str, Resource]
     triggers: Mapping[str, Trigger]
     """Every trigger a rule is bound to, plus one per parameterless type."""
+    listened: frozenset[str] = frozenset()
+    """The refs of the triggers enabled rules listen to."""
 
     def resolve(self, ref: str) -> Trigger | None:
         trigger = self.triggers.get(ref)
@@ -55,10 +58,13 @@ class TriggerIndex:
 def trigger_index(registry: RegistryReader) -> TriggerIndex:
     types = {resource.ref: resource for resource in registry.list_resources(Kind.TRIGGER_TYPE)}
     triggers: dict[str, Trigger] = {ref: Trigger(ref) for ref in types}
+    listened: set[str] = set()
     for rule in registry.list_resources(Kind.RULE):
         trigger = rule_trigger(rule)
         triggers.setdefault(trigger.ref, trigger)
-    return TriggerIndex(types=types, triggers=triggers)
+        if rule.enabled:
+            listened.add(trigger.ref)
+    return TriggerIndex(types=types, triggers=triggers, listened=frozenset(listened))
 
 
 def rule_trigger(rule: Resource) -> Trigger:
@@ -75,15 +81,28 @@ class EventService:
         *,
         clock: Callable[[], str] = iso_now,
         on_recorded: Callable[[TriggerInstance], None] | None = None,
+        ttl: float = 1.0,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
+        """The trigger index is rebuilt from the registry at most every ``ttl`` seconds (and
+        on :meth:`reload`): a rule enabled by another process is seen within that time."""
         self.store = store
         self._registry = registry
         self._clock = clock
         self.on_recorded = on_recorded
         """Called after an instance is stored (the dispatcher sets it to wake up)."""
+        self._ttl = ttl
+        self._monotonic = monotonic
+        self._index: tuple[float, TriggerIndex] | None = None
 
     def index(self) -> TriggerIndex:
-        return trigger_index(self._registry)
+        now = self._monotonic()
+        if self._index is None or now - self._index[0] >= self._ttl:
+            self._index = (now, trigger_index(self._registry))
+        return self._index[1]
+
+    def reload(self) -> None:
+        self._index = None
 
     def emit(
         self,

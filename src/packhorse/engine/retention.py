@@ -1,4 +1,5 @@
-"""Retention: completed executions older than ``[retention] executions_days`` are deleted.
+"""Retention: completed executions older than ``[retention] executions_days`` are deleted,
+and processed trigger instances older than ``[retention] trigger_instances_days``.
 
 ``packhorse gc`` runs :func:`collect` once; ``packhorse up`` runs it every
 :data:`INTERVAL_SECONDS`. Deletion goes in small batches, one short write transaction each,
@@ -13,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from packhorse.engine.inquiries import InquiryService
+from packhorse.storage.events import SqlEventStore
 from packhorse.storage.executions import SqlExecutionStore
 
 INTERVAL_SECONDS = 600.0
@@ -28,6 +30,8 @@ class GcReport:
     dry_run: bool
     inquiries_expired: int = 0
     """Unanswered inquiries past their ``ttl`` that ended ``timeout``."""
+    trigger_instances: int = 0
+    """Processed trigger instances deleted (with their rule enforcements)."""
 
 
 def cutoff(now: dt.datetime, days: int) -> str:
@@ -39,6 +43,8 @@ def collect(
     *,
     now: dt.datetime,
     executions_days: int,
+    events: SqlEventStore | None = None,
+    trigger_instances_days: int = 7,
     dry_run: bool = False,
     batch: int = BATCH,
     between_batches: Callable[[], None] = lambda: time.sleep(0),
@@ -50,10 +56,23 @@ def collect(
     if dry_run:
         return GcReport(before, store.count_completed(before=before), dry_run=True)
     expired = InquiryService(store, clock=lambda: now).expire()
+    total = _batches(
+        lambda: store.delete_completed(before=before, batch=batch), batch, between_batches
+    )
+    instances = 0
+    if events is not None:
+        old = cutoff(now, trigger_instances_days)
+        instances = _batches(lambda: events.delete_before(old, batch=batch), batch, between_batches)
+    return GcReport(
+        before, total, dry_run=False, inquiries_expired=expired, trigger_instances=instances
+    )
+
+
+def _batches(delete: Callable[[], int], batch: int, between_batches: Callable[[], None]) -> int:
     total = 0
     while True:
-        deleted = store.delete_completed(before=before, batch=batch)
+        deleted = delete()
         total += deleted
         if deleted < batch:
-            return GcReport(before, total, dry_run=False, inquiries_expired=expired)
+            return total
         between_batches()  # let other writers in between transactions

@@ -12,9 +12,12 @@ from typing import Any
 from packhorse import bootstrap
 from packhorse.engine.cache import ActionSchemas
 from packhorse.engine.datastore import DatastoreService
+from packhorse.engine.events import EventService
+from packhorse.engine.execution_triggers import ExecutionTriggers
 from packhorse.engine.executions import ExecutionService
 from packhorse.engine.inquiries import InquiryService
 from packhorse.engine.preparation import Preparer
+from packhorse.engine.rule_engine import RuleEngine
 from packhorse.engine.scheduling import PolicyBook, Scheduler
 from packhorse.engine.worker import Worker, WorkerSettings, recover
 from packhorse.engine.workflows import WorkflowShell
@@ -23,6 +26,7 @@ from packhorse.model.content import Kind, Resource
 from packhorse.model.execution import Execution, Status
 from packhorse.model.workflow import WorkflowDriver
 from packhorse.settings import Settings
+from packhorse.storage.events import SqlEventStore
 from packhorse.storage.executions import SqlExecutionStore
 from packhorse.storage.workflows import SqlWorkflowStore
 
@@ -39,6 +43,9 @@ class Runtime:
     worker: Worker
     workflows: WorkflowShell
     inquiries: InquiryService
+    events: EventService
+    rules: RuleEngine
+    execution_triggers: ExecutionTriggers
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     """Called at shutdown (warm python hosts)."""
 
@@ -183,6 +190,7 @@ def build_runtime(settings: Settings, *, slots: int = 4, warm_python: bool = Tru
         system_user=settings.run_as,
     )
     from packhorse.engine.pack_datastore import ServiceDatastoreChannel
+    from packhorse.expr import Datastore
     from packhorse.runners.python import PythonRunner
 
     python_runner = PythonRunner(datastore=ServiceDatastoreChannel(datastore), warm=warm_python)
@@ -244,6 +252,24 @@ def build_runtime(settings: Settings, *, slots: int = 4, warm_python: bool = Tru
     workflows.on_children = worker.wake
     executions.workflow_request = workflows.request
     inquiries = InquiryService(store, on_answer=workflows.wake)
+    events = EventService(SqlEventStore(store.engine), registry)
+    rules = RuleEngine(
+        events,
+        executions,
+        registry,
+        lookup=datastore.lookup,
+        decrypt=datastore.decrypt,
+        system_user=settings.system_user,
+    )
+    events.on_recorded = rules.wake
+    execution_triggers = ExecutionTriggers(
+        events,
+        store,
+        registry,
+        notify_context=lambda _execution: {
+            "st2kv": Datastore(datastore.lookup, decrypt=datastore.decrypt)
+        },
+    )
     return Runtime(
         settings,
         store,
@@ -252,5 +278,8 @@ def build_runtime(settings: Settings, *, slots: int = 4, warm_python: bool = Tru
         worker,
         workflows,
         inquiries,
+        events,
+        rules,
+        execution_triggers,
         closers=[python_runner.aclose],
     )

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 from packhorse.engine.clock import iso, utc_now
 from packhorse.engine.scheduling import RetryFor, Scheduler
+from packhorse.engine.waiting import first_of
 from packhorse.engine.workflows import WorkflowShell
 from packhorse.errors import PackhorseError
 from packhorse.model.execution import Execution, Status
@@ -156,7 +157,7 @@ class Worker:
                 self._wake.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(
-                        _first(stop.wait(), self._wake.wait()), self.settings.poll_seconds
+                        first_of(stop.wait(), self._wake.wait()), self.settings.poll_seconds
                     )
         finally:
             if self._tasks:
@@ -345,15 +346,6 @@ class Worker:
             finished = self.store.get(execution.id)
             if finished is not None:
                 self._on_finished(finished)
-
-
-async def _first(*waits: Awaitable[object]) -> None:
-    tasks = [asyncio.ensure_future(w) for w in waits]
-    try:
-        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for task in tasks:
-            task.cancel()
 
 
 def recover(

@@ -31,6 +31,8 @@ _instances = schema.trigger_instances
 _enforcements = schema.rule_enforcements
 _timers = schema.timer_fires
 _sensors = schema.sensor_status
+_cursors = schema.event_cursors
+_log = schema.execution_log
 
 _INSTANCE_INSERT = Prepared(
     _instances.insert()
@@ -57,6 +59,16 @@ _ENFORCEMENT_INSERT = Prepared(
         execution_id=sa.bindparam("execution_id"),
         failure_reason=sa.bindparam("failure_reason"),
         enforced_at=sa.bindparam("enforced_at"),
+    )
+)
+_STATUS_UPDATE = Prepared(
+    _instances.update()
+    .where(_instances.c.id == sa.bindparam("target_id"))
+    .values(status=sa.bindparam("status"))
+)
+_ENFORCED = Prepared(
+    sa.select(_enforcements.c.rule).where(
+        _enforcements.c.trigger_instance_id == sa.bindparam("target_id")
     )
 )
 _TIMER = Prepared(sa.select(_timers.c.last_due).where(_timers.c.trigger == sa.bindparam("trigger")))
@@ -187,11 +199,19 @@ class SqlEventStore:
             return [_instance(row) for row in connection.execute(select)]
 
     def set_status(self, instance_id: str, status: TriggerInstanceStatus) -> None:
-        update = (
-            _instances.update().where(_instances.c.id == instance_id).values(status=status.value)
-        )
-        with transaction(self._engine, write=True) as connection:
-            connection.execute(update)
+        with driver_transaction(self._engine, write=True) as driver:
+            self.status_writer(instance_id, status)(driver)
+
+    @staticmethod
+    def status_writer(
+        instance_id: str, status: TriggerInstanceStatus
+    ) -> Callable[[DriverTransaction], None]:
+        """A step that sets an instance's status inside another transaction."""
+
+        def write(driver: DriverTransaction) -> None:
+            driver.execute(_STATUS_UPDATE, {"target_id": instance_id, "status": status.value})
+
+        return write
 
     def delete_before(self, before: str, *, batch: int = 500) -> int:
         """Delete up to ``batch`` processed instances created before ``before`` and their
@@ -226,22 +246,24 @@ class SqlEventStore:
 
         return write
 
-    def record_enforcement(self, enforcement: Enforcement) -> bool:
-        """Store an enforcement on its own (one that failed before any execution); False when
-        the rule was already enforced for that instance."""
+    def record_enforcement(
+        self, enforcement: Enforcement, *, along: Callable[[DriverTransaction], None] | None = None
+    ) -> bool:
+        """Store an enforcement on its own (one that failed before any execution), with what
+        ``along`` writes; False (nothing written) when the rule was already enforced for that
+        instance."""
         try:
             with driver_transaction(self._engine, write=True) as driver:
                 driver.execute(_ENFORCEMENT_INSERT, _enforcement_row(enforcement))
+                if along is not None:
+                    along(driver)
         except Conflict:
             return False
         return True
 
     def enforced_rules(self, instance_id: str) -> set[str]:
-        select = sa.select(_enforcements.c.rule).where(
-            _enforcements.c.trigger_instance_id == instance_id
-        )
-        with transaction(self._engine) as connection:
-            return {row[0] for row in connection.execute(select)}
+        with driver_transaction(self._engine) as driver:
+            return {row[0] for row in driver.all(_ENFORCED, {"target_id": instance_id})}
 
     def enforcements(self, query: EnforcementFilter) -> list[Enforcement]:
         """Newest first."""
@@ -287,6 +309,56 @@ class SqlEventStore:
                     return False
                 driver.execute(_INSTANCE_INSERT, _instance_row(instance))
         except Conflict:  # another process inserted the first fire at the same moment
+            return False
+        return True
+
+    # -- log readers --------------------------------------------------------------------------
+
+    def cursor(self, name: str) -> int | None:
+        select = sa.select(_cursors.c.position).where(_cursors.c.name == name)
+        with transaction(self._engine) as connection:
+            return connection.execute(select).scalar_one_or_none()
+
+    def completions_since(
+        self, after: int, statuses: Sequence[str], *, limit: int = 500
+    ) -> tuple[list[tuple[int, str, str]], int]:
+        """Execution log rows after ``after`` that moved an execution to one of ``statuses``
+        (``(log id, execution id, status)``, oldest first, at most ``limit``), and the
+        position to advance to: the last row read, or the end of the log when fewer matched."""
+        with transaction(self._engine) as connection:
+            # The end first: rows committed after it are left for the next read.
+            end = int(connection.execute(sa.select(sa.func.max(_log.c.id))).scalar() or 0)
+            rows = (
+                sa.select(_log.c.id, _log.c.execution_id, _log.c.status)
+                .where(_log.c.id > after, _log.c.id <= end, _log.c.status.in_(list(statuses)))
+                .order_by(_log.c.id)
+                .limit(limit)
+            )
+            found = [(int(r[0]), str(r[1]), str(r[2])) for r in connection.execute(rows)]
+        if len(found) == limit:
+            return found, found[-1][0]
+        return found, max(after, end)
+
+    def advance(
+        self, name: str, old: int | None, new: int, instances: Sequence[TriggerInstance]
+    ) -> bool:
+        """Move cursor ``name`` from ``old`` to ``new`` and store ``instances``, in one
+        transaction; False (nothing written) when another reader moved it first."""
+        try:
+            with transaction(self._engine, write=True) as connection:
+                if old is None:
+                    connection.execute(_cursors.insert().values(name=name, position=new))
+                else:
+                    moved = connection.execute(
+                        _cursors.update()
+                        .where(_cursors.c.name == name, _cursors.c.position == old)
+                        .values(position=new)
+                    ).rowcount
+                    if not moved:
+                        return False
+                for instance in instances:
+                    connection.execute(_instances.insert().values(**_instance_row(instance)))
+        except Conflict:
             return False
         return True
 

@@ -36,6 +36,10 @@ class RegistryReader(Protocol):
 class ContentRegistry(RegistryReader, Protocol):
     """The content registry: what packs are registered and what they hold."""
 
+    def set_enabled(self, kind: Kind, ref: str, enabled: bool) -> bool:
+        """Enable or disable one resource; False when it is not registered."""
+        ...
+
     def apply(self, plan: Plan, *, now: str) -> None:
         """Carry out a registration plan in one transaction, all or nothing.
 

@@ -73,6 +73,18 @@ class SqlContentRegistry:
             }
         return RegistryState(pack_digests, resource_digests)
 
+    def set_enabled(self, kind: Kind, ref: str, enabled: bool) -> bool:
+        """Enable or disable one resource (``rule enable``); False when it is not registered.
+        It stays so until its file changes and its pack is registered again."""
+        table = schema.resources
+        update = (
+            table.update()
+            .where(table.c.kind == kind.value, table.c.ref == ref)
+            .values(enabled=enabled)
+        )
+        with transaction(self._engine, write=True) as connection:
+            return bool(connection.execute(update).rowcount)
+
     def apply(self, plan: Plan, *, now: str) -> None:
         from packhorse.packs.plan import Operation
 

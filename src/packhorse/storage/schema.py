@@ -197,3 +197,12 @@ sensor_status = sa.Table(
     sa.Column("updated_at", sa.String(32), nullable=False),
 )
 """What the sensor container knows about each sensor, for ``packhorse sensor list``."""
+
+event_cursors = sa.Table(
+    "event_cursors",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("position", sa.BigInteger, nullable=False),
+)
+"""How far a reader of a log has got (the execution log, for action triggers): advanced in
+the transaction that stores what it produced."""

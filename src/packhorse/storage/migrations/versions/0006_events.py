@@ -1,4 +1,4 @@
-"""Events: trigger instances, rule enforcements, timer fires and sensor status.
+"""Events: trigger instances, rule enforcements, timer fires, sensor status and log cursors.
 
 Revision ID: 0006
 Revises: 0005
@@ -69,9 +69,16 @@ def upgrade() -> None:
         sa.Column("updated_at", sa.String(32), nullable=False),
         sa.PrimaryKeyConstraint("ref", name="pk_sensor_status"),
     )
+    op.create_table(
+        "event_cursors",
+        sa.Column("name", sa.String(64), nullable=False),
+        sa.Column("position", sa.BigInteger, nullable=False),
+        sa.PrimaryKeyConstraint("name", name="pk_event_cursors"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("event_cursors")
     op.drop_table("sensor_status")
     op.drop_table("timer_fires")
     op.drop_index("ix_rule_enforcements_enforced_at", table_name="rule_enforcements")

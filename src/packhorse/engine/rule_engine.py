@@ -1,0 +1,250 @@
+"""The rules engine: pending trigger instances in, rule enforcements and executions out.
+
+For each pending instance (oldest first): match it against the rules of its trigger (the pure
+matcher of ``packhorse.rules``), then enforce each matched rule in its own transaction, which
+writes the execution request and the enforcement record together; a rule whose action cannot
+be requested (missing, disabled, parameters that do not render) gets an enforcement that says
+why. The instance is then ``processed``. A crash anywhere leaves it ``pending``: it is
+processed again at start-up and the enforcement rows (unique per instance and rule) make the
+rules already enforced a no-op, so nothing is lost and nothing runs twice.
+
+The matcher is rebuilt when the registered rules change (checked at most every second), so
+enabling a rule or registering a pack while ``packhorse up`` runs takes effect at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from packhorse.engine.clock import ISO, iso_now
+from packhorse.engine.events import EventService, TriggerIndex
+from packhorse.engine.executions import ExecutionService
+from packhorse.engine.ids import new_id
+from packhorse.engine.waiting import nap
+from packhorse.errors import Conflict, PackhorseError
+from packhorse.expr.datastore import Decrypt, Lookup
+from packhorse.model import rules as rule_model
+from packhorse.model.content import Kind
+from packhorse.model.events import Enforcement, TriggerInstance, TriggerInstanceStatus
+from packhorse.rules.enforcement import action_context
+from packhorse.rules.matcher import Matcher, MatchResult
+from packhorse.storage.driver import DriverTransaction
+from packhorse.storage.ports import RegistryReader
+
+log = logging.getLogger(__name__)
+
+
+class RuleEngine:
+    def __init__(
+        self,
+        events: EventService,
+        executions: ExecutionService,
+        registry: RegistryReader,
+        *,
+        lookup: Lookup,
+        decrypt: Decrypt | None = None,
+        system_user: str = "stanley",
+        clock: Callable[[], str] = iso_now,
+        monotonic: Callable[[], float] = time.monotonic,
+        ttl: float = 1.0,
+        batch: int = 100,
+        poll_seconds: float = 0.5,
+    ) -> None:
+        self.events = events
+        self._store = events.store
+        self._executions = executions
+        self._registry = registry
+        self._lookup = lookup
+        self._decrypt = decrypt
+        self._system_user = system_user
+        self._clock = clock
+        self._monotonic = monotonic
+        self._ttl = ttl
+        self._batch = batch
+        self._poll_seconds = poll_seconds
+        self._matcher: tuple[float, Any, Matcher] | None = None
+        self._wake = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._fresh: set[str] = set()
+        """Instances stored by this process since it started and not tried yet."""
+
+    # -- the loop -----------------------------------------------------------------------------
+
+    def wake(self, instance: TriggerInstance | None = None) -> None:
+        """Process soon (safe to call from any thread: the API's handlers run in threads)."""
+        if instance is not None:
+            self._fresh.add(instance.id)
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        try:
+            if asyncio.get_running_loop() is loop:
+                self._wake.set()
+                return
+        except RuntimeError:
+            pass
+        loop.call_soon_threadsafe(self._wake.set)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Process pending instances until ``stop``; wakes on :meth:`wake` and polls (another
+        process may have stored instances: ``packhorse trigger-instance re-emit``)."""
+        self._loop = asyncio.get_running_loop()
+        while not stop.is_set():
+            self._wake.clear()
+            try:
+                while await asyncio.to_thread(self.process_pending) == self._batch:
+                    if stop.is_set():
+                        return
+            except PackhorseError as error:
+                log.warning("rules engine: %s (retrying)", error.message)
+            await nap(self._poll_seconds, stop, self._wake)
+
+    def process_pending(self) -> int:
+        """Process one batch of pending instances; returns how many there were."""
+        pending = self._store.pending(limit=self._batch)
+        for instance in pending:
+            fresh = instance.id in self._fresh
+            self._fresh.discard(instance.id)
+            self.process(instance, fresh=fresh)
+        return len(pending)
+
+    # -- one instance -------------------------------------------------------------------------
+
+    def reload(self) -> None:
+        self._matcher = None
+        self.events.reload()
+
+    def matcher(self) -> Matcher:
+        """The matcher over the registered rules, rebuilt when they change."""
+        now = self._monotonic()
+        if self._matcher is not None and now - self._matcher[0] < self._ttl:
+            return self._matcher[2]
+        rules = self._registry.list_resources(Kind.RULE)
+        fingerprint = tuple((rule.ref, rule.digest, rule.enabled) for rule in rules)
+        if self._matcher is None or self._matcher[1] != fingerprint:
+            matcher = Matcher.from_resources(rules)
+        else:
+            matcher = self._matcher[2]
+        self._matcher = (now, fingerprint, matcher)
+        return matcher
+
+    def match(self, instance: TriggerInstance, index: TriggerIndex | None = None) -> MatchResult:
+        """Which rules ``instance`` fires and why the others of its trigger do not."""
+        return self.matcher().match(
+            self.occurrence(instance, index or self.events.index()),
+            _moment(self._clock()),
+            self._lookup,
+            decrypt=self._decrypt,
+        )
+
+    @staticmethod
+    def occurrence(instance: TriggerInstance, index: TriggerIndex) -> rule_model.TriggerInstance:
+        bound = index.resolve(instance.trigger)
+        return rule_model.TriggerInstance(
+            id=instance.id,
+            trigger_type=instance.trigger_type,
+            payload=instance.payload,
+            trigger_parameters=dict(bound.parameters) if bound is not None else {},
+            occurrence_time=instance.occurrence_time,
+        )
+
+    def process(self, instance: TriggerInstance, *, fresh: bool = False) -> list[Enforcement]:
+        """Enforce every rule ``instance`` matches that is not enforced yet and mark it
+        processed (with the last enforcement, in its transaction); returns the enforcements
+        written now. ``fresh``: this process stored it and has not tried it before, so no
+        enforcement can exist yet (the unique row still guards a wrong guess)."""
+        index = self.events.index()
+        try:
+            result = self.match(instance, index)
+        except PackhorseError as error:  # the datastore or the registry failed: try again later
+            log.warning("trigger instance %s: %s", instance.id, error.message)
+            return []
+        done = set() if fresh or not result.matched else self._store.enforced_rules(instance.id)
+        todo = [rule for rule in result.matched if rule.ref not in done]
+        processed = self._store.status_writer(instance.id, TriggerInstanceStatus.PROCESSED)
+        written = []
+        for position, rule in enumerate(todo):
+            last = position == len(todo) - 1
+            enforcement = self.enforce(rule, instance, along=processed if last else None)
+            if enforcement is not None:
+                written.append(enforcement)
+            elif last:  # enforced before: the status still has to be written
+                self._store.set_status(instance.id, TriggerInstanceStatus.PROCESSED)
+        if not todo:
+            self._store.set_status(instance.id, TriggerInstanceStatus.PROCESSED)
+        return written
+
+    def enforce(
+        self,
+        rule: rule_model.Rule,
+        instance: TriggerInstance,
+        *,
+        along: Callable[[DriverTransaction], None] | None = None,
+    ) -> Enforcement | None:
+        """Request the rule's action with the enforcement record (and what ``along`` writes)
+        in one transaction; None when the rule was already enforced for ``instance``."""
+        occurrence = rule_model.TriggerInstance(
+            id=instance.id,
+            trigger_type=instance.trigger_type,
+            payload=instance.payload,
+            occurrence_time=instance.occurrence_time,
+        )
+        context: dict[str, Any] = action_context(rule, occurrence, user=self._system_user)
+        # The payload goes with the execution: its parameters render over it when it runs.
+        context["trigger_instance"] = {
+            **context["trigger_instance"],
+            "trigger": instance.trigger,
+            "payload": instance.payload,
+        }
+        execution_id = new_id()
+        enforcement = Enforcement(
+            id=new_id(),
+            rule=rule.ref,
+            trigger_instance_id=instance.id,
+            execution_id=execution_id,
+            failure_reason=None,
+            enforced_at=self._clock(),
+        )
+        write = self._store.enforcement_writer(enforcement)
+        try:
+            self._executions.request(
+                rule.action_ref,
+                dict(rule.action_parameters),
+                user=self._system_user,
+                context=context,
+                execution_id=execution_id,
+                along=write if along is None else _both(write, along),
+            )
+        except Conflict:
+            return None  # enforced before a crash: the execution exists already
+        except PackhorseError as error:
+            failed = Enforcement(
+                id=enforcement.id,
+                rule=rule.ref,
+                trigger_instance_id=instance.id,
+                execution_id=None,
+                failure_reason=error.message,
+                enforced_at=enforcement.enforced_at,
+            )
+            log.warning("rule %s on trigger instance %s: %s", rule.ref, instance.id, error.message)
+            return failed if self._store.record_enforcement(failed, along=along) else None
+        return enforcement
+
+
+def _both(
+    first: Callable[[DriverTransaction], None], second: Callable[[DriverTransaction], None]
+) -> Callable[[DriverTransaction], None]:
+    def write(driver: DriverTransaction) -> None:
+        first(driver)
+        second(driver)
+
+    return write
+
+
+def _moment(timestamp: str) -> dt.datetime:
+    return dt.datetime.strptime(timestamp, ISO).replace(tzinfo=dt.UTC)

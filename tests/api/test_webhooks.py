@@ -1,0 +1,158 @@
+"""Webhooks over real HTTP on loopback, against the app ``packhorse up`` serves (engine
+running in its lifespan): the trigger instance is stored before the answer, rules fire, and
+StackStorm's shapes and errors hold."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+
+from packhorse import bootstrap
+from packhorse.settings import Settings, load_settings
+from packhorse.storage.events import EnforcementFilter, InstanceFilter, SqlEventStore
+from packhorse.storage.executions import SqlExecutionStore
+
+SIGNALS = Path(__file__).parents[1] / "fixtures" / "engine_packs" / "signals"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class Served:
+    def __init__(self, settings: Settings, url: str) -> None:
+        self.settings = settings
+        self.url = url
+        engine = bootstrap.database_engine(settings)
+        self.events = SqlEventStore(engine)
+        self.executions = SqlExecutionStore(engine)
+
+    def wait(self, condition: Callable[[], Any], timeout: float = 15) -> Any:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            value = condition()
+            if value:
+                return value
+            time.sleep(0.02)
+        raise AssertionError("condition not met in time")
+
+
+@pytest.fixture
+def served(instance_home: Path) -> Iterator[Served]:
+    shutil.copytree(SIGNALS, instance_home / "packs" / "signals")
+    settings = load_settings(instance_home)
+    assert bootstrap.register_instance_packs(settings, refs=["signals"]).ok
+    port = free_port()
+    config = uvicorn.Config(
+        bootstrap.create_app(settings, workers=2),
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        lifespan="on",
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not server.started:
+        assert time.monotonic() < deadline and thread.is_alive(), "server did not start"
+        time.sleep(0.02)
+    try:
+        yield Served(settings, f"http://127.0.0.1:{port}")
+    finally:
+        server.should_exit = True
+        thread.join(timeout=15)
+
+
+def test_a_webhook_post_stores_the_instance_first_and_fires_the_rule(served: Served) -> None:
+    body = {"ok": "yes", "n": 1}
+    response = httpx.post(
+        f"{served.url}/api/v1/webhooks/signals/in",
+        json=body,
+        headers={"X-Source": "ci", "X-Auth-Token": "hidden", "St2-Trace-Tag": "t-1"},
+    )
+    assert response.status_code == 202
+    assert response.json() == body  # StackStorm echoes the body
+    # Durable before the answer: the instance is there the moment the answer is.
+    [instance] = served.events.find(InstanceFilter(trigger_type="core.st2.webhook"))
+    payload = instance.payload
+    assert payload["body"] == body
+    assert payload["headers"]["X-Source"] == "ci"
+    assert payload["headers_lower"]["x-source"] == "ci"
+    assert "X-Auth-Token" not in payload["headers"]  # credentials never reach the payload
+    assert instance.trace_tag == "t-1"
+    [enforcement] = served.wait(
+        lambda: served.events.enforcements(EnforcementFilter(trigger_instance_id=instance.id))
+    )
+    assert enforcement.rule == "signals.hook"
+    execution_id = enforcement.execution_id
+    assert execution_id is not None
+    done = served.wait(
+        lambda: (e := served.executions.get(execution_id)) is not None and e.completed and e
+    )
+    assert done.result["stdout"] == "yes from ci"
+
+
+def test_the_generic_webhook_fires_any_trigger(served: Served) -> None:
+    body = {"trigger": "signals.alert", "payload": {"service": "web", "severity": "low"}}
+    response = httpx.post(f"{served.url}/api/v1/webhooks/st2", json=body)
+    assert response.status_code == 202, response.text
+    [instance] = served.events.find(InstanceFilter(trigger="signals.alert"))
+    assert instance.payload == body["payload"]
+    [enforcement] = served.wait(
+        lambda: served.events.enforcements(EnforcementFilter(trigger_instance_id=instance.id))
+    )
+    assert enforcement.rule == "signals.everything_else"
+
+
+@pytest.mark.parametrize(
+    ("path", "kwargs", "status", "fault"),
+    [
+        ("nowhere", {"json": {}}, 404, "Webhook nowhere not registered with st2"),
+        ("st2", {"json": {"payload": {}}}, 400, "Trigger not specified."),
+        ("st2", {"json": [1]}, 400, "Webhook body needs to be an object, got: array"),
+        (
+            "st2",
+            {"json": {"trigger": "signals.alert", "payload": {"service": "web"}}},
+            400,
+            "severity",
+        ),
+        ("st2", {"json": {"trigger": "nope.nothing", "payload": {}}}, 400, "nope.nothing"),
+        (
+            "signals/in",
+            {"content": b"{not json", "headers": {"Content-Type": "application/json"}},
+            400,
+            "Failed to parse request body",
+        ),
+    ],
+)
+def test_refusals_are_stackstorm_shaped_and_store_nothing(
+    served: Served, path: str, kwargs: dict[str, Any], status: int, fault: str
+) -> None:
+    response = httpx.post(f"{served.url}/api/v1/webhooks/{path}", **kwargs)
+    assert response.status_code == status
+    assert fault in response.json()["faultstring"]
+    assert served.events.find(InstanceFilter()) == []
+
+
+def test_form_bodies_arrive_as_stackstorm_parses_them(served: Served) -> None:
+    response = httpx.post(f"{served.url}/api/v1/webhooks/signals/in", data={"ok": "1"})
+    assert response.status_code == 202
+    [instance] = served.events.find(InstanceFilter())
+    assert instance.payload["body"] == {"ok": ["1"]}
+
+
+def test_the_webhook_list_shows_rule_urls(served: Served) -> None:
+    hooks = httpx.get(f"{served.url}/api/v1/webhooks").json()
+    assert [hook["url"] for hook in hooks] == ["greet", "signals/in"]  # examples: greet
