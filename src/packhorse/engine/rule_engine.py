@@ -19,6 +19,7 @@ import datetime as dt
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from packhorse.engine.clock import ISO, iso_now
@@ -67,7 +68,7 @@ class RuleEngine:
         self._ttl = ttl
         self._batch = batch
         self._poll_seconds = poll_seconds
-        self._matcher: tuple[float, Any, Matcher] | None = None
+        self._matcher: _MatcherEntry | None = None
         self._wake = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._fresh: set[str] = set()
@@ -119,24 +120,38 @@ class RuleEngine:
         self._matcher = None
         self.events.reload()
 
-    def matcher(self) -> Matcher:
-        """The matcher over the registered rules, rebuilt when they change."""
+    def matcher(self, *, since: str | None = None) -> Matcher:
+        """The matcher over the registered rules, rebuilt when they change. The rules are
+        checked at most every ``ttl`` seconds, and always when ``since`` (a trigger instance's
+        creation time) is later than the last check: an instance stored after a rule was
+        enabled (or after its webhook started answering) is matched against that rule."""
         now = self._monotonic()
-        if self._matcher is not None and now - self._matcher[0] < self._ttl:
-            return self._matcher[2]
-        rules = self._registry.list_resources(Kind.RULE)
-        fingerprint = tuple((rule.ref, rule.digest, rule.enabled) for rule in rules)
-        if self._matcher is None or self._matcher[1] != fingerprint:
-            matcher = Matcher.from_resources(rules)
+        cached = self._matcher
+        if (
+            cached is not None
+            and now - cached.checked < self._ttl
+            and (since is None or since < cached.checked_at)
+        ):
+            return cached.matcher
+        checked_at = self._clock()
+        versions = self._store.rule_versions()
+        if cached is not None and cached.versions == versions:
+            matcher = cached.matcher
         else:
-            matcher = self._matcher[2]
-        self._matcher = (now, fingerprint, matcher)
+            matcher = Matcher.from_resources(self._registry.list_resources(Kind.RULE))
+        self._matcher = _MatcherEntry(matcher, versions, now, checked_at)
         return matcher
 
     def match(self, instance: TriggerInstance, index: TriggerIndex | None = None) -> MatchResult:
         """Which rules ``instance`` fires and why the others of its trigger do not."""
-        return self.matcher().match(
-            self.occurrence(instance, index or self.events.index()),
+        index = index or self.events.index()
+        if index.resolve(instance.trigger) is None:
+            # A trigger newer than this process's index (its rule was registered a moment
+            # ago, and another process stored the instance).
+            self.events.reload()
+            index = self.events.index()
+        return self.matcher(since=instance.created_at).match(
+            self.occurrence(instance, index),
             _moment(self._clock()),
             self._lookup,
             decrypt=self._decrypt,
@@ -158,9 +173,8 @@ class RuleEngine:
         processed (with the last enforcement, in its transaction); returns the enforcements
         written now. ``fresh``: this process stored it and has not tried it before, so no
         enforcement can exist yet (the unique row still guards a wrong guess)."""
-        index = self.events.index()
         try:
-            result = self.match(instance, index)
+            result = self.match(instance)
         except PackhorseError as error:  # the datastore or the registry failed: try again later
             log.warning("trigger instance %s: %s", instance.id, error.message)
             return []
@@ -234,6 +248,16 @@ class RuleEngine:
             log.warning("rule %s on trigger instance %s: %s", rule.ref, instance.id, error.message)
             return failed if self._store.record_enforcement(failed, along=along) else None
         return enforcement
+
+
+@dataclass(frozen=True)
+class _MatcherEntry:
+    matcher: Matcher
+    versions: tuple[tuple[str, str, bool], ...]
+    checked: float
+    """Monotonic time of the check."""
+    checked_at: str
+    """Wall-clock time of the check (compared with instances' creation times)."""
 
 
 def _both(

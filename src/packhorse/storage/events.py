@@ -66,6 +66,16 @@ _STATUS_UPDATE = Prepared(
     .where(_instances.c.id == sa.bindparam("target_id"))
     .values(status=sa.bindparam("status"))
 )
+_resources = schema.resources
+_RULE_VERSIONS = Prepared(
+    sa.select(
+        _resources.c.ref,
+        _resources.c.digest,
+        sa.case((_resources.c.enabled, 1), else_=0).label("on"),
+    )
+    .where(_resources.c.kind == "rule")
+    .order_by(_resources.c.ref)
+)
 _ENFORCED = Prepared(
     sa.select(_enforcements.c.rule).where(
         _enforcements.c.trigger_instance_id == sa.bindparam("target_id")
@@ -233,6 +243,12 @@ class SqlEventStore:
             )
             connection.execute(_instances.delete().where(_instances.c.id.in_(doomed)))
         return len(doomed)
+
+    def rule_versions(self) -> tuple[tuple[str, str, bool], ...]:
+        """``(ref, digest, enabled)`` of every registered rule: a cheap way to see whether
+        the rules changed (no bodies read)."""
+        with driver_transaction(self._engine) as driver:
+            return tuple((r[0], r[1], bool(r[2])) for r in driver.all(_RULE_VERSIONS))
 
     # -- enforcements -------------------------------------------------------------------------
 

@@ -1,0 +1,110 @@
+"""Live reload with ``packhorse up`` as a real process: registering a pack or enabling a rule
+from another process takes effect within 2 seconds, without a restart."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from packhorse import bootstrap
+from packhorse.settings import load_settings
+from packhorse.storage.events import EnforcementFilter, SqlEventStore
+from tests.test_up import free_port, wait_for
+
+pytestmark = pytest.mark.slow
+SIGNALS = Path(__file__).parent / "fixtures" / "engine_packs" / "signals"
+RELOAD_SECONDS = 2.0
+
+
+def packhorse(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "packhorse", "--home", str(home), *args],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+
+
+def within(seconds: float, attempt: Callable[[], Any]) -> Any:
+    deadline = time.monotonic() + seconds
+    while True:
+        value = attempt()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(0.05)
+
+
+@pytest.fixture
+def served(instance_home: Path) -> Iterator[str]:
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "packhorse",
+            "--home",
+            str(instance_home),
+            "up",
+            "--listen",
+            f"127.0.0.1:{port}",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        wait_for(f"http://127.0.0.1:{port}/ready", process)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=30)
+        assert process.returncode == 0, stderr.decode()
+
+
+def test_registering_a_pack_and_enabling_a_rule_take_effect_while_up_runs(
+    instance_home: Path, served: str
+) -> None:
+    hook = f"{served}/api/v1/webhooks/signals/in"
+    assert httpx.post(hook, json={"ok": 1}).status_code == 404
+
+    shutil.copytree(SIGNALS, instance_home / "packs" / "signals")
+    packhorse(instance_home, "pack", "register", "signals")
+    registered = time.monotonic()
+    headers = {"X-Source": "test"}
+    answered = within(
+        RELOAD_SECONDS, lambda: httpx.post(hook, json={"ok": 1}, headers=headers).status_code == 202
+    )
+    assert answered, "the new webhook was not served within 2 s"
+    assert time.monotonic() - registered <= RELOAD_SECONDS + 0.5
+
+    store = SqlEventStore(bootstrap.database_engine(load_settings(instance_home)))
+
+    def fired(rule: str) -> bool:
+        return any(e.rule == rule for e in store.enforcements(EnforcementFilter(limit=500)))
+
+    assert within(5, lambda: fired("signals.hook")), packhorse(
+        instance_home, "trigger-instance", "list"
+    ).stdout
+
+    packhorse(instance_home, "rule", "enable", "signals.quiet")
+    enabled = time.monotonic()
+    generic = f"{served}/api/v1/webhooks/st2"
+
+    def quiet_fires() -> bool:
+        alert = {"trigger": "signals.alert", "payload": {"service": "db-1", "severity": "low"}}
+        assert httpx.post(generic, json=alert).status_code == 202
+        return within(0.3, lambda: fired("signals.quiet"))
+
+    assert within(RELOAD_SECONDS, quiet_fires), "the enabled rule did not fire within 2 s"
+    assert time.monotonic() - enabled <= RELOAD_SECONDS + 1
