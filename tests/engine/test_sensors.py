@@ -26,9 +26,18 @@ from packhorse import bootstrap
 from packhorse.engine.datastore import DatastoreService
 from packhorse.engine.events import EventService
 from packhorse.engine.pack_datastore import ServiceDatastoreChannel
-from packhorse.engine.sensor_plan import SensorSettings, SensorState, trigger_document
+from packhorse.engine.sensor_plan import (
+    SensorSettings,
+    SensorState,
+    TriggerChange,
+    TriggerOp,
+    plan_sensors,
+    trigger_document,
+)
+from packhorse.engine.sensor_process import Dispatch, Ready, SensorMessage
 from packhorse.engine.sensors import SensorContainer, list_statuses
 from packhorse.errors import NotFound
+from packhorse.model.content import Kind
 from packhorse.model.events import SensorStatus, Trigger, TriggerInstance
 from packhorse.settings import Settings, load_settings
 from packhorse.storage.events import InstanceFilter, SqlEventStore
@@ -495,3 +504,52 @@ def test_a_sensor_stops_when_the_engine_is_killed(world: World) -> None:
     finally:
         engine.kill()
         engine.wait()
+
+
+def test_the_control_channel_carries_each_trigger_change_to_its_callback(world: World) -> None:
+    registry = world.registry
+    [spec] = plan_sensors(
+        registry.list_resources(Kind.SENSOR),
+        [],
+        {p.ref: p for p in registry.list_packs()},
+        registry.state(),
+        home=world.home,
+        only={ECHO},
+    ).values()
+    container = world.container(ECHO)
+    received: list[SensorMessage] = []
+    beta = trigger_document(Trigger("sensorpack.echo", {"topic": "beta"}))
+    never_added = trigger_document(Trigger("sensorpack.echo", {"topic": "zzz"}))
+
+    def phases() -> list[tuple[str, str]]:
+        return [
+            (m.payload["phase"], m.payload.get("ref") or str(m.trigger.get("ref")))
+            for m in received
+            if isinstance(m, Dispatch) and m.payload["phase"] != "start"
+        ]
+
+    async def scenario() -> int:
+        process = await container.spawn(spec, {}, received.append)
+        await until(lambda: Ready() in received, "ready")
+        process.send(TriggerChange(TriggerOp.REMOVE, never_added))  # ignored, as StackStorm
+        for op in (TriggerOp.ADD, TriggerOp.UPDATE, TriggerOp.REMOVE):
+            process.send(TriggerChange(op, beta))
+        await until(lambda: len(phases()) == 3, "three callbacks")
+        return (await process.stop(FAST.stop_grace)).code
+
+    assert asyncio.run(scenario()) == 0
+    assert phases() == [("add", beta["ref"]), ("update", beta["ref"]), ("remove", beta["ref"])]
+
+
+def test_the_bundled_load_sensor_runs(world: World, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="packhorse.sensors")
+    ref = "examples.LoadSensor"
+
+    async def scenario() -> None:
+        async with running(world.container(ref)):
+            await until(lambda: is_running(world, ref), "the running state")
+
+    asyncio.run(scenario())
+    stopped = world.status(ref)
+    assert stopped is not None and (stopped.state, stopped.last_error) == ("stopped", None)
+    assert f"[{ref}] Running sensor in active mode (poll interval=30.0s)" in caplog.messages
