@@ -450,6 +450,7 @@ import asyncio, sys
 from pathlib import Path
 from packhorse import bootstrap
 from packhorse.engine.events import EventService
+from packhorse.engine.pack_datastore import ServiceDatastoreChannel
 from packhorse.engine.sensors import SensorContainer
 from packhorse.settings import load_settings
 from packhorse.storage.events import SqlEventStore
@@ -463,6 +464,7 @@ container = SensorContainer(
     registry,
     store,
     config_for=bootstrap.config_resolver(settings, datastore),
+    datastore=ServiceDatastoreChannel(datastore),
     home=settings.home,
     only=[sys.argv[2]],
 )
@@ -488,7 +490,8 @@ def test_a_sensor_stops_when_the_engine_is_killed(world: World) -> None:
     try:
 
         async def started() -> int:
-            await until(lambda: is_running(world, ECHO), "the running state", timeout=30)
+            started_key = "sensorpack.EchoSensor:started"
+            await until(lambda: world.value(started_key), "run() to start", timeout=30)
             status = world.status(ECHO)
             assert status is not None and status.pid is not None
             return status.pid
