@@ -35,6 +35,7 @@ def test_round_trip_keeps_every_field_and_unknown_sections(tmp_path: Path) -> No
         ssh_key_file="/home/svc/.ssh/id_ed25519",
         retention_executions_days=90,
         retention_trigger_instances_days=3,
+        sensor_max_failures=4,
         extra={"future": {"flag": True, "count": 3, "names": ["a", "b"]}},
     )
     (tmp_path / "packhorse.toml").write_text(settings_to_toml(settings))

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from packhorse.engine.preparation import Render
     from packhorse.engine.registration import RegistrationOutcome
     from packhorse.model.content import Resource
+    from packhorse.model.events import SensorStatus
     from packhorse.params.masking import Redactor
     from packhorse.settings import Settings
     from packhorse.storage.ports import ContentRegistry, RegistryReader, UserStore
@@ -61,6 +62,19 @@ def registry_reader(settings: Settings) -> RegistryReader:
 
         return SqliteRegistryReader(settings.state_db)
     return content_registry(settings)
+
+
+def sensor_statuses(settings: Settings) -> list[SensorStatus]:
+    """What the sensor container (of any process) stored about each sensor, by ref; read
+    through stdlib sqlite3 on SQLite, so that ``packhorse sensor list`` starts fast."""
+    if not settings.database_url:
+        from packhorse.storage.fastread import SqliteRegistryReader
+
+        return SqliteRegistryReader(settings.state_db).sensor_statuses()
+    from packhorse.engine.sensors import list_statuses
+    from packhorse.storage.events import SqlEventStore
+
+    return list_statuses(SqlEventStore(database_engine(settings)))
 
 
 def user_store(settings: Settings) -> UserStore:

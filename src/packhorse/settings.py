@@ -54,6 +54,9 @@ class Settings:
     """Completed executions older than this are deleted by ``packhorse gc`` (and by ``up``)."""
     retention_trigger_instances_days: int = 7
     """Trigger instances older than this are deleted (when trigger instances are stored)."""
+    sensor_max_failures: int = 10
+    """Failures in a row (each restarted with a growing delay) after which a sensor is left
+    ``failed`` until the next reload; StackStorm gives up after three, silently."""
     extra: Mapping[str, Any] = field(default_factory=dict)
     """Sections this version does not know; kept so that a rewrite loses nothing."""
 
@@ -131,7 +134,8 @@ def settings_from_toml(home: Path, raw: Mapping[str, Any], file: Path) -> Settin
     execution = _table(raw, "execution", file)
     retention = _table(raw, "retention", file)
     ssh = _table(raw, "ssh", file)
-    known = {"instance", "server", "database", "packs", "execution", "ssh", "retention"}
+    sensors = _table(raw, "sensors", file)
+    known = {"instance", "server", "database", "packs", "execution", "ssh", "retention", "sensors"}
     instance_id = _string(instance, "id", file, "instance")
     if not instance_id:
         raise ConfigurationError(f"{file}: [instance] id is required")
@@ -156,6 +160,7 @@ def settings_from_toml(home: Path, raw: Mapping[str, Any], file: Path) -> Settin
         retention_trigger_instances_days=_positive_int(
             retention, "trigger_instances_days", file, "retention", default=7
         ),
+        sensor_max_failures=_positive_int(sensors, "max_failures", file, "sensors", default=10),
         extra={k: v for k, v in raw.items() if k not in known},
     )
 
@@ -181,6 +186,7 @@ def settings_to_toml(settings: Settings) -> str:
             "executions_days": settings.retention_executions_days,
             "trigger_instances_days": settings.retention_trigger_instances_days,
         },
+        "sensors": {"max_failures": settings.sensor_max_failures},
     }
     lines = ["# Packhorse instance settings. See docs/settings.md.", ""]
     for name, values in [*sections.items(), *settings.extra.items()]:

@@ -1,4 +1,5 @@
-"""``packhorse action|rule|trigger|sensor list|show``: registered content."""
+"""``packhorse action|rule|trigger|sensor list|show``: registered content (``sensor list``
+also shows how each sensor runs)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import click
 from packhorse.cli.main import CliContext
 from packhorse.cli.output import echo_json, echo_record, echo_table
 from packhorse.model.content import Kind, Resource
+from packhorse.model.events import SensorStatus
 
 pass_cli = click.make_pass_decorator(CliContext)
 
@@ -102,3 +104,51 @@ sensor = _resource_group(
     "sensor",
     [("ref", _ref), ("enabled", _enabled), ("description", _body("description"))],
 )
+
+
+@click.command("list", help="List registered sensors and how they run (state, pid, restarts).")
+@click.option("--pack", "pack_ref", metavar="REF", help="Only this pack's.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_cli
+def sensor_list(cli: CliContext, pack_ref: str | None, as_json: bool) -> None:
+    """Registered sensors joined with what the sensor container last stored about them (no
+    status: no container has run the sensor yet)."""
+    from packhorse.bootstrap import registry_reader, sensor_statuses
+
+    resources = registry_reader(cli.settings).list_resources(Kind.SENSOR, pack=pack_ref)
+    statuses = {status.ref: status for status in sensor_statuses(cli.settings)}
+    if as_json:
+        echo_json([_record(r) | {"status": _status_record(statuses.get(r.ref))} for r in resources])
+        return
+    rows = []
+    for resource in resources:
+        status = statuses.get(resource.ref)
+        error = (status.last_error or "").strip().splitlines() if status else []
+        rows.append(
+            [
+                resource.ref,
+                resource.enabled,
+                status.state if status else "",
+                status.pid if status else None,
+                status.restarts if status else None,
+                status.updated_at if status else "",
+                error[0] if error else "",
+            ]
+        )
+    echo_table(["ref", "enabled", "state", "pid", "restarts", "updated", "last error"], rows)
+
+
+def _status_record(status: SensorStatus | None) -> dict[str, Any] | None:
+    if status is None:
+        return None
+    return {
+        "state": status.state,
+        "pid": status.pid,
+        "restarts": status.restarts,
+        "last_error": status.last_error,
+        "started_at": status.started_at,
+        "updated_at": status.updated_at,
+    }
+
+
+sensor.add_command(sensor_list)

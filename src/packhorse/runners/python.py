@@ -18,13 +18,12 @@ import asyncio
 import contextlib
 import json
 import os
-import sys
 from dataclasses import dataclass
 from typing import Any
 
-from packhorse.compat import SITE_DIR
 from packhorse.runners.base import RunEvents, RunnerResult, RunRequest, RunStatus
 from packhorse.runners.datastore_channel import DatastoreChannel, NoDatastore, serve_datastore
+from packhorse.runners.environment import pack_environment, pack_interpreter
 from packhorse.runners.pyhost import WarmChild, WarmHosts
 from packhorse.runners.pyprocess import (
     ActionProcess,
@@ -47,8 +46,6 @@ OUTPUT_GRACE = 1.0
 """Seconds to keep reading output after the action exits (a leftover grandchild may hold
 the pipes open; StackStorm would wait for it forever)."""
 DATASTORE_LINE_LIMIT = 16 * 1024 * 1024
-# Engine settings that must not leak into pack code.
-PRIVATE_ENV_PREFIXES = ("PACKHORSE_",)
 
 
 @dataclass(slots=True)
@@ -99,7 +96,7 @@ class PythonRunner:
         problem = _check(request)
         if problem is not None:
             return _failed(problem)
-        python = _interpreter(request.venv_path)
+        python = pack_interpreter(request.venv_path)
         try:
             outcome = await self._execute(request, python, events)
         except StartFailed as error:  # nothing ran
@@ -225,10 +222,7 @@ class PythonRunner:
         }
 
     def _host_environment(self, request: RunRequest) -> dict[str, str]:
-        env = _inherited_environment()
-        env["PATH"] = _search_path(request.venv_path, env.get("PATH", ""))
-        env["PYTHONPATH"] = SITE_DIR
-        return env
+        return pack_environment(request.venv_path)
 
     def _environment(self, request: RunRequest, host_env: dict[str, str]) -> dict[str, str]:
         """The action's environment: the host's, then StackStorm's variables and ``env``."""
@@ -254,24 +248,6 @@ def _check(request: RunRequest) -> str | None:
             "exist. Install the pack again to rebuild it."
         )
     return None
-
-
-def _interpreter(venv_path: str) -> str:
-    return os.path.join(venv_path, "bin", "python") if venv_path else sys.executable
-
-
-def _search_path(venv_path: str, path: str) -> str:
-    if not venv_path:
-        return path
-    return os.pathsep.join([os.path.join(venv_path, "bin"), path]) if path else venv_path
-
-
-def _inherited_environment() -> dict[str, str]:
-    return {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(PRIVATE_ENV_PREFIXES) and key != "PYTHONPATH"
-    }
 
 
 def _failed(error: str) -> RunnerResult:

@@ -26,6 +26,7 @@ from packhorse.model.events import (
 from packhorse.storage import schema
 from packhorse.storage.database import transaction
 from packhorse.storage.driver import DriverTransaction, Prepared, driver_transaction
+from packhorse.storage.rows import SENSOR_STATUS_COLUMNS, sensor_status_from_row
 
 _instances = schema.trigger_instances
 _enforcements = schema.rule_enforcements
@@ -397,20 +398,11 @@ class SqlEventStore:
                 connection.execute(_sensors.insert().values(ref=status.ref, **values))
 
     def sensor_statuses(self) -> list[SensorStatus]:
-        select = sa.select(_sensors).order_by(_sensors.c.ref)
+        """By ref."""
+        columns = [_sensors.c[name] for name in SENSOR_STATUS_COLUMNS]
+        select = sa.select(*columns).order_by(_sensors.c.ref)
         with transaction(self._engine) as connection:
-            return [
-                SensorStatus(
-                    ref=row.ref,
-                    state=row.state,
-                    pid=row.pid,
-                    restarts=row.restarts,
-                    last_error=row.last_error,
-                    started_at=row.started_at,
-                    updated_at=row.updated_at,
-                )
-                for row in connection.execute(select)
-            ]
+            return [sensor_status_from_row(row) for row in connection.execute(select)]
 
 
 def _enforcement_row(enforcement: Enforcement) -> dict[str, Any]:

@@ -14,10 +14,19 @@ from pathlib import Path
 
 from packhorse.errors import StorageError
 from packhorse.model.content import Kind, RegisteredPack, RegistryState, Resource
-from packhorse.storage.rows import PACK_COLUMNS, RESOURCE_COLUMNS, pack_from_row, resource_from_row
+from packhorse.model.events import SensorStatus
+from packhorse.storage.rows import (
+    PACK_COLUMNS,
+    RESOURCE_COLUMNS,
+    SENSOR_STATUS_COLUMNS,
+    pack_from_row,
+    resource_from_row,
+    sensor_status_from_row,
+)
 
 _PACKS = f"SELECT {', '.join(PACK_COLUMNS)} FROM packs"  # noqa: S608 - constant column list
 _RESOURCES = f"SELECT {', '.join(RESOURCE_COLUMNS)} FROM resources"  # noqa: S608
+_SENSOR_STATUSES = f"SELECT {', '.join(SENSOR_STATUS_COLUMNS)} FROM sensor_status"  # noqa: S608
 
 
 class SqliteRegistryReader:
@@ -76,3 +85,9 @@ class SqliteRegistryReader:
                 if wanted is None or p in wanted
             },
         )
+
+    def sensor_statuses(self) -> list[SensorStatus]:
+        """What the sensor container stored about each sensor, by ref (as
+        :meth:`~packhorse.storage.events.SqlEventStore.sensor_statuses`)."""
+        rows = self._rows(f"{_SENSOR_STATUSES} ORDER BY ref")
+        return [sensor_status_from_row(row) for row in rows]

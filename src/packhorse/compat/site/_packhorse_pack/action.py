@@ -41,6 +41,7 @@ For more information, please see: https://docs.stackstorm.com/upgrade_notes.html
 """.strip()
 
 SITE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ACTION_LIBRARY = os.path.join("actions", "lib")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -96,12 +97,18 @@ def read_stdin() -> bytes:
     return b"".join(chunks)
 
 
-def arrange_path(pack_path: str, entry_point: str, common_libs: bool) -> None:
-    """sys.path: venv site-packages, [pack lib/], actions/lib, the rest, action dir, site."""
+def arrange_path(
+    pack_path: str,
+    entry_point: str,
+    common_libs: bool,
+    libraries: Sequence[str] = (ACTION_LIBRARY,),
+) -> None:
+    """sys.path: venv site-packages, [pack lib/], ``libraries`` (folders of the pack: an
+    action's ``actions/lib``), the rest, the entry point's folder, the site folder."""
     front = list(install_paths())
     if common_libs:
         front.append(os.path.join(pack_path, "lib"))
-    front.append(os.path.join(pack_path, "actions", "lib"))
+    front.extend(os.path.join(pack_path, library) for library in libraries)
     action_dir = os.path.dirname(os.path.realpath(entry_point))
     rest = [entry for entry in sys.path if entry not in (SITE_DIR, "")]
     ordered = unique([*front, *rest])

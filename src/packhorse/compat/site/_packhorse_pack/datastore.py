@@ -142,10 +142,21 @@ class SensorDatastoreService(BaseDatastoreService):
     """The datastore service of a sensor."""
 
     def __init__(
-        self, logger: Any, pack_name: str, class_name: str, api_username: str | None = None
+        self,
+        logger: Any,
+        pack_name: str,
+        class_name: str,
+        api_username: str | None = None,
+        user_info: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(logger=logger, pack_name=pack_name, class_name=class_name)
         self._api_username = api_username
+        self._user_info = user_info
+
+    def get_user_info(self) -> dict[str, Any]:
+        if self._user_info is not None:
+            return dict(self._user_info)
+        return super().get_user_info()
 
 
 def _check_scope(scope: str) -> None:
