@@ -17,8 +17,10 @@ import httpx
 import pytest
 
 from packhorse import bootstrap
+from packhorse.model.execution import Status
 from packhorse.settings import load_settings
 from packhorse.storage.events import EnforcementFilter, SqlEventStore
+from packhorse.storage.executions import SqlExecutionStore
 from tests.test_up import free_port, wait_for
 
 pytestmark = pytest.mark.slow
@@ -108,3 +110,43 @@ def test_registering_a_pack_and_enabling_a_rule_take_effect_while_up_runs(
 
     assert within(RELOAD_SECONDS, quiet_fires), "the enabled rule did not fire within 2 s"
     assert time.monotonic() - enabled <= RELOAD_SECONDS + 1
+
+
+SENSORPACK = Path(__file__).parent / "fixtures" / "engine_packs" / "sensorpack"
+
+
+def test_a_sensor_process_dispatches_into_a_rule_that_runs_an_action(
+    instance_home: Path, served: str
+) -> None:
+    """The echo sensor dispatches to each trigger it is given; enabling the rule on its
+    trigger gives it one: sensor process -> trigger instance -> rule -> core.noop."""
+    keep = {"pack.yaml", "config.schema.yaml", "echo_sensor.py", "echo_sensor.yaml", "alpha.yaml"}
+    shutil.copytree(
+        SENSORPACK,
+        instance_home / "packs" / "sensorpack",
+        ignore=lambda _folder, names: [n for n in names if "." in n and n not in keep],
+    )
+    packhorse(instance_home, "pack", "register", "sensorpack")
+    packhorse(instance_home, "rule", "enable", "sensorpack.alpha")
+    settings = load_settings(instance_home)
+    store = SqlEventStore(bootstrap.database_engine(settings))
+    executions = SqlExecutionStore(bootstrap.database_engine(settings))
+
+    def ran() -> bool:
+        for enforcement in store.enforcements(EnforcementFilter(rule="sensorpack.alpha")):
+            if enforcement.execution_id is None:
+                continue
+            execution = executions.get(enforcement.execution_id)
+            if execution is not None and execution.status is Status.SUCCEEDED:
+                instance = store.get(enforcement.trigger_instance_id)
+                assert instance is not None
+                assert instance.source == "sensor:sensorpack.EchoSensor"
+                assert instance.payload["phase"] == "add"
+                return True
+        return False
+
+    assert within(15, ran), packhorse(
+        instance_home, "trigger-instance", "list", "--trigger-type", "sensorpack.echo", "--json"
+    ).stdout
+    listed = packhorse(instance_home, "sensor", "list", "--json").stdout
+    assert '"running"' in listed

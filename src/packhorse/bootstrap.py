@@ -18,6 +18,8 @@ if TYPE_CHECKING:
     from packhorse.engine.events import EventService
     from packhorse.engine.preparation import Render
     from packhorse.engine.registration import RegistrationOutcome
+    from packhorse.engine.runtime import Runtime
+    from packhorse.engine.sensors import SensorContainer
     from packhorse.model.content import Resource
     from packhorse.model.events import SensorStatus
     from packhorse.params.masking import Redactor
@@ -126,8 +128,10 @@ def create_app(settings: Settings, *, workers: int = 4) -> FastAPI:
         runtime = build_runtime(settings, slots=workers)
         runtime.recover()
         events.on_recorded = runtime.rules.wake
+        sensors = sensor_container(settings, runtime)
         stop = asyncio.Event()
         loops = [
+            asyncio.create_task(sensors.run(stop), name="sensors"),
             asyncio.create_task(runtime.worker.run(stop), name="worker"),
             asyncio.create_task(runtime.workflows.run(stop), name="workflows"),
             asyncio.create_task(runtime.rules.run(stop), name="rules"),
@@ -147,6 +151,23 @@ def create_app(settings: Settings, *, workers: int = 4) -> FastAPI:
         readiness=lambda: readiness_problem(settings),
         lifespan=lifespan,
         routers=[webhooks.router(lambda: events)],
+    )
+
+
+def sensor_container(settings: Settings, runtime: Runtime) -> SensorContainer:
+    """The sensor container of ``packhorse up``: every enabled sensor in a process of its own."""
+    from packhorse.engine.pack_datastore import ServiceDatastoreChannel
+    from packhorse.engine.sensors import SensorContainer, SensorSettings
+
+    return SensorContainer(
+        runtime.events,
+        cached_registry(settings),
+        runtime.events.store,
+        config_for=config_resolver(settings, runtime.datastore),
+        datastore=ServiceDatastoreChannel(runtime.datastore),
+        home=settings.home,
+        system_user=settings.system_user,
+        settings=SensorSettings(max_failures=settings.sensor_max_failures),
     )
 
 

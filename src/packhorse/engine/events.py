@@ -121,6 +121,11 @@ class EventService:
         index = index or self.index()
         bound = index.resolve(trigger)
         if bound is None:
+            # Perhaps newer than this index (a rule registered a moment ago): look again.
+            self.reload()
+            index = self.index()
+            bound = index.resolve(trigger)
+        if bound is None:
             raise NotFound("trigger", trigger)
         body = dict(payload or {})
         if validate:

@@ -117,6 +117,7 @@ class SensorContainer:
         self._now = now
         self._supervisors: dict[str, _Supervisor] = {}
         self._state: RegistryState | None = None
+        self._rule_versions: tuple[tuple[str, str, bool], ...] = ()
         self._index: TriggerIndex | None = None
         self._wakeup = asyncio.Event()
         self._reload = True
@@ -159,9 +160,11 @@ class SensorContainer:
 
     async def _reconcile(self, *, retry_failed: bool) -> None:
         state = self._registry.state()
-        if state == self._state and not retry_failed:
+        # Digests do not change when a rule is only enabled or disabled: compare those too.
+        rule_versions = self._store.rule_versions()
+        if state == self._state and rule_versions == self._rule_versions and not retry_failed:
             return
-        first, self._state = self._state is None, state
+        first, self._state, self._rule_versions = self._state is None, state, rule_versions
         self._index = self._events.index()
         wanted = plan_sensors(
             self._registry.list_resources(Kind.SENSOR),
@@ -248,7 +251,10 @@ class SensorContainer:
             LOG.exception("[%s] could not store a dispatch of %s", spec.ref, trigger)
 
     def announce(self, trigger: str, payload: Mapping[str, Any]) -> None:
-        """Emit one of the container's own triggers (process spawn and exit)."""
+        """Emit one of the container's own triggers (process spawn and exit), when a rule
+        listens to it (StackStorm stores every one; nobody could match them)."""
+        if trigger not in self._events.index().listened:
+            return
         self._emit_quietly(trigger, payload, CONTAINER_SOURCE, None, validate=True)
 
     def _emit_quietly(
