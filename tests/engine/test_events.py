@@ -215,3 +215,63 @@ def test_the_log_cursor_starts_at_the_end_and_never_emits_twice(runtime: Runtime
     triggers.pass_once()  # the first pass starts at the end of the log
     triggers.pass_once()
     assert runtime.events.store.find(InstanceFilter(trigger="core.st2.generic.actiontrigger")) == []
+
+
+def test_core_inject_trigger_fires_a_trigger_from_an_action(runtime: Runtime) -> None:
+    payload = {"service": "web", "severity": "critical"}
+    injected = runtime.executions.request(
+        "core.inject_trigger",
+        {"trigger_name": "signals.alert", "payload": payload, "trace_tag": "t-9"},
+        user="ops",
+    )
+    asyncio.run(
+        drive(
+            runtime,
+            lambda: (
+                runtime.executions.get(injected.id).completed
+                and bool(
+                    runtime.events.store.enforcements(
+                        EnforcementFilter(rule="signals.page_critical")
+                    )
+                )
+            ),
+        )
+    )
+    done = runtime.executions.get(injected.id)
+    assert done.status is Status.SUCCEEDED, done.result
+    assert done.result["result"] == {
+        "trigger": "signals.alert",
+        "payload": payload,
+        "trace_tag": "t-9",
+    }
+    [instance] = runtime.events.store.find(InstanceFilter(trigger="signals.alert"))
+    assert instance.payload == payload and instance.trace_tag == "t-9"
+    assert instance.source == f"execution:{injected.id}"
+    # A payload that breaks the trigger type's schema fails the action, saying why.
+    refused = runtime.executions.request(
+        "core.inject_trigger", {"trigger_name": "signals.alert", "payload": {}}, user="ops"
+    )
+    asyncio.run(drive(runtime, lambda: runtime.executions.get(refused.id).completed))
+    failed = runtime.executions.get(refused.id)
+    assert failed.status is Status.FAILED
+    assert "payload_schema" in json.dumps(failed.result)
+
+
+def test_an_inquiry_that_starts_waiting_fires_the_inquiry_trigger(runtime: Runtime) -> None:
+    runtime.execution_triggers.pass_once()
+    asked = runtime.executions.request("core.ask", {"route": "ops"}, user="ops")
+    asyncio.run(
+        drive(
+            runtime,
+            lambda: bool(
+                runtime.events.store.enforcements(EnforcementFilter(rule="signals.asked"))
+            ),
+        )
+    )
+    assert runtime.executions.get(asked.id).status is Status.PENDING
+    [instance] = runtime.events.store.find(InstanceFilter(trigger="core.st2.generic.inquiry"))
+    assert instance.payload == {"id": asked.id, "route": "ops"}
+    # Answering it is a completion, not a second inquiry trigger.
+    runtime.inquiries.respond(asked.id, {"continue": True}, user="ops")
+    runtime.execution_triggers.pass_once()
+    assert len(runtime.events.store.find(InstanceFilter(trigger="core.st2.generic.inquiry"))) == 1

@@ -115,14 +115,17 @@ def test_datastore_calls_round_trip_with_the_local_prefix(
     assert (Scope.USER, "ada", "pyrunner.DatastoreAction:mine") in pairs
 
 
-def test_st2client_keys_use_the_channel_and_other_calls_say_why_not(execute: Execute) -> None:
+def test_st2client_keys_and_webhooks_use_the_channel_and_other_calls_say_why_not(
+    execute: Execute,
+) -> None:
     outcome, _ = execute(make_request("client"))
     assert outcome.status is RunStatus.SUCCEEDED, outcome.result["stderr"]
     seen = outcome.result["result"]
     assert seen["value"] == "v"
     assert seen["missing"] is None
     assert seen["deleted"] is True
-    assert "need the Packhorse API (coming with the REST API issue)" in seen["webhook"]
+    assert seen["webhook"] == {"trigger": "x.y", "payload": {"a": 1}}  # the webhook's answer
+    assert "need the Packhorse API (coming with the REST API issue)" in seen["unavailable"]
     assert seen["same_client_kind"] == "Client"
 
 

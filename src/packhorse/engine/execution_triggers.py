@@ -1,5 +1,6 @@
 """``core.st2.generic.actiontrigger`` and ``notifytrigger``: trigger instances for finished
-executions, as StackStorm's notifier emits them.
+executions, as StackStorm's notifier emits them; and ``core.st2.generic.inquiry`` when an
+inquiry starts waiting.
 
 They are read from the execution log (every status change is a row there, written in the
 transaction that made it) with a cursor that advances in the same transaction that stores the
@@ -32,6 +33,7 @@ from packhorse.storage.ports import RegistryReader
 
 ACTION_TRIGGER = "core.st2.generic.actiontrigger"
 NOTIFY_TRIGGER = "core.st2.generic.notifytrigger"
+INQUIRY_TRIGGER = "core.st2.generic.inquiry"
 CURSOR = "execution-triggers"
 _FAILED = frozenset({Status.FAILED, Status.TIMEOUT, Status.ABANDONED})
 
@@ -84,16 +86,22 @@ class ExecutionTriggers:
             _, end = store.completions_since(0, [], limit=1)
             store.advance(CURSOR, None, end, [])
             return 0
-        statuses = [status.value for status in COMPLETED]
+        statuses = [status.value for status in (*COMPLETED, Status.PENDING)]
         rows, new = store.completions_since(old, statuses, limit=self._batch)
         listened = self._events.index().listened
         instances: list[TriggerInstance] = []
-        if rows and (ACTION_TRIGGER in listened or NOTIFY_TRIGGER in listened):
+        if rows and listened & {ACTION_TRIGGER, NOTIFY_TRIGGER, INQUIRY_TRIGGER}:
             found = self._executions_by_id(execution_id for _, execution_id, _ in rows)
-            for _, execution_id, _ in rows:
+            for _, execution_id, status in rows:
                 execution = found.get(execution_id)
                 if execution is None:
                     continue  # collected already
+                if status == Status.PENDING.value:
+                    if INQUIRY_TRIGGER in listened and execution.runner_type == "inquirer":
+                        route = str(execution.parameters.get("route") or "")
+                        inquiry = {"id": execution.id, "route": route}
+                        instances.append(self._instance(INQUIRY_TRIGGER, inquiry))
+                    continue
                 if ACTION_TRIGGER in listened:
                     instances.append(self._instance(ACTION_TRIGGER, action_payload(execution)))
                 if NOTIFY_TRIGGER in listened:

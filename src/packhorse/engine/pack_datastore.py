@@ -5,9 +5,11 @@ execution's user owns its ``user`` pairs)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from packhorse.engine.datastore import DatastoreService
+from packhorse.engine.events import EventService
 from packhorse.errors import NotFound
 from packhorse.model.datastore import KeyValue, Scope
 from packhorse.runners.base import RunRequest
@@ -20,8 +22,10 @@ def _user(request: RunRequest, scope: Scope) -> str:
 class ServiceDatastoreChannel:
     """DatastoreChannel over the datastore service (secrets encrypted, masked, redacted)."""
 
-    def __init__(self, service: DatastoreService) -> None:
+    def __init__(self, service: DatastoreService, events: EventService | None = None) -> None:
         self._service = service
+        self.events = events
+        """Where ``inject_trigger`` stores trigger instances (set by the composition root)."""
 
     async def get_value(
         self, request: RunRequest, name: str, *, scope: Scope, decrypt: bool
@@ -72,3 +76,23 @@ class ServiceDatastoreChannel:
             limit=limit,
             offset=offset,
         )
+
+    async def inject_trigger(
+        self,
+        request: RunRequest,
+        trigger: str,
+        payload: Mapping[str, Any],
+        *,
+        trace_tag: str | None,
+    ) -> str:
+        if self.events is None:
+            raise LookupError("this process does not take trigger instances")
+        if not trigger:
+            raise ValueError("Trigger not specified.")
+        instance = self.events.emit(
+            trigger,
+            payload,
+            source=f"execution:{request.execution_id}",
+            trace_tag=trace_tag,
+        )
+        return instance.id

@@ -193,7 +193,8 @@ def build_runtime(settings: Settings, *, slots: int = 4, warm_python: bool = Tru
     from packhorse.expr import Datastore
     from packhorse.runners.python import PythonRunner
 
-    python_runner = PythonRunner(datastore=ServiceDatastoreChannel(datastore), warm=warm_python)
+    channel = ServiceDatastoreChannel(datastore)
+    python_runner = PythonRunner(datastore=channel, warm=warm_python)
     from packhorse.runners.remote import (
         RemoteRunnerSettings,
         RemoteShellCommandRunner,
@@ -253,6 +254,7 @@ def build_runtime(settings: Settings, *, slots: int = 4, warm_python: bool = Tru
     executions.workflow_request = workflows.request
     inquiries = InquiryService(store, on_answer=workflows.wake)
     events = EventService(SqlEventStore(store.engine), registry)
+    channel.events = events  # core.inject_trigger
     rules = RuleEngine(
         events,
         executions,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any, Protocol
 
@@ -65,6 +65,18 @@ class DatastoreChannel(Protocol):
         """Pairs whose names start with ``prefix`` (all pairs when None), by name."""
         ...
 
+    async def inject_trigger(
+        self,
+        request: RunRequest,
+        trigger: str,
+        payload: Mapping[str, Any],
+        *,
+        trace_tag: str | None,
+    ) -> str:
+        """Fire ``trigger`` (``core.inject_trigger``, the API client's generic webhook);
+        returns the new trigger instance's id."""
+        ...
+
 
 class InMemoryDatastoreChannel:
     """A complete datastore channel in a dict (tests, shadow runs). Secrets are not encrypted,
@@ -72,6 +84,7 @@ class InMemoryDatastoreChannel:
 
     def __init__(self) -> None:
         self.pairs: dict[tuple[Scope, str, str], KeyValue] = {}
+        self.injected: list[tuple[str, Mapping[str, Any], str | None]] = []
 
     @staticmethod
     def _user(request: RunRequest, scope: Scope) -> str:
@@ -125,6 +138,17 @@ class InMemoryDatastoreChannel:
         end = None if limit is None else offset + limit
         return [pair if decrypt else masked(pair) for pair in found[offset:end]]
 
+    async def inject_trigger(
+        self,
+        request: RunRequest,
+        trigger: str,
+        payload: Mapping[str, Any],
+        *,
+        trace_tag: str | None,
+    ) -> str:
+        self.injected.append((trigger, payload, trace_tag))
+        return f"injected-{len(self.injected)}"
+
 
 class NoDatastore:
     """The channel of a runner built without one: every call fails, saying so."""
@@ -162,6 +186,16 @@ class NoDatastore:
         limit: int | None,
         offset: int,
     ) -> Sequence[KeyValue]:
+        return await self._refuse()  # type: ignore[no-any-return]
+
+    async def inject_trigger(
+        self,
+        request: RunRequest,
+        trigger: str,
+        payload: Mapping[str, Any],
+        *,
+        trace_tag: str | None,
+    ) -> str:
         return await self._refuse()  # type: ignore[no-any-return]
 
 
@@ -215,6 +249,14 @@ async def _answer(channel: DatastoreChannel, request: RunRequest, call: dict[str
                 offset=int(args.get("offset") or 0),
             )
             return [_wire(pair) for pair in pairs]
+        case "inject":
+            payload = args.get("payload")
+            return await channel.inject_trigger(
+                request,
+                str(args.get("trigger") or ""),
+                payload if isinstance(payload, dict) else {},
+                trace_tag=args.get("trace_tag"),
+            )
         case other:
             raise ValueError(f"unknown datastore operation {other!r}")
 

@@ -141,8 +141,26 @@ class _Unavailable:
         return call
 
 
+class WebhookManager:
+    """``client.webhooks``: the generic webhook fires a trigger (``core.inject_trigger``)."""
+
+    def post_generic_webhook(
+        self,
+        trigger: str,
+        payload: dict[str, Any] | None = None,
+        trace_tag: str | None = None,
+        **kwargs: Any,
+    ) -> dict[str, Any]:
+        _channel().call("inject", trigger=trigger, payload=payload or {}, trace_tag=trace_tag)
+        body: dict[str, Any] = {"trigger": trigger, "payload": payload or {}}
+        if trace_tag:
+            body["trace_tag"] = trace_tag
+        return body  # what StackStorm's webhook answers: the request body
+
+
 class Client:
-    """An API client. ``keys`` works now; the rest waits for Packhorse's REST API."""
+    """An API client. ``keys`` and ``webhooks.post_generic_webhook`` work now; the rest waits
+    for Packhorse's REST API."""
 
     def __init__(
         self,
@@ -157,7 +175,7 @@ class Client:
         self.token = token
         self.api_key = api_key
         self.keys = KeyValuePairManager()
-        self.webhooks = _Unavailable("webhooks")
+        self.webhooks = WebhookManager()
         self.executions = _Unavailable("executions")
         self.liveactions = self.executions
         self.actions = _Unavailable("actions")
