@@ -7,7 +7,9 @@ from pathlib import Path
 import pytest
 
 from packhorse.errors import ConfigurationError, InstanceError
+from packhorse.rules.timers import MissedFires
 from packhorse.settings import (
+    TIMERS_MISSED,
     Settings,
     load_settings,
     resolve_home,
@@ -36,6 +38,8 @@ def test_round_trip_keeps_every_field_and_unknown_sections(tmp_path: Path) -> No
         retention_executions_days=90,
         retention_trigger_instances_days=3,
         sensor_max_failures=4,
+        timers_missed="once",
+        timers_timezone="Europe/Paris",
         extra={"future": {"flag": True, "count": 3, "names": ["a", "b"]}},
     )
     (tmp_path / "packhorse.toml").write_text(settings_to_toml(settings))
@@ -81,3 +85,24 @@ def test_retention_days_must_be_positive(tmp_path: Path) -> None:
     )
     with pytest.raises(ConfigurationError, match=r"\[retention\] executions_days"):
         load_settings(tmp_path)
+
+
+def test_timers_default_to_skipping_missed_fires_in_utc(tmp_path: Path) -> None:
+    (tmp_path / "packhorse.toml").write_text('[instance]\nid = "x"\n')
+    settings = load_settings(tmp_path)
+    assert (settings.timers_missed, settings.timers_timezone) == ("skip", "UTC")
+    assert tuple(m.value for m in MissedFires) == TIMERS_MISSED  # spelt out in both places
+
+
+@pytest.mark.parametrize(
+    ("timers", "message"),
+    [
+        ('missed = "all"', "[timers] missed must be 'skip' or 'once'"),
+        ('timezone = "Mars/Base"', "[timers] timezone 'Mars/Base' is not a known time zone"),
+    ],
+)
+def test_bad_timer_settings_say_what_is_allowed(tmp_path: Path, timers: str, message: str) -> None:
+    (tmp_path / "packhorse.toml").write_text(f'[instance]\nid = "x"\n[timers]\n{timers}\n')
+    with pytest.raises(ConfigurationError) as caught:
+        load_settings(tmp_path)
+    assert message in caught.value.message

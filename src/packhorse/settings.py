@@ -19,6 +19,9 @@ from packhorse.errors import ConfigurationError, InstanceError
 SETTINGS_FILE = "packhorse.toml"
 DEFAULT_LISTEN = "127.0.0.1:9101"
 HOME_ENV = "PACKHORSE_HOME"
+TIMERS_MISSED = ("skip", "once")
+"""The values of :class:`packhorse.rules.timers.MissedFires`, spelt out here so that loading
+settings does not import the timer schedules (every CLI command loads settings)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +60,12 @@ class Settings:
     sensor_max_failures: int = 10
     """Failures in a row (each restarted with a growing delay) after which a sensor is left
     ``failed`` until the next reload; StackStorm gives up after three, silently."""
+    timers_missed: str = "skip"
+    """What timers do with due times missed while Packhorse was down: ``skip`` them (as
+    StackStorm does) or fire ``once`` for the latest of them at start."""
+    timers_timezone: str = "UTC"
+    """Time zone of cron and date timers that name none (StackStorm's
+    ``[timersengine] local_timezone``)."""
     extra: Mapping[str, Any] = field(default_factory=dict)
     """Sections this version does not know; kept so that a rewrite loses nothing."""
 
@@ -135,7 +144,9 @@ def settings_from_toml(home: Path, raw: Mapping[str, Any], file: Path) -> Settin
     retention = _table(raw, "retention", file)
     ssh = _table(raw, "ssh", file)
     sensors = _table(raw, "sensors", file)
-    known = {"instance", "server", "database", "packs", "execution", "ssh", "retention", "sensors"}
+    timers = _table(raw, "timers", file)
+    known = {"instance", "server", "database", "packs", "execution", "ssh", "retention"}
+    known |= {"sensors", "timers"}
     instance_id = _string(instance, "id", file, "instance")
     if not instance_id:
         raise ConfigurationError(f"{file}: [instance] id is required")
@@ -161,6 +172,8 @@ def settings_from_toml(home: Path, raw: Mapping[str, Any], file: Path) -> Settin
             retention, "trigger_instances_days", file, "retention", default=7
         ),
         sensor_max_failures=_positive_int(sensors, "max_failures", file, "sensors", default=10),
+        timers_missed=_missed(timers, file),
+        timers_timezone=_timezone(timers, file),
         extra={k: v for k, v in raw.items() if k not in known},
     )
 
@@ -187,6 +200,10 @@ def settings_to_toml(settings: Settings) -> str:
             "trigger_instances_days": settings.retention_trigger_instances_days,
         },
         "sensors": {"max_failures": settings.sensor_max_failures},
+        "timers": {
+            "missed": settings.timers_missed,
+            "timezone": settings.timers_timezone,
+        },
     }
     lines = ["# Packhorse instance settings. See docs/settings.md.", ""]
     for name, values in [*sections.items(), *settings.extra.items()]:
@@ -230,3 +247,25 @@ def _positive_int(
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
         raise ConfigurationError(f"{file}: [{section}] {key} must be a positive integer")
     return value
+
+
+def _missed(table: Mapping[str, Any], file: Path) -> str:
+    value = table.get("missed", TIMERS_MISSED[0])
+    if value not in TIMERS_MISSED:
+        choices = " or ".join(repr(choice) for choice in TIMERS_MISSED)
+        raise ConfigurationError(f"{file}: [timers] missed must be {choices}")
+    return str(value)
+
+
+def _timezone(table: Mapping[str, Any], file: Path) -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    name = _string(table, "timezone", file, "timers") or "UTC"
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigurationError(
+            f"{file}: [timers] timezone {name!r} is not a known time zone",
+            hint="use an IANA name such as 'UTC' or 'Europe/Paris'",
+        ) from None
+    return name

@@ -10,8 +10,8 @@ processes on one database, never fire a due time twice.
 When a timer is due, the service reads when it last fired, finds the latest due time since
 then (or since its rule's pack was registered, for a timer that never fired) and fires it if it
 is at most ``grace`` late, or whatever its age with ``missed=ONCE``; older due times are
-dropped. So a fire missed while Packhorse was down, or while the rule was disabled, is skipped
-by default (as StackStorm does) or caught up once.
+dropped. So a fire missed while Packhorse was down is skipped by default (as StackStorm does)
+or caught up once.
 
 Rules are read from the registry at start, on :meth:`TimerService.reload`, and whenever the
 rule digests of ``registry.state()`` change (checked every ``poll_seconds``): enabling,
