@@ -10,6 +10,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from packhorse.model.events import Trigger
 from packhorse.rules.timers import (
@@ -128,6 +130,7 @@ CRON = [
     ({"year": 2100}, "2024-01-01 00:00", [None]),  # beyond croniter's calendar
     ({"year": "2020-2023"}, "2024-01-01 00:00", [None]),
     ({"month": 2, "day": 30}, "2024-01-01 00:00", [None]),
+    ({"month": 7, "day": 11, "week": 24}, "2024-01-01 00:00", [None]),  # never in that week
 ]
 
 
@@ -181,6 +184,8 @@ ZONED = [
         "2024-10-26 23:30",
         ["2024-10-27 00:00", "2024-10-27 02:00", "2024-10-27 03:00"],
     ),
+    # Monthly across the change forward (APScheduler 3.11 skips April here).
+    ({"day": 1, "timezone": PARIS}, "2026-02-28 23:00", ["2026-03-31 22:00", "2026-04-30 22:00"]),
     # Looked at from inside the repeated hour (02:10 CET), the next quarter is 02:15 CET.
     ({"minute": "*/15", "timezone": PARIS}, "2024-10-27 01:10", ["2024-10-27 01:15"]),
 ]
@@ -338,3 +343,74 @@ def test_an_invalid_timer_raises_with_every_problem() -> None:
 )
 def test_valid_timers_have_no_problems(trigger_type: str, parameters: dict[str, Any]) -> None:
     assert timer_problems(trigger_type, parameters) == []
+
+
+# -- APScheduler as the oracle ----------------------------------------------------------------
+
+_RANGES = {
+    "year": (2024, 2032),
+    "month": (1, 12),
+    "day": (1, 31),
+    "week": (1, 53),
+    "day_of_week": (0, 6),
+    "hour": (0, 23),
+    "minute": (0, 59),
+    "second": (0, 59),
+}
+_NAMED = {
+    "day": ["last", "1st mon", "3rd fri", "last sun", "5th thu"],
+    "day_of_week": ["mon-fri", "sat", "sun", "tue-thu"],
+    "month": ["jan", "feb-apr", "dec"],
+}
+
+
+def _items(name: str) -> st.SearchStrategy[str]:
+    low, high = _RANGES[name]
+    value = st.integers(low, high)
+    pair = st.tuples(value, value).map(sorted)
+    forms = [
+        value.map(str),
+        pair.map(lambda p: f"{p[0]}-{p[1]}"),
+        st.integers(1, max(1, (high - low) // 2)).map(lambda n: f"*/{n}"),
+        st.tuples(pair, st.integers(1, 9))
+        .filter(lambda t: t[1] <= t[0][1] - t[0][0])
+        .map(lambda t: f"{t[0][0]}-{t[0][1]}/{t[1]}"),
+        st.just("*"),
+    ]
+    if name in _NAMED:
+        forms.append(st.sampled_from(_NAMED[name]))
+    return st.lists(st.one_of(forms), min_size=1, max_size=2).map(",".join)
+
+
+CRON_SPECS = st.fixed_dictionaries({}, optional={name: _items(name) for name in _RANGES}).filter(
+    bool
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    CRON_SPECS,
+    st.sampled_from(["UTC", "Asia/Tokyo", "Asia/Kolkata"]),
+    st.datetimes(dt.datetime(2024, 1, 1), dt.datetime(2030, 1, 1), timezones=st.just(dt.UTC)),
+)
+def test_cron_due_times_are_apschedulers(
+    parameters: dict[str, str], zone: str, after: dt.datetime
+) -> None:
+    """Time zones without daylight saving: there APScheduler 3.11 (what StackStorm runs) has
+    bugs of its own (see docs/compatibility.md)."""
+    from apscheduler.triggers.cron import CronTrigger
+
+    horizon = after + dt.timedelta(days=3650)  # APScheduler searches to year 9999 otherwise
+    ours = schedule(CRON_TIMER, **parameters, timezone=zone)
+    theirs = CronTrigger(**parameters, timezone=zone, end_date=horizon)
+    expected: list[dt.datetime | None] = []
+    previous = None
+    for _ in range(3):
+        previous = theirs.get_next_fire_time(
+            previous, previous or after + dt.timedelta(microseconds=1)
+        )
+        expected.append(None if previous is None else previous.astimezone(dt.UTC))
+        if previous is None:
+            break
+    found = series(ours, after, len(expected))
+    assert [None if due is None or due > horizon else due for due in found] == expected

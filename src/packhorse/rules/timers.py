@@ -52,8 +52,8 @@ UTC = dt.UTC
 
 
 class MissedFires(StrEnum):
-    """What to do with due times that passed without firing (Packhorse was down, the rule
-    was disabled, or the process was stalled for longer than the grace period)."""
+    """What to do with due times that passed without firing (Packhorse was down, or its
+    process stalled for longer than the grace period)."""
 
     SKIP = "skip"
     """Drop them, as StackStorm does (APScheduler, one-second grace, nothing kept across
@@ -271,7 +271,9 @@ _FORMS = {
 _CRONITER_LAST_YEAR = 2099
 """croniter's calendar ends here; later years never come."""
 _MAX_STEPS = 10_000
-"""Bound on the search for a due time in a matching ISO week (a week a step)."""
+"""Bound on the steps of the search for a due time in a matching ISO week (each step moves
+to the next matching week at least, so the end of the calendar comes first)."""
+_MAX_WEEKS = 53 * 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -400,6 +402,8 @@ class CronSchedule:
 
         start = after.astimezone(self.timezone).replace(tzinfo=None)
         for _ in range(_MAX_STEPS):
+            if start.year > _CRONITER_LAST_YEAR:
+                return None
             candidates = []
             for expression in self.expressions:
                 try:
@@ -413,7 +417,9 @@ class CronSchedule:
                 return None
             wall: dt.datetime = min(candidates)
             if self.weeks is not None and wall.isocalendar().week not in self.weeks:
-                monday = wall.date() + dt.timedelta(days=7 - wall.weekday())
+                monday = _next_week(wall.date(), self.weeks)
+                if monday is None:
+                    return None
                 start = dt.datetime.combine(monday, dt.time()) - dt.timedelta(microseconds=1)
                 continue
             for fold in (0, 1):  # a repeated wall time may lie before ``after`` the first time
@@ -422,6 +428,19 @@ class CronSchedule:
                     return due
             start = wall
         return None
+
+
+def _next_week(day: dt.date, weeks: frozenset[int]) -> dt.date | None:
+    """The first Monday after ``day`` that starts one of ``weeks`` (week 53 comes every five
+    or six years)."""
+    monday = day + dt.timedelta(days=7 - day.weekday())
+    for _ in range(_MAX_WEEKS):
+        if monday.year > _CRONITER_LAST_YEAR:
+            break
+        if monday.isocalendar().week in weeks:
+            return monday
+        monday += dt.timedelta(days=7)
+    return None
 
 
 def _cron(
