@@ -70,6 +70,11 @@ def test_interval_timers_fire_on_a_fixed_grid(unit: str, delta: int, after: str,
     assert plan.next_due(at(after)) == at(due)
 
 
+def test_an_interval_ends_with_the_calendar() -> None:
+    plan = schedule(INTERVAL_TIMER, unit="weeks", delta=100_000)
+    assert plan.next_due(at("9990-01-01 00:00")) is None
+
+
 def test_an_interval_series_is_even_and_ignores_the_time_zone() -> None:
     plain = schedule(INTERVAL_TIMER, unit="minutes", delta=7)
     zoned = schedule(INTERVAL_TIMER, unit="minutes", delta=7, timezone="Europe/Paris")
@@ -292,6 +297,8 @@ PROBLEMS = [
     (INTERVAL_TIMER, {"unit": "days", "delta": 0}, ["delta: 0 is not a whole number of 1"]),
     (INTERVAL_TIMER, {"unit": "days", "delta": "5"}, ["delta: '5' is not a whole number"]),
     (INTERVAL_TIMER, {}, ["unit: is required", "delta: is required"]),
+    (INTERVAL_TIMER, {"unit": ["days"], "delta": True}, ["unit: ['days'] is not", "delta: True"]),
+    (INTERVAL_TIMER, {"unit": "weeks", "delta": 10**12}, ["is too long an interval"]),
     (INTERVAL_TIMER, {"unit": "days", "delta": 1, "every": 2}, ["every: unknown parameter"]),
     (
         CRON_TIMER,
@@ -312,6 +319,7 @@ PROBLEMS = [
     (CRON_TIMER, {"hour": ""}, ["hour: '': expected"]),
     (CRON_TIMER, {"timezone": "Mars/Base"}, ["timezone: unknown time zone 'Mars/Base'"]),
     (DATE_TIMER, {}, ["date: is required"]),
+    (DATE_TIMER, {"date": "9999-12-31 23:00", "timezone": "America/New_York"}, ["out of range"]),
     (DATE_TIMER, {"date": "tomorrow"}, ["date: 'tomorrow' is not an ISO 8601 date"]),
     ("core.st2.webhook", {"url": "x"}, ["'core.st2.webhook' is not a timer trigger type"]),
 ]

@@ -87,6 +87,8 @@ class InvalidTimer(PackhorseError):
 
 
 class Schedule(Protocol):
+    """When a timer is due."""
+
     def next_due(self, after: dt.datetime) -> dt.datetime | None:
         """The first due time strictly after ``after`` (aware), in UTC; None: never again."""
         ...
@@ -148,7 +150,13 @@ def should_fire(
 INTERVAL_ORIGIN = dt.datetime(1970, 1, 5, tzinfo=UTC)
 """Interval timers fire at whole multiples of their interval counted from here (a Monday)."""
 
-_UNITS = ("weeks", "days", "hours", "minutes", "seconds")
+_UNITS = {
+    "weeks": dt.timedelta(weeks=1),
+    "days": dt.timedelta(days=1),
+    "hours": dt.timedelta(hours=1),
+    "minutes": dt.timedelta(minutes=1),
+    "seconds": dt.timedelta(seconds=1),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,7 +165,10 @@ class IntervalSchedule:
 
     def next_due(self, after: dt.datetime) -> dt.datetime | None:
         count = (after - INTERVAL_ORIGIN) // self.every
-        return INTERVAL_ORIGIN + (count + 1) * self.every
+        try:
+            return INTERVAL_ORIGIN + (count + 1) * self.every
+        except OverflowError:  # past the year 9999
+            return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,17 +181,21 @@ class DateSchedule:
 
 def _interval(parameters: Mapping[str, Any], problems: list[TimerProblem]) -> IntervalSchedule:
     unit, delta = parameters.get("unit"), parameters.get("delta")
+    step = _UNITS.get(unit) if isinstance(unit, str) else None
     if unit is None:
         problems.append(TimerProblem("unit", f"is required: one of {', '.join(_UNITS)}"))
-    elif unit not in _UNITS:
+    elif step is None:
         problems.append(TimerProblem("unit", f"{unit!r} is not one of {', '.join(_UNITS)}"))
     if delta is None:
         problems.append(TimerProblem("delta", "is required: a whole number of units"))
     elif not isinstance(delta, int) or isinstance(delta, bool) or delta < 1:
         problems.append(TimerProblem("delta", f"{delta!r} is not a whole number of 1 or more"))
-    if problems:
-        return IntervalSchedule(dt.timedelta(seconds=1))
-    return IntervalSchedule(dt.timedelta(**{str(unit): int(str(delta))}))
+    elif step is not None:
+        try:
+            return IntervalSchedule(step * delta)
+        except OverflowError:
+            problems.append(TimerProblem("delta", f"{delta} {unit} is too long an interval"))
+    return IntervalSchedule(dt.timedelta(seconds=1))  # not used: there are problems
 
 
 def _date(
@@ -203,7 +218,11 @@ def _date(
         return DateSchedule(INTERVAL_ORIGIN)
     if at.tzinfo is None:
         at = at.replace(tzinfo=zone)
-    return DateSchedule(at.astimezone(UTC))
+    try:
+        return DateSchedule(at.astimezone(UTC))
+    except OverflowError:
+        problems.append(TimerProblem("date", f"{text!r} is out of range"))
+        return DateSchedule(INTERVAL_ORIGIN)
 
 
 def _zone(
