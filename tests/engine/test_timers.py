@@ -42,11 +42,16 @@ def at(text: str) -> dt.datetime:
     return dt.datetime.fromisoformat(text).replace(tzinfo=dt.UTC)
 
 
+def stamp(text: str) -> str:
+    """``executed_at`` of a fire at ``text``: StackStorm's ``str()`` of the time."""
+    return str(at(text))
+
+
 def minutes(first: str, last: str) -> list[str]:
-    """ISO times of every whole minute from ``first`` to ``last``."""
+    """``executed_at`` of fires at every whole minute from ``first`` to ``last``."""
     moment, end, found = at(first), at(last), []
     while moment <= end:
-        found.append(iso(moment))
+        found.append(str(moment))
         moment += dt.timedelta(minutes=1)
     return found
 
@@ -110,7 +115,13 @@ class Timed:
         outcome = bootstrap.register_instance_packs(self.settings, refs=["timed"])
         assert outcome.ok, [d.format() for d in outcome.diagnostics]
 
-    def set_enabled(self, rule: str, enabled: bool) -> None:
+    def set_enabled(self, rule: str, enabled: bool, *, by: str = "file") -> None:
+        """Switch a rule by editing its file and registering the pack again, or ``by``
+        ``command`` (``packhorse rule enable|disable``)."""
+        if by == "command":
+            registry = bootstrap.content_registry(self.settings)
+            assert registry.set_enabled(Kind.RULE, f"timed.{rule}", enabled)
+            return
         file = self.settings.packs_dir / "timed" / "rules" / f"{rule}.yaml"
         text = file.read_text()
         file.write_text(
@@ -185,11 +196,8 @@ def test_each_due_time_fires_once_and_rules_with_the_same_timer_share_it(timed: 
 
     # 23:50:00 was due 30 s before the start: missed, skipped.
     assert timed.executed_at(EVERY_MINUTE) == minutes("2030-12-31 23:51", "2031-01-01 00:16")
-    assert timed.executed_at(QUARTER_HOUR) == [
-        iso(at("2031-01-01 00:00")),
-        iso(at("2031-01-01 00:15")),
-    ]
-    assert timed.executed_at(NEW_YEAR) == [iso(at("2031-01-01 00:00"))]
+    assert timed.executed_at(QUARTER_HOUR) == [stamp("2031-01-01 00:00"), stamp("2031-01-01 00:15")]
+    assert timed.executed_at(NEW_YEAR) == [stamp("2031-01-01 00:00")]
     assert timed.fired(LONG_AGO) == []  # due before its pack was registered
     assert timed.fired(EVERY_SECOND) == []  # its rule is disabled
     first = timed.fired(EVERY_MINUTE)[0]
@@ -199,7 +207,7 @@ def test_each_due_time_fires_once_and_rules_with_the_same_timer_share_it(timed: 
         "timer",
     )
     assert first.payload == {
-        "executed_at": "2030-12-31T23:51:00.000000Z",
+        "executed_at": "2030-12-31 23:51:00+00:00",
         "schedule": {"unit": "minutes", "delta": 1},
     }
     assert timed.store.last_fire(EVERY_MINUTE.ref) == iso(at("2031-01-01 00:16"))
@@ -270,7 +278,7 @@ def test_a_restarted_service_fires_nothing_twice(timed: Timed, restart_at: str) 
     time = FakeTime(START)
     first = timed.service(clock=time.clock, sleep=time.sleep)
     asyncio.run(run(time, [first], [(at(restart_at), nothing)]))
-    assert timed.executed_at(EVERY_MINUTE)[-1] == iso(at("2030-12-31 23:55"))
+    assert timed.executed_at(EVERY_MINUTE)[-1] == stamp("2030-12-31 23:55")
 
     second = timed.service(clock=time.clock, sleep=time.sleep)
     asyncio.run(run(time, [second], [(at("2030-12-31 23:57:30"), nothing)]))
@@ -282,8 +290,8 @@ def test_two_services_on_one_database_fire_each_due_time_once_in_total(timed: Ti
     services = [timed.service(clock=time.clock, sleep=time.sleep) for _ in range(2)]
     asyncio.run(run(time, services, [(at("2031-01-01 00:05:30"), nothing)]))
     assert timed.executed_at(EVERY_MINUTE) == minutes("2030-12-31 23:51", "2031-01-01 00:05")
-    assert timed.executed_at(QUARTER_HOUR) == [iso(at("2031-01-01 00:00"))]
-    assert timed.executed_at(NEW_YEAR) == [iso(at("2031-01-01 00:00"))]
+    assert timed.executed_at(QUARTER_HOUR) == [stamp("2031-01-01 00:00")]
+    assert timed.executed_at(NEW_YEAR) == [stamp("2031-01-01 00:00")]
 
 
 @pytest.mark.parametrize("missed", list(MissedFires))
@@ -297,12 +305,12 @@ def test_fires_missed_while_down_are_skipped_or_caught_up_once(
     after = timed.service(clock=time.clock, sleep=time.sleep, missed=missed)
     asyncio.run(run(time, [after], [(at("2031-01-01 00:11:30"), nothing)]))
 
-    back = iso(at("2031-01-01 00:10:30"))
+    back = stamp("2031-01-01 00:10:30")
     caught_up = [back] if missed is MissedFires.ONCE else []
     assert timed.executed_at(EVERY_MINUTE) == [
         *minutes("2030-12-31 23:51", "2030-12-31 23:52"),
         *caught_up,
-        iso(at("2031-01-01 00:11")),
+        stamp("2031-01-01 00:11"),
     ]
     assert timed.executed_at(QUARTER_HOUR) == caught_up
     assert timed.executed_at(NEW_YEAR) == caught_up
@@ -312,7 +320,10 @@ def test_fires_missed_while_down_are_skipped_or_caught_up_once(
         assert timed.store.last_fire(NEW_YEAR.ref) == iso(at("2031-01-01 00:00"))
 
 
-def test_enabling_and_disabling_a_rule_takes_effect_within_two_seconds(timed: Timed) -> None:
+@pytest.mark.parametrize("by", ["file", "command"])
+def test_enabling_and_disabling_a_rule_takes_effect_within_two_seconds(
+    timed: Timed, by: str
+) -> None:
     time = FakeTime(START)
     service = timed.service(clock=time.clock, sleep=time.sleep)
     enabled_at = START + dt.timedelta(seconds=5.3)
@@ -322,14 +333,14 @@ def test_enabling_and_disabling_a_rule_takes_effect_within_two_seconds(timed: Ti
             time,
             [service],
             [
-                (enabled_at, lambda: timed.set_enabled("every_second", True)),
+                (enabled_at, lambda: timed.set_enabled("every_second", True, by=by)),
                 (enabled_at + dt.timedelta(seconds=2), nothing),
-                (disabled_at, lambda: timed.set_enabled("every_second", False)),
+                (disabled_at, lambda: timed.set_enabled("every_second", False, by=by)),
                 (disabled_at + dt.timedelta(seconds=5), nothing),
             ],
         )
     )
-    fired = [at(moment.rstrip("Z")) for moment in timed.executed_at(EVERY_SECOND)]
+    fired = [dt.datetime.fromisoformat(moment) for moment in timed.executed_at(EVERY_SECOND)]
     assert fired[0] <= enabled_at + dt.timedelta(seconds=2)
     assert fired[-1] <= disabled_at + dt.timedelta(seconds=1)
     assert len(fired) >= 9

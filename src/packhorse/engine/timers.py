@@ -14,8 +14,9 @@ dropped. So a fire missed while Packhorse was down is skipped by default (as Sta
 or caught up once.
 
 Rules are read from the registry at start, on :meth:`TimerService.reload`, and whenever the
-rule digests of ``registry.state()`` change (checked every ``poll_seconds``): enabling,
-disabling or editing a rule while the service runs takes effect within that time.
+rules' versions change (digest and enabled flag, checked every ``poll_seconds`` without
+reading their bodies): registering a pack, ``packhorse rule enable|disable`` or editing a rule
+while the service runs takes effect within that time.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from packhorse.engine.clock import iso, utc_now
@@ -43,6 +44,9 @@ from packhorse.rules.timers import (
 from packhorse.storage.ports import RegistryReader
 
 log = logging.getLogger(__name__)
+
+RuleVersions = tuple[tuple[str, str, bool], ...]
+"""``(ref, digest, enabled)`` of every rule (``SqlEventStore.rule_versions``)."""
 
 DEFAULT_GRACE = dt.timedelta(seconds=10)
 """A due time this late still fires with ``missed=SKIP``: the process was busy, not down."""
@@ -86,7 +90,7 @@ class TimerService:
         self._grace = grace
         self._poll = dt.timedelta(seconds=poll_seconds)
         self._timers: dict[str, _Timer] = {}
-        self._rules: Mapping[str, str] | None = None
+        self._rules: RuleVersions | None = None
         self._next_check: dt.datetime | None = None
 
     @property
@@ -97,7 +101,7 @@ class TimerService:
     def reload(self) -> None:
         """Read the enabled rules with a timer trigger again; timers still wanted keep their
         place, new ones are looked at on the next pass, the others are dropped."""
-        self._rules = self._rule_digests()
+        self._rules = self._events.store.rule_versions()
         registered: dict[str, dt.datetime] = {}
         wanted: dict[str, tuple[Trigger, dt.datetime]] = {}
         for rule in self._registry.list_resources(Kind.RULE):
@@ -162,7 +166,11 @@ class TimerService:
         due = latest_due(timer.schedule, since=since, now=now)
         instance = None
         if due is not None and should_fire(due, now=now, missed=self._missed, grace=self._grace):
-            payload = {"executed_at": iso(now), "schedule": dict(timer.trigger.parameters)}
+            payload = {
+                # StackStorm's str() of the time, as rules may parse it (like start_timestamp).
+                "executed_at": now.astimezone(dt.UTC).isoformat(" "),
+                "schedule": dict(timer.trigger.parameters),
+            }
             instance = self._events.fire_timer(timer.trigger, iso(due), payload)
             if instance is None:
                 log.debug("timer %s already fired for %s elsewhere", ref, iso(due))
@@ -180,7 +188,7 @@ class TimerService:
         if self._next_check is not None and now < self._next_check:
             return
         self._next_check = now + self._poll
-        if self._rules is None or self._rule_digests() != self._rules:
+        if self._rules is None or self._events.store.rule_versions() != self._rules:
             self.reload()
 
     def _delay(self) -> float:
@@ -200,13 +208,6 @@ class TimerService:
         finally:
             sleeper.cancel()
             stopper.cancel()
-
-    def _rule_digests(self) -> dict[str, str]:
-        return {
-            ref: digest
-            for (kind, ref), (_pack, digest) in self._registry.state().resources.items()
-            if kind is Kind.RULE
-        }
 
     def _registered_at(self, pack: str) -> dt.datetime:
         registered = self._registry.get_pack(pack)
