@@ -150,3 +150,29 @@ def test_a_sensor_process_dispatches_into_a_rule_that_runs_an_action(
     ).stdout
     listed = packhorse(instance_home, "sensor", "list", "--json").stdout
     assert '"running"' in listed
+
+
+TIMED = Path(__file__).parent / "fixtures" / "engine_packs" / "timed"
+
+
+def test_an_interval_timer_enabled_while_up_runs_fires_its_rule(
+    instance_home: Path, served: str
+) -> None:
+    shutil.copytree(TIMED, instance_home / "packs" / "timed")
+    packhorse(instance_home, "pack", "register", "timed")
+    packhorse(instance_home, "rule", "enable", "timed.every_second")
+    settings = load_settings(instance_home)
+    store = SqlEventStore(bootstrap.database_engine(settings))
+    executions = SqlExecutionStore(bootstrap.database_engine(settings))
+
+    def ran_twice() -> bool:
+        done = []
+        for enforcement in store.enforcements(EnforcementFilter(rule="timed.every_second")):
+            execution = executions.get(enforcement.execution_id or "")
+            if execution is not None and execution.status is Status.SUCCEEDED:
+                instance = store.get(enforcement.trigger_instance_id)
+                assert instance is not None and instance.source == "timer"
+                done.append(instance.payload["executed_at"])
+        return len(set(done)) >= 2
+
+    assert within(6, ran_twice)

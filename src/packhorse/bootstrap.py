@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from packhorse.engine.registration import RegistrationOutcome
     from packhorse.engine.runtime import Runtime
     from packhorse.engine.sensors import SensorContainer
+    from packhorse.engine.timers import TimerService
     from packhorse.model.content import Resource
     from packhorse.model.events import SensorStatus
     from packhorse.params.masking import Redactor
@@ -129,9 +130,11 @@ def create_app(settings: Settings, *, workers: int = 4) -> FastAPI:
         runtime.recover()
         events.on_recorded = runtime.rules.wake
         sensors = sensor_container(settings, runtime)
+        timers = timer_service(settings, runtime)
         stop = asyncio.Event()
         loops = [
             asyncio.create_task(sensors.run(stop), name="sensors"),
+            asyncio.create_task(timers.run(stop), name="timers"),
             asyncio.create_task(runtime.worker.run(stop), name="worker"),
             asyncio.create_task(runtime.workflows.run(stop), name="workflows"),
             asyncio.create_task(runtime.rules.run(stop), name="rules"),
@@ -168,6 +171,21 @@ def sensor_container(settings: Settings, runtime: Runtime) -> SensorContainer:
         home=settings.home,
         system_user=settings.system_user,
         settings=SensorSettings(max_failures=settings.sensor_max_failures),
+    )
+
+
+def timer_service(settings: Settings, runtime: Runtime) -> TimerService:
+    """The timers of ``packhorse up``: interval, cron and date timers of the enabled rules."""
+    from zoneinfo import ZoneInfo
+
+    from packhorse.engine.timers import TimerService
+    from packhorse.rules.timers import MissedFires
+
+    return TimerService(
+        runtime.events,
+        cached_registry(settings),
+        missed=MissedFires(settings.timers_missed),
+        timezone=ZoneInfo(settings.timers_timezone),
     )
 
 

@@ -145,8 +145,17 @@ def settings_from_toml(home: Path, raw: Mapping[str, Any], file: Path) -> Settin
     ssh = _table(raw, "ssh", file)
     sensors = _table(raw, "sensors", file)
     timers = _table(raw, "timers", file)
-    known = {"instance", "server", "database", "packs", "execution", "ssh", "retention"}
-    known |= {"sensors", "timers"}
+    known = {
+        "instance",
+        "server",
+        "database",
+        "packs",
+        "execution",
+        "ssh",
+        "retention",
+        "sensors",
+        "timers",
+    }
     instance_id = _string(instance, "id", file, "instance")
     if not instance_id:
         raise ConfigurationError(f"{file}: [instance] id is required")
