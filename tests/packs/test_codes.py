@@ -345,6 +345,16 @@ CASES = [
         4,
         "payload_schema is not a valid JSON schema",
     ),
+    Case(
+        "PH314",
+        rule(
+            "trigger:\n  type: core.st2.CronTimer\n  parameters:\n    day_of_week: funday\n"
+            + TO_A
+        ),
+        "rules/r.yaml",
+        6,
+        "day_of_week: 'funday': unknown name",
+    ),
     # PH4xx: sensors
     Case("PH401", sensor("entry_point: missing.py\n"), "sensors/s.yaml", 3, "sensors/missing.py"),
     Case("PH402", sensor("entry_point: ../../x.py\n"), "sensors/s.yaml", 3, "outside the pack"),

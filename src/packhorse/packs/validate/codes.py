@@ -91,6 +91,7 @@ _TABLE: tuple[tuple[str, Severity, str], ...] = (
     ("PH311", E, "malformed reference"),
     ("PH312", E, "unknown rule type"),
     ("PH313", E, "invalid JSON schema in a trigger type"),
+    ("PH314", E, "invalid timer parameters"),
     ("PH401", E, "sensor entry_point file not found"),
     ("PH402", E, "sensor entry_point outside the pack"),
     ("PH403", E, "invalid poll_interval"),

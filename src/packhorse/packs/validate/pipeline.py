@@ -327,6 +327,24 @@ def _check_trigger_parameters(
             f"trigger parameters do not match {reference.ref!r}: {error.message}",
             (*reference.parameters_at, *error.path),
         )
+    if not errors and reference.ref in _TIMER_TYPES:
+        _check_timer(reference, parameters)
+
+
+_TIMER_TYPES = frozenset({"core.st2.IntervalTimer", "core.st2.CronTimer", "core.st2.DateTimer"})
+
+
+def _check_timer(reference: Reference, parameters: Mapping[str, Any]) -> None:
+    """What the schema cannot see (a cron field out of range, a date that does not parse),
+    each at its parameter. Imported here: only timer rules pay for it."""
+    from packhorse.rules.timers import timer_problems
+
+    given = reference.parameters or {}
+    for problem in timer_problems(reference.ref, parameters):
+        at = (problem.parameter,) if problem.parameter in given else ()
+        reference.report.add(
+            "PH314", f"{reference.ref}: {problem.format()}", (*reference.parameters_at, *at)
+        )
 
 
 def with_loose_trigger_types(
