@@ -348,8 +348,7 @@ CASES = [
     Case(
         "PH314",
         rule(
-            "trigger:\n  type: core.st2.CronTimer\n  parameters:\n    day_of_week: funday\n"
-            + TO_A
+            "trigger:\n  type: core.st2.CronTimer\n  parameters:\n    day_of_week: funday\n" + TO_A
         ),
         "rules/r.yaml",
         6,
