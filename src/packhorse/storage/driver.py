@@ -29,6 +29,7 @@ import sqlalchemy as sa
 from sqlalchemy.sql.compiler import SQLCompiler
 
 from packhorse.errors import Conflict, StorageError
+from packhorse.storage.database import writer_lock
 
 __all__ = ["DriverTransaction", "Prepared", "driver_transaction"]
 
@@ -122,6 +123,15 @@ class DriverTransaction:
 def driver_transaction(engine: sa.Engine, *, write: bool = False) -> Iterator[DriverTransaction]:
     """One transaction on a pooled DBAPI connection: committed on success, rolled back on
     error, driver errors translated (see the module docstring)."""
+    with (
+        writer_lock(engine) if write else contextlib.nullcontext(),
+        _driver_transaction(engine, write) as driver,
+    ):
+        yield driver
+
+
+@contextlib.contextmanager
+def _driver_transaction(engine: sa.Engine, write: bool) -> Iterator[DriverTransaction]:
     dialect = engine.dialect
     dbapi = dialect.loaded_dbapi
     connection = engine.raw_connection()
