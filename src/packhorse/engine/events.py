@@ -93,13 +93,22 @@ class EventService:
         """Called after an instance is stored (the dispatcher sets it to wake up)."""
         self._ttl = ttl
         self._monotonic = monotonic
-        self._index: tuple[float, TriggerIndex] | None = None
+        self._index: tuple[float, object, TriggerIndex] | None = None
 
     def index(self) -> TriggerIndex:
+        """Trigger types and triggers as registered. Checked at most every ``ttl`` seconds by
+        their versions (a cheap query); rebuilt only when they changed."""
         now = self._monotonic()
-        if self._index is None or now - self._index[0] >= self._ttl:
-            self._index = (now, trigger_index(self._registry))
-        return self._index[1]
+        cached = self._index
+        if cached is not None and now - cached[0] < self._ttl:
+            return cached[2]
+        versions = (self.store.trigger_type_versions(), self.store.rule_versions())
+        if cached is not None and cached[1] == versions:
+            index = cached[2]
+        else:
+            index = trigger_index(self._registry)
+        self._index = (now, versions, index)
+        return index
 
     def reload(self) -> None:
         self._index = None

@@ -77,6 +77,11 @@ _RULE_VERSIONS = Prepared(
     .where(_resources.c.kind == "rule")
     .order_by(_resources.c.ref)
 )
+_TRIGGER_TYPE_VERSIONS = Prepared(
+    sa.select(_resources.c.ref, _resources.c.digest)
+    .where(_resources.c.kind == "trigger_type")
+    .order_by(_resources.c.ref)
+)
 _ENFORCED = Prepared(
     sa.select(_enforcements.c.rule).where(
         _enforcements.c.trigger_instance_id == sa.bindparam("target_id")
@@ -250,6 +255,11 @@ class SqlEventStore:
         the rules changed (no bodies read)."""
         with driver_transaction(self._engine) as driver:
             return tuple((r[0], r[1], bool(r[2])) for r in driver.all(_RULE_VERSIONS))
+
+    def trigger_type_versions(self) -> tuple[tuple[str, str], ...]:
+        """``(ref, digest)`` of every registered trigger type (no bodies read)."""
+        with driver_transaction(self._engine) as driver:
+            return tuple((r[0], r[1]) for r in driver.all(_TRIGGER_TYPE_VERSIONS))
 
     # -- enforcements -------------------------------------------------------------------------
 
