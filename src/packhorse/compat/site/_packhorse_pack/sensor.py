@@ -46,8 +46,9 @@ from _packhorse_pack.action import (
     read_stdin,
 )
 from _packhorse_pack.base import level_number
-from _packhorse_pack.datastore import SYSTEM_SCOPE, SensorDatastoreService
+from _packhorse_pack.datastore import SensorDatastoreService
 from _packhorse_pack.host import die_with_parent
+from _packhorse_pack.service import DatastoreMethods
 
 __all__ = ["SensorService", "SensorWrapper", "main"]
 
@@ -146,7 +147,7 @@ def trace_tag_of(trace_context: Any) -> str | None:
     return None if tag is None else str(tag)
 
 
-class SensorService:
+class SensorService(DatastoreMethods):
     """``self.sensor_service`` of a sensor: dispatch, loggers, the datastore."""
 
     def __init__(self, sensor_wrapper: SensorWrapper) -> None:
@@ -170,9 +171,6 @@ class SensorService:
         logger.propagate = True
         return logger
 
-    def get_user_info(self) -> dict[str, Any]:
-        return self._datastore_service.get_user_info()
-
     def dispatch(self, trigger: Any, payload: Any = None, trace_tag: str | None = None) -> None:
         """Emit ``trigger`` (a ref or a trigger dict) with ``payload``. The engine checks the
         payload against the trigger type's schema and drops it, with a warning in its log,
@@ -183,40 +181,6 @@ class SensorService:
         self, trigger: Any, payload: Any = None, trace_context: Any = None
     ) -> None:
         self._sensor_wrapper.dispatch(trigger, payload, trace_tag_of(trace_context))
-
-    def list_values(
-        self,
-        local: bool = True,
-        prefix: str | None = None,
-        limit: int | None = None,
-        offset: int | None = 0,
-    ) -> Any:
-        return self._datastore_service.list_values(
-            local=local, prefix=prefix, limit=limit, offset=offset
-        )
-
-    def get_value(
-        self, name: str, local: bool = True, scope: str = SYSTEM_SCOPE, decrypt: bool = False
-    ) -> Any:
-        return self._datastore_service.get_value(
-            name=name, local=local, scope=scope, decrypt=decrypt
-        )
-
-    def set_value(
-        self,
-        name: str,
-        value: Any,
-        ttl: int | None = None,
-        local: bool = True,
-        scope: str = SYSTEM_SCOPE,
-        encrypt: bool = False,
-    ) -> bool:
-        return self._datastore_service.set_value(
-            name=name, value=value, ttl=ttl, local=local, scope=scope, encrypt=encrypt
-        )
-
-    def delete_value(self, name: str, local: bool = True, scope: str = SYSTEM_SCOPE) -> bool:
-        return self._datastore_service.delete_value(name=name, local=local, scope=scope)
 
 
 class SensorWrapper:

@@ -7,7 +7,7 @@ from typing import Any
 from _packhorse_pack.base import get_logger_for_python_runner_action
 from _packhorse_pack.datastore import SYSTEM_SCOPE, ActionDatastoreService, BaseDatastoreService
 
-__all__ = ["ActionService", "ActionWrapperInfo"]
+__all__ = ["ActionService", "ActionWrapperInfo", "DatastoreMethods"]
 
 
 class ActionWrapperInfo:
@@ -26,27 +26,13 @@ class ActionWrapperInfo:
         self._user_info = user_info
 
 
-class ActionService:
-    """Datastore access and user information for one action instance."""
-
-    def __init__(self, action_wrapper: Any) -> None:
-        self._action_wrapper = action_wrapper
-        self._datastore_service: BaseDatastoreService | None = None
+class DatastoreMethods:
+    """StackStorm's datastore methods of ``action_service`` and ``sensor_service``, passed to
+    the service's ``datastore_service``."""
 
     @property
     def datastore_service(self) -> BaseDatastoreService:
-        if self._datastore_service is None:
-            wrapper = self._action_wrapper
-            logger = get_logger_for_python_runner_action(
-                action_name=wrapper._class_name, log_level=wrapper._log_level
-            )
-            self._datastore_service = ActionDatastoreService(
-                logger=logger,
-                pack_name=wrapper._pack,
-                class_name=wrapper._class_name,
-                user_info=getattr(wrapper, "_user_info", None),
-            )
-        return self._datastore_service
+        raise NotImplementedError
 
     def get_user_info(self) -> dict[str, Any]:
         return self.datastore_service.get_user_info()
@@ -56,7 +42,7 @@ class ActionService:
         local: bool = True,
         prefix: str | None = None,
         limit: int | None = None,
-        offset: int | None = None,
+        offset: int | None = 0,
     ) -> Any:
         return self.datastore_service.list_values(
             local=local, prefix=prefix, limit=limit, offset=offset
@@ -84,3 +70,26 @@ class ActionService:
 
     def delete_value(self, name: str, local: bool = True, scope: str = SYSTEM_SCOPE) -> bool:
         return self.datastore_service.delete_value(name=name, local=local, scope=scope)
+
+
+class ActionService(DatastoreMethods):
+    """Datastore access and user information for one action instance."""
+
+    def __init__(self, action_wrapper: Any) -> None:
+        self._action_wrapper = action_wrapper
+        self._datastore_service: BaseDatastoreService | None = None
+
+    @property
+    def datastore_service(self) -> BaseDatastoreService:
+        if self._datastore_service is None:
+            wrapper = self._action_wrapper
+            logger = get_logger_for_python_runner_action(
+                action_name=wrapper._class_name, log_level=wrapper._log_level
+            )
+            self._datastore_service = ActionDatastoreService(
+                logger=logger,
+                pack_name=wrapper._pack,
+                class_name=wrapper._class_name,
+                user_info=getattr(wrapper, "_user_info", None),
+            )
+        return self._datastore_service
