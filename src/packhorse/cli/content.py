@@ -139,16 +139,7 @@ def sensor_list(cli: CliContext, pack_ref: str | None, as_json: bool) -> None:
 
 
 def _status_record(status: SensorStatus | None) -> dict[str, Any] | None:
-    if status is None:
-        return None
-    return {
-        "state": status.state,
-        "pid": status.pid,
-        "restarts": status.restarts,
-        "last_error": status.last_error,
-        "started_at": status.started_at,
-        "updated_at": status.updated_at,
-    }
+    return None if status is None else status.fields()
 
 
 sensor.add_command(sensor_list)

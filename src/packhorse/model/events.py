@@ -64,6 +64,17 @@ class SensorStatus:
     started_at: str | None = None
     updated_at: str = ""
 
+    def fields(self) -> dict[str, Any]:
+        """Everything but the ref, by name (as stored and as ``sensor list --json`` shows)."""
+        return {
+            "state": self.state,
+            "pid": self.pid,
+            "restarts": self.restarts,
+            "last_error": self.last_error,
+            "started_at": self.started_at,
+            "updated_at": self.updated_at,
+        }
+
 
 @dataclass(frozen=True)
 class Trigger:

@@ -392,14 +392,7 @@ class SqlEventStore:
     # -- sensors ------------------------------------------------------------------------------
 
     def put_sensor_status(self, status: SensorStatus) -> None:
-        values = {
-            "state": status.state,
-            "pid": status.pid,
-            "restarts": status.restarts,
-            "last_error": status.last_error,
-            "started_at": status.started_at,
-            "updated_at": status.updated_at,
-        }
+        values = status.fields()
         with transaction(self._engine, write=True) as connection:
             changed = connection.execute(
                 _sensors.update().where(_sensors.c.ref == status.ref).values(**values)
