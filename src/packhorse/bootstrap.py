@@ -119,17 +119,16 @@ def create_app(settings: Settings, *, workers: int = 4) -> FastAPI:
     import gc
     from collections.abc import AsyncIterator
 
-    from packhorse.api import webhooks
+    from packhorse.api import v1, webhooks
     from packhorse.api.app import create_app as build
     from packhorse.engine.runtime import build_runtime
 
-    events = event_service(settings)
+    # Built before the app serves: routes reach the engine's services through app.state.
+    runtime = build_runtime(settings, slots=workers)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        runtime = build_runtime(settings, slots=workers)
         runtime.recover()
-        events.on_recorded = runtime.rules.wake
         sensors = sensor_container(settings, runtime)
         timers = timer_service(settings, runtime)
         # What start-up loaded (modules, the app, caches) lives as long as the process: out of
@@ -155,12 +154,15 @@ def create_app(settings: Settings, *, workers: int = 4) -> FastAPI:
                 await loop
             await runtime.aclose()
 
-    return build(
+    app = build(
         instance_id=settings.instance_id,
         readiness=lambda: readiness_problem(settings),
         lifespan=lifespan,
-        routers=[webhooks.router(lambda: events)],
+        routers=[webhooks.router(lambda: runtime.events), *v1.routers()],
     )
+    app.state.runtime = runtime
+    app.state.settings = settings
+    return app
 
 
 def sensor_container(settings: Settings, runtime: Runtime) -> SensorContainer:

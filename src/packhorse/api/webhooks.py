@@ -17,17 +17,13 @@ from urllib.parse import parse_qs
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
+from packhorse.api.errors import fault
 from packhorse.engine.events import EventService, InvalidPayload, TriggerIndex
 from packhorse.errors import NotFound
 
 WEBHOOK_TYPE = "core.st2.webhook"
 TRACE_TAG_HEADER = "St2-Trace-Tag"
 _AUTH_HEADERS = frozenset({"X-Auth-Token", "St2-Api-Key", "Cookie"})
-
-
-def fault(status: int, message: str) -> JSONResponse:
-    """StackStorm's error body."""
-    return JSONResponse({"faultstring": message}, status_code=status)
 
 
 def hooks(index: TriggerIndex) -> dict[str, list[str]]:

@@ -1,0 +1,11 @@
+"""StackStorm's v1 API (``/api/v1/...``), one module per resource; each adds an ``APIRouter``
+through :func:`routers`."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+
+def routers() -> list[APIRouter]:
+    """Every v1 router, in the order they are mounted."""
+    return []
