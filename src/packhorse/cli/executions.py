@@ -38,24 +38,11 @@ def parse_assignments(pairs: tuple[str, ...], schema: dict[str, Any]) -> dict[st
 
 
 def execution_document(execution: Execution) -> dict[str, Any]:
-    """An execution in the shape of StackStorm's API and ``st2 execution get -j``."""
-    from packhorse.engine.executions import display_parameters
+    """An execution in the shape of StackStorm's API and ``st2 execution get -j`` (imported
+    when used: the CLI starts without the engine)."""
+    from packhorse.engine.shapes import execution_document as shape
 
-    document: dict[str, Any] = {
-        "id": execution.id,
-        "action": {"ref": execution.action_ref, "runner_type": execution.runner_type},
-        "runner": {"name": execution.runner_type},
-        "status": execution.status.value,
-        "parameters": display_parameters(execution),
-        "context": dict(execution.context),
-        "result": execution.result,
-        "start_timestamp": execution.start_timestamp or execution.created_at,
-        "end_timestamp": execution.end_timestamp,
-        "log": list(execution.log),
-    }
-    if execution.parent_id:
-        document["parent"] = execution.parent_id
-    return document
+    return shape(execution)
 
 
 def print_execution(execution: Execution) -> None:

@@ -137,6 +137,10 @@ class ExecutionService:
     def list(self, query: ExecutionFilter) -> list[Execution]:
         return self._store.find(query)
 
+    def count(self, query: ExecutionFilter) -> int:
+        """How many executions ``query`` matches, paging aside."""
+        return self._store.count(query)
+
     def cancel(self, execution_id: str) -> Execution:
         """Cancel: at once when not started; a running one goes ``canceling`` and its worker
         kills it (a running workflow cancels its running tasks, then ends ``canceled``)."""

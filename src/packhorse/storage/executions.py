@@ -119,6 +119,13 @@ class ExecutionFilter:
     """Only executions that are not a workflow's task (StackStorm's list shows those)."""
     limit: int = 50
     offset: int = 0
+    created_after: str | None = None
+    """Only executions created strictly after this ISO-8601 time (StackStorm's
+    ``timestamp_gt``); ``created_before`` likewise (``timestamp_lt``)."""
+    created_before: str | None = None
+    oldest_first: bool = False
+    user: str | None = None
+    """Only executions whose context names this user (StackStorm's ``user`` filter)."""
 
 
 def _row_to_execution(row: Sequence[Any], log: Sequence[Sequence[Any]] = ()) -> Execution:
@@ -160,6 +167,27 @@ def _row_to_execution(row: Sequence[Any], log: Sequence[Sequence[Any]] = ()) -> 
         parent_id=parent_id,
         log=tuple({"status": s, "timestamp": t} for s, t in log),
     )
+
+
+def _conditions(query: ExecutionFilter) -> list[sa.ColumnElement[bool]]:
+    conditions: list[sa.ColumnElement[bool]] = []
+    if query.action_ref:
+        conditions.append(_table.c.action_ref == query.action_ref)
+    if query.statuses:
+        conditions.append(_table.c.status.in_([s.value for s in query.statuses]))
+    if query.parent_id:
+        conditions.append(_table.c.parent_id == query.parent_id)
+    elif query.top_level:
+        conditions.append(_table.c.parent_id.is_(None))
+    if query.created_after:
+        conditions.append(_table.c.created_at > query.created_after)
+    if query.created_before:
+        conditions.append(_table.c.created_at < query.created_before)
+    if query.user is not None:
+        # The context is stored as canonical JSON: its top-level ``user`` reads like this.
+        needle = '"user":' + json.dumps(query.user, ensure_ascii=False)
+        conditions.append(_table.c.context.contains(needle, autoescape=True))
+    return conditions
 
 
 class SqlExecutionStore:
@@ -451,22 +479,21 @@ class SqlExecutionStore:
         return _row_to_execution(row, log)
 
     def find(self, query: ExecutionFilter) -> list[Execution]:
-        select = sa.select(_table)
-        if query.action_ref:
-            select = select.where(_table.c.action_ref == query.action_ref)
-        if query.statuses:
-            select = select.where(_table.c.status.in_([s.value for s in query.statuses]))
-        if query.parent_id:
-            select = select.where(_table.c.parent_id == query.parent_id)
-        elif query.top_level:
-            select = select.where(_table.c.parent_id.is_(None))
-        select = (
-            select.order_by(_table.c.created_at.desc(), _table.c.id.desc())
-            .limit(query.limit)
-            .offset(query.offset)
-        )
+        """A page of the executions ``query`` matches, newest first unless ``oldest_first``."""
+        select = sa.select(_table).where(*_conditions(query))
+        if query.oldest_first:
+            select = select.order_by(_table.c.created_at, _table.c.id)
+        else:
+            select = select.order_by(_table.c.created_at.desc(), _table.c.id.desc())
+        select = select.limit(query.limit).offset(query.offset)
         with transaction(self._engine) as connection:
             return [_row_to_execution(row) for row in connection.execute(select)]
+
+    def count(self, query: ExecutionFilter) -> int:
+        """How many executions ``query`` matches, paging aside (StackStorm's X-Total-Count)."""
+        select = sa.select(sa.func.count()).select_from(_table).where(*_conditions(query))
+        with transaction(self._engine) as connection:
+            return int(connection.execute(select).scalar_one())
 
     def expired_leases(self, *, now: str) -> list[Execution]:
         """Claimed executions whose worker stopped heartbeating (it died)."""

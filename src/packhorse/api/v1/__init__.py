@@ -8,4 +8,6 @@ from fastapi import APIRouter
 
 def routers() -> list[APIRouter]:
     """Every v1 router, in the order they are mounted."""
-    return []
+    from packhorse.api.v1 import actions, executions, packs
+
+    return [packs.router, actions.router, executions.router]
