@@ -356,3 +356,33 @@ def test_secrets_never_reach_the_logs(
     client.get("/api/v1/probe", headers={"St2-Api-Key": key})
     client.get("/api/v1/probe", headers={"X-Auth-Token": token})
     assert key not in caplog.text and token not in caplog.text
+
+
+def test_query_credentials_are_masked_in_the_access_log(
+    settings: Settings, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = build(settings, clock, monkeypatch)  # installs the filter
+    access = logging.getLogger("uvicorn.access")
+    lines: list[str] = []
+    handler = logging.Handler()
+    handler.emit = lambda record: lines.append(record.getMessage())  # type: ignore[method-assign]
+    access.addHandler(handler)
+    level = access.level
+    access.setLevel(logging.INFO)
+    try:
+        access.info(
+            '%s - "%s %s HTTP/%s" %d',
+            "127.0.0.1:5000",
+            "GET",
+            "/api/v1/probe?limit=5&x-auth-token=tok123&St2-Api-Key=key456",
+            "1.1",
+            200,
+        )
+    finally:
+        access.setLevel(level)
+        access.removeHandler(handler)
+    assert app.state.auth_enabled
+    assert lines == [
+        '127.0.0.1:5000 - "GET /api/v1/probe?limit=5&x-auth-token=********'
+        '&St2-Api-Key=******** HTTP/1.1" 200'
+    ]

@@ -15,6 +15,8 @@ The app must carry ``app.state.auth`` (an :class:`~packhorse.engine.auth.AuthSer
 
 from __future__ import annotations
 
+import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, cast
@@ -51,8 +53,30 @@ class Refused(Exception):
         self.message = message
 
 
+_QUERY_CREDENTIAL = re.compile(r"((?:x-auth-token|st2-api-key)=)[^&\s\"]*", re.IGNORECASE)
+
+
+class QueryCredentialFilter(logging.Filter):
+    """Masks tokens and API keys sent as query parameters in access-log lines (uvicorn logs
+    the full path with its query)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                _QUERY_CREDENTIAL.sub(r"\1********", arg) if isinstance(arg, str) else arg
+                for arg in record.args
+            )
+        if isinstance(record.msg, str):
+            record.msg = _QUERY_CREDENTIAL.sub(r"\1********", record.msg)
+        return True
+
+
 def install(app: FastAPI) -> None:
-    """Answer :class:`Refused` with StackStorm's fault body."""
+    """Answer :class:`Refused` with StackStorm's fault body, and keep credentials sent in
+    query parameters out of the access log."""
+    access = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, QueryCredentialFilter) for f in access.filters):
+        access.addFilter(QueryCredentialFilter())
 
     async def refused(_request: Request, error: Exception) -> JSONResponse:
         assert isinstance(error, Refused)
