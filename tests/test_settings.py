@@ -40,6 +40,9 @@ def test_round_trip_keeps_every_field_and_unknown_sections(tmp_path: Path) -> No
         sensor_max_failures=4,
         timers_missed="once",
         timers_timezone="Europe/Paris",
+        auth_enabled=False,
+        auth_token_ttl=600,
+        auth_token_max_ttl=7200,
         extra={"future": {"flag": True, "count": 3, "names": ["a", "b"]}},
     )
     (tmp_path / "packhorse.toml").write_text(settings_to_toml(settings))
@@ -106,3 +109,24 @@ def test_bad_timer_settings_say_what_is_allowed(tmp_path: Path, timers: str, mes
     with pytest.raises(ConfigurationError) as caught:
         load_settings(tmp_path)
     assert message in caught.value.message
+
+
+def test_auth_is_on_by_default_with_a_day_long_token(tmp_path: Path) -> None:
+    (tmp_path / "packhorse.toml").write_text('[instance]\nid = "x"\n')
+    settings = load_settings(tmp_path)
+    assert settings.auth_enabled is True
+    assert (settings.auth_token_ttl, settings.auth_token_max_ttl) == (86400, 86400)
+
+
+@pytest.mark.parametrize(
+    ("section", "message"),
+    [
+        ('enabled = "no"', r"\[auth\] enabled must be true or false"),
+        ("token_ttl = 0", r"\[auth\] token_ttl must be a positive integer"),
+        ("token_ttl = 90\ntoken_max_ttl = 60", r"token_ttl \(90\) is longer than token_max_ttl"),
+    ],
+)
+def test_bad_auth_settings_are_refused(tmp_path: Path, section: str, message: str) -> None:
+    (tmp_path / "packhorse.toml").write_text(f'[instance]\nid = "x"\n[auth]\n{section}\n')
+    with pytest.raises(ConfigurationError, match=message):
+        load_settings(tmp_path)

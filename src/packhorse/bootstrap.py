@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     import sqlalchemy as sa
     from fastapi import FastAPI
 
+    from packhorse.engine.auth import AuthService
     from packhorse.engine.cache import ActionSchema, CachedRegistry
     from packhorse.engine.datastore import DatastoreService
     from packhorse.engine.events import EventService
@@ -86,6 +87,14 @@ def user_store(settings: Settings) -> UserStore:
     return SqlUserStore(database_engine(settings))
 
 
+def auth_service(settings: Settings) -> AuthService:
+    """Passwords, tokens and API keys of the instance."""
+    from packhorse.engine.auth import AuthService
+    from packhorse.storage.auth import SqlAuthStore
+
+    return AuthService(user_store(settings), SqlAuthStore(database_engine(settings)))
+
+
 def bundled_pack_dir(name: str) -> Path:
     return Path(__file__).parent / "bundled_packs" / name
 
@@ -119,7 +128,9 @@ def create_app(settings: Settings, *, workers: int = 4) -> FastAPI:
     import gc
     from collections.abc import AsyncIterator
 
-    from packhorse.api import v1, webhooks
+    from fastapi import APIRouter, Depends
+
+    from packhorse.api import auth, security, v1, webhooks
     from packhorse.api.app import create_app as build
     from packhorse.engine.runtime import build_runtime
 
@@ -154,14 +165,21 @@ def create_app(settings: Settings, *, workers: int = 4) -> FastAPI:
                 await loop
             await runtime.aclose()
 
+    # Every /api/v1 route needs a valid caller, whatever role its own dependency asks.
+    guarded = APIRouter(dependencies=[Depends(security.current_principal)])
+    for routes in v1.routers():
+        guarded.include_router(routes)
     app = build(
         instance_id=settings.instance_id,
         readiness=lambda: readiness_problem(settings),
         lifespan=lifespan,
-        routers=[webhooks.router(lambda: runtime.events), *v1.routers()],
+        routers=[webhooks.router(lambda: runtime.events), auth.router(settings), guarded],
     )
     app.state.runtime = runtime
     app.state.settings = settings
+    app.state.auth = auth_service(settings)
+    app.state.auth_enabled = settings.auth_enabled
+    security.install(app)
     return app
 
 

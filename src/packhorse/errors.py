@@ -6,6 +6,7 @@
     ├── ValidationFailed            content did not validate; carries every diagnostic
     ├── NotFound                    a named resource does not exist
     ├── Conflict                    the change collides with existing state
+    ├── Unauthenticated             credentials missing, unknown, expired or disabled
     ├── StorageError                the database failed; ``retryable`` says whether to try again
     ├── DecryptionError             an encrypted value cannot be decrypted (damaged, altered,
     │                               wrong key or wrong place); ``key_id`` names its key if known
@@ -73,6 +74,11 @@ class NotFound(PackhorseError):
 
 class Conflict(PackhorseError):
     """The requested change collides with existing state."""
+
+
+class Unauthenticated(PackhorseError):
+    """Credentials (password, token, API key) are missing, unknown, expired or disabled. The
+    message says which, in StackStorm's words; it never contains the credential itself."""
 
 
 class StorageError(PackhorseError):

@@ -66,6 +66,13 @@ class Settings:
     timers_timezone: str = "UTC"
     """Time zone of cron and date timers that name none (StackStorm's
     ``[timersengine] local_timezone``)."""
+    auth_enabled: bool = True
+    """Whether the API asks for a token or an API key; off, every caller is ``admin`` (for
+    local development only)."""
+    auth_token_ttl: int = 24 * 3600
+    """Seconds a token from ``POST /auth/v1/tokens`` lives when the request names no ``ttl``."""
+    auth_token_max_ttl: int = 24 * 3600
+    """The longest ``ttl`` a token request may ask for (StackStorm's ``[auth] token_ttl``)."""
     extra: Mapping[str, Any] = field(default_factory=dict)
     """Sections this version does not know; kept so that a rewrite loses nothing."""
 
@@ -145,7 +152,9 @@ def settings_from_toml(home: Path, raw: Mapping[str, Any], file: Path) -> Settin
     ssh = _table(raw, "ssh", file)
     sensors = _table(raw, "sensors", file)
     timers = _table(raw, "timers", file)
+    auth = _table(raw, "auth", file)
     known = {
+        "auth",
         "instance",
         "server",
         "database",
@@ -183,6 +192,7 @@ def settings_from_toml(home: Path, raw: Mapping[str, Any], file: Path) -> Settin
         sensor_max_failures=_positive_int(sensors, "max_failures", file, "sensors", default=10),
         timers_missed=_missed(timers, file),
         timers_timezone=_timezone(timers, file),
+        **_auth(auth, file),
         extra={k: v for k, v in raw.items() if k not in known},
     )
 
@@ -212,6 +222,11 @@ def settings_to_toml(settings: Settings) -> str:
         "timers": {
             "missed": settings.timers_missed,
             "timezone": settings.timers_timezone,
+        },
+        "auth": {
+            "enabled": settings.auth_enabled,
+            "token_ttl": settings.auth_token_ttl,
+            "token_max_ttl": settings.auth_token_max_ttl,
         },
     }
     lines = ["# Packhorse instance settings. See docs/settings.md.", ""]
@@ -278,3 +293,17 @@ def _timezone(table: Mapping[str, Any], file: Path) -> str:
             hint="use an IANA name such as 'UTC' or 'Europe/Paris'",
         ) from None
     return name
+
+
+def _auth(table: Mapping[str, Any], file: Path) -> dict[str, Any]:
+    enabled = table.get("enabled", True)
+    if not isinstance(enabled, bool):
+        raise ConfigurationError(f"{file}: [auth] enabled must be true or false")
+    day = 24 * 3600
+    ttl = _positive_int(table, "token_ttl", file, "auth", default=day)
+    max_ttl = _positive_int(table, "token_max_ttl", file, "auth", default=max(ttl, day))
+    if ttl > max_ttl:
+        raise ConfigurationError(
+            f"{file}: [auth] token_ttl ({ttl}) is longer than token_max_ttl ({max_ttl})"
+        )
+    return {"auth_enabled": enabled, "auth_token_ttl": ttl, "auth_token_max_ttl": max_ttl}

@@ -103,6 +103,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "gc": ("packhorse.cli.gc:gc", "Delete old completed executions ([retention] settings)."),
     "key": ("packhorse.cli.keys:key", "Read and write the datastore (st2kv), secrets encrypted."),
+    "user": ("packhorse.cli.users:user", "Add, list and remove API users and their roles."),
+    "apikey": ("packhorse.cli.users:apikey", "Create, list and delete API keys."),
     "workflow": (
         "packhorse.cli.workflow:workflow",
         "Check Orquesta workflow definitions and rehearse them.",

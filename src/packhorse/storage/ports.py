@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable
 from typing import TYPE_CHECKING, Protocol
 
+from packhorse.model.auth import ApiKeyRecord, TokenRecord
 from packhorse.model.content import Kind, RegisteredPack, RegistryState, Resource
 from packhorse.model.datastore import KeyValue, Scope
 
@@ -57,9 +58,45 @@ class UserStore(Protocol):
 
     def get_password_hash(self, name: str) -> str | None: ...
 
+    def get_role(self, name: str) -> str | None:
+        """The user's role, or None when there is no such user."""
+        ...
+
+    def remove_user(self, name: str) -> bool:
+        """Remove the user and its tokens and API keys; False when there was no such user."""
+        ...
+
     def list_users(self) -> list[tuple[str, str, str]]:
         """``(name, role, created_at)`` of every user, sorted by name."""
         ...
+
+
+class AuthStore(Protocol):
+    """Access tokens and API keys, stored by the hash of their secret, never the secret."""
+
+    def add_token(self, token: TokenRecord, token_hash: str) -> None: ...
+
+    def find_token(self, token_hash: str) -> TokenRecord | None: ...
+
+    def delete_expired_tokens(self, now: str) -> int: ...
+
+    def add_api_key(self, key: ApiKeyRecord) -> None:
+        """Store a new key; raises Conflict when its hash is already stored."""
+        ...
+
+    def find_api_key(self, key_hash: str) -> ApiKeyRecord | None: ...
+
+    def get_api_key(self, key_id: str) -> ApiKeyRecord | None: ...
+
+    def list_api_keys(self) -> list[ApiKeyRecord]:
+        """Every key, sorted by user, then creation."""
+        ...
+
+    def update_api_key(self, key: ApiKeyRecord) -> None:
+        """Change the user, ``enabled`` and metadata of the key with ``key.id``."""
+        ...
+
+    def delete_api_key(self, key_id: str) -> bool: ...
 
 
 class Datastore(Protocol):

@@ -50,6 +50,31 @@ users = sa.Table(
     sa.Column("created_at", sa.String(32), nullable=False),
 )
 
+tokens = sa.Table(
+    "tokens",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("user", sa.String(255), nullable=False),
+    sa.Column("expiry", sa.String(32), nullable=False),
+    sa.Column("created_at", sa.String(32), nullable=False),
+    sa.Index("ix_tokens_expiry", "expiry"),
+)
+"""Access tokens, stored only as the SHA-256 of the token: a dump of the table signs no one in."""
+
+api_keys = sa.Table(
+    "api_keys",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("key_hash", sa.String(128), nullable=False, unique=True),
+    sa.Column("user", sa.String(255), nullable=False),
+    sa.Column("enabled", sa.Boolean, nullable=False),
+    sa.Column("metadata", sa.Text, nullable=False),
+    sa.Column("created_at", sa.String(32), nullable=False),
+    sa.Index("ix_api_keys_user", "user"),
+)
+"""API keys, stored only as StackStorm's key hash (so keys exported from StackStorm load)."""
+
 kv_pairs = sa.Table(
     "kv_pairs",
     metadata,

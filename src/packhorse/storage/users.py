@@ -29,6 +29,20 @@ class SqlUserStore:
             value = connection.execute(query).scalar()
         return None if value is None else str(value)
 
+    def get_role(self, name: str) -> str | None:
+        query = sa.select(schema.users.c.role).where(schema.users.c.name == name)
+        with transaction(self._engine) as connection:
+            value = connection.execute(query).scalar()
+        return None if value is None else str(value)
+
+    def remove_user(self, name: str) -> bool:
+        """Remove the user with its tokens and API keys, in one transaction."""
+        with transaction(self._engine, write=True) as connection:
+            connection.execute(schema.tokens.delete().where(schema.tokens.c.user == name))
+            connection.execute(schema.api_keys.delete().where(schema.api_keys.c.user == name))
+            deleted = connection.execute(schema.users.delete().where(schema.users.c.name == name))
+            return deleted.rowcount > 0
+
     def list_users(self) -> list[tuple[str, str, str]]:
         table = schema.users
         query = sa.select(table.c.name, table.c.role, table.c.created_at).order_by(table.c.name)
