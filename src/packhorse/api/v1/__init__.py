@@ -8,4 +8,12 @@ from fastapi import APIRouter
 
 def routers() -> list[APIRouter]:
     """Every v1 router, in the order they are mounted."""
-    return []
+    from packhorse.api.v1 import inquiries, keys, rules, sensors, triggers
+
+    return [
+        keys.router(),
+        rules.router(),
+        triggers.router(),
+        sensors.router(),
+        inquiries.router(),
+    ]
