@@ -9,7 +9,7 @@ import click
 
 from packhorse.cli.main import CliContext
 from packhorse.cli.output import echo_json, echo_record, echo_table
-from packhorse.model.events import Enforcement, TriggerInstance
+from packhorse.model.events import enforcement_record, instance_record
 
 pass_cli = click.make_pass_decorator(CliContext)
 
@@ -18,32 +18,6 @@ def _events(cli: CliContext) -> Any:
     from packhorse import bootstrap
 
     return bootstrap.event_service(cli.settings)
-
-
-def instance_record(instance: TriggerInstance) -> dict[str, Any]:
-    """A trigger instance as StackStorm's API shows it (plus where it came from)."""
-    return {
-        "id": instance.id,
-        "trigger": instance.trigger,
-        "trigger_type": instance.trigger_type,
-        "occurrence_time": instance.occurrence_time,
-        "status": instance.status.value,
-        "payload": dict(instance.payload),
-        "source": instance.source,
-        "trace_tag": instance.trace_tag,
-    }
-
-
-def enforcement_record(enforcement: Enforcement) -> dict[str, Any]:
-    return {
-        "id": enforcement.id,
-        "rule": {"ref": enforcement.rule},
-        "trigger_instance_id": enforcement.trigger_instance_id,
-        "execution_id": enforcement.execution_id,
-        "failure_reason": enforcement.failure_reason,
-        "status": "succeeded" if enforcement.succeeded else "failed",
-        "enforced_at": enforcement.enforced_at,
-    }
 
 
 @click.group("trigger-instance")

@@ -47,20 +47,9 @@ def _scope_user(cli: CliContext, scope: str, user: str | None) -> tuple[Scope, s
 
 
 def _record(pair: KeyValue) -> dict[str, Any]:
-    record: dict[str, Any] = {
-        "name": pair.name,
-        "value": pair.value,
-        "secret": pair.secret,
-        "encrypted": pair.secret and pair.value == "********",
-        "scope": pair.scope.full,
-    }
-    if pair.user:
-        record["user"] = pair.user
-    if pair.expires_at:
-        record["expire_timestamp"] = pair.expires_at
-    if pair.description:
-        record["description"] = pair.description
-    return record
+    from packhorse.engine.datastore import key_record
+
+    return key_record(pair)
 
 
 @click.group()

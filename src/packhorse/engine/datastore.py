@@ -362,6 +362,25 @@ class DatastoreService:
             after = (last.scope.value, last.user, last.name)
 
 
+def key_record(pair: KeyValue) -> dict[str, Any]:
+    """A pair as StackStorm's API and ``st2 key get -j`` show it (a secret is masked unless it
+    was read with ``decrypt``): what ``packhorse key`` prints and ``/api/v1/keys`` answers."""
+    record: dict[str, Any] = {
+        "name": pair.name,
+        "value": pair.value,
+        "secret": pair.secret,
+        "encrypted": pair.secret and pair.value == MASK,
+        "scope": pair.scope.full,
+    }
+    if pair.user:
+        record["user"] = pair.user
+    if pair.expires_at:
+        record["expire_timestamp"] = pair.expires_at
+    if pair.description:
+        record["description"] = pair.description
+    return record
+
+
 def _check_name(name: str) -> None:
     if not name or name != name.strip() or any(ord(c) < 32 for c in name):
         raise ConfigurationError(

@@ -101,3 +101,29 @@ def trigger_ref(trigger_type: str, parameters: Mapping[str, Any] | None) -> str:
     pack = trigger_type.split(".", 1)[0]
     digest = hashlib.sha256(f"{trigger_type}\n{canonical_json(parameters)}".encode()).hexdigest()
     return f"{pack}.{uuid.uuid5(_NAMESPACE, digest)}"
+
+
+def instance_record(instance: TriggerInstance) -> dict[str, Any]:
+    """A trigger instance as StackStorm's API shows it (plus where it came from)."""
+    return {
+        "id": instance.id,
+        "trigger": instance.trigger,
+        "trigger_type": instance.trigger_type,
+        "occurrence_time": instance.occurrence_time,
+        "status": instance.status.value,
+        "payload": dict(instance.payload),
+        "source": instance.source,
+        "trace_tag": instance.trace_tag,
+    }
+
+
+def enforcement_record(enforcement: Enforcement) -> dict[str, Any]:
+    return {
+        "id": enforcement.id,
+        "rule": {"ref": enforcement.rule},
+        "trigger_instance_id": enforcement.trigger_instance_id,
+        "execution_id": enforcement.execution_id,
+        "failure_reason": enforcement.failure_reason,
+        "status": "succeeded" if enforcement.succeeded else "failed",
+        "enforced_at": enforcement.enforced_at,
+    }

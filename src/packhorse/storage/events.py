@@ -182,19 +182,31 @@ class SqlEventStore:
             row = connection.execute(select).first()
         return None if row is None else _instance(row)
 
+    @staticmethod
+    def _instance_conditions(query: InstanceFilter) -> list[sa.ColumnElement[bool]]:
+        conditions: list[sa.ColumnElement[bool]] = []
+        if query.trigger:
+            conditions.append(_instances.c.trigger == query.trigger)
+        if query.trigger_type:
+            conditions.append(_instances.c.trigger_type == query.trigger_type)
+        if query.statuses:
+            conditions.append(_instances.c.status.in_([s.value for s in query.statuses]))
+        if query.since:
+            conditions.append(_instances.c.created_at >= query.since)
+        if query.until:
+            conditions.append(_instances.c.created_at < query.until)
+        return conditions
+
+    def count(self, query: InstanceFilter) -> int:
+        """How many instances ``query`` matches, ignoring its limit and offset."""
+        select = sa.select(sa.func.count()).select_from(_instances)
+        select = select.where(*self._instance_conditions(query))
+        with transaction(self._engine) as connection:
+            return int(connection.execute(select).scalar_one())
+
     def find(self, query: InstanceFilter) -> list[TriggerInstance]:
         """Newest first."""
-        select = sa.select(_instances)
-        if query.trigger:
-            select = select.where(_instances.c.trigger == query.trigger)
-        if query.trigger_type:
-            select = select.where(_instances.c.trigger_type == query.trigger_type)
-        if query.statuses:
-            select = select.where(_instances.c.status.in_([s.value for s in query.statuses]))
-        if query.since:
-            select = select.where(_instances.c.created_at >= query.since)
-        if query.until:
-            select = select.where(_instances.c.created_at < query.until)
+        select = sa.select(_instances).where(*self._instance_conditions(query))
         select = (
             select.order_by(_instances.c.created_at.desc(), _instances.c.id.desc())
             .limit(query.limit)
@@ -292,15 +304,27 @@ class SqlEventStore:
         with driver_transaction(self._engine) as driver:
             return {row[0] for row in driver.all(_ENFORCED, {"target_id": instance_id})}
 
+    @staticmethod
+    def _enforcement_conditions(query: EnforcementFilter) -> list[sa.ColumnElement[bool]]:
+        conditions: list[sa.ColumnElement[bool]] = []
+        if query.rule:
+            conditions.append(_enforcements.c.rule == query.rule)
+        if query.trigger_instance_id:
+            conditions.append(_enforcements.c.trigger_instance_id == query.trigger_instance_id)
+        if query.execution_id:
+            conditions.append(_enforcements.c.execution_id == query.execution_id)
+        return conditions
+
+    def count_enforcements(self, query: EnforcementFilter) -> int:
+        """How many enforcements ``query`` matches, ignoring its limit and offset."""
+        select = sa.select(sa.func.count()).select_from(_enforcements)
+        select = select.where(*self._enforcement_conditions(query))
+        with transaction(self._engine) as connection:
+            return int(connection.execute(select).scalar_one())
+
     def enforcements(self, query: EnforcementFilter) -> list[Enforcement]:
         """Newest first."""
-        select = sa.select(_enforcements)
-        if query.rule:
-            select = select.where(_enforcements.c.rule == query.rule)
-        if query.trigger_instance_id:
-            select = select.where(_enforcements.c.trigger_instance_id == query.trigger_instance_id)
-        if query.execution_id:
-            select = select.where(_enforcements.c.execution_id == query.execution_id)
+        select = sa.select(_enforcements).where(*self._enforcement_conditions(query))
         select = (
             select.order_by(_enforcements.c.enforced_at.desc(), _enforcements.c.id.desc())
             .limit(query.limit)

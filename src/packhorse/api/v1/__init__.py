@@ -8,6 +8,24 @@ from fastapi import APIRouter
 
 def routers() -> list[APIRouter]:
     """Every v1 router, in the order they are mounted."""
-    from packhorse.api.v1 import actions, executions, packs
+    from packhorse.api.v1 import (
+        actions,
+        executions,
+        inquiries,
+        keys,
+        packs,
+        rules,
+        sensors,
+        triggers,
+    )
 
-    return [packs.router, actions.router, executions.router]
+    return [
+        packs.router,
+        actions.router,
+        executions.router,
+        keys.router(),
+        rules.router(),
+        triggers.router(),
+        sensors.router(),
+        inquiries.router(),
+    ]
