@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
+from tests.api.credentials import headers_for
 
 from packhorse import bootstrap
 from packhorse.settings import load_settings
@@ -29,7 +30,7 @@ def free_port() -> int:
 
 
 @pytest.fixture
-def served_url(instance_home: Path) -> Iterator[str]:
+def served_url(instance_home: Path) -> Iterator[tuple[str, dict[str, str]]]:
     """``packhorse up``'s app on loopback (the signals test pack registered)."""
     shutil.copytree(SIGNALS, instance_home / "packs" / "signals")
     settings = load_settings(instance_home)
@@ -50,15 +51,16 @@ def served_url(instance_home: Path) -> Iterator[str]:
         assert time.monotonic() < deadline and thread.is_alive(), "server did not start"
         time.sleep(0.02)
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield f"http://127.0.0.1:{port}", headers_for(settings)
     finally:
         server.should_exit = True
         thread.join(timeout=15)
 
 
 @pytest.fixture
-def client(served_url: str) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=served_url, timeout=10) as http:
+def client(served_url: tuple[str, dict[str, str]]) -> Iterator[httpx.Client]:
+    url, headers = served_url
+    with httpx.Client(base_url=url, headers=headers, timeout=10) as http:
         yield http
 
 

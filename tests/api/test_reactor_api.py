@@ -14,12 +14,12 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
+from tests.api.credentials import headers_for
 from tests.api.test_webhooks import free_port
 
 from packhorse import bootstrap
-from packhorse.api.security import Principal
 from packhorse.engine.runtime import Runtime
-from packhorse.settings import load_settings
+from packhorse.settings import Settings, load_settings
 
 FLOWS = Path(__file__).parents[1] / "fixtures" / "engine_packs" / "flows"
 ALERT = {
@@ -44,6 +44,7 @@ class Api(httpx.Client):
     """A client of the served app, with the runtime behind it (to check what the engine saw)."""
 
     runtime: Runtime
+    settings: Settings
 
 
 @pytest.fixture
@@ -61,20 +62,19 @@ def client(instance_home: Path) -> Iterator[Api]:
     wait(lambda: server.started or not thread.is_alive(), timeout=15)
     assert server.started, "server did not start"
     try:
-        with Api(base_url=f"http://127.0.0.1:{port}", timeout=20) as api:
+        headers = headers_for(settings)
+        with Api(base_url=f"http://127.0.0.1:{port}", headers=headers, timeout=20) as api:
             api.runtime = app.state.runtime
+            api.settings = settings
             yield api
     finally:
         server.should_exit = True
         thread.join(timeout=15)
 
 
-def as_user(monkeypatch: pytest.MonkeyPatch, user: str, role: str) -> None:
-    """Make every request come from ``user`` with ``role`` (authentication is another issue's:
-    routes get the caller through ``security.current_principal``)."""
-    from packhorse.api import security
-
-    monkeypatch.setattr(security, "current_principal", lambda _request: Principal(user, role))
+def as_user(client: Api, user: str, role: str) -> None:
+    """Make every further request come from ``user`` with ``role`` (a token of theirs)."""
+    client.headers.update(headers_for(client.settings, user, role))
 
 
 # -- keys -------------------------------------------------------------------------------------
@@ -165,13 +165,13 @@ def test_a_viewer_reads_but_may_not_write_or_decrypt_system_keys(
     client: Api, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     client.put("/api/v1/keys/pw", json={"value": "p", "secret": True})
-    as_user(monkeypatch, "vic", "viewer")
+    as_user(client, "vic", "viewer")
     assert client.get("/api/v1/keys/pw").json()["value"] == "********"
     refused = client.get("/api/v1/keys/pw", params={"decrypt": "true"})
     assert refused.status_code == 403 and "admin" in refused.json()["faultstring"]
     assert client.put("/api/v1/keys/pw", json={"value": "q"}).status_code == 403
     assert client.get("/api/v1/keys", params={"user": "admin"}).status_code == 403
-    as_user(monkeypatch, "olga", "operator")
+    as_user(client, "olga", "operator")
     assert client.put("/api/v1/keys/own", json={"value": "o", "scope": "user"}).status_code == 200
     assert client.put("/api/v1/keys/pw", json={"value": "q"}).status_code == 403
 
