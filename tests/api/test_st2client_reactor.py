@@ -5,62 +5,21 @@ list``. Skipped, saying why, when pip cannot install st2client."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from tests.api.conftest import St2, st2_logged_in
 from tests.api.test_reactor_api import Api, client  # noqa: F401 - the served app fixture
 
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="session")
-def st2_bin(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    venv = tmp_path_factory.mktemp("st2client") / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    installed = subprocess.run(
-        [str(venv / "bin" / "pip"), "install", "-q", "st2client"],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    if installed.returncode != 0:
-        reason = f"pip could not install st2client: {installed.stderr.strip()[-500:]}"
-        print(reason)
-        pytest.skip(reason)
-    return venv / "bin" / "st2"
-
-
 @pytest.fixture
-def st2(st2_bin: Path, client: Api, tmp_path: Path) -> Iterator[Callable[..., str]]:  # noqa: F811
-    config = tmp_path / "st2.conf"
-    config.write_text("")
-    base = str(client.base_url).rstrip("/")
-    env = {
-        "PATH": os.environ.get("PATH", ""),
-        "HOME": str(tmp_path),
-        "ST2_CONFIG_FILE": str(config),
-        "ST2_BASE_URL": base,
-        "ST2_API_URL": f"{base}/api/v1",
-        "ST2_AUTH_URL": f"{base}/auth/v1",
-    }
-
-    def run(*args: str) -> str:
-        done = subprocess.run(
-            [str(st2_bin), *args], env=env, capture_output=True, text=True, timeout=60, check=False
-        )
-        assert done.returncode == 0, (args, done.stdout, done.stderr)
-        assert "ERROR" not in done.stdout, (args, done.stdout)
-        return done.stdout
-
-    yield run
+def st2(st2_bin: Path, client: Api, tmp_path: Path) -> St2:  # noqa: F811
+    return st2_logged_in(st2_bin, str(client.base_url), client.settings, tmp_path)
 
 
-def test_st2_key_commands(st2: Callable[..., str], client: Api) -> None:  # noqa: F811
+def test_st2_key_commands(st2: St2, client: Api) -> None:  # noqa: F811
     st2("key", "set", "greeting", "hello")
     st2("key", "set", "password", "hush", "--encrypt")
     assert json.loads(st2("key", "get", "greeting", "-j"))["value"] == "hello"
@@ -74,7 +33,7 @@ def test_st2_key_commands(st2: Callable[..., str], client: Api) -> None:  # noqa
     assert [k["name"] for k in json.loads(st2("key", "list", "-j"))] == ["password"]
 
 
-def test_st2_rule_and_trigger_commands(st2: Callable[..., str]) -> None:
+def test_st2_rule_and_trigger_commands(st2: St2) -> None:
     rules = {r["ref"]: r for r in json.loads(st2("rule", "list", "-j"))}
     assert rules["examples.page_on_critical_alert"]["enabled"] is True
     assert rules["examples.greet_every_minute"]["enabled"] is False
