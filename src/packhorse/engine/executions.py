@@ -52,7 +52,7 @@ class ExecutionService:
         self._encrypt = encrypt
         self._validate = validate
         self._clock = clock
-        self._on_created = on_created
+        self.on_created = on_created
         self._scheduler = scheduler
         self._schema_for = schema_for or (lambda action: schema_for_action(action.body))
         self.workflow_request: Callable[[str, str], None] | None = None
@@ -102,13 +102,13 @@ class ExecutionService:
             # A concurrency policy decides: stored requested, then one scheduler pass.
             self._store.create(execution, along=along)
             self._scheduler.schedule_action(action.ref, now=self._clock())
-            if self._on_created is not None:
-                self._on_created(execution.id)
+            if self.on_created is not None:
+                self.on_created(execution.id)
             return self.get(execution.id)
         # No scheduling policy holds it back: requested and scheduled in one write.
         self._store.create(execution, then=Status.SCHEDULED, along=along)
-        if self._on_created is not None:
-            self._on_created(execution.id)
+        if self.on_created is not None:
+            self.on_created(execution.id)
         return replace(
             execution,
             status=Status.SCHEDULED,

@@ -251,6 +251,7 @@ def build_runtime(settings: Settings, *, slots: int = 4, warm_python: bool = Tru
         workflows=workflows,
     )
     workflows.on_children = worker.wake
+    executions.on_created = worker.wake
     executions.workflow_request = workflows.request
     inquiries = InquiryService(store, on_answer=workflows.wake)
     events = EventService(SqlEventStore(store.engine), registry)

@@ -128,6 +128,7 @@ class Worker:
         self._cancel_checked_at = 0.0
         self._scheduled_at = 0.0
         self._wake = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     def _now(self) -> str:
         return iso(self._clock())
@@ -135,14 +136,27 @@ class Worker:
     def _lease(self) -> str:
         return iso(self._clock() + dt.timedelta(seconds=self.settings.lease_seconds))
 
-    def wake(self) -> None:
-        """New work may be waiting (called from the same event loop)."""
-        self._wake.set()
+    def wake(self, _execution_id: str | None = None) -> None:
+        """New work may be waiting. Safe from any thread (the API's handlers and the rules
+        engine request executions from threads): without it a new execution waited for the
+        next poll, up to ``poll_seconds``."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            self._wake.set()
+            return
+        try:
+            if asyncio.get_running_loop() is loop:
+                self._wake.set()
+                return
+        except RuntimeError:
+            pass
+        loop.call_soon_threadsafe(self._wake.set)
 
     # -- the loop -----------------------------------------------------------------------------
 
     async def run(self, stop: asyncio.Event) -> None:
         """Claim and run work until ``stop`` is set; then finish what is running."""
+        self._loop = asyncio.get_running_loop()
         heartbeat = asyncio.create_task(self._heartbeat(stop))
         try:
             while not stop.is_set():
