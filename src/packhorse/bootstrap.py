@@ -101,6 +101,7 @@ def create_app(settings: Settings, *, workers: int = 4) -> FastAPI:
     from collections.abc import AsyncIterator
 
     from packhorse.api.app import create_app as build
+    from packhorse.engine.heap import start_up_frozen
     from packhorse.engine.runtime import build_runtime
 
     @contextlib.asynccontextmanager
@@ -108,17 +109,18 @@ def create_app(settings: Settings, *, workers: int = 4) -> FastAPI:
         runtime = build_runtime(settings, slots=workers)
         runtime.recover()
         stop = asyncio.Event()
-        worker = asyncio.create_task(runtime.worker.run(stop), name="worker")
-        workflows = asyncio.create_task(runtime.workflows.run(stop), name="workflows")
-        retention = asyncio.create_task(collect_periodically(settings, stop), name="gc")
-        try:
-            yield
-        finally:
-            stop.set()  # finish what is running; claimed work not started is released
-            await worker
-            await workflows
-            await retention
-            await runtime.aclose()
+        with start_up_frozen():
+            worker = asyncio.create_task(runtime.worker.run(stop), name="worker")
+            workflows = asyncio.create_task(runtime.workflows.run(stop), name="workflows")
+            retention = asyncio.create_task(collect_periodically(settings, stop), name="gc")
+            try:
+                yield
+            finally:
+                stop.set()  # finish what is running; claimed work not started is released
+                await worker
+                await workflows
+                await retention
+                await runtime.aclose()
 
     return build(
         instance_id=settings.instance_id,
