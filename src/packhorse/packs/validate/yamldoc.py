@@ -9,15 +9,14 @@ back as a diagnostic.
 from __future__ import annotations
 
 import base64
-import contextlib
 import datetime as dt
-import gc
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
 
+from packhorse.collector import collection_paused
 from packhorse.model.diagnostics import Diagnostic, Severity
 
 try:  # the C loader is several times faster; fall back where libyaml is missing
@@ -279,8 +278,12 @@ def parse_yaml(text: str | bytes, path: str) -> tuple[YamlDocument | None, list[
 
     An empty document parses to ``data=None``; callers decide whether that is allowed.
     """
-    with _collection_paused():
-        # The node tree is freed when _parse returns, before the collector runs again.
+    # Reading builds a node tree (a node and its two marks per scalar: about 30 objects per
+    # task of a workflow) that lives until the data is built from it: a 10,000-task file
+    # brought on four or five full passes of the collector over the growing tree, which took
+    # three times as long as the reading itself (a 1,000-task file brings on none). The tree
+    # makes no cycles (a recursive alias is refused) and is freed when _parse returns.
+    with collection_paused():
         return _parse(text, path)
 
 
@@ -328,28 +331,6 @@ def _parse(text: str | bytes, path: str) -> tuple[YamlDocument | None, list[Diag
         for dup_path, line in duplicates
     ]
     return YamlDocument(path, data, positions), diagnostics
-
-
-@contextlib.contextmanager
-def _collection_paused() -> Iterator[None]:
-    """The cyclic garbage collector paused while a document is read.
-
-    Reading builds a node tree (a node and its two marks per scalar: about 30 objects per
-    task of a workflow) that lives only until the data is built from it. A burst of new
-    objects makes the collector walk every tracked object of the process every 70,000 or
-    so: a 1,000-task workflow triggers no such pass, a 10,000-task one four or five over
-    the growing tree, which took three times as long as the reading itself, so the cost of
-    reading grew faster than the file. The tree is freed by reference counting (only a
-    recursive alias, which is refused, makes a cycle: the collector takes it later). The
-    collector runs again as usual afterwards, and is paused only if it was running."""
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
 
 
 def _error(code: str, message: str, path: str, line: int = 0, col: int = 0) -> Diagnostic:
