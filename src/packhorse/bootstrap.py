@@ -132,6 +132,7 @@ def create_app(settings: Settings, *, workers: int = 4) -> FastAPI:
 
     from packhorse.api import auth, security, v1, webhooks
     from packhorse.api.app import create_app as build
+    from packhorse.engine.heap import start_up_frozen
     from packhorse.engine.runtime import build_runtime
 
     # Built before the app serves: routes reach the engine's services through app.state.
@@ -142,28 +143,30 @@ def create_app(settings: Settings, *, workers: int = 4) -> FastAPI:
         runtime.recover()
         sensors = sensor_container(settings, runtime)
         timers = timer_service(settings, runtime)
-        # What start-up loaded (modules, the app, caches) lives as long as the process: out of
-        # the collector's sight, a full collection no longer walks it (it took tens of ms,
-        # every few seconds under load, in the middle of requests).
+        # What start-up loaded (modules, the app, caches) lives as long as the process: frozen
+        # out of the collector's sight while the engine runs, a full collection no longer
+        # walks it (it took tens of ms, every few seconds under load, mid-request).
         gc.collect()
-        gc.freeze()
         stop = asyncio.Event()
-        loops = [
-            asyncio.create_task(sensors.run(stop), name="sensors"),
-            asyncio.create_task(timers.run(stop), name="timers"),
-            asyncio.create_task(runtime.worker.run(stop), name="worker"),
-            asyncio.create_task(runtime.workflows.run(stop), name="workflows"),
-            asyncio.create_task(runtime.rules.run(stop), name="rules"),
-            asyncio.create_task(runtime.execution_triggers.run(stop), name="execution-triggers"),
-            asyncio.create_task(collect_periodically(settings, stop), name="gc"),
-        ]
-        try:
-            yield
-        finally:
-            stop.set()  # finish what is running; claimed work not started is released
-            for loop in loops:
-                await loop
-            await runtime.aclose()
+        with start_up_frozen():
+            loops = [
+                asyncio.create_task(sensors.run(stop), name="sensors"),
+                asyncio.create_task(timers.run(stop), name="timers"),
+                asyncio.create_task(runtime.worker.run(stop), name="worker"),
+                asyncio.create_task(runtime.workflows.run(stop), name="workflows"),
+                asyncio.create_task(runtime.rules.run(stop), name="rules"),
+                asyncio.create_task(
+                    runtime.execution_triggers.run(stop), name="execution-triggers"
+                ),
+                asyncio.create_task(collect_periodically(settings, stop), name="gc"),
+            ]
+            try:
+                yield
+            finally:
+                stop.set()  # finish what is running; claimed work not started is released
+                for loop in loops:
+                    await loop
+                await runtime.aclose()
 
     # Every /api/v1 route needs a valid caller, whatever role its own dependency asks.
     guarded = APIRouter(dependencies=[Depends(security.current_principal)])

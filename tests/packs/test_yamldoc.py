@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+
 import pytest
 
 from packhorse.packs.validate.yamldoc import parse_yaml
@@ -107,3 +109,31 @@ def test_empty_document_and_binary() -> None:
     assert problems == [] and doc is not None and doc.data is None
     doc, _ = parse_yaml("a: !!binary aGVsbG8=\n", "f.yaml")
     assert doc is not None and doc.data == {"a": "aGVsbG8="}
+
+
+def test_reading_a_large_document_triggers_no_full_collection() -> None:
+    """A big document's node tree does not make the garbage collector walk the whole process
+    over and over (the cost of reading would grow faster than the file); the collector is
+    left as it was found."""
+    text = "".join(f"t{i}:\n  action: core.noop\n  next: [{{do: t{i + 1}}}]\n" for i in range(5000))
+    collections: list[int] = []
+
+    def count(phase: str, info: dict[str, int]) -> None:
+        if phase == "start" and info["generation"] == 2:
+            collections.append(info["generation"])
+
+    gc.collect()  # from here, only a burst of new objects can bring on a full collection
+    gc.callbacks.append(count)
+    try:
+        doc, problems = parse_yaml(text, "f.yaml")
+        assert gc.isenabled()
+        gc.disable()
+        try:
+            parse_yaml("a: 1\n", "f.yaml")
+            assert not gc.isenabled()
+        finally:
+            gc.enable()
+    finally:
+        gc.callbacks.remove(count)
+    assert problems == [] and doc is not None and len(doc.data) == 5000
+    assert collections == []

@@ -13,7 +13,8 @@ from packhorse.storage.database import create_engine
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[sa.Engine]:
+def empty_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[sa.Engine]:
+    """An empty database, before any migration."""
     if request.param == "sqlite":
         engine = create_engine(f"sqlite:///{tmp_path / 'state.db'}")
     else:
@@ -21,6 +22,12 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[sa.Engine
         engine = create_engine(url)
         with engine.begin() as connection:  # each test starts from an empty database
             connection.exec_driver_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
-    migrate.upgrade(engine)
     yield engine
     engine.dispose()
+
+
+@pytest.fixture
+def engine(empty_engine: sa.Engine) -> sa.Engine:
+    """A database at the head revision."""
+    migrate.upgrade(empty_engine)
+    return empty_engine

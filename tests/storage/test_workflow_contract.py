@@ -7,6 +7,7 @@ import pytest
 import sqlalchemy as sa
 
 from packhorse.model.execution import Execution, Status
+from packhorse.storage import migrate, schema
 from packhorse.storage.executions import SqlExecutionStore
 from packhorse.storage.workflows import (
     Commit,
@@ -162,3 +163,47 @@ def test_retention_purges_a_workflows_state_with_it(engine: sa.Engine) -> None:
     assert executions.delete_completed(before=LATER) == 2
     assert workflows.load("wf") is None
     assert workflows.inbox() == []
+    assert left_over(engine) == {}
+
+
+def test_forgetting_a_workflow_deletes_its_definition_and_state(engine: sa.Engine) -> None:
+    _, workflows = started(engine)
+    workflows.delete(["wf"])
+    assert workflows.load("wf") is None
+    assert left_over(engine) == {}
+
+
+def left_over(engine: sa.Engine) -> dict[str, int]:
+    """Rows left in the workflow tables, by table."""
+    tables = (
+        schema.workflows,
+        schema.workflow_definitions,
+        schema.workflow_parts,
+        schema.workflow_events,
+    )
+    with engine.connect() as connection:
+        counts = {
+            table.name: connection.execute(sa.select(sa.func.count()).select_from(table)).scalar()
+            for table in tables
+        }
+    return {name: count for name, count in counts.items() if count}
+
+
+def test_upgrading_moves_each_definition_out_of_its_workflow_row(
+    empty_engine: sa.Engine,
+) -> None:
+    migrate.upgrade(empty_engine, "0005")
+    with empty_engine.begin() as connection:
+        connection.execute(
+            sa.text(
+                "INSERT INTO workflows (execution_id, kind, definition, version, created_at, "
+                "updated_at) VALUES ('wf', 'orquesta', 'tasks: {}', 3, :now, :now)"
+            ),
+            {"now": NOW},
+        )
+    migrate.upgrade(empty_engine)
+    stored = SqlWorkflowStore(empty_engine).load("wf")
+    assert stored is not None
+    assert (stored.kind, stored.definition, stored.version) == ("orquesta", "tasks: {}", 3)
+    columns = {c["name"] for c in sa.inspect(empty_engine).get_columns("workflows")}
+    assert "definition" not in columns

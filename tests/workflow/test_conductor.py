@@ -417,6 +417,36 @@ def test_conducting_time_grows_linearly() -> None:
     assert large < 5.0
 
 
+def test_a_step_runs_with_the_garbage_collector_paused() -> None:
+    """A step allocates what the state keeps and what reference counting frees; the step
+    that hands out a wide fan-out allocates it all at once, and the collector's full passes
+    over the whole process would make its cost grow faster than the fan-out. The collector
+    is left as it was found."""
+    import gc
+
+    seen: list[bool] = []
+
+    def probe() -> int:
+        seen.append(gc.isenabled())
+        return 1
+
+    text = yaml.safe_dump(
+        {"version": 1.0, "tasks": {"t": {"action": "core.echo", "input": {"n": "<% probe() %>"}}}}
+    )
+    conductor = Conductor(text, functions={"probe": probe})
+    state = conductor.create({})
+    [run] = [c for c in conductor.apply(state, Request("run")) if isinstance(c, RunTask)]
+    assert run.input == {"n": 1}
+    assert seen == [False]
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        conductor.apply(state, TaskEvent("t", 0, "succeeded"))
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
 def test_a_retry_count_that_fails_to_render_fails_the_workflow() -> None:
     host = Host("""
 version: 1.0

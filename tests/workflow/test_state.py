@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import pytest
@@ -129,3 +130,16 @@ def test_an_unknown_version_is_refused() -> None:
     document["version"] = 99
     with pytest.raises(ValueError, match="version 99"):
         WorkflowState.from_json(document)
+
+
+def test_the_ready_index_shrinks_once_a_fan_out_is_handed_out() -> None:
+    """Emptied dicts keep their table and iterating one walks it all: the ready index must
+    not make every later query pay for the widest fan-out the workflow had."""
+    state = WorkflowState()
+    root = state.root_chain()
+    state.add_route([])
+    keys = [state.stage(f"b{i}", 0, root, state.new_prevs(), ready=True).key for i in range(1000)]
+    for key in keys:
+        state.unstage(key)
+    assert state.ready == {}
+    assert sys.getsizeof(state.ready) == sys.getsizeof({})

@@ -15,6 +15,7 @@ from packhorse.engine.datastore import DatastoreService
 from packhorse.engine.events import EventService
 from packhorse.engine.execution_triggers import ExecutionTriggers
 from packhorse.engine.executions import ExecutionService
+from packhorse.engine.heap import start_up_frozen
 from packhorse.engine.inquiries import InquiryService
 from packhorse.engine.preparation import Preparer
 from packhorse.engine.rule_engine import RuleEngine
@@ -103,19 +104,20 @@ class Runtime:
         """Run the engine here (worker and workflow shell) until the workflow ``execution_id``
         has ended: ``packhorse run`` of a workflow."""
         stop = asyncio.Event()
-        loops = [
-            asyncio.create_task(self.worker.run(stop), name="worker"),
-            asyncio.create_task(self.workflows.run(stop), name="workflows"),
-        ]
-        try:
-            while True:
-                execution = self.executions.get(execution_id)
-                if execution.completed or execution.status in _WAITING:
-                    return execution
-                await asyncio.sleep(poll_seconds)
-        finally:
-            stop.set()
-            await asyncio.gather(*loops, return_exceptions=True)
+        with start_up_frozen():
+            loops = [
+                asyncio.create_task(self.worker.run(stop), name="worker"),
+                asyncio.create_task(self.workflows.run(stop), name="workflows"),
+            ]
+            try:
+                while True:
+                    execution = self.executions.get(execution_id)
+                    if execution.completed or execution.status in _WAITING:
+                        return execution
+                    await asyncio.sleep(poll_seconds)
+            finally:
+                stop.set()
+                await asyncio.gather(*loops, return_exceptions=True)
 
 
 def public_api_url(listen: str) -> str:

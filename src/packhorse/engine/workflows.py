@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -363,9 +363,9 @@ class WorkflowShell:
         moves: list[Move] = []
         events: list[tuple[str, Mapping[str, Any]]] = list(upward)
         finish: Finish | None = None
-        queue = list(commands)
+        queue = deque(commands)  # a fan-out's step starts thousands: no list.pop(0)
         while queue:
-            command = queue.pop(0)
+            command = queue.popleft()
             if isinstance(command, StartAction):
                 child, failure = self._child(workflow, command, now_moment)
                 if child is None:

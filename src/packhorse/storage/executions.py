@@ -461,6 +461,7 @@ class SqlExecutionStore:
                 for table, column in (
                     (schema.workflow_parts, schema.workflow_parts.c.workflow_id),
                     (schema.workflow_events, schema.workflow_events.c.workflow_id),
+                    (schema.workflow_definitions, schema.workflow_definitions.c.workflow_id),
                     (schema.workflows, schema.workflows.c.execution_id),
                 ):
                     connection.execute(table.delete().where(column.in_(ids)))

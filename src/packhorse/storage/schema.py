@@ -138,12 +138,22 @@ workflows = sa.Table(
     metadata,
     sa.Column("execution_id", sa.String(32), primary_key=True),
     sa.Column("kind", sa.String(32), nullable=False),
-    sa.Column("definition", sa.Text, nullable=False),
     sa.Column("version", sa.Integer, nullable=False),
     sa.Column("created_at", sa.String(32), nullable=False),
     sa.Column("updated_at", sa.String(32), nullable=False),
 )
-"""One row per workflow execution (orquesta, action-chain): what it runs and its state version."""
+"""One row per workflow execution (orquesta, action-chain): its kind and its state version.
+Every step rewrites it (the version guard), so it holds nothing that grows with the workflow."""
+
+workflow_definitions = sa.Table(
+    "workflow_definitions",
+    metadata,
+    sa.Column("workflow_id", sa.String(32), primary_key=True),
+    sa.Column("definition", sa.Text, nullable=False),
+)
+"""What each workflow execution runs, written once when it starts. Kept out of ``workflows``:
+SQLite rewrites a whole row to change one column, so a step of a 10,000-task workflow
+would have read and compared its 900 kB definition to bump the version."""
 
 workflow_parts = sa.Table(
     "workflow_parts",

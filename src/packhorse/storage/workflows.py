@@ -2,6 +2,8 @@
 
 A workflow's state is stored as parts (opaque key -> JSON) so that applying one event
 rewrites only what the event changed: the cost of an event does not grow with the workflow.
+For the same reason its definition is written once, in a table of its own, apart from the
+small row whose version every step bumps.
 Everything one step of the workflow shell decides is written by :meth:`commit` in one
 transaction (state parts, consumed events, new child executions, the workflow's own status),
 guarded by the state's version: a crash before the commit loses nothing (the events are still
@@ -26,6 +28,7 @@ from packhorse.storage.executions import _SELECT_ONE, _row_to_execution
 from packhorse.storage.moves import _EVENT_INSERT, _insert, transition_in
 
 _workflows = schema.workflows
+_definitions = schema.workflow_definitions
 _parts = schema.workflow_parts
 _events = schema.workflow_events
 _executions = schema.executions
@@ -49,16 +52,23 @@ _WORKFLOW_INSERT = Prepared(
     .values(
         execution_id=sa.bindparam("wf"),
         kind=sa.bindparam("kind"),
-        definition=sa.bindparam("definition"),
         version=sa.bindparam("version"),
         created_at=sa.bindparam("now"),
         updated_at=sa.bindparam("now"),
     )
 )
+_DEFINITION_INSERT = Prepared(
+    _definitions.insert()
+    .inline()
+    .values(workflow_id=sa.bindparam("wf"), definition=sa.bindparam("definition"))
+)
 _WORKFLOW = Prepared(
-    sa.select(_workflows.c.kind, _workflows.c.definition, _workflows.c.version).where(
+    sa.select(_workflows.c.kind, _workflows.c.version).where(
         _workflows.c.execution_id == sa.bindparam("wf")
     )
+)
+_DEFINITION = Prepared(
+    sa.select(_definitions.c.definition).where(_definitions.c.workflow_id == sa.bindparam("wf"))
 )
 _VERSION_BUMP = Prepared(
     _workflows.update()
@@ -140,13 +150,10 @@ class SqlWorkflowStore:
             if step.version == 0:
                 driver.execute(
                     _WORKFLOW_INSERT,
-                    {
-                        "wf": step.workflow_id,
-                        "kind": step.kind,
-                        "definition": step.definition,
-                        "version": 1,
-                        "now": now,
-                    },
+                    {"wf": step.workflow_id, "kind": step.kind, "version": 1, "now": now},
+                )
+                driver.execute(
+                    _DEFINITION_INSERT, {"wf": step.workflow_id, "definition": step.definition}
                 )
             elif not driver.execute(
                 _VERSION_BUMP,
@@ -193,15 +200,17 @@ class SqlWorkflowStore:
             row = driver.first(_WORKFLOW, {"wf": workflow_id})
             if row is None:
                 return None
+            text = driver.first(_DEFINITION, {"wf": workflow_id})
             stored = driver.all(_PARTS, {"wf": workflow_id})
-        kind, definition, version = row
+        kind, version = row
+        definition = "" if text is None else text[0]
         parts = {key: json.loads(value) for key, value in stored}
         return StoredWorkflow(workflow_id, kind, definition, int(version), parts)
 
     def version(self, workflow_id: str) -> int | None:
         with driver_transaction(self._engine) as driver:
             row = driver.first(_WORKFLOW, {"wf": workflow_id})
-        return None if row is None else int(row[2])
+        return None if row is None else int(row[1])
 
     def inbox(self, *, limit: int = 500) -> list[InboxEvent]:
         """The oldest events not yet applied, in arrival order."""
@@ -255,6 +264,7 @@ class SqlWorkflowStore:
         with transaction(self._engine, write=True) as connection:
             connection.execute(_parts.delete().where(_parts.c.workflow_id.in_(ids)))
             connection.execute(_events.delete().where(_events.c.workflow_id.in_(ids)))
+            connection.execute(_definitions.delete().where(_definitions.c.workflow_id.in_(ids)))
             connection.execute(_workflows.delete().where(_workflows.c.execution_id.in_(ids)))
 
 

@@ -24,6 +24,7 @@ from typing import Any, Final
 
 import yaml
 
+from packhorse.collector import collection_paused
 from packhorse.errors import Refusal, ValidationFailed
 from packhorse.workflow import dispatch, lifecycle
 from packhorse.workflow.evaluation import Evaluator
@@ -229,6 +230,15 @@ class Conductor:
         The host then reports each action's outcome as a :class:`TaskEvent` (its ``running``
         status again, harmlessly, then the final one), and feeds those to ``apply`` in turn.
         """
+        # A step allocates what the state keeps and what reference counting frees (a whole
+        # 10,000-task run leaves no cyclic garbage), and the step that stages and hands out a
+        # 10,000-branch fan-out allocates 80,000 objects at once: with the collector running,
+        # that brought on a full pass over the process, a tenth of the run's time, where a
+        # 1,000-branch fan-out brings on none.
+        with collection_paused():
+            return self._apply(state, event)
+
+    def _apply(self, state: WorkflowState, event: Event) -> list[Command]:
         commands: list[Command] = []
         never_ran = False
         match event:

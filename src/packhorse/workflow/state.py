@@ -496,11 +496,18 @@ class WorkflowState:
         if staged.ready and not staged.completed:
             self.ready[key] = staged.order
         else:
-            self.ready.pop(key, None)
+            self._not_ready(key)
         if staged.ready:
             self.unready.discard(key)
         else:
             self.unready.add(key)
+
+    def _not_ready(self, key: Key) -> None:
+        if self.ready.pop(key, None) is not None and not self.ready:
+            # An emptied dict keeps its table, and iterating it walks every slot: once a
+            # fan-out has handed out its 10,000 tasks, every later query of the ready tasks
+            # would walk 10,000 empty slots. A fresh dict keeps that cost to what is ready.
+            self.ready = {}
 
     def update_staged(self, staged: StagedRecord, **changes: Any) -> None:
         """Change fields of a staged entry (``ready``, ``ctx``, ``completed``, ``run_on_fail``,
@@ -518,7 +525,7 @@ class WorkflowState:
         if not force and staged.items is not None and self.item_sets[staged.items].active():
             return
         del self.staged[key]
-        self.ready.pop(key, None)
+        self._not_ready(key)
         self.unready.discard(key)
         self.rendered_items.pop(staged.order, None)
         self.items_cache.pop(staged.order, None)
