@@ -25,6 +25,7 @@ from typing import Any
 
 from packhorse.engine.clock import iso, utc_now
 from packhorse.engine.ids import new_id
+from packhorse.engine.waiting import nap
 from packhorse.engine.workflow_steps import (
     rerun_tasks,
     st2_context,
@@ -579,14 +580,4 @@ class WorkflowShell:
             if busy >= self.batch:
                 await asyncio.sleep(0)  # more may be waiting: go on at once, letting others in
                 continue
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(_either(stop, self._wake), poll_seconds)
-
-
-async def _either(*events: asyncio.Event) -> None:
-    waits = [asyncio.ensure_future(event.wait()) for event in events]
-    try:
-        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for wait in waits:
-            wait.cancel()
+            await nap(poll_seconds, stop, self._wake)
