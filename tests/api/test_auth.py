@@ -6,17 +6,14 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from fastapi import APIRouter, Depends, FastAPI
+from tests.api.serving import serving
 
 from packhorse import bootstrap
 from packhorse.api import security, v1
@@ -84,30 +81,11 @@ def build(settings: Settings, clock: Clock, monkeypatch: pytest.MonkeyPatch) -> 
     return app
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @contextlib.contextmanager
 def served(app: FastAPI) -> Iterator[httpx.Client]:
     """``app`` over real HTTP on loopback, with its lifespan, and a client for it."""
-    port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "server did not start"
-        time.sleep(0.02)
-    try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:
-            yield client
-    finally:
-        server.should_exit = True
-        thread.join(timeout=15)
+    with serving(app) as url, httpx.Client(base_url=url) as client:
+        yield client
 
 
 @pytest.fixture

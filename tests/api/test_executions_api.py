@@ -4,8 +4,6 @@ serves (engine running in its lifespan): runs go through the real queue and work
 from __future__ import annotations
 
 import shutil
-import socket
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -13,8 +11,8 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from tests.api.credentials import headers_for
+from tests.api.serving import serving
 
 from packhorse import bootstrap
 from packhorse.settings import load_settings
@@ -23,38 +21,14 @@ SIGNALS = Path(__file__).parents[1] / "fixtures" / "engine_packs" / "signals"
 API = "/api/v1"
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture
 def served_url(instance_home: Path) -> Iterator[tuple[str, dict[str, str]]]:
     """``packhorse up``'s app on loopback (the signals test pack registered)."""
     shutil.copytree(SIGNALS, instance_home / "packs" / "signals")
     settings = load_settings(instance_home)
     assert bootstrap.register_instance_packs(settings, refs=["signals"]).ok
-    port = free_port()
-    config = uvicorn.Config(
-        bootstrap.create_app(settings, workers=2),
-        host="127.0.0.1",
-        port=port,
-        log_level="warning",
-        lifespan="on",
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "server did not start"
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}", headers_for(settings)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=15)
+    with serving(bootstrap.create_app(settings, workers=2)) as url:
+        yield url, headers_for(settings)
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ in its lifespan): shapes, filters, paging, errors, and that the engine sees what
 from __future__ import annotations
 
 import shutil
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -13,9 +12,8 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from tests.api.credentials import headers_for
-from tests.api.test_webhooks import free_port
+from tests.api.serving import serving
 
 from packhorse import bootstrap
 from packhorse.engine.runtime import Runtime
@@ -53,23 +51,12 @@ def client(instance_home: Path) -> Iterator[Api]:
     settings = load_settings(instance_home)
     assert bootstrap.register_instance_packs(settings, refs=["flows"]).ok
     app = bootstrap.create_app(settings, workers=2)
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    wait(lambda: server.started or not thread.is_alive(), timeout=15)
-    assert server.started, "server did not start"
-    try:
+    with serving(app) as url:
         headers = headers_for(settings)
-        with Api(base_url=f"http://127.0.0.1:{port}", headers=headers, timeout=20) as api:
+        with Api(base_url=url, headers=headers, timeout=20) as api:
             api.runtime = app.state.runtime
             api.settings = settings
             yield api
-    finally:
-        server.should_exit = True
-        thread.join(timeout=15)
 
 
 def as_user(client: Api, user: str, role: str) -> None:

@@ -5,8 +5,6 @@ StackStorm's shapes and errors hold."""
 from __future__ import annotations
 
 import shutil
-import socket
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -14,7 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
+from tests.api.serving import serving
 
 from packhorse import bootstrap
 from packhorse.settings import Settings, load_settings
@@ -22,12 +20,6 @@ from packhorse.storage.events import EnforcementFilter, InstanceFilter, SqlEvent
 from packhorse.storage.executions import SqlExecutionStore
 
 SIGNALS = Path(__file__).parents[1] / "fixtures" / "engine_packs" / "signals"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 class Served:
@@ -53,26 +45,8 @@ def served(instance_home: Path) -> Iterator[Served]:
     shutil.copytree(SIGNALS, instance_home / "packs" / "signals")
     settings = load_settings(instance_home)
     assert bootstrap.register_instance_packs(settings, refs=["signals"]).ok
-    port = free_port()
-    config = uvicorn.Config(
-        bootstrap.create_app(settings, workers=2),
-        host="127.0.0.1",
-        port=port,
-        log_level="warning",
-        lifespan="on",
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "server did not start"
-        time.sleep(0.02)
-    try:
-        yield Served(settings, f"http://127.0.0.1:{port}")
-    finally:
-        server.should_exit = True
-        thread.join(timeout=15)
+    with serving(bootstrap.create_app(settings, workers=2)) as url:
+        yield Served(settings, url)
 
 
 def test_a_webhook_post_stores_the_instance_first_and_fires_the_rule(served: Served) -> None:

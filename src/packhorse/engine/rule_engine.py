@@ -26,7 +26,7 @@ from packhorse.engine.clock import ISO, iso_now
 from packhorse.engine.events import EventService, TriggerIndex
 from packhorse.engine.executions import ExecutionService
 from packhorse.engine.ids import new_id
-from packhorse.engine.waiting import nap
+from packhorse.engine.waiting import nap, set_from_any_thread
 from packhorse.errors import Conflict, PackhorseError
 from packhorse.expr.datastore import Decrypt, Lookup
 from packhorse.model import rules as rule_model
@@ -80,16 +80,7 @@ class RuleEngine:
         """Process soon (safe to call from any thread: the API's handlers run in threads)."""
         if instance is not None:
             self._fresh.add(instance.id)
-        loop = self._loop
-        if loop is None or loop.is_closed():
-            return
-        try:
-            if asyncio.get_running_loop() is loop:
-                self._wake.set()
-                return
-        except RuntimeError:
-            pass
-        loop.call_soon_threadsafe(self._wake.set)
+        set_from_any_thread(self._wake, self._loop)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Process pending instances until ``stop``; wakes on :meth:`wake` and polls (another

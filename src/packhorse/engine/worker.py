@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from packhorse.engine.clock import iso, utc_now
 from packhorse.engine.scheduling import RetryFor, Scheduler
-from packhorse.engine.waiting import first_of
+from packhorse.engine.waiting import first_of, set_from_any_thread
 from packhorse.engine.workflows import WorkflowShell
 from packhorse.errors import PackhorseError
 from packhorse.model.execution import Execution, Status
@@ -140,17 +140,7 @@ class Worker:
         """New work may be waiting. Safe from any thread (the API's handlers and the rules
         engine request executions from threads): without it a new execution waited for the
         next poll, up to ``poll_seconds``."""
-        loop = self._loop
-        if loop is None or loop.is_closed():
-            self._wake.set()
-            return
-        try:
-            if asyncio.get_running_loop() is loop:
-                self._wake.set()
-                return
-        except RuntimeError:
-            pass
-        loop.call_soon_threadsafe(self._wake.set)
+        set_from_any_thread(self._wake, self._loop)
 
     # -- the loop -----------------------------------------------------------------------------
 
