@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
+import json
 import os
 import socket
 import sqlite3
@@ -60,12 +61,14 @@ def percentile(samples: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
-async def load(url: str, rate: float, seconds: float, post: bool) -> tuple[list[float], dict]:
+async def load(
+    url: str, rate: float, seconds: float, post: bool, headers: dict[str, str] | None = None
+) -> tuple[list[float], dict]:
     """Open-loop load: returns answered latencies (s) and {n: send wall time}."""
     sent: dict[int, float] = {}
     answered: list[float] = []
     limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
-    async with httpx.AsyncClient(limits=limits, timeout=30) as client:
+    async with httpx.AsyncClient(limits=limits, timeout=30, headers=headers) as client:
 
         async def one(n: int) -> None:
             sent[n] = time.time()
@@ -105,8 +108,6 @@ def requested_latencies(state_db: Path, sent: dict[int, float], expected: int) -
         if (len(rows) >= expected and done >= expected) or time.monotonic() > deadline:
             break
         time.sleep(0.2)
-    import json
-
     latencies = []
     for created_at, payload in rows:
         n = json.loads(payload)["body"]["n"]
@@ -131,6 +132,13 @@ def main() -> None:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text)
         packhorse(home, "pack", "register", "hooks")
+        created = subprocess.run(
+            [sys.executable, "-m", "packhorse", "--home", str(home), "apikey", "create", "--json"],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        credentials = {"St2-Api-Key": json.loads(created.stdout)["key"]}
         server = subprocess.Popen(
             [sys.executable, "-m", "packhorse", "--home", str(home), "up"],
             stdout=subprocess.DEVNULL,
@@ -150,7 +158,13 @@ def main() -> None:
                 time.sleep(0.1)
             floor, _ = asyncio.run(load(f"{base}/health", arguments.rate, 5, post=False))
             answered, sent = asyncio.run(
-                load(f"{base}/api/v1/webhooks/bench", arguments.rate, arguments.seconds, True)
+                load(
+                    f"{base}/api/v1/webhooks/bench",
+                    arguments.rate,
+                    arguments.seconds,
+                    True,
+                    credentials,
+                )
             )
             requested = requested_latencies(home / "state.db", sent, len(sent))
         finally:

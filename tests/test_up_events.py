@@ -21,6 +21,7 @@ from packhorse.model.execution import Status
 from packhorse.settings import load_settings
 from packhorse.storage.events import EnforcementFilter, SqlEventStore
 from packhorse.storage.executions import SqlExecutionStore
+from tests.api.credentials import headers_for
 from tests.test_up import free_port, wait_for
 
 pytestmark = pytest.mark.slow
@@ -78,19 +79,21 @@ def test_registering_a_pack_and_enabling_a_rule_take_effect_while_up_runs(
     instance_home: Path, served: str
 ) -> None:
     hook = f"{served}/api/v1/webhooks/signals/in"
-    assert httpx.post(hook, json={"ok": 1}).status_code == 404
+    settings = load_settings(instance_home)
+    credentials = headers_for(settings)
+    assert httpx.post(hook, json={"ok": 1}, headers=credentials).status_code == 404
 
     shutil.copytree(SIGNALS, instance_home / "packs" / "signals")
     packhorse(instance_home, "pack", "register", "signals")
     registered = time.monotonic()
-    headers = {"X-Source": "test"}
+    headers = {"X-Source": "test", **credentials}
     answered = within(
         RELOAD_SECONDS, lambda: httpx.post(hook, json={"ok": 1}, headers=headers).status_code == 202
     )
     assert answered, "the new webhook was not served within 2 s"
     assert time.monotonic() - registered <= RELOAD_SECONDS + 0.5
 
-    store = SqlEventStore(bootstrap.database_engine(load_settings(instance_home)))
+    store = SqlEventStore(bootstrap.database_engine(settings))
 
     def fired(rule: str) -> bool:
         return any(e.rule == rule for e in store.enforcements(EnforcementFilter(limit=500)))
@@ -105,7 +108,7 @@ def test_registering_a_pack_and_enabling_a_rule_take_effect_while_up_runs(
 
     def quiet_fires() -> bool:
         alert = {"trigger": "signals.alert", "payload": {"service": "db-1", "severity": "low"}}
-        assert httpx.post(generic, json=alert).status_code == 202
+        assert httpx.post(generic, json=alert, headers=credentials).status_code == 202
         return bool(within(0.3, lambda: fired("signals.quiet")))
 
     assert within(RELOAD_SECONDS, quiet_fires), "the enabled rule did not fire within 2 s"

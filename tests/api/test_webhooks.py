@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
+from tests.api.credentials import headers_for
 from tests.api.serving import serving
 
 from packhorse import bootstrap
@@ -26,9 +27,15 @@ class Served:
     def __init__(self, settings: Settings, url: str) -> None:
         self.settings = settings
         self.url = url
+        self.credentials = headers_for(settings, "hooker", "operator")
         engine = bootstrap.database_engine(settings)
         self.events = SqlEventStore(engine)
         self.executions = SqlExecutionStore(engine)
+
+    def post(self, path: str, **kwargs: Any) -> httpx.Response:
+        """POST to ``/api/v1/webhooks/<path>`` as an operator."""
+        headers = {**self.credentials, **kwargs.pop("headers", {})}
+        return httpx.post(f"{self.url}/api/v1/webhooks/{path}", headers=headers, **kwargs)
 
     def wait(self, condition: Callable[[], Any], timeout: float = 15) -> Any:
         deadline = time.monotonic() + timeout
@@ -51,10 +58,10 @@ def served(instance_home: Path) -> Iterator[Served]:
 
 def test_a_webhook_post_stores_the_instance_first_and_fires_the_rule(served: Served) -> None:
     body = {"ok": "yes", "n": 1}
-    response = httpx.post(
-        f"{served.url}/api/v1/webhooks/signals/in",
+    response = served.post(
+        "signals/in",
         json=body,
-        headers={"X-Source": "ci", "X-Auth-Token": "hidden", "St2-Trace-Tag": "t-1"},
+        headers={"X-Source": "ci", "St2-Trace-Tag": "t-1"},  # the token: served.post
     )
     assert response.status_code == 202
     assert response.json() == body  # StackStorm echoes the body
@@ -80,7 +87,7 @@ def test_a_webhook_post_stores_the_instance_first_and_fires_the_rule(served: Ser
 
 def test_the_generic_webhook_fires_any_trigger(served: Served) -> None:
     body = {"trigger": "signals.alert", "payload": {"service": "web", "severity": "low"}}
-    response = httpx.post(f"{served.url}/api/v1/webhooks/st2", json=body)
+    response = served.post("st2", json=body)
     assert response.status_code == 202, response.text
     [instance] = served.events.find(InstanceFilter(trigger="signals.alert"))
     assert instance.payload == body["payload"]
@@ -114,19 +121,52 @@ def test_the_generic_webhook_fires_any_trigger(served: Served) -> None:
 def test_refusals_are_stackstorm_shaped_and_store_nothing(
     served: Served, path: str, kwargs: dict[str, Any], status: int, fault: str
 ) -> None:
-    response = httpx.post(f"{served.url}/api/v1/webhooks/{path}", **kwargs)
+    response = served.post(path, **kwargs)
     assert response.status_code == status
     assert fault in response.json()["faultstring"]
     assert served.events.find(InstanceFilter()) == []
 
 
 def test_form_bodies_arrive_as_stackstorm_parses_them(served: Served) -> None:
-    response = httpx.post(f"{served.url}/api/v1/webhooks/signals/in", data={"ok": "1"})
+    response = served.post("signals/in", data={"ok": "1"})
     assert response.status_code == 202
     [instance] = served.events.find(InstanceFilter())
     assert instance.payload["body"] == {"ok": ["1"]}
 
 
 def test_the_webhook_list_shows_rule_urls(served: Served) -> None:
-    hooks = httpx.get(f"{served.url}/api/v1/webhooks").json()
+    hooks = httpx.get(f"{served.url}/api/v1/webhooks", headers=served.credentials).json()
     assert [hook["url"] for hook in hooks] == ["greet", "signals/in"]  # examples: greet
+
+
+def test_a_webhook_needs_an_operator_or_its_own_secret(served: Served) -> None:
+    body = {"ok": "yes"}
+    anonymous = httpx.post(f"{served.url}/api/v1/webhooks/signals/in", json=body)
+    assert anonymous.status_code == 401
+    assert anonymous.json()["faultstring"].startswith("Unauthorized")
+    viewer = headers_for(served.settings, "vera", "viewer")
+    refused = httpx.post(f"{served.url}/api/v1/webhooks/signals/in", json=body, headers=viewer)
+    assert refused.status_code == 403
+    assert served.events.find(InstanceFilter()) == []
+
+    # Senders that cannot log in (a SaaS webhook) give the webhook's own secret instead.
+    from packhorse.model.datastore import Scope
+
+    datastore = bootstrap.datastore_service(served.settings)
+    datastore.set_value("webhook_secret:signals/in", "s3cret-hook", scope=Scope.SYSTEM, secret=True)
+    url = f"{served.url}/api/v1/webhooks/signals/in"
+    wrong = httpx.post(url, json=body, headers={"St2-Webhook-Secret": "nope"})
+    assert wrong.status_code == 401 and "secret" in wrong.json()["faultstring"]
+    other = httpx.post(
+        f"{served.url}/api/v1/webhooks/st2",
+        json={"trigger": "signals.alert", "payload": {"service": "x", "severity": "low"}},
+        headers={"St2-Webhook-Secret": "s3cret-hook"},
+    )
+    assert other.status_code == 401  # a secret opens its own webhook only
+    by_header = httpx.post(url, json=body, headers={"St2-Webhook-Secret": "s3cret-hook"})
+    assert by_header.status_code == 202
+    by_query = httpx.post(url, json=body, params={"st2-webhook-secret": "s3cret-hook"})
+    assert by_query.status_code == 202
+    stored = served.events.find(InstanceFilter())
+    assert len(stored) == 2
+    assert all("St2-Webhook-Secret" not in i.payload["headers"] for i in stored)

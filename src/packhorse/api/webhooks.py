@@ -5,25 +5,34 @@ Shapes are StackStorm's: the payload of a webhook trigger is ``{headers, headers
 with header names as StackStorm spells them (``Content-Type``, ``X-Github-Event``), the body is
 JSON, form data (each field a list, as ``parse_qs`` gives) or text; the answer is ``202`` with
 the request body echoed. The trigger instance is stored before the answer is sent.
+
+With authentication on, a post needs a token or API key of an ``operator`` (or ``admin``),
+or the webhook's own secret (:func:`admit`), which is what senders that cannot log in use.
 """
 
 from __future__ import annotations
 
+import hmac
 import json
 from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import parse_qs
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
 from packhorse.api.errors import fault
+from packhorse.api.security import Refused, require
 from packhorse.engine.events import EventService, InvalidPayload, TriggerIndex
 from packhorse.errors import NotFound
 
 WEBHOOK_TYPE = "core.st2.webhook"
 TRACE_TAG_HEADER = "St2-Trace-Tag"
-_AUTH_HEADERS = frozenset({"X-Auth-Token", "St2-Api-Key", "Cookie"})
+SECRET_HEADER = "St2-Webhook-Secret"  # noqa: S105 - a header's name
+SECRET_QUERY = "st2-webhook-secret"  # noqa: S105 - a query parameter's name
+SECRET_KEY = "webhook_secret:{hook}"  # noqa: S105 - a datastore key's name
+"""The system datastore key that holds a webhook's own secret (``st2`` for the generic one)."""
+_AUTH_HEADERS = frozenset({"X-Auth-Token", "St2-Api-Key", "Cookie", SECRET_HEADER})
 
 
 def hooks(index: TriggerIndex) -> dict[str, list[str]]:
@@ -54,7 +63,7 @@ def _body(content_type: str, raw: bytes) -> Any:
 def router(events: Callable[[], EventService]) -> APIRouter:
     routes = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"])
 
-    @routes.get("")
+    @routes.get("", dependencies=[Depends(require("viewer"))])
     def list_webhooks() -> list[dict[str, Any]]:
         """The webhook urls rules listen on."""
         index = events().index()
@@ -77,6 +86,7 @@ def router(events: Callable[[], EventService]) -> APIRouter:
         service = events()
         from starlette.concurrency import run_in_threadpool
 
+        await run_in_threadpool(admit, request, hook.strip("/"))
         try:
             await run_in_threadpool(_fire, service, hook.strip("/"), body, headers, trace_tag)
         except _Refused as refused:
@@ -84,6 +94,35 @@ def router(events: Callable[[], EventService]) -> APIRouter:
         return JSONResponse(body, status_code=202)
 
     return routes
+
+
+def admit(request: Request, hook: str) -> None:
+    """Let the post in when authentication is off, or it carries the webhook's own secret
+    (``St2-Webhook-Secret`` header or ``st2-webhook-secret`` query parameter, checked against
+    the encrypted system key ``webhook_secret:<url>``), or a token or API key of an
+    ``operator`` or ``admin``. Raises :class:`~packhorse.api.security.Refused` otherwise."""
+    if not request.app.state.auth_enabled:
+        return
+    secret = request.headers.get(SECRET_HEADER) or request.query_params.get(SECRET_QUERY)
+    if secret is None:
+        require("operator")(request)
+        return
+    expected = _secret_of(request, hook)
+    if expected is None or not hmac.compare_digest(secret.encode(), expected.encode()):
+        raise Refused(401, "Unauthorized - the webhook secret does not match.")
+
+
+def _secret_of(request: Request, hook: str) -> str | None:
+    from packhorse.api.deps import runtime
+    from packhorse.model.datastore import Scope
+
+    try:
+        pair = runtime(request).datastore.get_value(
+            SECRET_KEY.format(hook=hook), scope=Scope.SYSTEM, decrypt=True
+        )
+    except NotFound:
+        return None
+    return str(pair.value)
 
 
 class _Refused(Exception):
