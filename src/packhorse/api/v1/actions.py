@@ -46,16 +46,21 @@ def _not_found(ref_or_id: str) -> JSONResponse:
     return fault(404, f'Resource with a reference or id "{ref_or_id}" not found')
 
 
-def _list(
+@route(router, "GET", "/actions/views/overview")
+@route(router, "GET", "/actions")
+def list_actions(
     request: Request,
     *,
-    pack: str | None,
-    name: str | None,
-    limit: str | None,
-    offset: str | None,
-    include_attributes: str | None,
-    exclude_attributes: str | None,
+    pack: str | None = None,
+    name: str | None = None,
+    limit: str | None = None,
+    offset: str | None = None,
+    include_attributes: str | None = None,
+    exclude_attributes: str | None = None,
+    principal: Viewer,
 ) -> JSONResponse:
+    """Registered actions sorted by ref; filters ``pack`` and ``name``; ``X-Total-Count``.
+    The overview view (``/actions/views/overview``) answers the same documents."""
     try:
         size, skip = paging(limit, offset, default=100)
     except BadRequest as error:
@@ -71,60 +76,6 @@ def _list(
     return listed(documents, len(actions))
 
 
-@route(router, "GET", "/actions")
-def list_actions(
-    request: Request,
-    *,
-    pack: str | None = None,
-    name: str | None = None,
-    limit: str | None = None,
-    offset: str | None = None,
-    include_attributes: str | None = None,
-    exclude_attributes: str | None = None,
-    principal: Viewer,
-) -> JSONResponse:
-    """Registered actions sorted by ref; filters ``pack`` and ``name``; ``X-Total-Count``."""
-    return _list(
-        request,
-        pack=pack,
-        name=name,
-        limit=limit,
-        offset=offset,
-        include_attributes=include_attributes,
-        exclude_attributes=exclude_attributes,
-    )
-
-
-@route(router, "GET", "/actions/views/overview")
-def list_actions_overview(
-    request: Request,
-    *,
-    pack: str | None = None,
-    name: str | None = None,
-    limit: str | None = None,
-    offset: str | None = None,
-    include_attributes: str | None = None,
-    exclude_attributes: str | None = None,
-    principal: Viewer,
-) -> JSONResponse:
-    """The overview view: the same documents as the list."""
-    return _list(
-        request,
-        pack=pack,
-        name=name,
-        limit=limit,
-        offset=offset,
-        include_attributes=include_attributes,
-        exclude_attributes=exclude_attributes,
-    )
-
-
-@route(router, "GET", "/actions/views/overview/{ref_or_id}")
-def get_action_overview(request: Request, *, ref_or_id: str, principal: Viewer) -> JSONResponse:
-    """The overview view of one action."""
-    return get_action(request, ref_or_id=ref_or_id, principal=principal)
-
-
 @route(router, "GET", "/actions/views/parameters/{ref_or_id}")
 def get_action_parameters(request: Request, *, ref_or_id: str, principal: Viewer) -> JSONResponse:
     """``{"parameters": ...}``: the action's parameters over its runner's (what a run takes)."""
@@ -135,6 +86,7 @@ def get_action_parameters(request: Request, *, ref_or_id: str, principal: Viewer
     return JSONResponse({"parameters": plain(schema)})
 
 
+@route(router, "GET", "/actions/views/overview/{ref_or_id}")
 @route(router, "GET", "/actions/{ref_or_id}")
 def get_action(request: Request, *, ref_or_id: str, principal: Viewer) -> JSONResponse:
     """One action by ref or id."""
