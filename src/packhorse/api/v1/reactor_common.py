@@ -14,14 +14,15 @@ from fastapi.responses import JSONResponse
 from packhorse.api.deps import runtime, settings
 from packhorse.api.errors import fault
 from packhorse.api.security import Principal, require
+from packhorse.api.v1.listing import MAX_LIMIT, names
 from packhorse.engine.runtime import Runtime
+from packhorse.engine.shapes import project
 from packhorse.errors import Conflict, NotFound, PackhorseError
 from packhorse.settings import Settings
 
 T = TypeVar("T")
 
-#: The largest page a list route answers (StackStorm's ``max_page_size`` default).
-MAX_PAGE = 1000
+MAX_PAGE = MAX_LIMIT
 
 
 def page(items: Sequence[T], response: Response, limit: int | None, offset: int) -> list[T]:
@@ -57,20 +58,11 @@ def error_fault(error: PackhorseError) -> JSONResponse:
 def select_attributes(
     record: dict[str, Any], include: str | None, exclude: str | None
 ) -> dict[str, Any]:
-    """StackStorm's ``include_attributes`` / ``exclude_attributes`` (comma separated; a dotted
-    name such as ``trigger.ref`` keeps or drops its top-level field)."""
-    if include:
-        wanted = {name.strip().split(".", 1)[0] for name in include.split(",") if name.strip()}
-        wanted.add("id")
-        record = {key: value for key, value in record.items() if key in wanted}
-    if exclude:
-        unwanted = {name.strip() for name in exclude.split(",") if name.strip()}
-        record = {key: value for key, value in record.items() if key not in unwanted}
-    return record
+    """StackStorm's ``include_attributes`` / ``exclude_attributes`` as query values (comma
+    separated, dotted for nested fields)."""
+    return project(record, include=names(include), exclude=names(exclude))
 
 
-Viewer = Annotated[Principal, Depends(require("viewer"))]
-Operator = Annotated[Principal, Depends(require("operator"))]
 Admin = Annotated[Principal, Depends(require("admin"))]
 RuntimeDep = Annotated[Runtime, Depends(runtime)]
 SettingsDep = Annotated[Settings, Depends(settings)]
