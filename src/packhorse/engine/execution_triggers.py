@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from packhorse.crypto.cipher import is_encrypted_token
@@ -91,7 +91,7 @@ class ExecutionTriggers:
         listened = self._events.index().listened
         instances: list[TriggerInstance] = []
         if rows and listened & {ACTION_TRIGGER, NOTIFY_TRIGGER, INQUIRY_TRIGGER}:
-            found = self._executions_by_id(execution_id for _, execution_id, _ in rows)
+            found = self._executions.get_many(execution_id for _, execution_id, _ in rows)
             for _, execution_id, status in rows:
                 execution = found.get(execution_id)
                 if execution is None:
@@ -114,14 +114,6 @@ class ExecutionTriggers:
                 if self._events.on_recorded is not None:
                     self._events.on_recorded(instance)
         return len(rows)
-
-    def _executions_by_id(self, ids: Iterable[str]) -> dict[str, Execution]:
-        found: dict[str, Execution] = {}
-        for execution_id in ids:
-            execution = self._executions.get(execution_id)
-            if execution is not None:
-                found[execution_id] = execution
-        return found
 
     def _instance(self, trigger: str, payload: Mapping[str, Any]) -> TriggerInstance:
         now = self._clock()

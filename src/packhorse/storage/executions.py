@@ -479,6 +479,17 @@ class SqlExecutionStore:
             log = driver.all(_SELECT_LOG, arguments)
         return _row_to_execution(row, log)
 
+    def get_many(self, ids: Iterable[str]) -> dict[str, Execution]:
+        """Executions by id, read in one transaction (without their log); missing ones are
+        left out."""
+        found: dict[str, Execution] = {}
+        with driver_transaction(self._engine) as driver:
+            for execution_id in dict.fromkeys(ids):
+                row = driver.first(_SELECT_ONE, {"target_id": execution_id})
+                if row is not None:
+                    found[execution_id] = _row_to_execution(row)
+        return found
+
     def find(self, query: ExecutionFilter) -> list[Execution]:
         """A page of the executions ``query`` matches, newest first unless ``oldest_first``."""
         select = sa.select(_table).where(*_conditions(query))

@@ -24,7 +24,7 @@ from packhorse.model.execution import Execution, Status
 from packhorse.storage import schema
 from packhorse.storage.database import transaction
 from packhorse.storage.driver import DriverTransaction, Prepared, driver_transaction
-from packhorse.storage.executions import _SELECT_ONE, _row_to_execution
+from packhorse.storage.executions import SqlExecutionStore, _row_to_execution
 from packhorse.storage.moves import _EVENT_INSERT, _insert, transition_in
 
 _workflows = schema.workflows
@@ -220,13 +220,7 @@ class SqlWorkflowStore:
 
     def executions(self, ids: Iterable[str]) -> dict[str, Execution]:
         """Executions by id (the shell reads each event's child once per batch)."""
-        found: dict[str, Execution] = {}
-        with driver_transaction(self._engine) as driver:
-            for execution_id in dict.fromkeys(ids):
-                row = driver.first(_SELECT_ONE, {"target_id": execution_id})
-                if row is not None:
-                    found[execution_id] = _row_to_execution(row)
-        return found
+        return SqlExecutionStore(self._engine).get_many(ids)
 
     def children(self, workflow_id: str) -> list[Execution]:
         select = (
