@@ -14,10 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
-import os
 import sqlite3
-import subprocess
 import sys
 import tempfile
 import time
@@ -27,7 +24,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).parent))
 from bench_execution import THROUGHPUT, measure
-from bench_webhook import free_port, packhorse
+from common import api_key, free_port, packhorse, running_up
 
 from packhorse.engine.instance import init_instance
 
@@ -81,38 +78,13 @@ def over_http(count: int) -> tuple[float, float]:
         home = Path(scratch) / "home"
         port = free_port()
         packhorse(home, "init", "--listen", f"127.0.0.1:{port}")
-        created = subprocess.run(
-            [sys.executable, "-m", "packhorse", "--home", str(home), "apikey", "create", "--json"],
-            check=True,
-            capture_output=True,
-            text=True,
-        )
-        api_key = json.loads(created.stdout)["key"]
-        server = subprocess.Popen(
-            [sys.executable, "-m", "packhorse", "--home", str(home), "up", "--workers", "8"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        )
-        base = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    if httpx.get(f"{base}/ready", timeout=1).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                assert time.monotonic() < deadline and server.poll() is None, "up did not start"
-                time.sleep(0.1)
+        key = api_key(home)
+        with running_up(home, port, "--workers", "8") as base:
             started = time.perf_counter()
-            asyncio.run(submit(base, count, api_key, floor=True))
+            asyncio.run(submit(base, count, key, floor=True))
             floor = count / (time.perf_counter() - started)
-            started = asyncio.run(submit(base, count, api_key))
+            started = asyncio.run(submit(base, count, key))
             ended = wait_done(home / "state.db", count)
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
     return count / (ended - started), floor
 
 

@@ -20,17 +20,17 @@ import argparse
 import asyncio
 import datetime as dt
 import json
-import os
-import socket
 import sqlite3
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 import httpx
+
+sys.path.insert(0, str(Path(__file__).parent))
+from common import api_key, free_port, packhorse, running_up
 
 PACK = {
     "pack.yaml": "---\nref: hooks\nname: hooks\ndescription: bench\nversion: 1.0.0\n"
@@ -40,20 +40,6 @@ PACK = {
     "criteria:\n  trigger.body.n:\n    type: exists\n"
     "action:\n  ref: core.noop\n",
 }
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def packhorse(home: Path, *args: str) -> None:
-    subprocess.run(
-        [sys.executable, "-m", "packhorse", "--home", str(home), *args],
-        check=True,
-        stdout=subprocess.DEVNULL,
-    )
 
 
 def percentile(samples: list[float], fraction: float) -> float:
@@ -132,30 +118,8 @@ def main() -> None:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text)
         packhorse(home, "pack", "register", "hooks")
-        created = subprocess.run(
-            [sys.executable, "-m", "packhorse", "--home", str(home), "apikey", "create", "--json"],
-            check=True,
-            capture_output=True,
-            text=True,
-        )
-        credentials = {"St2-Api-Key": json.loads(created.stdout)["key"]}
-        server = subprocess.Popen(
-            [sys.executable, "-m", "packhorse", "--home", str(home), "up"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        )
-        base = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    if httpx.get(f"{base}/ready", timeout=1).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                assert time.monotonic() < deadline and server.poll() is None, "up did not start"
-                time.sleep(0.1)
+        credentials = {"St2-Api-Key": api_key(home)}
+        with running_up(home, port) as base:
             floor, _ = asyncio.run(load(f"{base}/health", arguments.rate, 5, post=False))
             answered, sent = asyncio.run(
                 load(
@@ -167,9 +131,6 @@ def main() -> None:
                 )
             )
             requested = requested_latencies(home / "state.db", sent, len(sent))
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
     ms = 1000
     print(
         f"\nWebhook to execution requested, {arguments.rate:.0f} requests/s for "
