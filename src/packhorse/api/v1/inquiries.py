@@ -14,8 +14,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
 from packhorse.api.errors import fault
-from packhorse.api.v1.listing import Operator, Viewer
-from packhorse.api.v1.reactor_common import MAX_PAGE, RuntimeDep, json_object, page
+from packhorse.api.v1.listing import MAX_PAGE, Operator, RuntimeDep, Viewer, json_object, page
 from packhorse.engine.inquiries import Inquiry, InvalidResponse, NotPermitted
 from packhorse.errors import Conflict, NotFound
 

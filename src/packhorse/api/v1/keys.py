@@ -20,8 +20,7 @@ from fastapi.responses import JSONResponse
 
 from packhorse.api.errors import fault
 from packhorse.api.security import Principal
-from packhorse.api.v1.listing import Viewer
-from packhorse.api.v1.reactor_common import RuntimeDep, error_fault, json_object, page
+from packhorse.api.v1.listing import RuntimeDep, Viewer, error_fault, json_object, page
 from packhorse.engine.datastore import key_record
 from packhorse.engine.shapes import object_id
 from packhorse.errors import PackhorseError

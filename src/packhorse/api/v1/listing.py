@@ -1,26 +1,37 @@
-"""What the list and get routes of the v1 API share: routes with and without the trailing
-slash st2client sometimes sends, paging as StackStorm reads it, JSON bodies parsed by hand
-(so that a bad one gets StackStorm's 400 ``faultstring``, not FastAPI's 422)."""
+"""What the routes of the v1 API share: routes with and without the trailing slash st2client
+sometimes sends, paging as StackStorm reads it (with ``X-Total-Count``), attribute selection,
+the callers' roles, JSON bodies parsed by hand (so that a bad one gets StackStorm's 400
+``faultstring``, not FastAPI's 422) and the faultstring answer for Packhorse's own errors."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 
+from packhorse.api.deps import runtime, settings
 from packhorse.api.errors import fault
 from packhorse.api.security import Principal, require
+from packhorse.engine.runtime import Runtime
+from packhorse.engine.shapes import project
+from packhorse.errors import Conflict, NotFound, PackhorseError
+from packhorse.settings import Settings
 
-MAX_LIMIT = 1000
+MAX_LIMIT = MAX_PAGE = 1000
 """The largest page a list returns (``limit=-1`` asks for this many)."""
 
 Viewer = Annotated[Principal, Depends(require("viewer"))]
 """The caller of a read route."""
 Operator = Annotated[Principal, Depends(require("operator"))]
 """The caller of a route that runs, cancels, pauses or resumes."""
+Admin = Annotated[Principal, Depends(require("admin"))]
+RuntimeDep = Annotated[Runtime, Depends(runtime)]
+SettingsDep = Annotated[Settings, Depends(settings)]
+
+T = TypeVar("T")
 
 
 class BadRequest(Exception):
@@ -90,3 +101,37 @@ def listed(documents: list[dict[str, Any]], total: int) -> JSONResponse:
 
 def bad_request(error: BadRequest) -> JSONResponse:
     return fault(400, str(error))
+
+
+def page(items: Sequence[T], response: Response, limit: int | None, offset: int) -> list[T]:
+    """``items[offset:offset+limit]``, with the total in ``X-Total-Count`` (and the page in
+    ``X-Limit``) as StackStorm sends them. ``limit`` None, 0 or -1 means all (up to
+    :data:`MAX_PAGE`)."""
+    response.headers["X-Total-Count"] = str(len(items))
+    size = MAX_PAGE if limit is None or limit <= 0 else min(limit, MAX_PAGE)
+    response.headers["X-Limit"] = str(size)
+    start = max(offset, 0)
+    return list(items[start : start + size])
+
+
+async def json_object(request: Request) -> dict[str, Any] | JSONResponse:
+    """The request body as a JSON object, or a 400 saying what is wrong with it."""
+    try:
+        return await json_body(request)
+    except BadRequest as error:
+        return bad_request(error)
+
+
+def error_fault(error: PackhorseError) -> JSONResponse:
+    """A Packhorse error as StackStorm's faultstring: 404 not found, 409 conflict, else 400."""
+    status = 404 if isinstance(error, NotFound) else 409 if isinstance(error, Conflict) else 400
+    message = error.message if not error.hint else f"{error.message} ({error.hint})"
+    return fault(status, message)
+
+
+def select_attributes(
+    record: dict[str, Any], include: str | None, exclude: str | None
+) -> dict[str, Any]:
+    """StackStorm's ``include_attributes`` / ``exclude_attributes`` as query values (comma
+    separated, dotted for nested fields)."""
+    return project(record, include=names(include), exclude=names(exclude))

@@ -16,11 +16,11 @@ from fastapi.responses import JSONResponse
 
 from packhorse import bootstrap
 from packhorse.api.errors import fault
-from packhorse.api.v1.listing import Viewer
-from packhorse.api.v1.reactor_common import (
+from packhorse.api.v1.listing import (
     Admin,
     RuntimeDep,
     SettingsDep,
+    Viewer,
     json_object,
     page,
     select_attributes,

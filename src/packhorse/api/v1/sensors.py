@@ -11,8 +11,7 @@ from fastapi.responses import JSONResponse
 
 from packhorse import bootstrap
 from packhorse.api.errors import fault
-from packhorse.api.v1.listing import Viewer
-from packhorse.api.v1.reactor_common import SettingsDep, page, select_attributes
+from packhorse.api.v1.listing import SettingsDep, Viewer, page, select_attributes
 from packhorse.engine.shapes import object_id
 from packhorse.model.content import Kind, Resource
 from packhorse.model.events import SensorStatus

@@ -15,8 +15,14 @@ from fastapi import APIRouter, Query, Response
 from fastapi.responses import JSONResponse
 
 from packhorse.api.errors import fault
-from packhorse.api.v1.listing import Operator, Viewer
-from packhorse.api.v1.reactor_common import RuntimeDep, error_fault, page, select_attributes
+from packhorse.api.v1.listing import (
+    Operator,
+    RuntimeDep,
+    Viewer,
+    error_fault,
+    page,
+    select_attributes,
+)
 from packhorse.engine.shapes import object_id
 from packhorse.errors import PackhorseError
 from packhorse.model.content import Resource, canonical_json
