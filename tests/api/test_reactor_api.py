@@ -185,7 +185,7 @@ def test_a_body_that_is_not_json_is_a_400(client: Api) -> None:
     answer = client.put(
         "/api/v1/keys/k", content=b"{nope", headers={"Content-Type": "application/json"}
     )
-    assert answer.status_code == 400 and "not JSON" in answer.json()["faultstring"]
+    assert answer.status_code == 400 and "not valid JSON" in answer.json()["faultstring"]
 
 
 # -- rules and enforcements -------------------------------------------------------------------
