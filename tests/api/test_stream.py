@@ -292,3 +292,12 @@ def test_executions_another_process_runs_are_streamed(served: Served) -> None:
         assert ran.returncode == 0, ran.stderr
         update = next(e for e in events if e is not None and e.json()["status"] in FINAL)
     assert update.json()["result"]["stdout"] == "elsewhere"
+
+
+def test_a_silent_stream_sends_keep_alive_blank_lines(served: Served) -> None:
+    served.app.state.stream_heartbeat = 0.2
+    with httpx.stream("GET", served.url + STREAM, headers=served.headers, timeout=20) as response:
+        events = _opened(response.iter_lines())
+        started = time.monotonic()
+        assert [next(events), next(events)] == [None, None]
+        assert time.monotonic() - started >= 0.3
