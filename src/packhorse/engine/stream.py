@@ -210,8 +210,10 @@ class Broadcaster:
         self._subscriptions.discard(subscription)
 
     def wake(self) -> None:
-        """Read now (callable from any thread: a write just committed)."""
-        if not self._wake.is_set():
+        """Read now (callable from any thread: a write just committed). Ignored while nobody
+        listens: the engine's writes then cost the stream nothing, and the poll keeps the
+        cursor near the end (a new client may get what happened in the poll before it)."""
+        if self._subscriptions and not self._wake.is_set():
             set_from_any_thread(self._wake, self._loop)
 
     def close(self) -> None:
