@@ -8,7 +8,8 @@ client minus the time the server stamped the status change (the last entry of th
 ``log``; same machine, same clock): created, scheduled, running and succeeded, 4 per
 execution. The stamp is taken just before the change commits, so this slightly overstates.
 
-Floor, measured the same way in the same run: a ``GET /health`` round trip on the same server.
+Floor, measured in the same run between the runs: a ``GET /health`` round trip on the same
+server.
 
 Target (issue 7): a status change reaches a connected client in under 50 ms (p99).
 """
@@ -126,7 +127,7 @@ def one_run(
     return samples, by_status
 
 
-def health_floor(base: str, repeats: int = 200) -> float:
+def health_floor(base: str, repeats: int) -> list[float]:
     with httpx.Client(base_url=base, timeout=10) as client:
         client.get("/health")
         samples = []
@@ -134,7 +135,7 @@ def health_floor(base: str, repeats: int = 200) -> float:
             started = time.perf_counter()
             client.get("/health")
             samples.append(time.perf_counter() - started)
-    return statistics.median(samples)
+    return samples
 
 
 def main() -> None:
@@ -153,14 +154,14 @@ def main() -> None:
         headers = {"St2-Api-Key": api_key(home)}
         with running_up(home, port) as base:
             one_run(base, headers, 5, 1)  # warm up: the runner, the caches
-            floor = health_floor(base)
-            results = {
-                clients: [
-                    one_run(base, headers, arguments.executions, clients)
-                    for _ in range(arguments.runs)
-                ]
-                for clients in arguments.clients
-            }
+            floor: list[float] = []
+            results: dict[int, list[tuple[list[float], dict[str, list[float]]]]] = {}
+            for clients in arguments.clients:
+                for _ in range(arguments.runs):
+                    # The floor is sampled between runs: the machine's noise changes.
+                    floor.extend(health_floor(base, 50))
+                    outcome = one_run(base, headers, arguments.executions, clients)
+                    results.setdefault(clients, []).append(outcome)
     print(
         f"\nEvent stream: status change -> client, core.local cmd=true, "
         f"{arguments.executions} executions x 4 events per run, {arguments.runs} runs"
@@ -187,7 +188,9 @@ def main() -> None:
                 cells = [percentile(pooled, q) for q in (0.5, 0.95, 0.99)] + [max(pooled)]
                 name = f"  {status} (all runs)"
                 print(f"{name:<44} " + " ".join(f"{c * ms:7.1f}ms" for c in cells))
-    print(f"{'floor: GET /health round trip (median)':<44} {floor * ms:7.1f}ms")
+    cells = [percentile(floor, q) for q in (0.5, 0.95, 0.99)] + [max(floor)]
+    name = "floor: GET /health round trip"
+    print(f"{name:<44} " + " ".join(f"{c * ms:7.1f}ms" for c in cells))
     print(f"\nmedian p99 across runs: {worst_p99 * ms:.1f} ms;  target < 50 ms")
     if worst_p99 > TARGET_SECONDS:
         sys.exit(1)
