@@ -301,3 +301,64 @@ def test_a_silent_stream_sends_keep_alive_blank_lines(served: Served) -> None:
         started = time.monotonic()
         assert [next(events), next(events)] == [None, None]
         assert time.monotonic() - started >= 0.3
+
+
+def _output_events(response: httpx.Response) -> list[Event]:
+    return [e for e in parse(response.iter_lines()) if e is not None]
+
+
+def test_an_execution_output_stream_sends_stored_then_new_output_then_eof(served: Served) -> None:
+    execution_id = _run(served, "core.local", cmd="echo early; sleep 1; echo late; echo err >&2")
+    # Wait for the first chunk to be stored, so that it comes as stored output.
+    deadline = time.monotonic() + 10
+    while (
+        "early"
+        not in httpx.get(
+            f"{served.url}/api/v1/executions/{execution_id}/output", headers=served.headers
+        ).text
+    ):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    url = f"{served.url}/stream/v1/executions/{execution_id}/output"
+    with httpx.stream("GET", url, headers=served.headers, timeout=20) as response:
+        assert response.status_code == 200
+        events = _output_events(response)  # the server ends it: read to the end
+
+    assert events[-1] == Event("EOF", "''")
+    chunks = [e.json() for e in events[:-1]]
+    assert {e.name for e in events[:-1]} == {"st2.execution.output__create"}
+    stdout = "".join(c["data"] for c in chunks if c["output_type"] == "stdout")
+    assert stdout == "early\nlate\n"  # each chunk once, in order
+    assert "".join(c["data"] for c in chunks if c["output_type"] == "stderr") == "err\n"
+    assert all(c["execution_id"] == execution_id and c["timestamp"].endswith("Z") for c in chunks)
+    assert len({c["id"] for c in chunks}) == len(chunks)
+
+    # Once it has ended: what is stored, of the type asked for, and EOF at once.
+    with httpx.stream(
+        "GET", url, params={"output_type": "stderr"}, headers=served.headers, timeout=20
+    ) as response:
+        again = _output_events(response)
+    assert [(e.name, e.json()["data"]) for e in again[:-1]] == [
+        ("st2.execution.output__create", "err\n")
+    ]
+    assert again[-1].name == "EOF"
+
+
+def test_an_execution_output_stream_of_last_and_of_an_unknown_execution(served: Served) -> None:
+    execution_id = _run(served, "core.local", cmd="echo newest")
+    url = f"{served.url}/stream/v1/executions/last/output"
+    with httpx.stream("GET", url, headers=served.headers, timeout=20) as response:
+        events = _output_events(response)
+    assert [e.json()["execution_id"] for e in events[:-1]] == [execution_id]
+    assert events[-1].name == "EOF"
+
+    missing = httpx.get(
+        f"{served.url}/stream/v1/executions/000000000000000000000000/output",
+        headers=served.headers,
+    )
+    assert missing.status_code == 404
+    assert missing.json() == {
+        "faultstring": "Execution with id 000000000000000000000000 not found."
+    }
+    refused = httpx.get(f"{served.url}/stream/v1/executions/{execution_id}/output")
+    assert refused.status_code == 401

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import fnmatch
 import json
 import logging
@@ -85,13 +86,14 @@ def event(
 class Interest:
     """What a client asked for: event name patterns (``fnmatch`` globs), action refs and
     execution ids (empty: any), and the event that ends its stream: ``end_event`` for
-    ``end_execution_id`` with a final status."""
+    ``end_execution_id`` with one of ``end_statuses`` (the final ones unless told)."""
 
     events: tuple[str, ...] = DEFAULT_EVENTS
     action_refs: frozenset[str] = frozenset()
     execution_ids: frozenset[str] = frozenset()
     end_execution_id: str | None = None
     end_event: str | None = None
+    end_statuses: frozenset[str] = _COMPLETED_VALUES
 
     def wants(self, happened: StreamEvent) -> bool:
         if not any(fnmatch.fnmatchcase(happened.name, pattern) for pattern in self.events):
@@ -105,7 +107,7 @@ class Interest:
             self.end_execution_id is not None
             and happened.name == self.end_event
             and happened.body.get("id") == self.end_execution_id
-            and happened.status in _COMPLETED_VALUES
+            and happened.status in self.end_statuses
         )
 
 
@@ -226,12 +228,15 @@ class Broadcaster:
     async def run(self, stop: asyncio.Event) -> None:
         self._loop = asyncio.get_running_loop()
         position: Position | None = None
+        with contextlib.suppress(PackhorseError):
+            # What happened before the stream started is history, not news. Read here, before
+            # the first await, so before the server accepts a client (one quick query).
+            position = self._feed.end()
         try:
             while not stop.is_set():
                 self._wake.clear()
                 try:
                     if position is None:
-                        # What happened before the stream started is history, not news.
                         position = await asyncio.to_thread(self._feed.end)
                     full = True
                     while full and not stop.is_set():

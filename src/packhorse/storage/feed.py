@@ -82,6 +82,19 @@ class SqlFeed:
         output_end = connection.execute(sa.select(sa.func.max(_output.c.id))).scalar()
         return Position(int(log_end or 0), int(output_end or 0))
 
+    def output_of(self, execution_id: str) -> list[OutputRow]:
+        """Every output chunk stored for ``execution_id`` so far, in order."""
+        query = (
+            sa.select(_output.c.id, _output.c.stream, _output.c.data, _output.c.timestamp)
+            .where(_output.c.execution_id == execution_id)
+            .order_by(_output.c.id)
+        )
+        with transaction(self._engine) as connection:
+            return [
+                OutputRow(int(row_id), execution_id, str(stream), str(data), str(at))
+                for row_id, stream, data, at in connection.execute(query)
+            ]
+
     def since(self, after: Position, *, limit: int = 500, details: bool = True) -> Batch:
         """Rows after ``after`` (at most ``limit`` of each table, oldest first). Without
         ``details`` only the new position is read (nobody listens)."""
