@@ -25,7 +25,7 @@ from packhorse.engine.stream import (
     parse_list,
 )
 from packhorse.model.execution import Execution, Status
-from packhorse.storage.feed import Batch, OutputRow, StatusRow
+from packhorse.storage.feed import Batch, OutputRow, Position, StatusRow
 
 T0, T1, T2, T3 = (f"2026-11-28T10:00:0{i}.000000Z" for i in range(4))
 
@@ -184,3 +184,33 @@ def test_a_closed_broadcaster_ends_new_and_open_subscriptions() -> None:
     hub.close()
     assert subscription.ending is Ending.SHUTDOWN and hub.subscribers == 0
     assert hub.subscribe(Interest()).ending is Ending.SHUTDOWN
+
+
+class _Feed:
+    """A feed whose ``since`` lets a client subscribe while it reads."""
+
+    def __init__(self, during_read: Any) -> None:
+        self.during_read = during_read
+        self.calls: list[tuple[Position, bool]] = []
+
+    def since(self, after: Position, *, limit: int, details: bool) -> Batch:
+        self.calls.append((after, details))
+        if len(self.calls) == 1:
+            self.during_read()
+        return Batch((), (), position=Position(after.log + 10, 0))
+
+
+def test_a_client_that_subscribes_during_a_read_without_details_misses_nothing() -> None:
+    hub: Broadcaster
+
+    def subscribe() -> None:
+        hub.subscribe(Interest())
+
+    feed = _Feed(subscribe)
+    hub = Broadcaster(feed, describe=execution_document)  # type: ignore[arg-type]
+    start = Position(5, 0)
+    position, again = asyncio.run(hub.pass_once(start))
+    assert (position, again) == (start, True)  # the skipped rows are read again
+    position, again = asyncio.run(hub.pass_once(position))
+    assert feed.calls == [(start, False), (start, True)]
+    assert position == Position(15, 0) and not again
