@@ -362,3 +362,16 @@ def test_an_execution_output_stream_of_last_and_of_an_unknown_execution(served: 
     }
     refused = httpx.get(f"{served.url}/stream/v1/executions/{execution_id}/output")
     assert refused.status_code == 401
+
+
+def test_a_client_too_far_behind_is_dropped_and_told(served: Served) -> None:
+    # One execution's creation gives four events in one read: more than a limit of one.
+    served.hub._limit = 1  # the only way to make a loopback client fall behind
+    with httpx.stream("GET", served.url + STREAM, headers=served.headers, timeout=20) as response:
+        lines = response.iter_lines()
+        assert next(lines) == ""  # opened
+        _run(served, "core.noop")
+        rest = list(lines)  # the server ends the stream
+    assert rest[0].startswith(": the client fell too far behind"), rest
+    assert not [line for line in rest if line.startswith("event:")]
+    assert served.hub.subscribers == 0

@@ -214,3 +214,29 @@ def test_a_client_that_subscribes_during_a_read_without_details_misses_nothing()
     position, again = asyncio.run(hub.pass_once(position))
     assert feed.calls == [(start, False), (start, True)]
     assert position == Position(15, 0) and not again
+
+
+class _FullFeed:
+    """One full read: 500 status changes and 500 output chunks."""
+
+    def since(self, after: Position, *, limit: int, details: bool) -> Batch:
+        executions = {f"e{i}": _execution(id=f"e{i}") for i in range(limit)}
+        statuses = tuple(StatusRow(i, f"e{i}", "running", T1, False) for i in range(limit))
+        outputs = tuple(OutputRow(i, f"e{i}", "stdout", "x", T2) for i in range(limit))
+        logs = {f"e{i}": ((i, "running", T1),) for i in range(limit)}
+        return Batch(
+            statuses, outputs, executions=executions, logs=logs, position=Position(limit, limit)
+        )
+
+
+def test_a_client_that_keeps_up_holds_everything_one_read_gives() -> None:
+    hub = Broadcaster(_FullFeed(), describe=execution_document)  # type: ignore[arg-type]
+    everything = hub.subscribe(Interest(events=("*",)))
+    asyncio.run(hub.pass_once(Position()))
+    assert everything.ending is None
+    assert len(asyncio.run(everything.take(0.01))) == 1500
+
+
+def test_a_limit_below_one_read_is_refused() -> None:
+    with pytest.raises(ValueError, match="below what one read gives"):
+        Broadcaster(_FullFeed(), describe=execution_document, limit=100)  # type: ignore[arg-type]

@@ -8,7 +8,8 @@ write commits in this process (woken through :func:`~packhorse.storage.database.
 and every ``interval`` seconds, which is how it sees what other processes wrote (a
 ``packhorse run`` in another shell, other workers on PostgreSQL).
 
-A subscription holds at most ``limit`` events: a client that falls that far behind is ended
+A subscription holds at most ``limit`` events (5,000; the events are shared, so that is
+references, not copies): a client that falls that far behind is ended
 (:attr:`Ending.OVERFLOW`) rather than slowing the others or growing without bound.
 """
 
@@ -183,9 +184,13 @@ class Broadcaster:
         describe: Describe,
         *,
         interval: float = 0.2,
-        limit: int = 1000,
+        limit: int = 5000,
         batch: int = 500,
     ) -> None:
+        # One read offers up to 3 * batch events (two per log row, one per output chunk) before
+        # any client can take them: a client must be able to hold that many.
+        if limit < 3 * batch:
+            raise ValueError(f"limit {limit} is below what one read gives (3 x {batch})")
         self._feed = feed
         self._describe = describe
         self._interval = interval
