@@ -156,7 +156,7 @@ def test_secret_parameters_are_masked_in_every_event(served: Served) -> None:
 
 def test_events_filter_output_and_end_event_as_st2_execution_tail_asks(served: Served) -> None:
     """``st2 execution tail`` asks for updates and output of one execution, ending with it."""
-    execution_id = _run(served, "core.local", cmd="sleep 0.5; echo one; echo two >&2")
+    execution_id = _run(served, "core.local", cmd="sleep 1; echo one; echo two >&2")
     query = {
         "events": "st2.execution__update,st2.execution.output__create",
         "end_execution_id": execution_id,
@@ -193,7 +193,7 @@ def test_action_refs_and_execution_ids_filters(served: Served) -> None:
     assert {e.json()["action"]["ref"] for e in seen} == {"signals.probe"}
     assert other not in {e.json()["id"] for e in seen}
 
-    slow = _run(served, "core.local", cmd="sleep 0.5; echo slow")
+    slow = _run(served, "core.local", cmd="sleep 1; echo slow")
     query = {
         "events": "st2.execution__update",
         "execution_ids": slow,
