@@ -170,8 +170,12 @@ async def output_stream(
             end_statuses=_OUTPUT_CLOSING,
         )
     )
-    stored = await run_in_threadpool(SqlFeed(runtime.store.engine).output_of, execution.id)
-    latest = await run_in_threadpool(runtime.store.get, execution.id)
+    try:
+        stored = await run_in_threadpool(SqlFeed(runtime.store.engine).output_of, execution.id)
+        latest = await run_in_threadpool(runtime.store.get, execution.id)
+    except BaseException:
+        hub.unsubscribe(subscription)
+        raise
     if latest is None or latest.status.value in _OUTPUT_CLOSING:
         subscription.end(Ending.END_EVENT)
     seen = stored[-1].id if stored else 0

@@ -178,6 +178,12 @@ Describe = Callable[[Execution], dict[str, Any]]
 
 
 class Broadcaster:
+    """The stream of one process: reads the feed, offers events to the subscriptions.
+
+    Its methods run on the event loop's thread, except :meth:`wake`. ``interval`` is the
+    poll (for other processes' writes), ``batch`` the rows read at most per table and read,
+    ``limit`` the events a subscription may hold."""
+
     def __init__(
         self,
         feed: SqlFeed,
