@@ -375,3 +375,12 @@ def test_a_client_too_far_behind_is_dropped_and_told(served: Served) -> None:
     assert rest[0].startswith(": the client fell too far behind"), rest
     assert not [line for line in rest if line.startswith("event:")]
     assert served.hub.subscribers == 0
+
+
+def test_the_openapi_document_marks_the_streams_as_streaming(served: Served) -> None:
+    """StackStorm's mark, for fuzzers and generated clients: these answers do not end."""
+    paths = httpx.get(f"{served.url}/openapi.json", timeout=10).json()["paths"]
+    for path in (STREAM, "/stream/v1/executions/{execution_id}/output"):
+        operation = paths[path]["get"]
+        assert operation["x-is-streaming-endpoint"] is True
+        assert "text/event-stream" in operation["responses"]["200"]["content"]

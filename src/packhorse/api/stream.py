@@ -130,7 +130,15 @@ async def stream(request: Request, *, principal: Viewer) -> Response:
     return EventStream(hub, hub.subscribe(_interest(request)), heartbeat=heartbeat)
 
 
-router.add_api_route("/stream/v1/stream", stream, methods=["GET"], response_model=None)
+#: In the OpenAPI document: StackStorm's mark for an endpoint that answers with a stream that
+#: does not end by itself (what a fuzzer or a generated client must know).
+_STREAMING: dict[str, Any] = {
+    "openapi_extra": {"x-is-streaming-endpoint": True},
+    "responses": {200: {"content": {"text/event-stream": {}}}},
+}
+router.add_api_route(
+    "/stream/v1/stream", stream, methods=["GET"], response_model=None, **_STREAMING
+)
 router.add_api_route(
     "/stream/v1/stream/", stream, methods=["GET"], response_model=None, include_in_schema=False
 )
@@ -210,6 +218,7 @@ router.add_api_route(
     output_stream,
     methods=["GET"],
     response_model=None,
+    **_STREAMING,
 )
 
 _NO_MORE_DATA = b"event: EOF\ndata: ''\n\n"
