@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from packhorse.engine.timers import TimerService
     from packhorse.model.content import Resource
     from packhorse.model.events import SensorStatus
+    from packhorse.packs.venvs import VenvBuilder
     from packhorse.params.masking import Redactor
     from packhorse.settings import Settings
     from packhorse.storage.ports import ContentRegistry, RegistryReader, UserStore
@@ -200,6 +201,27 @@ def sensor_container(settings: Settings, runtime: Runtime) -> SensorContainer:
         home=settings.home,
         system_user=settings.system_user,
         settings=SensorSettings(max_failures=settings.sensor_max_failures),
+        venv_for=pack_venv_finder(settings),
+    )
+
+
+def pack_venv_finder(settings: Settings) -> Callable[[str], str]:
+    """``venv_for(pack)``: the virtualenv a pack's python actions and sensors run in, ``""``
+    (Packhorse's own interpreter) for a pack that has none."""
+    from packhorse.packs.venvs import venv_path
+
+    return functools.partial(venv_path, settings.venvs_dir)
+
+
+def venv_builder(settings: Settings, *, wheelhouse: Path | None = None) -> VenvBuilder:
+    from packhorse.packs.venvs import VenvBuilder
+
+    chosen = wheelhouse or (Path(settings.pack_wheelhouse) if settings.pack_wheelhouse else None)
+    return VenvBuilder(
+        settings.venvs_dir,
+        python=settings.pack_python,
+        baseline=settings.pack_baseline,
+        wheelhouse=chosen,
     )
 
 

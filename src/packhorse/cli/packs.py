@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from packhorse.cli.main import CliContext, LazyGroup
@@ -129,3 +131,70 @@ def show_pack(cli: CliContext, ref: str, as_json: bool) -> None:
         echo_json(record)
     else:
         echo_record(record)
+
+
+SYSTEM_PACKS = frozenset({"core"})
+"""Packs that get no virtualenv (StackStorm's system packs): their actions run on Packhorse's
+own interpreter."""
+
+
+@pack.command("venv")
+@click.argument("refs", nargs=-1)
+@click.option("--all", "all_packs", is_flag=True, help="Every registered pack (but core).")
+@click.option("--rebuild", is_flag=True, help="Build anew even when nothing changed.")
+@click.option(
+    "--wheelhouse",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Install from the wheels in this folder only, with no package index (offline).",
+)
+@click.option("--remove", is_flag=True, help="Delete the packs' virtualenvs instead.")
+@click.option("--json", "as_json", is_flag=True, help="Print what was done as JSON.")
+@pass_cli
+def venv(
+    cli: CliContext,
+    refs: tuple[str, ...],
+    all_packs: bool,
+    rebuild: bool,
+    wheelhouse: Path | None,
+    remove: bool,
+    as_json: bool,
+) -> None:
+    """Build the virtualenvs of registered packs (requirements.txt and the baseline
+    libraries, on [packs] python), or reuse them when nothing they were built from changed.
+
+    A virtualenv is rebuilt when the pack's requirements.txt, the baseline or the interpreter
+    changed; a failed build leaves the previous one in use. Python actions and sensors of a
+    pack with no virtualenv run on Packhorse's own interpreter.
+    """
+    from packhorse.bootstrap import registry_reader, venv_builder
+    from packhorse.errors import NotFound
+
+    if not refs and not all_packs:
+        raise click.UsageError("name the packs, or pass --all")
+    registered = {p.ref: p for p in registry_reader(cli.settings).list_packs()}
+    chosen = list(refs) if refs else [ref for ref in registered if ref not in SYSTEM_PACKS]
+    for ref in chosen:
+        if ref not in registered:
+            raise NotFound("pack", ref)
+        if ref in SYSTEM_PACKS:
+            raise click.UsageError(f"{ref} is a system pack: it runs on Packhorse's interpreter")
+    builder = venv_builder(cli.settings, wheelhouse=wheelhouse)
+    if remove:
+        removed = [ref for ref in chosen if builder.remove(ref)]
+        if as_json:
+            echo_json({"removed": removed})
+        else:
+            click.echo(f"Removed the virtualenvs of: {', '.join(removed) or 'none'}")
+        return
+    say = None if as_json else (lambda line: click.echo(line, err=True))
+    outcomes = [
+        builder.ensure(ref, cli.settings.home / registered[ref].path, rebuild=rebuild, progress=say)
+        for ref in chosen
+    ]
+    if as_json:
+        echo_json([outcome.to_dict() for outcome in outcomes])
+        return
+    echo_table(
+        ["pack", "status", "reason", "seconds"],
+        [(o.pack, o.status.value, o.reason, f"{o.seconds:.2f}") for o in outcomes],
+    )
