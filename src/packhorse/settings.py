@@ -50,6 +50,9 @@ class Settings:
     StackStorm's environment leaked into pack venvs and packs rely on)."""
     pack_wheelhouse: str = ""
     """A folder of wheels to build pack virtualenvs from, with no package index (offline)."""
+    pack_index: str = ""
+    """Where ``pack install NAME`` looks names up: paths or URLs of StackStorm-format
+    ``index.json`` files, comma-separated (merged left to right); empty: names are refused."""
     system_user: str = "stanley"
     """The user rule-triggered executions run as (StackStorm's convention)."""
     workers: int = 4
@@ -191,6 +194,7 @@ def settings_from_toml(home: Path, raw: Mapping[str, Any], file: Path) -> Settin
         pack_python=python,
         pack_baseline=tuple(baseline),
         pack_wheelhouse=wheelhouse,
+        pack_index=_string(packs, "index", file, "packs"),
         instance_id=instance_id,
         created_by=_string(instance, "created_by", file, "instance"),
         listen=_string(server, "listen", file, "server") or DEFAULT_LISTEN,
@@ -230,6 +234,7 @@ def settings_to_toml(settings: Settings) -> str:
             "python": settings.pack_python,
             "baseline": list(settings.pack_baseline),
             "wheelhouse": settings.pack_wheelhouse,
+            "index": settings.pack_index,
         },
         "execution": {
             "system_user": settings.system_user,

@@ -198,3 +198,82 @@ def venv(
         ["pack", "status", "reason", "seconds"],
         [(o.pack, o.status.value, o.reason, f"{o.seconds:.2f}") for o in outcomes],
     )
+
+
+@pack.command("install")
+@click.argument("sources", nargs=-1, required=True)
+@click.option(
+    "--force", is_flag=True, help="Install even if stackstorm_version or python_versions refuse."
+)
+@click.option("--skip-dependencies", is_flag=True, help="Do not install the packs' dependencies.")
+@click.option(
+    "--wheelhouse",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Build virtualenvs from the wheels in this folder only, with no package index.",
+)
+@click.option(
+    "--no-venv",
+    is_flag=True,
+    help="Build no virtualenvs (python actions then run on Packhorse's interpreter).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print what was installed as JSON.")
+@pass_cli
+def install(
+    cli: CliContext,
+    sources: tuple[str, ...],
+    force: bool,
+    skip_dependencies: bool,
+    wheelhouse: Path | None,
+    no_venv: bool,
+    as_json: bool,
+) -> None:
+    """Install packs and their dependencies, all or nothing.
+
+    \b
+    SOURCE is one of:
+      ./mypack  /srv/packs/mypack     a folder (a git work tree: its committed content)
+      https://host/repo.git[=REF]     a git URL, https, ssh or file:// (REF: tag, branch or
+                                      commit; 1.2.3 also finds the tag v1.2.3)
+      mypack-1.2.3.tar.gz             an archive
+      mypack[=1.2.3]                  a name in the pack index ([packs] index)
+
+    Each pack is fetched, checked (stackstorm_version, python_versions), validated with its
+    config, given its virtualenv, and only then swapped into packs/ and registered. If
+    anything fails, the packs installed before stay registered and runnable, as they were.
+    """
+    from packhorse.bootstrap import pack_install_environment
+    from packhorse.cli.output import steps
+    from packhorse.packs.install import install as install_packs
+
+    env = pack_install_environment(cli.settings, wheelhouse=wheelhouse, venvs=not no_venv)
+    with steps("pack install", quiet=as_json) as say:
+        outcome = install_packs(
+            sources, env, force=force, skip_dependencies=skip_dependencies, say=say
+        )
+    if as_json:
+        echo_json(outcome.to_dict())
+        return
+    for warning in outcome.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    echo_table(
+        ["pack", "version", "replaced", "source"],
+        [(p.ref, p.version, outcome.replaced.get(p.ref, ""), p.source) for p in outcome.installed],
+        max_width=80,
+    )
+
+
+@pack.command("remove")
+@click.argument("refs", nargs=-1, required=True)
+@click.option("--keep-venv", is_flag=True, help="Leave the packs' virtualenvs in place.")
+@click.option("--json", "as_json", is_flag=True, help="Print what was removed as JSON.")
+@pass_cli
+def remove(cli: CliContext, refs: tuple[str, ...], keep_venv: bool, as_json: bool) -> None:
+    """Unregister packs (their actions, rules, sensors...) and delete their folders from
+    packs/ and their virtualenvs. Packs that other registered packs depend on are refused."""
+    from packhorse.bootstrap import remove_instance_packs
+
+    removed = remove_instance_packs(cli.settings, refs, keep_venv=keep_venv)
+    if as_json:
+        echo_json({"removed": removed})
+    else:
+        click.echo(f"Removed: {', '.join(removed)}")

@@ -74,6 +74,9 @@ class VenvOutcome:
     reason: str
     """Why it was built: ``new``, ``requirements changed``, ``interpreter changed``..."""
     seconds: float
+    previous: str | None = None
+    """With ``keep_previous``: the folder of the venv a build replaced, kept for
+    :meth:`VenvBuilder.restore` (None: there was none)."""
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -171,9 +174,12 @@ class VenvBuilder:
         *,
         rebuild: bool = False,
         progress: Progress | None = None,
+        keep_previous: bool = False,
     ) -> VenvOutcome:
         """The venv of ``pack`` as ``pack_dir`` needs it: reused when its key is unchanged
-        (and ``rebuild`` is not asked), else built beside the old one and swapped in."""
+        (and ``rebuild`` is not asked), else built beside the old one and swapped in. With
+        ``keep_previous`` the replaced venv is kept (see :meth:`restore`) for the caller to
+        delete."""
         started = time.perf_counter()
         requirements = _read_requirements(pack_dir)
         python = interpreter(self.python)
@@ -218,10 +224,27 @@ class VenvBuilder:
                 previous = str(aside)
             os.rename(staging, target)
             _replace_link(link, target.name)
-            if previous and previous != str(target):
+            if previous == str(target):
+                previous = None
+            if previous and not keep_previous:
                 shutil.rmtree(previous, ignore_errors=True)
+                previous = None
             status = VenvStatus.BUILT if before is None else VenvStatus.REBUILT
-            return VenvOutcome(pack, str(link), status, key, reason, time.perf_counter() - started)
+            seconds = time.perf_counter() - started
+            return VenvOutcome(pack, str(link), status, key, reason, seconds, previous)
+
+    def restore(self, pack: str, previous: str | None) -> None:
+        """Undo a build made with ``keep_previous``: the link back to ``previous`` (or no
+        venv at all when None) and the new build deleted."""
+        link = self.venvs_dir / pack
+        with self._locked(pack):
+            current = os.path.realpath(link) if link.is_symlink() else None
+            if previous:
+                _replace_link(link, Path(previous).name)
+            elif link.is_symlink():
+                link.unlink()
+            if current and current != previous:
+                shutil.rmtree(current, ignore_errors=True)
 
     def remove(self, pack: str) -> bool:
         """Delete ``pack``'s venv; whether there was one."""
