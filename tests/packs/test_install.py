@@ -366,3 +366,29 @@ def test_cli_install_and_remove(
 
     core = cli("--home", instance_home, "pack", "remove", "core")
     assert core.code != 0 and "system pack" in core.err
+
+
+COMPAT_DEMO = Path(__file__).parents[1] / "compat" / "packs" / "compat_demo"
+
+
+@pytest.mark.slow
+def test_pack_test_runs_the_packs_tests_in_a_test_venv(
+    tmp_path: Path, instance_home: Path, cli: Callable[..., CliResult]
+) -> None:
+    """pytest and mock come from the package index (CI has one)."""
+    installed = cli("--home", instance_home, "pack", "install", str(COMPAT_DEMO))
+    assert installed.code == 0, installed.err
+
+    passed = cli("--home", instance_home, "pack", "test", "compat_demo", "-q")
+    assert passed.code == 0, passed.err
+    test_venv = instance_home / "venvs" / "compat_demo.tests"
+    assert (test_venv / "bin" / "pytest").exists()
+    assert not (instance_home / "venvs" / "compat_demo" / "bin" / "pytest").exists()
+
+    failing = tmp_path / "failing"
+    write_pack(failing, "failing", "1.0.0")
+    (failing / "tests").mkdir()
+    (failing / "tests" / "test_it.py").write_text("def test_fails():\n    assert 1 == 2\n")
+    assert cli("--home", instance_home, "pack", "install", str(failing)).code == 0
+    failed = cli("--home", instance_home, "pack", "test", "failing")
+    assert failed.code == 1

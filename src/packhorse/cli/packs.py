@@ -277,3 +277,37 @@ def remove(cli: CliContext, refs: tuple[str, ...], keep_venv: bool, as_json: boo
         echo_json({"removed": removed})
     else:
         click.echo(f"Removed: {', '.join(removed)}")
+
+
+@pack.command("test", context_settings={"ignore_unknown_options": True})
+@click.argument("ref")
+@click.argument("pytest_args", nargs=-1, type=click.UNPROCESSED)
+@click.option(
+    "--wheelhouse",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Build the test virtualenv from the wheels in this folder only (offline).",
+)
+@pass_cli
+def test(cli: CliContext, ref: str, pytest_args: tuple[str, ...], wheelhouse: Path | None) -> None:
+    """Run a registered pack's tests/ with pytest on the pack's interpreter.
+
+    The tests get StackStorm's test base classes (st2tests: BaseActionTestCase,
+    BaseSensorTestCase, BaseActionAliasTestCase) and run in venvs/REF.tests: the pack's
+    requirements plus pytest, mock and requirements-tests.txt. Arguments after REF go to
+    pytest (packhorse pack test mypack -- -k parse -x). Exit status: pytest's.
+    """
+    from packhorse.bootstrap import registry_reader, venv_builder
+    from packhorse.cli.output import steps
+    from packhorse.errors import NotFound
+    from packhorse.packs.testing import run_pack_tests, tests_venv
+
+    found = registry_reader(cli.settings).get_pack(ref)
+    if found is None:
+        raise NotFound("pack", ref)
+    pack_dir = cli.settings.home / found.path
+    with steps("pack test") as say:
+        venv = tests_venv(
+            venv_builder(cli.settings, wheelhouse=wheelhouse), ref, pack_dir, progress=say
+        )
+    done = run_pack_tests(Path(venv.path), pack_dir, pytest_args)
+    raise SystemExit(done.returncode)

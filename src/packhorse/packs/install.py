@@ -34,7 +34,7 @@ import tarfile
 import tempfile
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -175,29 +175,37 @@ def _fetch_all(  # noqa: PLR0917 - the steps' shared state, in one place
 ) -> list[FetchedPack]:
     installed = env.installed_versions()
     planned: dict[str, Need] = {}
-    queue: list[tuple[PackSpec, tuple[str, ...], int]] = []
-    for text in specs:
-        queue.append((_spec(text), ("command line",), 0))
+    queue: list[tuple[PackSpec, tuple[str, ...], int]] = [
+        (_spec(text), ("command line",), 0) for text in specs
+    ]
     fetched: list[FetchedPack] = []
-    asked = {spec.name for spec, _chain, _depth in queue}
+    # Packs named on the command line are (re)installed whatever is installed now; a
+    # dependency is met by an installed pack unless it pins another version.
+    others = dict(installed)
     while queue:
         spec, chain, depth = queue.pop(0)
-        need = Need(spec.name, spec.version, chain)
-        # Packs named on the command line are (re)installed whatever is installed now.
-        others = {k: v for k, v in installed.items() if k not in asked}
         try:
+            # Before fetching, a dependency is known by the name its spec suggests (as
+            # StackStorm knows it); after, by its ref.
+            if depth and not check_need(
+                Need(spec.name, spec.version, chain), installed=others, planned=planned
+            ):
+                continue
+            tell(f"fetching {spec.text}")
+            pack = _fetch(spec, env, staging / "packs", chain)
+            need = Need(pack.ref, spec.version, chain)
+            if depth == 0:
+                others.pop(pack.ref, None)
             if not check_need(need, installed=others, planned=planned):
+                shutil.rmtree(pack.path)
                 continue
         except DependencyConflict as conflict:
             raise InstallError(
                 f"nothing installed: {conflict}",
                 hint="pin one version of the pack in every pack.yaml that depends on it",
             ) from None
-        tell(f"fetching {spec.text}")
-        pack = _fetch(spec, env, staging / "packs", chain)
-        planned[pack.ref] = Need(pack.ref, spec.version, chain)
-        if pack.ref != spec.name:
-            planned[spec.name] = planned[pack.ref]
+        pack = _placed(pack, staging / "packs" / pack.ref)
+        planned[pack.ref] = planned[spec.name] = need
         _check_versions(pack, force, outcome)
         fetched.append(pack)
         if skip_dependencies or depth + 1 > MAX_DEPTH:
@@ -207,6 +215,11 @@ def _fetch_all(  # noqa: PLR0917 - the steps' shared state, in one place
             queue.append((dependency, (*chain, pack.ref), depth + 1))
     # Dependencies first: they register before the packs that use them.
     return list(reversed(fetched))
+
+
+def _placed(pack: FetchedPack, target: Path) -> FetchedPack:
+    os.rename(pack.path, target)
+    return replace(pack, path=target)
 
 
 def _spec(text: str, *, where: str = "") -> PackSpec:
@@ -237,9 +250,7 @@ def _fetch(spec: PackSpec, env: Environment, into: Path, chain: tuple[str, ...])
         ref = str(metadata.get("ref") or metadata.get("name") or "")
         if not ref:
             raise InstallError(f"{spec.text}: pack.yaml has neither ref nor name")
-        target = into / ref
-        if target.exists():
-            raise InstallError(f"{spec.text}: pack {ref} is fetched twice in one install")
+        target = into / f".fetched-{uuid.uuid4().hex[:12]}"
         os.rename(work, target)
     dependencies = metadata.get("dependencies") or []
     if not isinstance(dependencies, list) or not all(isinstance(d, str) for d in dependencies):

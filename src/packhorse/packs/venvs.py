@@ -175,22 +175,27 @@ class VenvBuilder:
         rebuild: bool = False,
         progress: Progress | None = None,
         keep_previous: bool = False,
+        extra: Sequence[str] = (),
+        name: str = "",
     ) -> VenvOutcome:
         """The venv of ``pack`` as ``pack_dir`` needs it: reused when its key is unchanged
         (and ``rebuild`` is not asked), else built beside the old one and swapped in. With
         ``keep_previous`` the replaced venv is kept (see :meth:`restore`) for the caller to
-        delete."""
+        delete. ``extra`` requirements are installed too (and are part of the key); ``name``
+        is the link's name when it is not the pack's (the test venv)."""
         started = time.perf_counter()
         requirements = _read_requirements(pack_dir)
         python = interpreter(self.python)
-        key = venv_key(requirements, python, self.baseline)
+        baseline = (*self.baseline, *extra)
+        key = venv_key(requirements, python, baseline)
+        pack_name, pack = pack, name or pack
         self.venvs_dir.mkdir(parents=True, exist_ok=True)
         with self._locked(pack):
             before = self.built_from(pack)
             reason = (
                 "rebuild asked"
                 if rebuild
-                else _why_build(before, key, requirements, python, self.baseline)
+                else _why_build(before, key, requirements, python, baseline)
             )
             link = self.venvs_dir / pack
             if reason is None:
@@ -208,8 +213,10 @@ class VenvBuilder:
             staging = self.venvs_dir / f".{pack}-{key[:12]}.building"
             shutil.rmtree(staging, ignore_errors=True)
             try:
-                self._build(staging, pack_dir, requirements, progress=progress, pack=pack)
-                _write_marker(staging, pack, key, requirements, python, self.baseline, self.tool)
+                self._build(
+                    staging, pack_dir, requirements, baseline, progress=progress, pack=pack_name
+                )
+                _write_marker(staging, pack, key, requirements, python, baseline, self.tool)
             except BaseException:
                 shutil.rmtree(staging, ignore_errors=True)
                 raise
@@ -265,19 +272,20 @@ class VenvBuilder:
         folder: Path,
         pack_dir: Path,
         requirements: str,
+        baseline: Sequence[str],
         *,
         progress: Progress | None,
         pack: str,
     ) -> None:
         index = ["--no-index", "--find-links", str(self.wheelhouse)] if self.wheelhouse else []
-        wanted = [*self.baseline]
+        wanted = [*baseline]
         if requirements.strip():
             wanted += ["-r", str(pack_dir / REQUIREMENTS_FILE)]
         if self._uv:
             self._run([self._uv, "venv", "--quiet", "--python", self.python, str(folder)], pack)
             if wanted:
                 if progress:
-                    progress(f"{pack}: installing {_describe(self.baseline, requirements)}")
+                    progress(f"{pack}: installing {_describe(baseline, requirements)}")
                 self._run(
                     [
                         self._uv,
@@ -296,7 +304,7 @@ class VenvBuilder:
         self._run([self.python, "-m", "venv", str(folder)], pack)
         if wanted:
             if progress:
-                progress(f"{pack}: installing {_describe(self.baseline, requirements)}")
+                progress(f"{pack}: installing {_describe(baseline, requirements)}")
             pip = [
                 str(folder / "bin" / "python"),
                 "-m",
