@@ -311,3 +311,34 @@ def test(cli: CliContext, ref: str, pytest_args: tuple[str, ...], wheelhouse: Pa
         )
     done = run_pack_tests(Path(venv.path), pack_dir, pytest_args)
     raise SystemExit(done.returncode)
+
+
+@pack.command("create")
+@click.argument("name")
+@click.option(
+    "--dir",
+    "parent",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path(),
+    show_default="the current folder",
+    help="Where to create the pack's folder.",
+)
+@click.option("--author", default="", help="pack.yaml author (default: $USER).")
+@click.option("--email", default="", help="pack.yaml email (default: USER@example.com).")
+@pass_cli
+def create(cli: CliContext, name: str, parent: Path, author: str, email: str) -> None:
+    """Create a new pack NAME: a python action, an Orquesta workflow, a webhook rule, a
+    config schema and a test, which validate and pass as created.
+
+    \b
+    Then:
+      packhorse pack validate ./NAME
+      packhorse pack install ./NAME
+      packhorse pack test NAME
+    """
+    from packhorse.packs.scaffold import create_pack
+
+    user = cli.environ.get("USER") or "packhorse"
+    folder = create_pack(parent, name, author=author or user, email=email or f"{user}@example.com")
+    click.echo(f"Created {folder}")
+    click.echo(f"Next: packhorse pack validate {folder} && packhorse pack install {folder}")

@@ -146,7 +146,10 @@ def install(
             if ref in env.system_packs:
                 raise InstallError(f"{ref} is a system pack that ships with Packhorse")
         tell(f"validating {', '.join(refs)}")
-        errors = env.validate(staging / "packs", refs)
+        errors = [
+            _shown(error, fetched, staging / "packs")
+            for error in env.validate(staging / "packs", refs)
+        ]
         if errors:
             raise InstallError(
                 "nothing installed: the packs do not validate:\n  " + "\n  ".join(errors),
@@ -159,6 +162,16 @@ def install(
     shutil.rmtree(staging, ignore_errors=True)
     outcome.installed = fetched
     return outcome
+
+
+def _shown(error: str, fetched: list[FetchedPack], staged: Path) -> str:
+    """A diagnostic about a staged file, with the path the user gave instead."""
+    for pack in fetched:
+        if pack.spec.kind is SourceKind.DIRECTORY:
+            error = error.replace(str(staged / pack.ref), pack.spec.source.rstrip("/"))
+        else:
+            error = error.replace(str(staged / pack.ref), f"{pack.spec.text}:")
+    return error
 
 
 # -- fetching ----------------------------------------------------------------------------------
