@@ -241,6 +241,9 @@ def remove_instance_packs(
             f"nothing removed: {reasons}", hint="remove the packs that depend on it first"
         )
     unregister_packs(registry, refs, now=iso_now())
+    from packhorse.packs.install import forget_sources
+
+    forget_sources(settings.home, refs)
     for ref in refs:
         folder = (settings.home / known[ref].path).resolve()
         if folder.parent == settings.packs_dir.resolve() and folder.is_dir():

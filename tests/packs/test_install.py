@@ -392,3 +392,32 @@ def test_pack_test_runs_the_packs_tests_in_a_test_venv(
     assert cli("--home", instance_home, "pack", "install", str(failing)).code == 0
     failed = cli("--home", instance_home, "pack", "test", "failing")
     assert failed.code == 1
+
+
+def test_outdated_and_upgrade_follow_release_tags(
+    tmp_path: Path, instance_home: Path, cli: Callable[..., CliResult]
+) -> None:
+    repo = pack_repo(tmp_path / "repos", "hello", ["1.0.0", "1.1.0"])
+    home = str(instance_home)
+    # upgrade builds a venv: with no baseline it needs no package index.
+    settings = load_settings(instance_home).with_overrides(pack_baseline=())
+    (instance_home / "packhorse.toml").write_text(settings_to_toml(settings))
+    assert cli("--home", home, "pack", "install", f"file://{repo}=1.0.0", "--no-venv").code == 0
+
+    stale = cli("--home", home, "pack", "outdated", "--json")
+    assert stale.code == 1
+    assert [
+        (a["ref"], a["installed"], a["latest"], a["outdated"]) for a in json.loads(stale.out)
+    ] == [("hello", "1.0.0", "1.1.0", True)]
+
+    upgraded = cli("--home", home, "pack", "upgrade", "hello", "--json")
+    assert upgraded.code == 0, upgraded.err
+    assert json.loads(upgraded.out)["installed"][0]["replaced"] == "1.0.0"
+    assert says(cli, instance_home, "hello") == "hello-1.1.0"
+
+    fresh = cli("--home", home, "pack", "outdated")
+    assert fresh.code == 0 and "1.1.0" in fresh.out
+    assert "up to date" in cli("--home", home, "pack", "upgrade", "--all").out
+
+    unknown = cli("--home", home, "pack", "upgrade", "examples")
+    assert unknown.code != 0 and "was not installed with 'pack install'" in unknown.err

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -342,3 +343,82 @@ def create(cli: CliContext, name: str, parent: Path, author: str, email: str) ->
     folder = create_pack(parent, name, author=author or user, email=email or f"{user}@example.com")
     click.echo(f"Created {folder}")
     click.echo(f"Next: packhorse pack validate {folder} && packhorse pack install {folder}")
+
+
+def _available(cli: CliContext) -> list[Any]:
+    from packhorse.bootstrap import registry_reader
+    from packhorse.packs.upgrades import available
+
+    installed = {p.ref: p.version for p in registry_reader(cli.settings).list_packs()}
+    return available(cli.settings.home, installed, index=cli.settings.pack_index)
+
+
+@pack.command("outdated")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_cli
+def outdated(cli: CliContext, as_json: bool) -> None:
+    """List installed packs that have a newer release where they were installed from (git
+    release tags vX.Y.Z, the pack index, or the folder's pack.yaml). Exit status 1 when any
+    is outdated."""
+    found = _available(cli)
+    if as_json:
+        echo_json([a.to_dict() for a in found])
+    else:
+        echo_table(
+            ["pack", "installed", "latest", "outdated", "note"],
+            [(a.ref, a.installed, a.latest or "?", a.outdated, a.reason) for a in found],
+        )
+    if any(a.outdated for a in found):
+        raise SystemExit(1)
+
+
+@pack.command("upgrade")
+@click.argument("refs", nargs=-1)
+@click.option("--all", "all_packs", is_flag=True, help="Every outdated pack.")
+@click.option("--force", is_flag=True, help="As pack install --force.")
+@click.option(
+    "--wheelhouse",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Build virtualenvs from the wheels in this folder only.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print what was installed as JSON.")
+@pass_cli
+def upgrade(
+    cli: CliContext,
+    refs: tuple[str, ...],
+    all_packs: bool,
+    force: bool,
+    wheelhouse: Path | None,
+    as_json: bool,
+) -> None:
+    """Install the newest release of packs (see 'pack outdated'), all or nothing, as
+    'pack install' does: a failed upgrade leaves the installed versions as they were."""
+    from packhorse.bootstrap import pack_install_environment
+    from packhorse.cli.output import steps
+    from packhorse.packs.install import install as install_packs
+
+    if not refs and not all_packs:
+        raise click.UsageError("name the packs to upgrade, or pass --all")
+    found = {a.ref: a for a in _available(cli)}
+    for ref in refs:
+        if ref not in found:
+            raise click.UsageError(
+                f"{ref} was not installed with 'pack install' (or is not registered): "
+                "install it again from its source"
+            )
+    chosen = [found[ref] for ref in refs] if refs else list(found.values())
+    specs = [a.spec for a in chosen if a.outdated]
+    if not specs:
+        click.echo("Everything named is up to date.")
+        return
+    env = pack_install_environment(cli.settings, wheelhouse=wheelhouse)
+    with steps("pack upgrade", quiet=as_json) as say:
+        outcome = install_packs(specs, env, force=force, say=say)
+    if as_json:
+        echo_json(outcome.to_dict())
+        return
+    echo_table(
+        ["pack", "version", "replaced", "source"],
+        [(p.ref, p.version, outcome.replaced.get(p.ref, ""), p.source) for p in outcome.installed],
+        max_width=80,
+    )

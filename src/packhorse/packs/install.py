@@ -156,6 +156,7 @@ def install(
                 hint="fix the pack (packhorse pack validate DIR shows every problem)",
             )
         _swap_in(fetched, env, staging, outcome, tell)
+        record_sources(env.home, fetched)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -257,7 +258,7 @@ def _fetch(spec: PackSpec, env: Environment, into: Path, chain: tuple[str, ...])
         elif spec.kind is SourceKind.GIT:
             source = _from_git(spec.source, spec.version, work)
         else:
-            url, version = _from_index(spec, env.index)
+            url, version = from_index(spec, env.index)
             source = _from_git(url, version, work)
         metadata = _metadata(work, spec)
         ref = str(metadata.get("ref") or metadata.get("name") or "")
@@ -380,7 +381,7 @@ def _from_archive(spec: PackSpec, work: Path) -> str:
     return str(archive)
 
 
-def _from_index(spec: PackSpec, index: str) -> tuple[str, str | None]:
+def from_index(spec: PackSpec, index: str) -> tuple[str, str | None]:
     if not index:
         raise InstallError(
             f"{spec.text}: no pack index is set, so a bare name cannot be looked up",
@@ -506,6 +507,48 @@ def _write_journal(
     temporary = staging / f"{JOURNAL}.tmp"
     temporary.write_text(json.dumps(journal), encoding="utf-8")
     os.replace(temporary, staging / JOURNAL)
+
+
+SOURCES_FILE = "pack-sources.json"
+"""Where each installed pack came from (``pack outdated`` and ``pack upgrade`` read it)."""
+
+
+def record_sources(home: Path, fetched: Sequence[FetchedPack]) -> None:
+    sources = read_sources(home)
+    for pack in fetched:
+        source = pack.spec.source
+        if pack.spec.kind in {SourceKind.DIRECTORY, SourceKind.ARCHIVE}:
+            source = str(Path(os.path.expanduser(source.removeprefix("file://"))).resolve())
+        sources[pack.ref] = {
+            "kind": pack.spec.kind.value,
+            "source": source,
+            "asked": pack.spec.version,
+            "version": pack.version,
+            "fetched": pack.source,
+        }
+    temporary = home / f".{SOURCES_FILE}.tmp"
+    temporary.write_text(json.dumps(sources, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    os.replace(temporary, home / SOURCES_FILE)
+
+
+def read_sources(home: Path) -> dict[str, dict[str, Any]]:
+    try:
+        data = json.loads((home / SOURCES_FILE).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as error:
+        raise InstallError(f"{home / SOURCES_FILE}: cannot read: {error}") from None
+    return data if isinstance(data, dict) else {}
+
+
+def forget_sources(home: Path, refs: Sequence[str]) -> None:
+    sources = read_sources(home)
+    if any(ref in sources for ref in refs):
+        for ref in refs:
+            sources.pop(ref, None)
+        temporary = home / f".{SOURCES_FILE}.tmp"
+        temporary.write_text(json.dumps(sources, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        os.replace(temporary, home / SOURCES_FILE)
 
 
 def recover(env: Environment) -> list[str]:
