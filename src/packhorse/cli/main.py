@@ -85,6 +85,11 @@ class CliContext:
             self._api = connect(self)
         return self._api
 
+    def close(self) -> None:
+        if self._api is not None:
+            self._api.close()
+            self._api = None
+
     @property
     def settings(self) -> Settings:
         self.local_only()
@@ -200,6 +205,7 @@ def cli(
         api_key=api_key or environ.get("PACKHORSE_API_KEY") or None,
         ca_file=ca_file or environ.get("PACKHORSE_CA_FILE") or None,
     )
+    ctx.call_on_close(ctx.obj.close)
     if url and ctx.invoked_subcommand in LOCAL_ONLY:
         ctx.obj.local_only()
 
