@@ -290,3 +290,88 @@ def test_local_commands_do_not_import_httpx(instance_home: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert "core" in done.stdout
+
+
+def _self_signed(folder: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 that is its own CA, and its key."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert, private = folder / "cert.pem", folder / "key.pem"
+    cert.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    private.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert, private
+
+
+def test_https_with_a_ca_file_for_a_self_signed_server(
+    instance_home: Path, tmp_path: Path, cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+    import time
+
+    import uvicorn
+
+    settings = load_settings(instance_home)
+    bootstrap.user_store(settings).add_user("ana", hash_password(PASSWORD), "admin", now=iso_now())
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    monkeypatch.delenv("PACKHORSE_CA_FILE", raising=False)
+    cert, key = _self_signed(tmp_path)
+    port = free_port()
+    config = uvicorn.Config(
+        bootstrap.create_app(settings, workers=1),
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        ssl_certfile=str(cert),
+        ssl_keyfile=str(key),
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not server.started:
+        assert time.monotonic() < deadline and thread.is_alive(), "server did not start"
+        time.sleep(0.02)
+    url = f"https://127.0.0.1:{port}"
+    try:
+        untrusted = login(cli, monkeypatch, url)
+        assert untrusted.code == 2
+        assert f"TLS with {url} failed" in untrusted.err and "--ca-file" in untrusted.err
+
+        monkeypatch.setattr("sys.stdin", io.StringIO(f"{PASSWORD}\n"))
+        trusted = cli("login", "--url", url, "--user", "ana", "--password-stdin", "--ca-file", cert)
+        assert trusted.code == 0, trusted.err
+        listed = cli("--url", url, "action", "list")  # the CA file kept at login
+        assert listed.code == 0 and "core.local" in listed.out, listed.err
+    finally:
+        server.should_exit = True
+        thread.join(timeout=15)
