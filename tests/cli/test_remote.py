@@ -375,3 +375,17 @@ def test_https_with_a_ca_file_for_a_self_signed_server(
     finally:
         server.should_exit = True
         thread.join(timeout=15)
+
+
+def test_trigger_types_sensors_and_a_pack_print_as_local(
+    remote: Cli, cli: Cli, instance_home: Path
+) -> None:
+    for args in (("trigger", "list"), ("sensor", "list"), ("rule", "list")):
+        over_api = remote(*args)
+        assert over_api.code == 0, over_api.err
+        assert over_api.out == cli("--home", instance_home, *args).out, args
+    shown = json.loads(remote("pack", "show", "examples", "--json").out)
+    local = json.loads(cli("--home", instance_home, "pack", "show", "examples", "--json").out)
+    served = ("action", "rule", "sensor", "trigger_type")
+    assert shown["contents"] == {k: v for k, v in local["contents"].items() if k in served}
+    assert "examples.greet" in shown["contents"]["action"]
