@@ -389,3 +389,22 @@ def test_trigger_types_sensors_and_a_pack_print_as_local(
     served = ("action", "rule", "sensor", "trigger_type")
     assert shown["contents"] == {k: v for k, v in local["contents"].items() if k in served}
     assert "examples.greet" in shown["contents"]["action"]
+
+
+def test_a_workflow_and_its_task_tree(remote: Cli, cli: Cli, instance_home: Path) -> None:
+    ran = remote("run", "examples.greet_team", "--json")
+    assert ran.code == 0, ran.out + ran.err
+    workflow_id = json.loads(ran.out)["id"]
+    shown = remote("execution", "get", workflow_id)
+    assert shown.code == 0 and "tasks:" in shown.out
+    assert shown.out == cli("--home", instance_home, "execution", "get", workflow_id).out
+
+
+def test_tail_prints_the_output_until_the_end(remote: Cli) -> None:
+    queued = json.loads(
+        remote("run", "core.local", "cmd=echo one; echo two", "--async", "--json").out
+    )
+    tailed = remote("execution", "tail", queued["id"], "--timeout", "30")
+    assert tailed.code == 0, tailed.err
+    assert tailed.out.startswith("one\ntwo\n")
+    assert f"Execution {queued['id']} has completed (status=succeeded)." in tailed.out

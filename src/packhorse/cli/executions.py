@@ -330,16 +330,14 @@ def tail_execution(cli: CliContext, execution_id: str, timeout: float) -> None:
     """Print an execution's output as it arrives, until it ends (as 'st2 execution tail')."""
     import time
 
-    from packhorse.engine.runtime import build_runtime
-
-    runtime = build_runtime(cli.settings, slots=1)
+    service = _service(cli)
     last = 0
     deadline = time.monotonic() + timeout if timeout > 0 else None
     while True:
-        execution = runtime.executions.get(execution_id)  # before reading: no chunk is missed
-        for chunk_id, _stream, text in runtime.store.output_since(execution_id, last):
+        execution = service.get(execution_id)  # before reading: no chunk is missed
+        for position, text in service.output_since(execution_id, last):
             click.echo(text, nl=False)
-            last = chunk_id
+            last = position
         if execution.completed:
             click.echo(
                 f"\nExecution {execution_id} has completed (status={execution.status.value})."

@@ -43,6 +43,10 @@ class Executions(Protocol):
         """A workflow's tasks with the executions they ran; None for other runners."""
         ...
 
+    def output_since(self, execution_id: str, after: int) -> builtins.list[tuple[int, str]]:
+        """Output stored after the position ``after``: (position, text) pairs in order."""
+        ...
+
     def cancel(self, execution_id: str) -> Execution: ...
     def pause(self, execution_id: str) -> Execution: ...
     def resume(self, execution_id: str) -> Execution: ...
@@ -206,6 +210,10 @@ class LocalExecutions:
 
     def wait(self, execution_id: str) -> Execution:
         return asyncio.run(self.runtime.run_and_close(execution_id))
+
+    def output_since(self, execution_id: str, after: int) -> list[tuple[int, str]]:
+        chunks = self.runtime.store.output_since(execution_id, after)
+        return [(chunk_id, text) for chunk_id, _stream, text in chunks]
 
     def tree(self, execution: Execution) -> builtins.list[dict[str, Any]] | None:
         workflows = self.runtime.workflows

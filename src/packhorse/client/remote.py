@@ -132,6 +132,13 @@ class RemoteExecutions:
             by_parent.setdefault(child.parent_id or "", []).append(child)
         return _tasks(execution.id, by_parent)
 
+    def output_since(self, execution_id: str, after: int) -> builtins.list[tuple[int, str]]:
+        """The output after character ``after`` (the API answers all of it each time)."""
+        text = self.api.get(f"{API}/executions/{segment(execution_id)}/output")
+        if not isinstance(text, str):
+            raise _unexpected(self.api, "the output is not text")
+        return [(len(text), text[after:])] if len(text) > after else []
+
     def cancel(self, execution_id: str) -> Execution:
         return self._execution(self.api.delete(f"{API}/executions/{segment(execution_id)}"))
 
