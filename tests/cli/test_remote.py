@@ -408,3 +408,14 @@ def test_tail_prints_the_output_until_the_end(remote: Cli) -> None:
     assert tailed.code == 0, tailed.err
     assert tailed.out.startswith("one\ntwo\n")
     assert f"Execution {queued['id']} has completed (status=succeeded)." in tailed.out
+
+
+def test_cancel_a_running_command_then_again(remote: Cli) -> None:
+    queued = json.loads(remote("run", "core.local", "cmd=sleep 30", "--async", "--json").out)
+    canceled = remote("execution", "cancel", queued["id"])
+    assert canceled.code == 0, canceled.err
+    assert f"action execution with id {queued['id']}" in canceled.out
+    ended = remote("execution", "tail", queued["id"], "--timeout", "30")
+    assert "(status=canceled)" in ended.out, ended.out + ended.err
+    again = remote("execution", "cancel", queued["id"])
+    assert again.code == 2 and "already canceled" in again.err

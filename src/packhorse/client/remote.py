@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 from packhorse.client import documents
 from packhorse.client.http import ApiClient, segment
 from packhorse.engine.inquiries import Inquiry
-from packhorse.errors import ConfigurationError, RemoteError
+from packhorse.errors import ConfigurationError, Conflict, RemoteError
 from packhorse.model.content import Kind, RegisteredPack, Resource
 from packhorse.model.datastore import KeyValue, Scope
 from packhorse.model.events import Enforcement, SensorStatus, TriggerInstance
@@ -134,12 +134,19 @@ class RemoteExecutions:
 
     def output_since(self, execution_id: str, after: int) -> builtins.list[tuple[int, str]]:
         """The output after character ``after`` (the API answers all of it each time)."""
-        text = self.api.get(f"{API}/executions/{segment(execution_id)}/output")
+        text = self.api.get(f"{API}/executions/{segment(execution_id)}/output") or ""
         if not isinstance(text, str):
             raise _unexpected(self.api, "the output is not text")
         return [(len(text), text[after:])] if len(text) > after else []
 
     def cancel(self, execution_id: str) -> Execution:
+        """Cancel; an execution that has ended is refused as locally (the API answers a
+        canceled one as it is, and the others with a 200 fault)."""
+        found = self.get(execution_id)
+        if found.completed:
+            raise Conflict(
+                f"execution {execution_id} is already {found.status.value}; nothing to cancel"
+            )
         return self._execution(self.api.delete(f"{API}/executions/{segment(execution_id)}"))
 
     def pause(self, execution_id: str) -> Execution:
