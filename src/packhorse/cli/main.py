@@ -190,6 +190,7 @@ def cli(
       packhorse init                 create an instance folder (~/.packhorse)
       packhorse up                   run it (API on http://127.0.0.1:9101)
       packhorse pack validate DIR    check a pack before you register it
+      packhorse login --url URL      sign in to a remote one; then packhorse --url URL ...
     """
     from packhorse.settings import resolve_home
 
