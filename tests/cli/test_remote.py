@@ -419,3 +419,23 @@ def test_cancel_a_running_command_then_again(remote: Cli) -> None:
     assert "(status=canceled)" in ended.out, ended.out + ended.err
     again = remote("execution", "cancel", queued["id"])
     assert again.code == 2 and "already canceled" in again.err
+
+
+def test_api_keys_made_over_the_api_sign_later_commands(
+    remote: Cli, server: str, cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    made = remote("apikey", "create", "--json")
+    assert made.code == 0, made.err
+    record = json.loads(made.out)
+    assert record["user"] == "ana" and record["key"]
+    listed = remote("apikey", "list")
+    assert record["id"] in listed.out and record["key"] not in listed.out
+
+    monkeypatch.setenv("PACKHORSE_API_KEY", record["key"])
+    assert "core.local" in cli("--url", server, "action", "list").out
+    deleted = remote("apikey", "delete", record["id"])
+    assert deleted.code == 0 and f"Deleted API key {record['id']}." in deleted.out
+    refused = cli("--url", server, "action", "list")
+    assert refused.code == 2 and "refused the credentials from the API key" in refused.err
+    monkeypatch.delenv("PACKHORSE_API_KEY")
+    assert remote("apikey", "delete", record["id"]).code == 2

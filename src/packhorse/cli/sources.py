@@ -16,8 +16,10 @@ from typing import TYPE_CHECKING, Any, Protocol
 from packhorse.cli.main import CliContext
 
 if TYPE_CHECKING:
+    from packhorse.engine.auth import AuthService
     from packhorse.engine.inquiries import Inquiry
     from packhorse.engine.runtime import Runtime
+    from packhorse.model.auth import ApiKeyRecord
     from packhorse.model.content import Kind, RegisteredPack, Resource
     from packhorse.model.datastore import KeyValue, Scope
     from packhorse.model.events import Enforcement, SensorStatus, TriggerInstance
@@ -123,6 +125,20 @@ class Events(Protocol):
     def get_enforcement(self, enforcement_id: str) -> Enforcement | None: ...
 
 
+class ApiKeys(Protocol):
+    """API keys (``St2-Api-Key``); a key acts as its user."""
+
+    def create(self, owner: str | None) -> tuple[ApiKeyRecord, str]:
+        """A new key for ``owner`` (None: locally admin, remotely the signed-in user), and
+        the key itself (shown once)."""
+        ...
+
+    def list(self) -> builtins.list[ApiKeyRecord]: ...
+    def delete(self, key_id: str) -> bool:
+        """False when there is no such key."""
+        ...
+
+
 def executions(cli: CliContext) -> Executions:
     if cli.url:
         from packhorse.client.remote import RemoteExecutions
@@ -193,6 +209,16 @@ def events(cli: CliContext) -> Events:
     return LocalEvents(bootstrap.event_service(cli.settings))
 
 
+def api_keys(cli: CliContext) -> ApiKeys:
+    if cli.url:
+        from packhorse.client.remote import RemoteApiKeys
+
+        return RemoteApiKeys(cli.api())
+    from packhorse.bootstrap import auth_service
+
+    return LocalApiKeys(auth_service(cli.settings))
+
+
 class LocalExecutions:
     """The instance's execution service; ``wait`` runs the execution in this process (or a
     running ``packhorse up`` takes it first)."""
@@ -257,3 +283,18 @@ class LocalEvents:
             trace_tag=instance.trace_tag,
         )
         return new
+
+
+class LocalApiKeys:
+    def __init__(self, auth: AuthService) -> None:
+        self.auth = auth
+
+    def create(self, owner: str | None) -> tuple[ApiKeyRecord, str]:
+        issued = self.auth.create_api_key(owner or "admin")
+        return issued.record, issued.key
+
+    def list(self) -> list[ApiKeyRecord]:
+        return self.auth.store.list_api_keys()
+
+    def delete(self, key_id: str) -> bool:
+        return self.auth.store.delete_api_key(key_id)

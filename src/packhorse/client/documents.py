@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from packhorse.engine.inquiries import Inquiry
+from packhorse.model.auth import ApiKeyRecord
 from packhorse.model.content import Kind, RegisteredPack, Resource, split_ref
 from packhorse.model.datastore import KeyValue, Scope
 from packhorse.model.events import (
@@ -149,4 +150,17 @@ def enforcement(record: Mapping[str, Any]) -> Enforcement:
         execution_id=record.get("execution_id"),
         failure_reason=record.get("failure_reason"),
         enforced_at=str(record.get("enforced_at") or ""),
+    )
+
+
+def api_key(record: Mapping[str, Any]) -> ApiKeyRecord:
+    """An ``ApiKeyAPI`` record as an :class:`ApiKeyRecord` (the hash as the server showed
+    it: masked unless an admin asked for secrets)."""
+    return ApiKeyRecord(
+        id=str(record["id"]),
+        user=str(record.get("user") or ""),
+        key_hash=str(record.get("key_hash") or ""),
+        created_at=str(record.get("created_at") or ""),
+        enabled=bool(record.get("enabled", True)),
+        metadata=dict(record.get("metadata") or {}),
     )

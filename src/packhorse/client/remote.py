@@ -18,6 +18,7 @@ from packhorse.client import documents
 from packhorse.client.http import ApiClient, segment
 from packhorse.engine.inquiries import Inquiry
 from packhorse.errors import ConfigurationError, Conflict, RemoteError
+from packhorse.model.auth import ApiKeyRecord
 from packhorse.model.content import Kind, RegisteredPack, Resource
 from packhorse.model.datastore import KeyValue, Scope
 from packhorse.model.events import Enforcement, SensorStatus, TriggerInstance
@@ -390,3 +391,29 @@ class RemoteEvents:
     def get_enforcement(self, enforcement_id: str) -> Enforcement | None:
         found = self.api.get_or_none(f"{API}/ruleenforcements/{segment(enforcement_id)}")
         return None if found is None else _shaped(self.api, documents.enforcement, found)
+
+
+class RemoteApiKeys:
+    """API keys over ``/api/v1/apikeys``: a user's own keys, every key for an admin."""
+
+    def __init__(self, api: ApiClient) -> None:
+        self.api = api
+
+    def create(self, owner: str | None) -> tuple[ApiKeyRecord, str]:
+        """A new key for ``owner`` (default: the signed-in user) and the key itself."""
+        answer = self.api.post(f"{API}/apikeys", {"user": owner} if owner else {})
+        record = _shaped(self.api, documents.api_key, answer)
+        return record, _shaped(self.api, lambda a: str(a["key"]), answer)
+
+    def list(self) -> builtins.list[ApiKeyRecord]:
+        found = self.api.get(f"{API}/apikeys")
+        return [_shaped(self.api, documents.api_key, record) for record in found or []]
+
+    def delete(self, key_id: str) -> bool:
+        try:
+            self.api.delete(f"{API}/apikeys/{segment(key_id)}")
+        except RemoteError as error:
+            if error.status == 404:
+                return False
+            raise
+        return True
