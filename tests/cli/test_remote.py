@@ -439,3 +439,14 @@ def test_api_keys_made_over_the_api_sign_later_commands(
     assert refused.code == 2 and "refused the credentials from the API key" in refused.err
     monkeypatch.delenv("PACKHORSE_API_KEY")
     assert remote("apikey", "delete", record["id"]).code == 2
+
+
+def test_re_run_with_an_override(remote: Cli) -> None:
+    first = json.loads(remote("run", "core.local", "cmd=echo first", "--json").out)
+    again = remote("execution", "re-run", first["id"], "cmd=echo second", "--json")
+    assert again.code == 0, again.err
+    document = json.loads(again.out)
+    assert document["id"] != first["id"] and document["status"] == "succeeded"
+    assert document["result"]["stdout"] == "second"
+    paused = remote("execution", "pause", first["id"])
+    assert paused.code == 2 and "completed" in paused.err
