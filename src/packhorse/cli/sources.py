@@ -17,6 +17,7 @@ from packhorse.cli.main import CliContext
 
 if TYPE_CHECKING:
     from packhorse.engine.auth import AuthService
+    from packhorse.engine.events import EventService
     from packhorse.engine.inquiries import Inquiry
     from packhorse.engine.runtime import Runtime
     from packhorse.model.auth import ApiKeyRecord
@@ -269,20 +270,19 @@ class LocalInquiries:
 
 
 class LocalEvents:
-    def __init__(self, service: Any) -> None:
+    def __init__(self, service: EventService) -> None:
         self.service = service
         store = service.store
         self.find, self.get = store.find, store.get
         self.enforcements, self.get_enforcement = store.enforcements, store.get_enforcement
 
     def re_emit(self, instance: TriggerInstance) -> TriggerInstance:
-        new: TriggerInstance = self.service.emit(
+        return self.service.emit(
             instance.trigger,
             instance.payload,
             source=f"re-emit:{instance.id}",
             trace_tag=instance.trace_tag,
         )
-        return new
 
 
 class LocalApiKeys:
