@@ -26,8 +26,12 @@ pass_cli = click.make_pass_decorator(CliContext)
         ),
     },
 )
-def pack() -> None:
+@click.pass_context
+def pack(ctx: click.Context) -> None:
     """Validate, register and inspect packs."""
+    cli = ctx.find_object(CliContext)
+    if cli is not None and ctx.invoked_subcommand in ("register", "validate", "config"):
+        cli.local_only()  # they read or write folders of this machine
 
 
 @pack.command()
@@ -93,9 +97,9 @@ def _print_plan(plan: object, *, dry_run: bool) -> None:
 @pass_cli
 def list_packs(cli: CliContext, as_json: bool) -> None:
     """List registered packs."""
-    from packhorse.bootstrap import registry_reader
+    from packhorse.cli import sources
 
-    packs = registry_reader(cli.settings).list_packs()
+    packs = sources.content(cli).list_packs()
     if as_json:
         echo_json([dict(p.metadata) | {"path": p.path} for p in packs])
         return
@@ -114,15 +118,16 @@ def list_packs(cli: CliContext, as_json: bool) -> None:
 @pass_cli
 def show_pack(cli: CliContext, ref: str, as_json: bool) -> None:
     """Show one registered pack and what it contains."""
-    from packhorse.bootstrap import registry_reader
+    from packhorse.cli import sources
     from packhorse.errors import NotFound
     from packhorse.model.content import Kind
 
-    reader = registry_reader(cli.settings)
+    reader = sources.content(cli)
     found = reader.get_pack(ref)
     if found is None:
         raise NotFound("pack", ref)
-    contents = {kind.value: [r.ref for r in reader.list_resources(kind, pack=ref)] for kind in Kind}
+    kinds = getattr(reader, "kinds", tuple(Kind))  # the API serves some kinds only
+    contents = {k.value: [r.ref for r in reader.list_resources(k, pack=ref)] for k in kinds}
     record = dict(found.metadata) | {
         "path": found.path,
         "registered_at": found.registered_at,
