@@ -1,0 +1,189 @@
+"""Which alias a chat command means, and the parameters its execution gets (pure).
+
+StackStorm's rules, from ``st2common`` (``actionalias_matching`` and the alias-execution
+controller):
+
+* only enabled aliases take part; every format string of each (a string entry, or each
+  ``representation`` of a ``{display, representation}`` entry) is tried;
+* exactly one format string may match: none is an error, several is an error (even when they
+  belong to one alias); formats with ``match_multiple: true`` are tried only when no other
+  matched;
+* the execution's parameters are what the format extracted plus the ``key=value`` pairs, then
+  the alias's ``immutable_parameters``, which a command may not override; an ``array``
+  parameter given as text is split on commas (StackStorm's alias cast); the other types are
+  cast as any live parameter is;
+* the execution's context carries ``action_alias_ref``, ``api_user`` (the chat user),
+  ``user`` (the API caller) and ``source_channel``.
+
+Deliberate difference: a group that matched nothing (None) is left out of the parameters
+instead of being passed to the action as None.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from packhorse.aliases.formats import (
+    FormatError,
+    ParseError,
+    Representation,
+    extract_all,
+    extract_parameters,
+    representations,
+)
+from packhorse.errors import PackhorseError
+from packhorse.model.content import Resource
+
+__all__ = [
+    "AliasMatch",
+    "AliasRefused",
+    "CommandNotMatched",
+    "alias_context",
+    "cast_arrays",
+    "execution_parameters",
+    "match_command",
+]
+
+
+class CommandNotMatched(PackhorseError):
+    """No format string, or more than one, matched the command (StackStorm's
+    ``ActionAliasAmbiguityException``). ``matches`` holds the ones that did."""
+
+    def __init__(self, message: str, *, command: str, matches: tuple[AliasMatch, ...]) -> None:
+        hint = (
+            "list the aliases and their formats with 'packhorse alias list'"
+            if not matches
+            else "make the command more specific, or the formats less overlapping"
+        )
+        super().__init__(message, hint=hint)
+        self.command = command
+        self.matches = matches
+
+
+class AliasRefused(PackhorseError):
+    """An alias execution that cannot be made: the format is not the alias's, the command
+    does not match it, or it overrides an immutable parameter."""
+
+
+@dataclass(frozen=True, slots=True)
+class AliasMatch:
+    """One format string of one alias that matched a command."""
+
+    alias: Resource
+    representation: Representation
+
+    @property
+    def display(self) -> str | None:
+        return self.representation.display
+
+    @property
+    def format(self) -> str:
+        """The format string that matched (StackStorm's ``representation``)."""
+        return self.representation.text
+
+
+def _matches(aliases: Iterable[Resource], command: str, multiple: bool) -> list[AliasMatch]:
+    found = []
+    for alias in aliases:
+        if not alias.enabled:
+            continue
+        for representation in representations(alias.body.get("formats")):
+            if representation.match_multiple is not multiple:
+                continue
+            try:
+                extract_parameters(representation.text, command)
+            except (ParseError, FormatError):
+                continue
+            found.append(AliasMatch(alias, representation))
+    return found
+
+
+def match_command(aliases: Iterable[Resource], command: str) -> AliasMatch:
+    """The one format string of the enabled ``aliases`` that matches ``command``. Raises
+    :class:`CommandNotMatched` when none or several do."""
+    candidates = list(aliases)
+    found = _matches(candidates, command, multiple=False)
+    if len(found) > 1:
+        raise CommandNotMatched(
+            f"Command '{command}' matched more than 1 pattern",
+            command=command,
+            matches=tuple(found),
+        )
+    if not found:
+        found = _matches(candidates, command, multiple=True)
+        if len(found) > 1:
+            raise CommandNotMatched(
+                f"Command '{command}' matched more than 1 (multi) pattern",
+                command=command,
+                matches=tuple(found),
+            )
+    if not found:
+        raise CommandNotMatched(
+            f"Command '{command}' matched no patterns", command=command, matches=()
+        )
+    return found[0]
+
+
+def execution_parameters(
+    alias: Resource,
+    format_text: str,
+    command: str,
+    *,
+    immutable: Mapping[str, Any] | None = None,
+) -> list[dict[str, Any]]:
+    """The parameters of each execution ``command`` asks for through ``format_text`` (one,
+    or one per match for a ``match_multiple`` format).
+
+    ``immutable`` is the alias's ``immutable_parameters`` once rendered (the caller renders
+    their Jinja); None takes them as written. Raises :class:`AliasRefused`.
+    """
+    known = [r for r in representations(alias.body.get("formats")) if r.text == format_text]
+    if not known:
+        raise AliasRefused(
+            f'Format string "{format_text}" is not available on the alias "{alias.name}"'
+        )
+    try:
+        if known[0].match_multiple:
+            extracted = extract_all(format_text, command)
+        else:
+            extracted = [extract_parameters(format_text, command)]
+    except (ParseError, FormatError) as error:
+        raise AliasRefused(str(error)) from error
+    written = alias.body.get("immutable_parameters") or {}
+    fixed = dict(written if immutable is None else immutable)
+    runs = []
+    for values in extracted:
+        parameters = {name: value for name, value in values.items() if value is not None}
+        overridden = sorted(name for name in written if name in parameters)
+        if overridden:
+            raise AliasRefused(
+                f"Immutable arguments cannot be overriden: {','.join(overridden)}",
+                hint="these parameters are fixed by the alias's immutable_parameters",
+            )
+        runs.append({**parameters, **fixed})
+    return runs
+
+
+def cast_arrays(parameters: Mapping[str, Any], schema: Mapping[str, Any]) -> dict[str, Any]:
+    """``parameters`` with every text value of an ``array`` parameter split on commas (each
+    item stripped), as StackStorm casts alias parameters; the rest as given."""
+    cast = dict(parameters)
+    for name, value in parameters.items():
+        spec = schema.get(name)
+        if isinstance(spec, Mapping) and spec.get("type") == "array" and isinstance(value, str):
+            cast[name] = [item.strip() for item in value.split(",")]
+    return cast
+
+
+def alias_context(
+    alias: Resource, *, user: str, api_user: str | None, source_channel: str | None
+) -> dict[str, Any]:
+    """The execution context of an alias execution, as StackStorm sets it."""
+    return {
+        "action_alias_ref": alias.ref,
+        "api_user": api_user,
+        "user": user,
+        "source_channel": source_channel,
+    }
