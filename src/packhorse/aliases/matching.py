@@ -9,9 +9,8 @@ controller):
   belong to one alias); formats with ``match_multiple: true`` are tried only when no other
   matched;
 * the execution's parameters are what the format extracted plus the ``key=value`` pairs, then
-  the alias's ``immutable_parameters``, which a command may not override; an ``array``
-  parameter given as text is split on commas (StackStorm's alias cast); the other types are
-  cast as any live parameter is;
+  the alias's ``immutable_parameters``, which a command may not override; they are cast by
+  the action's parameter types (an ``array`` given as text is split on commas);
 * the execution's context carries ``action_alias_ref``, ``api_user`` (the chat user),
   ``user`` (the API caller) and ``source_channel``.
 
@@ -35,13 +34,14 @@ from packhorse.aliases.formats import (
 )
 from packhorse.errors import PackhorseError
 from packhorse.model.content import Resource
+from packhorse.params.casting import cast_value
 
 __all__ = [
     "AliasMatch",
     "AliasRefused",
     "CommandNotMatched",
     "alias_context",
-    "cast_arrays",
+    "cast_parameters",
     "execution_parameters",
     "match_command",
 ]
@@ -166,14 +166,21 @@ def execution_parameters(
     return runs
 
 
-def cast_arrays(parameters: Mapping[str, Any], schema: Mapping[str, Any]) -> dict[str, Any]:
-    """``parameters`` with every text value of an ``array`` parameter split on commas (each
-    item stripped), as StackStorm casts alias parameters; the rest as given."""
+def cast_parameters(parameters: Mapping[str, Any], schema: Mapping[str, Any]) -> dict[str, Any]:
+    """``parameters`` cast by the types ``schema`` (the action's effective parameter schema)
+    declares, as StackStorm casts alias parameters before it requests the execution: the text
+    of an ``array`` parameter is split on commas (each item stripped), the other types are cast
+    as any parameter is (:func:`packhorse.params.casting.cast_value`); undeclared and untyped
+    ones stay as given. Raises :class:`~packhorse.errors.ParameterError`."""
     cast = dict(parameters)
     for name, value in parameters.items():
         spec = schema.get(name)
-        if isinstance(spec, Mapping) and spec.get("type") == "array" and isinstance(value, str):
+        if not isinstance(spec, Mapping):
+            continue
+        if spec.get("type") == "array" and isinstance(value, str):
             cast[name] = [item.strip() for item in value.split(",")]
+        else:
+            cast[name] = cast_value(name, value, spec)
     return cast
 
 
