@@ -9,8 +9,10 @@ A format is a regular expression with placeholders:
   ``{{ x = {{ st2kv.system.y }} }}`` gives the template text);
 * everything else is regex syntax: ``(run|execute) {{ cmd }}( on {{ hosts = localhost }})?``
   works, and so do named groups of your own (``(?P<key>[A-Z]+-[0-9]+)``);
-* without an anchor of its own, a format must match the whole command (``^\\s*`` and ``\\s*$``
-  are added); a format with ``^``/``\\A`` or ``$``/``\\Z`` is anchored only where it says.
+* a format is anchored to the whole command: ``^\\s*`` is put in front unless it has a start
+  anchor (``^``, ``\\A``) of its own somewhere, ``\\s*$`` at the end unless it has an end
+  anchor (``$``, ``\\Z``); so ``(?:^|\\b)close (?P<id>[A-Z]+-[0-9]+)(?:\\b|$)`` is found
+  anywhere in a command.
 
 Before the format is tried, ``key=value`` pairs at the end of the command are cut off and become
 parameters as well (a value may be quoted, or a ``{...}`` block); they win over captured ones.
