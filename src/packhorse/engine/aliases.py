@@ -28,7 +28,15 @@ from packhorse.model.execution import Execution
 from packhorse.params import schema_for_action
 from packhorse.storage.ports import RegistryReader
 
-__all__ = ["AliasNotFound", "AliasService", "ack_message", "alias_document"]
+__all__ = [
+    "AliasNotFound",
+    "AliasRun",
+    "AliasService",
+    "ack_message",
+    "alias_document",
+    "alias_id",
+    "find_alias",
+]
 
 Lookup = Callable[[str, str], str | None]
 Decrypt = Callable[[str], str]
@@ -90,6 +98,20 @@ def ack_message(alias: Resource, result: Mapping[str, Any]) -> dict[str, Any]:
     return added
 
 
+def find_alias(registry: RegistryReader, key: str) -> Resource | None:
+    """The alias with this ref or id, else the one alias with this name (StackStorm's alias
+    execution names aliases by name)."""
+    found = registry.get_resource(Kind.ALIAS, key)
+    if found is not None:
+        return found
+    aliases = registry.list_resources(Kind.ALIAS)
+    by_id = [alias for alias in aliases if alias_id(alias.ref) == key]
+    by_name = [alias for alias in aliases if alias.name == key]
+    if by_id:
+        return by_id[0]
+    return by_name[0] if len(by_name) == 1 else None
+
+
 @dataclass(frozen=True, slots=True)
 class AliasRun:
     """One execution an alias started."""
@@ -120,15 +142,7 @@ class AliasService:
 
     def find(self, key: str) -> Resource | None:
         """The alias with this ref or id, else the one alias with this name."""
-        found = self._registry.get_resource(Kind.ALIAS, key)
-        if found is not None:
-            return found
-        aliases = self.aliases()
-        by_id = [alias for alias in aliases if alias_id(alias.ref) == key]
-        by_name = [alias for alias in aliases if alias.name == key]
-        if by_id:
-            return by_id[0]
-        return by_name[0] if len(by_name) == 1 else None
+        return find_alias(self._registry, key)
 
     def match(self, command: str) -> AliasMatch:
         """The one enabled alias format matching ``command``
