@@ -291,3 +291,38 @@ def test_a_viewer_may_match_but_not_execute(client: Api) -> None:
     assert refused.status_code == 403, refused.text
     unauthenticated = client.get("/api/v1/actionalias", headers={"X-Auth-Token": "nope"})
     assert unauthenticated.status_code == 401
+
+
+def test_help_lists_the_displays_of_enabled_aliases(client: Api) -> None:
+    answer = client.get("/api/v1/actionalias/help", params={"pack": "talk"})
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == {
+        "available": 5,
+        "helpstrings": [
+            {"pack": "talk", "display": "close <TICKET>", "description": CLOSE},
+            {
+                "pack": "talk",
+                "display": DEPLOY,
+                "description": "Deploy an application; who asked is recorded.",
+            },
+            {"pack": "talk", "display": "talk {{ message }}", "description": SAY},
+            {"pack": "talk", "display": "repeat <message> [<times>] times", "description": SAY},
+            {"pack": "talk", "display": "talk {{ message }} again", "description": AGAIN},
+        ],
+    }
+    found = client.get("/api/v1/actionalias/help", params={"filter": "REPEAT|greet"}).json()
+    assert [h["display"] for h in found["helpstrings"]] == [
+        "greet {{name=world}}",
+        "repeat <message> [<times>] times",
+    ]
+    paged = client.get("/api/v1/actionalias/help", params={"pack": "talk", "limit": 1, "offset": 1})
+    assert paged.json()["available"] == 5
+    assert [h["display"] for h in paged.json()["helpstrings"]] == [DEPLOY]
+    bad = client.get("/api/v1/actionalias/help", params={"filter": "("})
+    assert bad.status_code == 400 and "not a valid regular expression" in bad.json()["faultstring"]
+
+
+SAY = "Say something, once or several times."
+AGAIN = 'Overlaps with talk.say on purpose ("talk X again" matches both).'
+CLOSE = "Close every ticket named in the message, one execution each."
+DEPLOY = "(deploy|ship) {{ app }}( to {{ stage = staging }})?[!.]?"

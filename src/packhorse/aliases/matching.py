@@ -20,6 +20,7 @@ instead of being passed to the action as None.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -43,6 +44,7 @@ __all__ = [
     "alias_context",
     "cast_parameters",
     "execution_parameters",
+    "help_strings",
     "match_command",
 ]
 
@@ -194,3 +196,38 @@ def alias_context(
         "user": user,
         "source_channel": source_channel,
     }
+
+
+def help_strings(
+    aliases: Iterable[Resource],
+    *,
+    search: str = "",
+    pack: str | None = None,
+    limit: int = 0,
+    offset: int = 0,
+) -> tuple[int, list[dict[str, Any]]]:
+    """StackStorm's alias help (what chat's ``!help`` shows): the ``display`` of each format
+    entry of the enabled aliases (of ``pack`` only, when given) that ``search`` (a regular
+    expression, case-insensitive) finds, each with its pack and the alias's description.
+    Returns how many there are and the page ``offset``, ``limit`` (0: all) asks for.
+    Raises :class:`AliasRefused` when ``search`` is no regular expression."""
+    try:
+        wanted = re.compile(search or "", re.IGNORECASE)
+    except re.error as error:
+        raise AliasRefused(
+            f"filter {search!r} is not a valid regular expression: {error}"
+        ) from None
+    found = []
+    for alias in aliases:
+        if not alias.enabled or (pack and alias.pack != pack):
+            continue
+        entries = alias.body.get("formats")
+        for entry in entries if isinstance(entries, list) else []:
+            display = entry if isinstance(entry, str) else None
+            if isinstance(entry, Mapping) and isinstance(entry.get("display"), str):
+                display = entry["display"]
+            if display and wanted.search(display):
+                description = alias.body.get("description") or ""
+                found.append({"pack": alias.pack, "display": display, "description": description})
+    start = max(offset, 0)
+    return len(found), found[start : start + limit] if limit > 0 else found[start:]

@@ -8,14 +8,14 @@ command that matches no alias format, or several, is a 400 as in StackStorm.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from packhorse import bootstrap
-from packhorse.aliases.matching import AliasMatch, AliasRefused, CommandNotMatched
+from packhorse.aliases.matching import AliasMatch, AliasRefused, CommandNotMatched, help_strings
 from packhorse.api.deps import runtime, settings
 from packhorse.api.errors import fault
 from packhorse.api.v1.listing import (
@@ -136,6 +136,35 @@ async def match_alias(request: Request, *, principal: Viewer) -> JSONResponse:
     except PackhorseError as error:
         return _fault(error)
     return JSONResponse(_match_document(matched))
+
+
+@route(router, "GET", "/actionalias/help")
+def alias_help(
+    request: Request,
+    *,
+    search: Annotated[str | None, Query(alias="filter")] = None,
+    pack: str | None = None,
+    limit: str | None = None,
+    offset: str | None = None,
+    principal: Viewer,
+) -> JSONResponse:
+    """``{"available": N, "helpstrings": [{pack, display, description}]}``: the displays of
+    the enabled aliases' formats (what chat's ``!help`` lists); ``filter`` is a regular
+    expression (case-insensitive), ``limit`` (default 100) and ``offset`` page them."""
+    try:
+        size, skip = paging(limit, offset, default=100)
+        available, strings = help_strings(
+            bootstrap.cached_registry(settings(request)).list_resources(Kind.ALIAS),
+            search=search or "",
+            pack=pack or None,
+            limit=size,
+            offset=skip,
+        )
+    except BadRequest as error:
+        return bad_request(error)
+    except AliasRefused as error:
+        return fault(400, error.message)
+    return JSONResponse({"available": available, "helpstrings": strings})
 
 
 @route(router, "GET", "/actionalias/{ref_or_id}")
