@@ -150,7 +150,7 @@ def compile_format(format_text: str) -> CompiledFormat:
     try:
         pattern = re.compile(regex, re.DOTALL)
     except re.error as error:
-        message = f'format "{format_text}" is not a valid regular expression: {error}'
+        message = f'format "{format_text}" is not a valid regular expression: {error.msg}'
         raise FormatError(message) from None
     return CompiledFormat(format_text, pattern, defaults)
 
