@@ -6,9 +6,12 @@ against the behaviour its own parser tests describe. ``NO_MATCH`` means ``ParseE
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from packhorse.aliases.formats import (
     FormatError,
@@ -142,3 +145,33 @@ def test_representations_of_string_and_mapping_entries() -> None:
         Representation("single {{ y }}", "one", 3, match_multiple=True),
     ]
     assert representations(None) == []
+
+
+WORDS = ["talk", "to", "x", "'a b'", '"c"', "{1}", "times", " ", "  ", "k=v", "!"]
+PIECES = ["talk ", "to ", " times", "!", "{{ a }}", "{{ b = 2 }}", " {{ c }}", "x", ""]
+
+
+@given(
+    pieces=st.lists(st.sampled_from(PIECES), min_size=1, max_size=5),
+    words=st.lists(st.sampled_from(WORDS), max_size=8),
+)
+@settings(max_examples=400, deadline=None)
+def test_the_quick_precheck_never_refuses_a_command_the_format_matches(
+    pieces: list[str], words: list[str]
+) -> None:
+    format_text = "".join(pieces)
+    try:
+        compiled = compile_format(format_text)
+    except FormatError:
+        return  # a placeholder twice
+    command = " ".join(words)
+    if compiled.pattern.search(f" {command} ") is not None:
+        assert compiled.could_match(command), (format_text, command)
+
+
+def test_side_by_side_placeholders_fail_fast_on_a_long_command() -> None:
+    started = time.perf_counter()
+    for _ in range(20):
+        with pytest.raises(ParseError):
+            extract_parameters("{{ a }} {{ b }} {{ c }} {{ d }} end", "x " * 2000)
+    assert time.perf_counter() - started < 1

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from packhorse.aliases.matching import (
+    MAX_COMMAND,
     AliasRefused,
     CommandNotMatched,
     alias_context,
@@ -160,3 +161,11 @@ def test_alias_context_is_stackstorms() -> None:
         "user": "admin",
         "source_channel": "ops",
     }
+
+
+def test_a_command_longer_than_the_limit_is_refused() -> None:
+    long = "deploy " + "x" * MAX_COMMAND
+    with pytest.raises(AliasRefused, match="at most 10000 are matched"):
+        match_command(ALIASES, long)
+    with pytest.raises(AliasRefused, match="at most 10000 are matched"):
+        execution_parameters(ALIASES[1], "deploy {{ app }}", long)

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 __all__ = [
@@ -82,6 +83,28 @@ class CompiledFormat:
     text: str
     pattern: Any  # re.Pattern[str]; not subscriptable at runtime on Python 3.9
     defaults: dict[str, str] = field(default_factory=dict)
+    literals: tuple[str, ...] | None = None
+    """For a format whose text between placeholders is plain (no regex syntax): that text, in
+    order (first and last may be empty). None for the others."""
+
+    def could_match(self, stream: str) -> bool:
+        """False when ``stream`` cannot match: a plain format's texts must appear in it in
+        order, the first at its start and the last at its end. A quick, exact-enough
+        pre-check: placeholders side by side (``{{ a }} {{ b }} {{ c }}``) make the regular
+        expression take time that grows as a power of the command's length when it fails."""
+        if self.literals is None:
+            return True
+        text = stream.strip()
+        first, *middle, last = self.literals if len(self.literals) > 1 else (*self.literals, "")
+        if not text.startswith(first.strip()) or not text.endswith(last.strip()):
+            return False
+        position = len(first.strip())
+        for piece in (m.strip() for m in middle):
+            found = text.find(piece, position)
+            if found < 0:
+                return False
+            position = found + len(piece)
+        return position <= len(text) - len(last.strip())
 
 
 def _default_text(match: Any) -> str:
@@ -121,6 +144,10 @@ def _anchored(regex: str) -> tuple[bool, bool]:
     return start, end
 
 
+_REGEX_SYNTAX = frozenset("\\.^$*+?{}[]|()")
+
+
+@lru_cache(maxsize=1024)
 def compile_format(format_text: str) -> CompiledFormat:
     """The regular expression of a format. Raises :class:`FormatError` when it is not one."""
     parts: list[str] = []
@@ -152,7 +179,8 @@ def compile_format(format_text: str) -> CompiledFormat:
     except re.error as error:
         message = f'format "{format_text}" is not a valid regular expression: {error.msg}'
         raise FormatError(message) from None
-    return CompiledFormat(format_text, pattern, defaults)
+    plain = not any(_REGEX_SYNTAX.intersection(piece) for piece in literal)
+    return CompiledFormat(format_text, pattern, defaults, tuple(literal) if plain else None)
 
 
 def _split_pairs(command: str) -> tuple[str, list[tuple[str, str]]]:
@@ -203,7 +231,7 @@ def extract_parameters(format_text: str, command: str) -> dict[str, str | None]:
     not a valid regular expression.
     """
     compiled, rest, pairs = _prepare(format_text, command)
-    found = compiled.pattern.search(f" {rest} ")
+    found = compiled.pattern.search(f" {rest} ") if compiled.could_match(rest) else None
     if found is None:
         raise _no_match(format_text, command)
     return _parameters(compiled, found, rest, pairs)
@@ -213,7 +241,7 @@ def extract_all(format_text: str, command: str) -> list[dict[str, str | None]]:
     """Every match of ``format_text`` in ``command``, for formats with ``match_multiple``
     (one execution each). Raises :class:`ParseError` when there is none."""
     compiled, rest, pairs = _prepare(format_text, command)
-    found = compiled.pattern.finditer(f" {rest} ")
+    found = compiled.pattern.finditer(f" {rest} ") if compiled.could_match(rest) else ()
     results = [_parameters(compiled, match, rest, pairs) for match in found]
     if not results:
         raise _no_match(format_text, command)

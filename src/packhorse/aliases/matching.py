@@ -14,8 +14,9 @@ controller):
 * the execution's context carries ``action_alias_ref``, ``api_user`` (the chat user),
   ``user`` (the API caller) and ``source_channel``.
 
-Deliberate difference: a group that matched nothing (None) is left out of the parameters
-instead of being passed to the action as None.
+Deliberate differences: a group that matched nothing (None) is left out of the parameters
+instead of being passed to the action as None; a command longer than :data:`MAX_COMMAND`
+characters is refused (some formats take time that grows as a power of the command's length).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from packhorse.model.content import Resource
 from packhorse.params.casting import cast_value
 
 __all__ = [
+    "MAX_COMMAND",
     "AliasMatch",
     "AliasRefused",
     "CommandNotMatched",
@@ -65,8 +67,19 @@ class CommandNotMatched(PackhorseError):
 
 
 class AliasRefused(PackhorseError):
-    """An alias execution that cannot be made: the format is not the alias's, the command
-    does not match it, or it overrides an immutable parameter."""
+    """An alias execution that cannot be made (the format is not the alias's, the command
+    does not match it or overrides an immutable parameter), or a command too long to match."""
+
+
+MAX_COMMAND = 10_000
+"""The longest command matched, in characters (StackStorm has no limit)."""
+
+
+def _check_length(command: str) -> None:
+    if len(command) > MAX_COMMAND:
+        raise AliasRefused(
+            f"the command is {len(command)} characters long; at most {MAX_COMMAND} are matched"
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +117,9 @@ def _matches(aliases: Iterable[Resource], command: str, multiple: bool) -> list[
 
 def match_command(aliases: Iterable[Resource], command: str) -> AliasMatch:
     """The one format string of the enabled ``aliases`` that matches ``command``. Raises
-    :class:`CommandNotMatched` when none or several do."""
+    :class:`CommandNotMatched` when none or several do, :class:`AliasRefused` when the command
+    is longer than :data:`MAX_COMMAND`."""
+    _check_length(command)
     candidates = list(aliases)
     found = _matches(candidates, command, multiple=False)
     if len(found) > 1:
@@ -141,6 +156,7 @@ def execution_parameters(
     ``immutable`` is the alias's ``immutable_parameters`` once rendered (the caller renders
     their Jinja); None takes them as written. Raises :class:`AliasRefused`.
     """
+    _check_length(command)
     known = [r for r in representations(alias.body.get("formats")) if r.text == format_text]
     if not known:
         raise AliasRefused(
