@@ -13,6 +13,7 @@ from packhorse.aliases.matching import (
     alias_context,
     cast_parameters,
     execution_parameters,
+    help_strings,
     match_command,
 )
 from packhorse.errors import ParameterError
@@ -169,3 +170,22 @@ def test_a_command_longer_than_the_limit_is_refused() -> None:
         match_command(ALIASES, long)
     with pytest.raises(AliasRefused, match="at most 10000 are matched"):
         execution_parameters(ALIASES[1], "deploy {{ app }}", long)
+
+
+def test_help_strings_are_the_displays_of_enabled_aliases() -> None:
+    aliases = [
+        alias("a", "greet {{ x }}", {"display": "hi <x>", "representation": ["hi {{ x }}"]}),
+        alias("b", {"representation": ["no display {{ y }}"]}, description="B"),
+        alias("c", "off {{ z }}", enabled=False),
+    ]
+    count, strings = help_strings(aliases)
+    assert count == 2
+    assert strings == [
+        {"pack": "chat", "display": "greet {{ x }}", "description": ""},
+        {"pack": "chat", "display": "hi <x>", "description": ""},
+    ]
+    assert help_strings(aliases, search="HI") == (1, [strings[1]])
+    assert help_strings(aliases, limit=1, offset=1) == (2, [strings[1]])
+    assert help_strings(aliases, pack="other") == (0, [])
+    with pytest.raises(AliasRefused, match="not a valid regular expression"):
+        help_strings(aliases, search="(")
