@@ -103,10 +103,11 @@ def test_execution_parameters_add_pairs_defaults_and_immutable_parameters() -> N
     assert execution_parameters(deploy, "deploy {{ app }}", "deploy shop") == [
         {"app": "shop", "by": "{{ api_user }}"}
     ]
-    runs = execution_parameters(
-        close, close.body["formats"][0]["representation"][0], "close A-1 close B-2"
-    )
+    close_format = close.body["formats"][0]["representation"][0]
+    runs = execution_parameters(close, close_format, "close A-1 close B-2", multiple=True)
     assert runs == [{"t": "A-1"}, {"t": "B-2"}]
+    # Without multiple (StackStorm's POST /aliasexecution), the first match only.
+    assert execution_parameters(close, close_format, "close A-1 close B-2") == [{"t": "A-1"}]
 
 
 def test_unmatched_groups_are_left_out() -> None:

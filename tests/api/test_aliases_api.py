@@ -278,6 +278,18 @@ def test_a_match_multiple_format_starts_one_execution_per_match(client: Api) -> 
     ]
     outputs = sorted(finished(client, r["execution"]["id"])["result"]["stdout"] for r in results)
     assert outputs == ["closed AB-1", "closed CD-22"]
+    # POST /aliasexecution runs one, on the first match, as StackStorm's does.
+    single = client.post(
+        "/api/v1/aliasexecution",
+        json={
+            "name": "close",
+            "format": r"(?:\b|^)close (?P<ticket>[A-Z]+-[0-9]+)(?:\b|$)",
+            "command": "close AB-1 and close CD-22 please",
+            "source_channel": "ops",
+        },
+    )
+    assert single.status_code == 201, single.text
+    assert single.json()["execution"]["parameters"] == {"ticket": "AB-1"}
 
 
 def test_a_viewer_may_match_but_not_execute(client: Api) -> None:

@@ -149,21 +149,22 @@ def execution_parameters(
     command: str,
     *,
     immutable: Mapping[str, Any] | None = None,
+    multiple: bool = False,
 ) -> list[dict[str, Any]]:
-    """The parameters of each execution ``command`` asks for through ``format_text`` (one,
-    or one per match for a ``match_multiple`` format).
+    """The parameters of each execution ``command`` asks for through ``format_text``: one,
+    or with ``multiple`` (a ``match_multiple`` format that :func:`match_command` chose) one
+    per match in the command.
 
     ``immutable`` is the alias's ``immutable_parameters`` once rendered (the caller renders
     their Jinja); None takes them as written. Raises :class:`AliasRefused`.
     """
     _check_length(command)
-    known = [r for r in representations(alias.body.get("formats")) if r.text == format_text]
-    if not known:
+    if not any(r.text == format_text for r in representations(alias.body.get("formats"))):
         raise AliasRefused(
             f'Format string "{format_text}" is not available on the alias "{alias.name}"'
         )
     try:
-        if known[0].match_multiple:
+        if multiple:
             extracted = extract_all(format_text, command)
         else:
             extracted = [extract_parameters(format_text, command)]

@@ -129,7 +129,8 @@ def match_alias(cli: CliContext, text: str, user: str, source_channel: str, as_j
                 click.echo(f"hint: {error.hint}")
         raise SystemExit(1) from None
     context = alias_context(matched.alias, user=user, api_user=user, source_channel=source_channel)
-    runs = service.plan(matched.alias, matched.format, text, context)
+    multiple = matched.representation.match_multiple
+    runs = service.plan(matched.alias, matched.format, text, context, multiple=multiple)
     action_ref = matched.alias.body.get("action_ref")
     if as_json:
         echo_json(

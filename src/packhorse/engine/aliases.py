@@ -150,12 +150,21 @@ class AliasService:
         return match_command(self.aliases(), command)
 
     def plan(
-        self, alias: Resource, format_text: str, command: str, context: Mapping[str, Any]
+        self,
+        alias: Resource,
+        format_text: str,
+        command: str,
+        context: Mapping[str, Any],
+        *,
+        multiple: bool = False,
     ) -> list[dict[str, Any]]:
-        """The parameters of each execution: immutable parameters rendered, all of them cast."""
+        """The parameters of each execution: immutable parameters rendered, all of them cast
+        (one execution, or with ``multiple`` one per match)."""
         immutable = alias.body.get("immutable_parameters") or {}
         rendered = self._render_immutable(immutable, context) if immutable else {}
-        runs = execution_parameters(alias, format_text, command, immutable=rendered)
+        runs = execution_parameters(
+            alias, format_text, command, immutable=rendered, multiple=multiple
+        )
         action_ref = str(alias.body.get("action_ref", ""))
         schema, _ = schema_for_action(self._executions.action(action_ref).body)
         return [cast_parameters(parameters, schema) for parameters in runs]
@@ -171,9 +180,12 @@ class AliasService:
         source_channel: str | None = None,
         source_context: Mapping[str, Any] | None = None,
         notification_route: str | None = None,
+        multiple: bool = False,
     ) -> list[AliasRun]:
         """Run the alias ``name`` (its name, ref or id) for ``command`` read through
-        ``format_text``: one execution, or one per match of a ``match_multiple`` format.
+        ``format_text``: one execution, or with ``multiple`` one per match (StackStorm's
+        ``match_and_execute`` for a ``match_multiple`` format; its ``aliasexecution`` always
+        runs one).
 
         ``user`` is who asks (the API caller), ``api_user`` the chat user. Raises
         :class:`AliasNotFound`, :class:`~packhorse.aliases.matching.AliasRefused` or what
@@ -188,7 +200,7 @@ class AliasService:
         del source_context, notification_route
         context = alias_context(alias, user=user, api_user=api_user, source_channel=source_channel)
         action_ref = str(alias.body.get("action_ref", ""))
-        runs = self.plan(alias, format_text, command, context)
+        runs = self.plan(alias, format_text, command, context, multiple=multiple)
         return [
             AliasRun(
                 alias,
@@ -216,6 +228,7 @@ class AliasService:
             api_user=api_user,
             source_channel=source_channel,
             notification_route=notification_route,
+            multiple=matched.representation.match_multiple,
         )
         return matched, runs
 
