@@ -157,8 +157,11 @@ def test_cast_parameters_by_the_action_schema() -> None:
 
 
 def test_alias_context_is_stackstorms() -> None:
-    assert alias_context(ALIASES[0], user="admin", api_user="ada", source_channel="ops") == {
-        "action_alias_ref": "chat.greet",
+    context = alias_context(
+        ALIASES[0], alias_id="a1", user="admin", api_user="ada", source_channel="ops"
+    )
+    assert context == {
+        "action_alias_ref": {"id": "a1", "name": "greet"},
         "api_user": "ada",
         "user": "admin",
         "source_channel": "ops",

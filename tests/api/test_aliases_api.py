@@ -176,7 +176,8 @@ def test_alias_execution_runs_the_action_with_stackstorms_context(client: Api) -
     assert execution["action"]["ref"] == "talk.say"
     assert execution["parameters"] == {"message": "hello", "times": 3, "tags": ["a", "b"]}
     context = execution["context"]
-    assert context["action_alias_ref"] == "talk.say"
+    alias_id = client.get("/api/v1/actionalias/talk.say").json()["id"]
+    assert context["action_alias_ref"] == {"id": alias_id, "name": "say"}
     assert (context["api_user"], context["user"], context["source_channel"]) == (
         "ada",
         "admin",

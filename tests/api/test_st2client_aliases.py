@@ -48,7 +48,8 @@ def test_st2_action_alias_execute(st2: St2, client: Api) -> None:  # noqa: F811
     done = finished(client, execution_id)
     assert done["status"] == "succeeded"
     assert done["parameters"] == {"message": "hello", "times": 2, "tags": ["a"]}
-    assert done["context"]["action_alias_ref"] == "talk.say"
+    alias_id = json.loads(st2("action-alias", "get", "talk.say", "-j"))["id"]
+    assert done["context"]["action_alias_ref"] == {"id": alias_id, "name": "say"}
     assert done["context"]["source_channel"] == "cli"
     shown = json.loads(st2("execution", "get", execution_id, "-j"))
     assert shown["result"]["stdout"] == "hello x2 #a"

@@ -107,7 +107,7 @@ def test_run_executes_and_prints_the_execution(home: Path, cli: Cli) -> None:
     assert "status: succeeded" in ran.out and "stdout: 'hello x3 #x #y'" in ran.out
     as_json = json.loads(cli("--home", home, "alias", "run", "talk hi", "--json").out)
     assert as_json["parameters"] == {"message": "hi"}
-    assert as_json["context"]["action_alias_ref"] == "talk.say"
+    assert as_json["context"]["action_alias_ref"]["name"] == "say"
     assert as_json["context"]["source_channel"] == "cli"
     assert as_json["result"]["stdout"] == "hi x1"
 

@@ -11,8 +11,8 @@ controller):
 * the execution's parameters are what the format extracted plus the ``key=value`` pairs, then
   the alias's ``immutable_parameters``, which a command may not override; they are cast by
   the action's parameter types (an ``array`` given as text is split on commas);
-* the execution's context carries ``action_alias_ref``, ``api_user`` (the chat user),
-  ``user`` (the API caller) and ``source_channel``.
+* the execution's context carries ``action_alias_ref`` (``{id, name}``), ``api_user`` (the
+  chat user), ``user`` (the API caller) and ``source_channel``.
 
 Deliberate differences: a group that matched nothing (None) is left out of the parameters
 instead of being passed to the action as None; a command longer than :data:`MAX_COMMAND`
@@ -204,11 +204,17 @@ def cast_parameters(parameters: Mapping[str, Any], schema: Mapping[str, Any]) ->
 
 
 def alias_context(
-    alias: Resource, *, user: str, api_user: str | None, source_channel: str | None
+    alias: Resource,
+    *,
+    alias_id: str,
+    user: str,
+    api_user: str | None,
+    source_channel: str | None,
 ) -> dict[str, Any]:
-    """The execution context of an alias execution, as StackStorm sets it."""
+    """The execution context of an alias execution, as StackStorm sets it:
+    ``action_alias_ref`` is ``{id, name}`` (what its chatops pack reads the alias back by)."""
     return {
-        "action_alias_ref": alias.ref,
+        "action_alias_ref": {"id": alias_id, "name": alias.name},
         "api_user": api_user,
         "user": user,
         "source_channel": source_channel,

@@ -106,7 +106,7 @@ def match_alias(cli: CliContext, text: str, user: str, source_channel: str, as_j
     Exits 0 on a match; 1 when no alias format matches TEXT, or more than one does
     (StackStorm refuses both), saying which.
     """
-    from packhorse.aliases.matching import CommandNotMatched, alias_context
+    from packhorse.aliases.matching import CommandNotMatched
     from packhorse.engine.aliases import alias_document
 
     service, _ = _service(cli)
@@ -128,7 +128,9 @@ def match_alias(cli: CliContext, text: str, user: str, source_channel: str, as_j
             if error.hint:
                 click.echo(f"hint: {error.hint}")
         raise SystemExit(1) from None
-    context = alias_context(matched.alias, user=user, api_user=user, source_channel=source_channel)
+    context = service.context(
+        matched.alias, user=user, api_user=user, source_channel=source_channel
+    )
     multiple = matched.representation.match_multiple
     runs = service.plan(matched.alias, matched.format, text, context, multiple=multiple)
     action_ref = matched.alias.body.get("action_ref")

@@ -144,6 +144,18 @@ class AliasService:
         """The alias with this ref or id, else the one alias with this name."""
         return find_alias(self._registry, key)
 
+    def context(
+        self, alias: Resource, *, user: str, api_user: str | None, source_channel: str | None
+    ) -> dict[str, Any]:
+        """The context of the alias's executions (StackStorm's)."""
+        return alias_context(
+            alias,
+            alias_id=alias_id(alias.ref),
+            user=user,
+            api_user=api_user,
+            source_channel=source_channel,
+        )
+
     def match(self, command: str) -> AliasMatch:
         """The one enabled alias format matching ``command``
         (:class:`~packhorse.aliases.matching.CommandNotMatched` otherwise)."""
@@ -198,7 +210,7 @@ class AliasService:
         # source_context and notification_route only address StackStorm's chat notification
         # (notify.on_complete), which Packhorse does not send (docs/compatibility.md).
         del source_context, notification_route
-        context = alias_context(alias, user=user, api_user=api_user, source_channel=source_channel)
+        context = self.context(alias, user=user, api_user=api_user, source_channel=source_channel)
         action_ref = str(alias.body.get("action_ref", ""))
         runs = self.plan(alias, format_text, command, context, multiple=multiple)
         return [
