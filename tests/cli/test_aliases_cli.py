@@ -105,6 +105,7 @@ def test_run_executes_and_prints_the_execution(home: Path, cli: Cli) -> None:
     assert ran.code == 0, ran.err
     assert ran.out.startswith("Matching action-alias: 'talk.say'\n")
     assert "status: succeeded" in ran.out and "stdout: 'hello x3 #x #y'" in ran.out
+    assert ran.out.endswith("chat result: hello x3 #x #y\n")  # the alias's result format
     as_json = json.loads(cli("--home", home, "alias", "run", "talk hi", "--json").out)
     assert as_json["parameters"] == {"message": "hi"}
     assert as_json["context"]["action_alias_ref"]["name"] == "say"

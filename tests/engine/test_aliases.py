@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from packhorse.engine.aliases import ack_message, alias_document, alias_id
+from packhorse.engine.aliases import ack_message, alias_document, alias_id, result_message
 from packhorse.model.content import Kind, Resource
 
 
@@ -51,3 +51,14 @@ def test_ack_message_and_extra_are_rendered_over_the_answer() -> None:
 def test_an_ack_that_does_not_render_says_so() -> None:
     added = ack_message(alias(ack={"format": "{{ execution.nope.deeper }}"}), RESULT)
     assert added["message"].startswith('Cannot render "format" in field "ack" for alias. ')
+
+
+def test_result_message_renders_the_result_format_over_the_finished_execution() -> None:
+    execution = {"result": {"stdout": "done"}, "status": "succeeded"}
+    with_format = alias(result={"format": "{{ execution.result.stdout }} ({{ alias.ref }})"})
+    assert result_message(with_format, execution) == "done (chat.hi)"
+    lenient = alias(result={"format": "[{{ execution.result.nope }}]"})
+    assert result_message(lenient, execution) == "[]"
+    assert result_message(alias(), execution) is None
+    disabled = alias(result={"enabled": False, "format": "x"})
+    assert result_message(disabled, execution) is None

@@ -163,12 +163,14 @@ def run_alias(
     cli: CliContext, text: str, user: str, source_channel: str, run_async: bool, as_json: bool
 ) -> None:
     """Run the action of the alias TEXT matches, with the parameters TEXT gives, and print
-    the execution as 'packhorse run' does (one per match for a match_multiple format).
+    the execution as 'packhorse run' does (one per match for a match_multiple format), then
+    the alias's result format rendered, as chat would show it ('chat result: ...').
 
     Exit status: 0 when every execution succeeded (or was queued with --async), 1 otherwise;
     2 when TEXT matches no alias, or several.
     """
     from packhorse.cli.executions import print_execution
+    from packhorse.engine.aliases import result_message
     from packhorse.engine.shapes import execution_document
 
     service, runtime = _service(cli)
@@ -190,6 +192,9 @@ def run_alias(
     else:
         for execution in executions:
             print_execution(execution)
+            message = result_message(matched.alias, execution_document(execution))
+            if message is not None:
+                click.echo(f"chat result: {message}")
     if not run_async and any(e.status.value != "succeeded" for e in executions):
         raise SystemExit(1)
 

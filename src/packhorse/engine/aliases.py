@@ -36,6 +36,7 @@ __all__ = [
     "alias_document",
     "alias_id",
     "find_alias",
+    "result_message",
 ]
 
 Lookup = Callable[[str, str], str | None]
@@ -96,6 +97,24 @@ def ack_message(alias: Resource, result: Mapping[str, Any]) -> dict[str, Any]:
         except ExpressionError as error:
             added["extra"] = f'Cannot render "extra" in field "ack" for alias. {error.message}'
     return added
+
+
+def result_message(alias: Resource, execution: Mapping[str, Any]) -> str | None:
+    """The alias's ``result.format`` rendered over a finished execution (its API document)
+    and the alias, as StackStorm's chatops pack renders the message it posts back to chat
+    (undefined names render empty). None when the alias has no ``result.format`` or its
+    ``result`` is disabled."""
+    section = alias.body.get("result")
+    if not isinstance(section, Mapping) or section.get("enabled") is False:
+        return None
+    template = section.get("format")
+    if not isinstance(template, str):
+        return None
+    names = {"execution": execution, "alias": alias_document(alias)}
+    try:
+        return render_template(template, names, strict=False)
+    except ExpressionError as error:
+        return f'Cannot render "format" in field "result" for alias. {error.message}'
 
 
 def find_alias(registry: RegistryReader, key: str) -> Resource | None:
