@@ -20,6 +20,7 @@ from packhorse.aliases.formats import (
     compile_format,
     extract_all,
     extract_parameters,
+    matches,
     representations,
 )
 
@@ -90,6 +91,7 @@ TABLE: list[tuple[str, str, Any]] = [
 
 @pytest.mark.parametrize(("format_text", "command", "expected"), TABLE)
 def test_format_table(format_text: str, command: str, expected: Any) -> None:
+    assert matches(format_text, command) is (expected != NO_MATCH)
     if expected == NO_MATCH:
         with pytest.raises(ParseError) as raised:
             extract_parameters(format_text, command)

@@ -40,6 +40,7 @@ __all__ = [
     "compile_format",
     "extract_all",
     "extract_parameters",
+    "matches",
     "representations",
 ]
 
@@ -183,12 +184,14 @@ def compile_format(format_text: str) -> CompiledFormat:
     return CompiledFormat(format_text, pattern, defaults, tuple(literal) if plain else None)
 
 
-def _split_pairs(command: str) -> tuple[str, list[tuple[str, str]]]:
-    """The command without its trailing ``key=value`` pairs, and the pairs."""
+@lru_cache(maxsize=64)
+def _split_pairs(command: str) -> tuple[str, tuple[tuple[str, str], ...]]:
+    """The command without its trailing ``key=value`` pairs, and the pairs (cached: matching
+    tries one command against every format)."""
     found = _TRAILING_PAIRS.match(command)
     tail = found.group("pairs") if found else ""
     if not tail:
-        return command, []
+        return command, ()
     pairs = []
     for pair in _PAIR.finditer(tail):
         value = next(
@@ -196,14 +199,14 @@ def _split_pairs(command: str) -> tuple[str, list[tuple[str, str]]]:
             "",
         )
         pairs.append((pair.group("key"), value))
-    return command[: len(command) - len(tail)], pairs
+    return command[: len(command) - len(tail)], tuple(pairs)
 
 
 def _parameters(
     compiled: CompiledFormat,
     found: Any,
     rest: str,
-    pairs: list[tuple[str, str]],
+    pairs: tuple[tuple[str, str], ...],
 ) -> dict[str, str | None]:
     values: dict[str, str | None] = dict(found.groupdict())
     for name, default in compiled.defaults.items():
@@ -214,7 +217,9 @@ def _parameters(
     return values
 
 
-def _prepare(format_text: str, command: str) -> tuple[CompiledFormat, str, list[tuple[str, str]]]:
+def _prepare(
+    format_text: str, command: str
+) -> tuple[CompiledFormat, str, tuple[tuple[str, str], ...]]:
     compiled = compile_format(format_text)
     rest, pairs = _split_pairs(command or "")
     return compiled, rest, pairs
@@ -235,6 +240,20 @@ def extract_parameters(format_text: str, command: str) -> dict[str, str | None]:
     if found is None:
         raise _no_match(format_text, command)
     return _parameters(compiled, found, rest, pairs)
+
+
+def matches(format_text: str, command: str) -> bool:
+    """Whether :func:`extract_parameters` would give parameters (not raise
+    :class:`ParseError`); without building the error of every format that does not match."""
+    compiled, rest, pairs = _prepare(format_text, command)
+    found = compiled.pattern.search(f" {rest} ") if compiled.could_match(rest) else None
+    if found is None:
+        return False
+    try:
+        _parameters(compiled, found, rest, pairs)
+    except ParseError:
+        return False
+    return True
 
 
 def extract_all(format_text: str, command: str) -> list[dict[str, str | None]]:

@@ -32,6 +32,7 @@ from packhorse.aliases.formats import (
     Representation,
     extract_all,
     extract_parameters,
+    matches,
     representations,
 )
 from packhorse.errors import PackhorseError
@@ -108,8 +109,9 @@ def _matches(aliases: Iterable[Resource], command: str, multiple: bool) -> list[
             if representation.match_multiple is not multiple:
                 continue
             try:
-                extract_parameters(representation.text, command)
-            except (ParseError, FormatError):
+                if not matches(representation.text, command):
+                    continue
+            except FormatError:
                 continue
             found.append(AliasMatch(alias, representation))
     return found
