@@ -50,6 +50,20 @@ def _format_strings(alias: dict[str, Any]) -> list[str]:
     return [r.text for r in _formats().representations(alias.get("formats"))]
 
 
+class AliasDocument(dict):  # type: ignore[type-arg]
+    """An alias file's content that also reads as attributes (``alias.formats``), as pack
+    tests read StackStorm's ``ActionAliasDB``; fields the file leaves out read as None."""
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return self.get(name)
+
+    def get_format_strings(self) -> list[str]:
+        """Every format string: plain entries and each ``representation`` of the others."""
+        return _format_strings(self)
+
+
 class BaseActionAliasTestCase(BasePackResourceTestCase):
     """Set ``action_alias_name``; the alias is read from the pack's ``aliases/`` folder."""
 
@@ -97,7 +111,7 @@ class BaseActionAliasTestCase(BasePackResourceTestCase):
                 f"{extracted!r} != {parameters!r}"
             )
 
-    def _get_action_alias_db_by_name(self, name: str) -> dict[str, Any]:
+    def _get_action_alias_db_by_name(self, name: str) -> AliasDocument:
         import yaml  # type: ignore[import-untyped,unused-ignore]
 
         folder = os.path.join(self._get_base_pack_path(), "aliases")
@@ -106,5 +120,5 @@ class BaseActionAliasTestCase(BasePackResourceTestCase):
                 with open(os.path.join(folder, entry), encoding="utf-8") as handle:
                     alias = yaml.safe_load(handle) or {}
                 if alias.get("name") == name:
-                    return dict(alias)
+                    return AliasDocument(alias)
         raise ValueError(f'Alias with name "{name}" not found')
