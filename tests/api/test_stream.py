@@ -384,3 +384,35 @@ def test_the_openapi_document_marks_the_streams_as_streaming(served: Served) -> 
         operation = paths[path]["get"]
         assert operation["x-is-streaming-endpoint"] is True
         assert "text/event-stream" in operation["responses"]["200"]["content"]
+
+
+def test_trigger_instances_stream_when_asked_for(served: Served) -> None:
+    """Packhorse's own event (StackStorm's stream has no trigger events): each stored trigger
+    instance once, as the trigger instance API shows it; not in the default events."""
+    query = {"events": "st2.trigger_instance__create,st2.execution__create"}
+    with (
+        httpx.stream(
+            "GET", served.url + STREAM, params=query, headers=served.headers, timeout=20
+        ) as asked,
+        httpx.stream("GET", served.url + STREAM, headers=served.headers, timeout=20) as default,
+    ):
+        events = _opened(asked.iter_lines())
+        default_events = _opened(default.iter_lines())
+        posted = httpx.post(
+            f"{served.url}/api/v1/webhooks/signals/in",
+            json={"ok": "yes"},
+            headers={**served.headers, "X-Source": "test"},
+            timeout=10,
+        )
+        assert posted.status_code == 202, posted.text
+        first = next(e for e in events if e is not None)
+        assert first.name == "st2.trigger_instance__create"
+        body = first.json()
+        assert body["trigger"].startswith("core.") and body["status"] == "pending"
+        assert body["payload"]["body"] == {"ok": "yes"}
+        # The rule's execution comes next; the instance is not announced a second time.
+        following = next(e for e in events if e is not None)
+        assert following.name == "st2.execution__create"
+        assert following.json()["context"]["trigger_instance"]["id"] == body["id"]
+        by_default = next(e for e in default_events if e is not None)
+        assert by_default.name != "st2.trigger_instance__create"

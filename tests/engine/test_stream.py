@@ -24,6 +24,7 @@ from packhorse.engine.stream import (
     events_of,
     parse_list,
 )
+from packhorse.model.events import TriggerInstance, TriggerInstanceStatus
 from packhorse.model.execution import Execution, Status
 from packhorse.storage.feed import Batch, OutputRow, Position, StatusRow
 
@@ -240,3 +241,47 @@ def test_a_client_that_keeps_up_holds_everything_one_read_gives() -> None:
 def test_a_limit_below_one_read_is_refused() -> None:
     with pytest.raises(ValueError, match="below what one read gives"):
         Broadcaster(_FullFeed(), describe=execution_document, limit=100)  # type: ignore[arg-type]
+
+
+class _InstanceFeed:
+    """Each read gives every trigger instance stored since the lag window, as the real feed
+    does: the ones read before come again."""
+
+    def __init__(self) -> None:
+        self.stored: list[TriggerInstance] = []
+
+    def since(self, after: Position, *, limit: int, details: bool) -> Batch:
+        newest = max([after.instances, *(i.created_at for i in self.stored)])
+        return Batch((), (), position=Position(0, 0, newest), instances=tuple(self.stored))
+
+
+def _instance(instance_id: str, created: str) -> TriggerInstance:
+    return TriggerInstance(
+        id=instance_id,
+        trigger="core.st2.webhook",
+        trigger_type="core.st2.webhook",
+        payload={"body": {"n": instance_id}},
+        occurrence_time=created,
+        status=TriggerInstanceStatus.PENDING,
+        source="webhook",
+        trace_tag=None,
+        created_at=created,
+    )
+
+
+def test_trigger_instances_are_announced_once_and_only_when_asked_for() -> None:
+    feed = _InstanceFeed()
+    hub = Broadcaster(feed, describe=execution_document)  # type: ignore[arg-type]
+    asked = hub.subscribe(Interest(events=("st2.trigger_instance__create",)))
+    default = hub.subscribe(Interest())
+    feed.stored.append(_instance("t1", T1))
+    position, _ = asyncio.run(hub.pass_once(Position()))
+    feed.stored.append(_instance("t0", T0))  # stamped earlier, committed later
+    asyncio.run(hub.pass_once(position))
+    taken = asyncio.run(asked.take(0.01))
+    assert [(e.name, e.body["id"]) for e in taken] == [
+        (EventName.TRIGGER_INSTANCE_CREATE, "t1"),
+        (EventName.TRIGGER_INSTANCE_CREATE, "t0"),
+    ]
+    assert taken[0].body["payload"] == {"body": {"n": "t1"}}
+    assert asyncio.run(default.take(0.01)) == []

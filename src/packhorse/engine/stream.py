@@ -28,8 +28,17 @@ from typing import Any
 
 from packhorse.engine.waiting import nap, set_from_any_thread
 from packhorse.errors import PackhorseError
+from packhorse.model.events import TriggerInstance, instance_record
 from packhorse.model.execution import COMPLETED, Execution, Status
-from packhorse.storage.feed import Batch, OutputRow, Position, SqlFeed, StatusRow
+from packhorse.storage.feed import (
+    INSTANCE_LAG,
+    Batch,
+    OutputRow,
+    Position,
+    SqlFeed,
+    StatusRow,
+    earlier,
+)
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +51,8 @@ class EventName(StrEnum):
     LIVEACTION_CREATE = "st2.liveaction__create"
     LIVEACTION_UPDATE = "st2.liveaction__update"
     OUTPUT_CREATE = "st2.execution.output__create"
+    TRIGGER_INSTANCE_CREATE = "st2.trigger_instance__create"
+    """Packhorse's: StackStorm's stream has no trigger events. Sent only when asked for."""
 
 
 DEFAULT_EVENTS: tuple[str, ...] = (
@@ -203,6 +214,7 @@ class Broadcaster:
         self._limit = limit
         self._batch = batch
         self._subscriptions: set[Subscription] = set()
+        self._instances_seen: dict[str, str] = {}
         self._wake = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
@@ -274,13 +286,29 @@ class Broadcaster:
 
     def _read(self, position: Position, listening: bool) -> tuple[Batch, list[StreamEvent]]:
         batch = self._feed.since(position, limit=self._batch, details=listening)
-        return batch, events_of(batch, self._describe) if listening else []
+        if not listening:
+            return batch, []
+        # Trigger instances are read again for a while after they are first read (see
+        # storage.feed.INSTANCE_LAG): each is announced once.
+        fresh = tuple(i for i in batch.instances if i.id not in self._instances_seen)
+        for instance in fresh:
+            self._instances_seen[instance.id] = instance.created_at
+        horizon = batch.position.instances
+        if horizon:
+            oldest = earlier(horizon, 2 * INSTANCE_LAG)
+            for instance_id, created in list(self._instances_seen.items()):
+                if created < oldest:
+                    del self._instances_seen[instance_id]
+        return batch, events_of(replace(batch, instances=fresh), self._describe)
 
 
 def events_of(batch: Batch, describe: Describe) -> list[StreamEvent]:
-    """The events for the rows of ``batch``, in the order they happened: status changes and
-    output chunks by timestamp (output after a start and before an end at the same time)."""
-    timeline: list[tuple[str, int, int, StatusRow | OutputRow]] = []
+    """The events for the rows of ``batch``, in the order they happened: trigger instances,
+    status changes and output chunks by timestamp (output after a start and before an end at
+    the same time)."""
+    timeline: list[tuple[str, int, int, StatusRow | OutputRow | TriggerInstance]] = []
+    for number, instance in enumerate(batch.instances):
+        timeline.append((instance.created_at, -1, number, instance))
     for status in batch.statuses:
         rank = 2 if status.status in _COMPLETED_VALUES else 0
         timeline.append((status.timestamp, rank, status.id, status))
@@ -289,6 +317,9 @@ def events_of(batch: Batch, describe: Describe) -> list[StreamEvent]:
     timeline.sort(key=lambda entry: entry[:3])
     events: list[StreamEvent] = []
     for *_, row in timeline:
+        if isinstance(row, TriggerInstance):
+            events.append(trigger_instance_event(row))
+            continue
         execution = batch.executions.get(row.execution_id)
         if execution is None:
             continue  # collected since
@@ -340,6 +371,12 @@ def status_events(document: Mapping[str, Any], created: bool) -> list[StreamEven
         event(names[0], liveaction, None, action_ref, status),
         event(names[1], document, str(document["id"]), action_ref, status),
     ]
+
+
+def trigger_instance_event(instance: TriggerInstance) -> StreamEvent:
+    """A stored trigger instance as StackStorm's ``TriggerInstanceAPI``."""
+    body = {k: v for k, v in instance_record(instance).items() if v is not None}
+    return event(EventName.TRIGGER_INSTANCE_CREATE, body, None, None, instance.status.value)
 
 
 def output_event(execution: Execution, row: OutputRow) -> StreamEvent:

@@ -1,5 +1,6 @@
 """What the event stream reads: the execution log (every status change is a row) and the
-stored output chunks, both after a cursor, with the executions they concern.
+stored output chunks, both after a cursor, with the executions they concern; and the trigger
+instances stored since a time.
 
 Both tables have increasing integer ids, so a position is two numbers. A read takes the end of
 each table first and reads up to it, so a row committed during the read is left for the next
@@ -9,17 +10,26 @@ is not streamed. SQLite has one writer at a time, so its ids commit in order.)
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 
+from packhorse.model.events import TriggerInstance
 from packhorse.model.execution import Execution
 from packhorse.storage import schema
 from packhorse.storage.database import transaction
+from packhorse.storage.events import instance_from_row
 from packhorse.storage.executions import SqlExecutionStore
 
 _log = schema.execution_log
 _output = schema.execution_output
+_instances = schema.trigger_instances
+
+INSTANCE_LAG = dt.timedelta(seconds=2)
+"""How far before the newest trigger instance read the next read looks again: an instance's
+``created_at`` is stamped before its transaction commits, so one stamped earlier can commit
+after a later one was read. The reader skips the ids it has already seen."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +38,8 @@ class Position:
 
     log: int = 0
     output: int = 0
+    instances: str = ""
+    """The ``created_at`` of the newest trigger instance read ("" before any)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +76,9 @@ class Batch:
     position: Position = Position()
     full: bool = False
     """A table had more rows than the limit: read again at once."""
+    instances: tuple[TriggerInstance, ...] = ()
+    """Trigger instances stored since ``INSTANCE_LAG`` before the previous position, oldest
+    first (some may have been read before: the reader keeps the ids it has seen)."""
 
 
 class SqlFeed:
@@ -80,7 +95,17 @@ class SqlFeed:
     def _end(connection: sa.Connection) -> Position:
         log_end = connection.execute(sa.select(sa.func.max(_log.c.id))).scalar()
         output_end = connection.execute(sa.select(sa.func.max(_output.c.id))).scalar()
-        return Position(int(log_end or 0), int(output_end or 0))
+        newest = connection.execute(sa.select(sa.func.max(_instances.c.created_at))).scalar()
+        return Position(int(log_end or 0), int(output_end or 0), str(newest or ""))
+
+    @staticmethod
+    def _instances_since(
+        connection: sa.Connection, after: str, limit: int
+    ) -> tuple[TriggerInstance, ...]:
+        query = sa.select(_instances).order_by(_instances.c.created_at, _instances.c.id)
+        if after:
+            query = query.where(_instances.c.created_at > earlier(after, INSTANCE_LAG))
+        return tuple(instance_from_row(row) for row in connection.execute(query.limit(limit)))
 
     def output_of(self, execution_id: str) -> list[OutputRow]:
         """Every output chunk stored for ``execution_id`` so far, in order."""
@@ -102,6 +127,7 @@ class SqlFeed:
             end = self._end(connection)
             if not details:
                 return Batch((), (), position=end)
+            instances = self._instances_since(connection, after.instances, limit)
             status_rows = connection.execute(
                 sa.select(_log.c.id, _log.c.execution_id, _log.c.status, _log.c.timestamp)
                 .where(_log.c.id > after.log, _log.c.id <= end.log)
@@ -148,6 +174,17 @@ class SqlFeed:
             outputs,
             executions=self._executions.get_many(sorted(ids)) if ids else {},
             logs={k: tuple(v) for k, v in logs.items()},
-            position=Position(log_to, output_to),
+            position=Position(
+                log_to,
+                output_to,
+                max([after.instances, *(i.created_at for i in instances)]),
+            ),
             full=len(status_rows) == limit or len(output_rows) == limit,
+            instances=instances,
         )
+
+
+def earlier(stamp: str, by: dt.timedelta) -> str:
+    """An ISO-8601 UTC time ``by`` earlier, in the same form (they compare as text)."""
+    moment = dt.datetime.fromisoformat(stamp.replace("Z", "+00:00")) - by
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
