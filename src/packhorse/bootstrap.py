@@ -12,11 +12,13 @@ if TYPE_CHECKING:
 
     import sqlalchemy as sa
     from fastapi import FastAPI
+    from prometheus_client import CollectorRegistry
 
     from packhorse.engine.auth import AuthService
     from packhorse.engine.cache import ActionSchema, CachedRegistry
     from packhorse.engine.datastore import DatastoreService
     from packhorse.engine.events import EventService
+    from packhorse.engine.observer import Observer
     from packhorse.engine.preparation import Render
     from packhorse.engine.registration import RegistrationOutcome
     from packhorse.engine.runtime import Runtime
@@ -130,18 +132,20 @@ def create_app(settings: Settings, *, workers: int = 4) -> FastAPI:
 
     from fastapi import APIRouter, Depends
 
-    from packhorse.api import auth, security, v1, webhooks
+    from packhorse.api import auth, metrics, security, v1, webhooks
     from packhorse.api.app import create_app as build
     from packhorse.engine.heap import start_up_frozen
     from packhorse.engine.runtime import build_runtime
 
     # Built before the app serves: routes reach the engine's services through app.state.
     runtime = build_runtime(settings, slots=workers)
+    metrics_registry, observer = observe(runtime)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         runtime.recover()
         sensors = sensor_container(settings, runtime)
+        sensors.observer = observer
         timers = timer_service(settings, runtime)
         # What start-up loaded (modules, the app, caches) lives as long as the process: frozen
         # out of the collector's sight while the engine runs, a full collection no longer
@@ -176,14 +180,42 @@ def create_app(settings: Settings, *, workers: int = 4) -> FastAPI:
         instance_id=settings.instance_id,
         readiness=lambda: readiness_problem(settings),
         lifespan=lifespan,
-        routers=[webhooks.router(lambda: runtime.events), auth.router(settings), guarded],
+        routers=[
+            webhooks.router(lambda: runtime.events),
+            auth.router(settings),
+            metrics.router(metrics_registry, guarded=settings.metrics_auth),
+            guarded,
+        ],
     )
+    app.add_middleware(metrics.RequestMetrics, registry=metrics_registry)
     app.state.runtime = runtime
     app.state.settings = settings
     app.state.auth = auth_service(settings)
     app.state.auth_enabled = settings.auth_enabled
     security.install(app)
     return app
+
+
+def observe(runtime: Runtime) -> tuple[CollectorRegistry, Observer]:
+    """A metrics registry of this app's own, and the observer that feeds it, told by the
+    runtime's worker, workflow shell, execution service and rules engine."""
+    from prometheus_client import CollectorRegistry
+
+    from packhorse.api.metrics import DatabaseCollector, PrometheusObserver
+    from packhorse.engine.clock import parse_iso, utc_now
+
+    registry = CollectorRegistry()
+    observer = PrometheusObserver(registry)
+    registry.register(
+        DatabaseCollector(
+            runtime.store.status_counts, runtime.store.oldest_created, now=utc_now, parse=parse_iso
+        )
+    )
+    runtime.worker.observer = observer
+    runtime.workflows.observer = observer
+    runtime.executions.observer = observer
+    runtime.rules.observer = observer
+    return registry, observer
 
 
 def sensor_container(settings: Settings, runtime: Runtime) -> SensorContainer:
