@@ -12,6 +12,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.responses import JSONResponse
 
 from packhorse import __version__
+from packhorse.api import errors
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
@@ -47,4 +48,5 @@ def create_app(
 
     for routes in routers:
         app.include_router(routes)
+    errors.install(app)
     return app
