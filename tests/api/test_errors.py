@@ -53,6 +53,23 @@ def test_a_request_that_does_not_validate_is_a_400_naming_the_field(
     assert f"query parameter '{field}'" in message
 
 
+@pytest.mark.parametrize("path", ["/api/v1/ruleenforcements", "/api/v1/triggerinstances"])
+def test_an_offset_past_the_databases_integers_is_a_400_not_a_crash(
+    client: httpx.Client, path: str
+) -> None:
+    # Found by the fuzz test: SQLite raised OverflowError (a 500).
+    message = faultstring(client.get(path, params={"offset": 2**65}), 400)
+    assert "query parameter 'offset'" in message
+    assert client.get(path, params={"offset": 2**63 - 1}).json() == []
+
+
+def test_an_execution_list_offset_past_the_databases_integers_is_a_400(
+    client: httpx.Client,
+) -> None:
+    message = faultstring(client.get("/api/v1/executions", params={"offset": 2**65}), 400)
+    assert "Offset" in message
+
+
 def test_an_unknown_route_is_a_404_faultstring(client: httpx.Client) -> None:
     assert "/api/v1/nothing-here" in faultstring(client.get("/api/v1/nothing-here"), 404)
     assert "/nowhere" in faultstring(client.post("/nowhere", json={}), 404)

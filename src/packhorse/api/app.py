@@ -12,7 +12,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.responses import JSONResponse
 
 from packhorse import __version__
-from packhorse.api import errors
+from packhorse.api import errors, openapi
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
@@ -49,4 +49,5 @@ def create_app(
     for routes in routers:
         app.include_router(routes)
     errors.install(app)
+    openapi.complete(app)
     return app
