@@ -37,7 +37,8 @@ class Settings:
     listen: str = DEFAULT_LISTEN
     """``HOST:PORT`` that ``packhorse up`` serves on."""
     tls_cert: str = ""
-    """PEM certificate (chain) ``packhorse up`` serves HTTPS with; empty serves plain HTTP."""
+    """PEM certificate (chain) ``packhorse up`` serves HTTPS with (absolute, or relative to
+    the instance folder in ``packhorse.toml``); empty serves plain HTTP."""
     tls_key: str = ""
     """PEM private key of ``tls_cert`` (both or neither)."""
     metrics_auth: bool = True
@@ -325,6 +326,8 @@ def _auth(table: Mapping[str, Any], file: Path) -> dict[str, Any]:
 def _server(table: Mapping[str, Any], file: Path) -> dict[str, Any]:
     cert = _string(table, "tls_cert", file, "server")
     key = _string(table, "tls_key", file, "server")
+    # Relative paths are relative to the instance folder (the file's own folder).
+    cert, key = (str((file.parent / path).resolve()) if path else "" for path in (cert, key))
     if bool(cert) != bool(key):
         raise ConfigurationError(f"{file}: [server] tls_cert and tls_key go together")
     metrics_auth = table.get("metrics_auth", True)
