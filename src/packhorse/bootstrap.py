@@ -215,6 +215,7 @@ def observe(runtime: Runtime) -> tuple[CollectorRegistry, Observer]:
     runtime.workflows.observer = observer
     runtime.executions.observer = observer
     runtime.rules.observer = observer
+    runtime.inquiries.observer = observer
     return registry, observer
 
 

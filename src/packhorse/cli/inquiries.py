@@ -80,7 +80,10 @@ def respond_inquiry(
             answer = json.loads(response)
         except ValueError as error:
             raise click.BadParameter(f"not JSON: {error}", param_hint="--response") from None
-    answered = service.respond(inquiry_id, answer, user=user)
+    from packhorse.bootstrap import user_store
+
+    role = user_store(cli.settings).get_role(user)
+    answered = service.respond(inquiry_id, answer, user=user, role=role)
     if as_json:
         echo_json(answered.as_dict())
     else:

@@ -78,7 +78,7 @@ def router() -> APIRouter:
         if not isinstance(answer, dict):
             return fault(400, "'response' is required and must be a JSON object")
         try:
-            rt.inquiries.respond(inquiry_id, answer, user=principal.user)
+            rt.inquiries.respond(inquiry_id, answer, user=principal.user, role=principal.role)
         except NotFound:
             return fault(404, f'Inquiry with id "{inquiry_id}" not found')
         except NotPermitted as error:
