@@ -159,6 +159,10 @@ def test_metrics_ask_for_credentials_unless_metrics_auth_is_off(instance_home: P
         assert "faultstring" in refused.json()
         viewer = headers_for(settings, "watcher", "viewer")
         assert httpx.get(f"{url}/metrics", headers=viewer).status_code == 200
+        # As Prometheus sends it (scrape_configs params): an API key in the query.
+        headers_for(settings, "prometheus", "viewer")  # the user, with the viewer role
+        key = bootstrap.auth_service(settings).create_api_key("prometheus").key
+        assert httpx.get(f"{url}/metrics", params={"st2-api-key": key}).status_code == 200
     opened = settings.with_overrides(metrics_auth=False)
     with serving(bootstrap.create_app(opened, workers=1)) as url:
         assert httpx.get(f"{url}/metrics").status_code == 200
