@@ -26,6 +26,8 @@ if TYPE_CHECKING:
     from packhorse.engine.timers import TimerService
     from packhorse.model.content import Resource
     from packhorse.model.events import SensorStatus
+    from packhorse.packs.install import Environment as InstallEnvironment
+    from packhorse.packs.venvs import VenvBuilder
     from packhorse.params.masking import Redactor
     from packhorse.settings import Settings
     from packhorse.storage.ports import ContentRegistry, RegistryReader, UserStore
@@ -233,6 +235,110 @@ def sensor_container(settings: Settings, runtime: Runtime) -> SensorContainer:
         home=settings.home,
         system_user=settings.system_user,
         settings=SensorSettings(max_failures=settings.sensor_max_failures),
+        venv_for=pack_venv_finder(settings),
+    )
+
+
+def pack_venv_finder(settings: Settings) -> Callable[[str], str]:
+    """``venv_for(pack)``: the virtualenv a pack's python actions and sensors run in, ``""``
+    (Packhorse's own interpreter) for a pack that has none."""
+    from packhorse.packs.venvs import venv_path
+
+    return functools.partial(venv_path, settings.venvs_dir)
+
+
+def remove_instance_packs(
+    settings: Settings, refs: Sequence[str], *, keep_venv: bool = False
+) -> list[str]:
+    """Unregister packs, then delete their folders under ``packs/`` (folders on other pack
+    paths are the site's and stay) and their virtualenvs. Refuses system packs, packs that
+    are not registered and packs other registered packs depend on."""
+    import shutil
+
+    from packhorse.engine.clock import iso_now
+    from packhorse.engine.registration import dependents_of, unregister_packs
+    from packhorse.errors import Conflict, NotFound
+
+    registry = content_registry(settings)
+    registered = registry.list_packs()
+    known = {p.ref: p for p in registered}
+    for ref in refs:
+        if ref in {d.name for d in system_pack_dirs()}:
+            raise Conflict(f"{ref} is a system pack that ships with Packhorse; it stays")
+        if ref not in known:
+            raise NotFound("pack", ref)
+    needed = dependents_of(registered, refs)
+    if needed:
+        reasons = "; ".join(f"{ref} is needed by {', '.join(by)}" for ref, by in needed.items())
+        raise Conflict(
+            f"nothing removed: {reasons}", hint="remove the packs that depend on it first"
+        )
+    unregister_packs(registry, refs, now=iso_now())
+    from packhorse.packs.install import forget_sources
+
+    forget_sources(settings.home, refs)
+    for ref in refs:
+        folder = (settings.home / known[ref].path).resolve()
+        if folder.parent == settings.packs_dir.resolve() and folder.is_dir():
+            shutil.rmtree(folder)
+        if not keep_venv:
+            venv_builder(settings).remove(ref)
+    return list(refs)
+
+
+def pack_install_environment(
+    settings: Settings, *, wheelhouse: Path | None = None, venvs: bool = True
+) -> InstallEnvironment:
+    """What ``pack install`` needs of this instance: its registry (versions, a dry-run
+    registration of staged packs, the real one) and its virtualenv builder."""
+    from packhorse.packs.install import Environment
+
+    def installed_versions() -> dict[str, str]:
+        return {p.ref: p.version for p in content_registry(settings).list_packs()}
+
+    def validate(staged: Path, refs: Sequence[str]) -> list[str]:
+        from packhorse.engine.clock import iso_now
+        from packhorse.engine.registration import register_packs
+        from packhorse.model.diagnostics import Severity
+
+        outcome = register_packs(
+            content_registry(settings),
+            [staged, *settings.pack_search_paths],
+            system_packs=system_pack_dirs(),
+            home=settings.home,
+            configs_dir=settings.configs_dir,
+            refs=refs,
+            dry_run=True,
+            now=iso_now(),
+        )
+        return [d.format() for d in outcome.diagnostics if d.severity is Severity.ERROR]
+
+    def register(refs: Sequence[str]) -> list[str]:
+        from packhorse.model.diagnostics import Severity
+
+        outcome = register_instance_packs(settings, refs=refs)
+        return [d.format() for d in outcome.diagnostics if d.severity is Severity.ERROR]
+
+    return Environment(
+        home=settings.home,
+        packs_dir=settings.packs_dir,
+        installed_versions=installed_versions,
+        validate=validate,
+        register=register,
+        venvs=venv_builder(settings, wheelhouse=wheelhouse) if venvs else None,
+        index=settings.pack_index,
+    )
+
+
+def venv_builder(settings: Settings, *, wheelhouse: Path | None = None) -> VenvBuilder:
+    from packhorse.packs.venvs import VenvBuilder
+
+    chosen = wheelhouse or (Path(settings.pack_wheelhouse) if settings.pack_wheelhouse else None)
+    return VenvBuilder(
+        settings.venvs_dir,
+        python=settings.pack_python,
+        baseline=settings.pack_baseline,
+        wheelhouse=chosen,
     )
 
 

@@ -7,6 +7,8 @@
     ├── NotFound                    a named resource does not exist
     ├── Conflict                    the change collides with existing state
     ├── Unauthenticated             credentials missing, unknown, expired or disabled
+    ├── RemoteError                 a remote Packhorse (``--url``) refused a request or could
+    │                               not be reached; ``status`` is the HTTP status (None: no answer)
     ├── StorageError                the database failed; ``retryable`` says whether to try again
     ├── DecryptionError             an encrypted value cannot be decrypted (damaged, altered,
     │                               wrong key or wrong place); ``key_id`` names its key if known
@@ -79,6 +81,21 @@ class Conflict(PackhorseError):
 class Unauthenticated(PackhorseError):
     """Credentials (password, token, API key) are missing, unknown, expired or disabled. The
     message says which, in StackStorm's words; it never contains the credential itself."""
+
+
+class RemoteError(PackhorseError):
+    """A remote Packhorse answered an API request with an error, or did not answer at all.
+
+    ``status`` is the HTTP status (None when no answer came: refused, unreachable, TLS failed);
+    the message is the server's ``faultstring`` when it sent one; ``url`` is what was asked.
+    """
+
+    def __init__(
+        self, message: str, *, status: int | None, url: str, hint: str | None = None
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.status = status
+        self.url = url
 
 
 class StorageError(PackhorseError):

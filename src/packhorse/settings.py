@@ -19,6 +19,9 @@ from packhorse.errors import ConfigurationError, InstanceError
 SETTINGS_FILE = "packhorse.toml"
 DEFAULT_LISTEN = "127.0.0.1:9101"
 HOME_ENV = "PACKHORSE_HOME"
+DEFAULT_PACK_BASELINE = ("requests", "six", "PyYAML", "python-dateutil", "Jinja2")
+"""Kept equal to ``packhorse.packs.venvs.BASELINE_REQUIREMENTS`` (a test checks), spelt out
+here so that loading settings imports nothing else."""
 TIMERS_MISSED = ("skip", "once")
 """The values of :class:`packhorse.rules.timers.MissedFires`, spelt out here so that loading
 settings does not import the timer schedules (every CLI command loads settings)."""
@@ -48,6 +51,16 @@ class Settings:
     """SQLAlchemy URL; empty means the embedded SQLite file ``state.db``."""
     pack_paths: tuple[Path, ...] = ()
     """Extra folders searched for packs after ``packs/``, left to right."""
+    pack_python: str = ""
+    """The interpreter pack virtualenvs are built on; empty: the one Packhorse runs on."""
+    pack_baseline: tuple[str, ...] = DEFAULT_PACK_BASELINE
+    """Requirements installed into every pack virtualenv before the pack's own (what
+    StackStorm's environment leaked into pack venvs and packs rely on)."""
+    pack_wheelhouse: str = ""
+    """A folder of wheels to build pack virtualenvs from, with no package index (offline)."""
+    pack_index: str = ""
+    """Where ``pack install NAME`` looks names up: paths or URLs of StackStorm-format
+    ``index.json`` files, comma-separated (merged left to right); empty: names are refused."""
     system_user: str = "stanley"
     """The user rule-triggered executions run as (StackStorm's convention)."""
     workers: int = 4
@@ -179,8 +192,17 @@ def settings_from_toml(home: Path, raw: Mapping[str, Any], file: Path) -> Settin
     paths = packs.get("paths", [])
     if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
         raise ConfigurationError(f"{file}: [packs] paths must be a list of folder paths")
+    python = _string(packs, "python", file, "packs")
+    wheelhouse = _string(packs, "wheelhouse", file, "packs")
+    baseline = packs.get("baseline", list(DEFAULT_PACK_BASELINE))
+    if not isinstance(baseline, list) or not all(isinstance(b, str) for b in baseline):
+        raise ConfigurationError(f"{file}: [packs] baseline must be a list of requirements")
     return Settings(
         home=home,
+        pack_python=python,
+        pack_baseline=tuple(baseline),
+        pack_wheelhouse=wheelhouse,
+        pack_index=_string(packs, "index", file, "packs"),
         instance_id=instance_id,
         created_by=_string(instance, "created_by", file, "instance"),
         listen=_string(server, "listen", file, "server") or DEFAULT_LISTEN,
@@ -221,7 +243,13 @@ def settings_to_toml(settings: Settings) -> str:
             "metrics_auth": settings.metrics_auth,
         },
         "database": {"url": settings.database_url},
-        "packs": {"paths": pack_paths},
+        "packs": {
+            "paths": pack_paths,
+            "python": settings.pack_python,
+            "baseline": list(settings.pack_baseline),
+            "wheelhouse": settings.pack_wheelhouse,
+            "index": settings.pack_index,
+        },
         "execution": {
             "system_user": settings.system_user,
             "workers": settings.workers,

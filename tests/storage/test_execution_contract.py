@@ -95,6 +95,19 @@ def test_find_filters_and_pages_newest_first(engine: sa.Engine) -> None:
     assert [e.id for e in store.find(ExecutionFilter(parent_id="a0"))] == ["b0"]
 
 
+def test_child_ids_of_a_page_of_workflows_come_oldest_first(engine: sa.Engine) -> None:
+    store = SqlExecutionStore(engine)
+    for parent in ("w1", "w2", "lone"):
+        queued(store, parent, created=0, action_ref="p.flow")
+    queued(store, "t3", created=3, parent_id="w1")
+    queued(store, "t1", created=1, parent_id="w1")
+    queued(store, "t2", created=2, parent_id="w2")
+    queued(store, "other", created=4, parent_id="elsewhere")
+    found = store.child_ids(["w1", "w2", "lone"])
+    assert found == {"w1": ["t1", "t3"], "w2": ["t2"], "lone": []}
+    assert store.child_ids([]) == {}
+
+
 def test_recover_abandons_started_work_and_releases_unstarted(engine: sa.Engine) -> None:
     store = SqlExecutionStore(engine)
     queued(store, "started")

@@ -168,7 +168,7 @@ def test_building_is_linear(size: int) -> None:
 
     def best(spec: WorkflowSpec) -> float:
         timings = []
-        for _ in range(3):
+        for _ in range(7):  # the best of several: the machine is shared
             started = time.perf_counter()
             WorkflowGraph(spec)
             timings.append(time.perf_counter() - started)

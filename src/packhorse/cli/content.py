@@ -38,9 +38,9 @@ def _resource_group(name: str, kind: Kind, noun: str, columns: Columns) -> click
     @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
     @pass_cli
     def list_command(cli: CliContext, pack_ref: str | None, as_json: bool) -> None:
-        from packhorse.bootstrap import registry_reader
+        from packhorse.cli import sources
 
-        resources = registry_reader(cli.settings).list_resources(kind, pack=pack_ref)
+        resources = sources.content(cli).list_resources(kind, pack=pack_ref)
         if as_json:
             echo_json([_record(r) for r in resources])
             return
@@ -51,10 +51,10 @@ def _resource_group(name: str, kind: Kind, noun: str, columns: Columns) -> click
     @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
     @pass_cli
     def show_command(cli: CliContext, ref: str, as_json: bool) -> None:
-        from packhorse.bootstrap import registry_reader
+        from packhorse.cli import sources
         from packhorse.errors import NotFound
 
-        resource = registry_reader(cli.settings).get_resource(kind, ref)
+        resource = sources.content(cli).get_resource(kind, ref)
         if resource is None:
             raise NotFound(noun, ref)
         if as_json:
@@ -62,6 +62,10 @@ def _resource_group(name: str, kind: Kind, noun: str, columns: Columns) -> click
         else:
             echo_record(_record(resource))
 
+    # st2 spells it 'get': accepted, not listed.
+    alias = click.Command("get", callback=show_command.callback, params=show_command.params)
+    alias.hidden, alias.help = True, show_command.help
+    group.add_command(alias)
     return group
 
 
@@ -113,10 +117,10 @@ sensor = _resource_group(
 def sensor_list(cli: CliContext, pack_ref: str | None, as_json: bool) -> None:
     """Registered sensors joined with what the sensor container last stored about them (no
     status: no container has run the sensor yet)."""
-    from packhorse.bootstrap import registry_reader, sensor_statuses
+    from packhorse.cli import sources
 
-    resources = registry_reader(cli.settings).list_resources(Kind.SENSOR, pack=pack_ref)
-    statuses = {status.ref: status for status in sensor_statuses(cli.settings)}
+    resources = sources.content(cli).list_resources(Kind.SENSOR, pack=pack_ref)
+    statuses = {status.ref: status for status in sources.sensor_statuses(cli)}
     if as_json:
         echo_json([_record(r) | {"status": _status_record(statuses.get(r.ref))} for r in resources])
         return

@@ -3,7 +3,7 @@ what happened, and what the rules did about it."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 import click
 
@@ -11,13 +11,16 @@ from packhorse.cli.main import CliContext
 from packhorse.cli.output import echo_json, echo_record, echo_table
 from packhorse.model.events import enforcement_record, instance_record
 
+if TYPE_CHECKING:
+    from packhorse.cli.sources import Events
+
 pass_cli = click.make_pass_decorator(CliContext)
 
 
-def _events(cli: CliContext) -> Any:
-    from packhorse import bootstrap
+def _events(cli: CliContext) -> Events:
+    from packhorse.cli import sources
 
-    return bootstrap.event_service(cli.settings)
+    return sources.events(cli)
 
 
 @click.group("trigger-instance")
@@ -59,7 +62,7 @@ def list_instances(
         limit=limit,
         offset=offset,
     )
-    found = _events(cli).store.find(query)
+    found = _events(cli).find(query)
     if as_json:
         echo_json([instance_record(i) for i in found])
         return
@@ -78,7 +81,7 @@ def get_instance(cli: CliContext, instance_id: str, as_json: bool) -> None:
     the rules made of it."""
     from packhorse.errors import NotFound
 
-    found = _events(cli).store.get(instance_id)
+    found = _events(cli).get(instance_id)
     if found is None:
         raise NotFound("trigger instance", instance_id)
     if as_json:
@@ -97,12 +100,10 @@ def re_emit(cli: CliContext, instance_id: str, as_json: bool) -> None:
     from packhorse.errors import NotFound
 
     events = _events(cli)
-    found = events.store.get(instance_id)
+    found = events.get(instance_id)
     if found is None:
         raise NotFound("trigger instance", instance_id)
-    new = events.emit(
-        found.trigger, found.payload, source=f"re-emit:{found.id}", trace_tag=found.trace_tag
-    )
+    new = events.re_emit(found)
     if as_json:
         echo_json(instance_record(new))
         return
@@ -142,7 +143,7 @@ def list_enforcements(
         limit=limit,
         offset=offset,
     )
-    found = _events(cli).store.enforcements(query)
+    found = _events(cli).enforcements(query)
     if as_json:
         echo_json([enforcement_record(e) for e in found])
         return
@@ -163,7 +164,7 @@ def get_enforcement(cli: CliContext, enforcement_id: str, as_json: bool) -> None
     """Show one rule enforcement."""
     from packhorse.errors import NotFound
 
-    found = _events(cli).store.get_enforcement(enforcement_id)
+    found = _events(cli).get_enforcement(enforcement_id)
     if found is None:
         raise NotFound("rule enforcement", enforcement_id)
     if as_json:

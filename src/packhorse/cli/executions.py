@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import TYPE_CHECKING, Any
 
@@ -12,6 +11,7 @@ from packhorse.cli.main import CliContext
 from packhorse.cli.output import echo_json, echo_table
 
 if TYPE_CHECKING:
+    from packhorse.cli.sources import Executions
     from packhorse.model.execution import Execution
 
 pass_cli = click.make_pass_decorator(CliContext)
@@ -77,7 +77,10 @@ def _indent(text: str) -> str:
 @click.argument("parameters", nargs=-1, type=click.UNPROCESSED)
 @click.option("--async", "run_async", is_flag=True, help="Queue it and print the id; do not wait.")
 @click.option("--json", "as_json", is_flag=True, help="Print the execution as JSON.")
-@click.option("--user", default="admin", show_default=True, help="Who the run is recorded for.")
+@click.option(
+    "--user",
+    help="Who the run is recorded for (default: admin; with --url, the signed-in user).",
+)
 @pass_cli
 def run(
     cli: CliContext,
@@ -85,20 +88,20 @@ def run(
     parameters: tuple[str, ...],
     run_async: bool,
     as_json: bool,
-    user: str,
+    user: str | None,
 ) -> None:
     """Run an action: packhorse run core.local cmd=date
 
     The execution goes through the durable queue. Without --async it runs here (or on a
-    running 'packhorse up', whichever takes it first) and the result is printed as
-    'st2 run' prints it. Exit status: 0 when it succeeded, 1 otherwise.
+    running 'packhorse up', whichever takes it first; with --url, on that server) and the
+    result is printed as 'st2 run' prints it. Exit status: 0 when it succeeded, 1 otherwise.
     """
-    from packhorse.engine.runtime import build_runtime
+    from packhorse.cli import sources
 
-    runtime = build_runtime(cli.settings, slots=1)
-    action = runtime.executions.action(action_ref)
+    service = sources.executions(cli)
+    action = service.action(action_ref)
     live = parse_assignments(parameters, dict(action.body.get("parameters") or {}))
-    execution = runtime.executions.request(action_ref, live, user=user)
+    execution = service.request(action_ref, live, user=user)
     if run_async:
         if as_json:
             echo_json(execution_document(execution))
@@ -106,7 +109,7 @@ def run(
             click.echo(f"Queued execution {execution.id}.")
             click.echo(f"To get the results, execute:\n packhorse execution get {execution.id}")
         return
-    finished = asyncio.run(runtime.run_and_close(execution.id))
+    finished = service.wait(execution.id)
     if as_json:
         echo_json(execution_document(finished))
     else:
@@ -120,10 +123,10 @@ def execution() -> None:
     """Inspect, follow, cancel and re-run executions."""
 
 
-def _service(cli: CliContext) -> Any:
-    from packhorse.engine.runtime import build_runtime
+def _service(cli: CliContext) -> Executions:
+    from packhorse.cli import sources
 
-    return build_runtime(cli.settings, slots=1).executions
+    return sources.executions(cli)
 
 
 @execution.command("list")
@@ -192,11 +195,9 @@ def list_executions(
 def get_execution(cli: CliContext, execution_id: str, as_json: bool) -> None:
     """Show one execution with its result; for a workflow, its task tree too (each task with
     the executions it ran, subworkflows nested)."""
-    from packhorse.engine.runtime import build_runtime
-
-    runtime = build_runtime(cli.settings, slots=1)
-    found = runtime.executions.get(execution_id)
-    tree = runtime.workflows.tree(found) if runtime.workflows.drives(found.runner_type) else None
+    service = _service(cli)
+    found = service.get(execution_id)
+    tree = service.tree(found)
     if as_json:
         document = execution_document(found)
         if tree is not None:
@@ -269,7 +270,7 @@ def cancel_execution(cli: CliContext, execution_ids: tuple[str, ...]) -> None:
 @click.argument("parameters", nargs=-1, type=click.UNPROCESSED)
 @click.option("--async", "run_async", is_flag=True, help="Queue it; do not wait.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-@click.option("--user", default="admin", show_default=True)
+@click.option("--user", help="Who the run is recorded for (default: admin; with --url, you).")
 @click.option(
     "--tasks",
     "tasks",
@@ -291,7 +292,7 @@ def re_run_execution(
     parameters: tuple[str, ...],
     run_async: bool,
     as_json: bool,
-    user: str,
+    user: str | None,
     tasks: tuple[str, ...],
     no_reset: tuple[str, ...],
 ) -> None:
@@ -300,19 +301,17 @@ def re_run_execution(
     For a workflow that failed, --tasks reruns it from the named tasks: what succeeded before
     is kept, and the workflow carries on from there as a new execution.
     """
-    from packhorse.engine.runtime import build_runtime
-
-    runtime = build_runtime(cli.settings, slots=1)
-    original = runtime.executions.get(execution_id)
-    schema = dict(runtime.executions.action(original.action_ref).body.get("parameters") or {})
-    fresh = runtime.executions.re_run(
+    service = _service(cli)
+    original = service.get(execution_id)
+    schema = dict(service.action(original.action_ref).body.get("parameters") or {})
+    fresh = service.re_run(
         execution_id,
         user=user,
         overrides=parse_assignments(parameters, schema),
         tasks=_names(tasks),
         no_reset=_names(no_reset),
     )
-    finished = fresh if run_async else asyncio.run(runtime.run_and_close(fresh.id))
+    finished = fresh if run_async else service.wait(fresh.id)
     if as_json:
         echo_json(execution_document(finished))
     else:
@@ -331,16 +330,14 @@ def tail_execution(cli: CliContext, execution_id: str, timeout: float) -> None:
     """Print an execution's output as it arrives, until it ends (as 'st2 execution tail')."""
     import time
 
-    from packhorse.engine.runtime import build_runtime
-
-    runtime = build_runtime(cli.settings, slots=1)
+    service = _service(cli)
     last = 0
     deadline = time.monotonic() + timeout if timeout > 0 else None
     while True:
-        execution = runtime.executions.get(execution_id)  # before reading: no chunk is missed
-        for chunk_id, _stream, text in runtime.store.output_since(execution_id, last):
+        execution = service.get(execution_id)  # before reading: no chunk is missed
+        for position, text in service.output_since(execution_id, last):
             click.echo(text, nl=False)
-            last = chunk_id
+            last = position
         if execution.completed:
             click.echo(
                 f"\nExecution {execution_id} has completed (status={execution.status.value})."

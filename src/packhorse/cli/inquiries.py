@@ -3,20 +3,24 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from packhorse.cli.main import CliContext
 from packhorse.cli.output import echo_json, echo_table
 
+if TYPE_CHECKING:
+    from packhorse.cli.sources import Inquiries
+
 pass_cli = click.make_pass_decorator(CliContext)
 
 
-def _service(cli: CliContext) -> Any:
-    from packhorse.engine.runtime import build_runtime
+def _service(cli: CliContext) -> Inquiries:
+    from packhorse.cli import sources
 
-    return build_runtime(cli.settings, slots=1).inquiries
+    return sources.inquiries(cli)
 
 
 @click.group()
@@ -62,11 +66,11 @@ def get_inquiry(cli: CliContext, inquiry_id: str, as_json: bool) -> None:
     metavar="JSON",
     help="The answer as a JSON object; without it, each schema property is asked for.",
 )
-@click.option("--user", default="admin", show_default=True, help="Who answers.")
+@click.option("--user", help="Who answers (default: admin; with --url, the signed-in user).")
 @click.option("--json", "as_json", is_flag=True, help="Print the answered inquiry as JSON.")
 @pass_cli
 def respond_inquiry(
-    cli: CliContext, inquiry_id: str, response: str | None, user: str, as_json: bool
+    cli: CliContext, inquiry_id: str, response: str | None, user: str | None, as_json: bool
 ) -> None:
     """Answer an inquiry: packhorse inquiry respond ID -r '{"continue": true}'
 
@@ -80,17 +84,14 @@ def respond_inquiry(
             answer = json.loads(response)
         except ValueError as error:
             raise click.BadParameter(f"not JSON: {error}", param_hint="--response") from None
-    from packhorse.bootstrap import user_store
-
-    role = user_store(cli.settings).get_role(user)
-    answered = service.respond(inquiry_id, answer, user=user, role=role)
+    answered = service.respond(inquiry_id, answer, user=user)
     if as_json:
         echo_json(answered.as_dict())
     else:
         click.echo(f"Response accepted for inquiry {inquiry_id}.")
 
 
-def _prompt(schema: dict[str, Any]) -> dict[str, Any]:
+def _prompt(schema: Mapping[str, Any]) -> dict[str, Any]:
     """Ask for each top-level property, typed as the schema says."""
     kinds = {"boolean": bool, "integer": int, "number": float}
     answer: dict[str, Any] = {}

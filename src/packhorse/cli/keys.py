@@ -13,6 +13,7 @@ from packhorse.cli.main import CliContext
 from packhorse.cli.output import echo_json, echo_record, echo_table
 
 if TYPE_CHECKING:
+    from packhorse.cli.sources import Keys
     from packhorse.engine.datastore import DatastoreService
     from packhorse.model.datastore import KeyValue, Scope
 
@@ -34,6 +35,13 @@ def _service(cli: CliContext) -> DatastoreService:
     return datastore_service(cli.settings)
 
 
+def _keys(cli: CliContext) -> Keys:
+    """The datastore for set, get, list and delete: local, or over the API with --url."""
+    from packhorse.cli import sources
+
+    return sources.keys(cli)
+
+
 def _scope_user(cli: CliContext, scope: str, user: str | None) -> tuple[Scope, str]:
     from packhorse.model.datastore import Scope
 
@@ -41,7 +49,7 @@ def _scope_user(cli: CliContext, scope: str, user: str | None) -> tuple[Scope, s
     if parsed is Scope.SYSTEM:
         return parsed, ""
     owner = user or cli.environ.get("PACKHORSE_USER", "")
-    if not owner:
+    if not owner and not cli.url:  # over the API, the signed-in user's own keys
         raise click.UsageError("a user-scoped key needs --user (or $PACKHORSE_USER)")
     return parsed, owner
 
@@ -90,7 +98,7 @@ def set_key(
         else:
             value = sys.stdin.read().removesuffix("\n")
     parsed, owner = _scope_user(cli, scope, user)
-    pair = _service(cli).set_value(
+    pair = _keys(cli).set_value(
         name, value, scope=parsed, user=owner, secret=secret, ttl=ttl, description=description
     )
     if as_json:
@@ -111,7 +119,7 @@ def get_key(
 ) -> None:
     """Show one key."""
     parsed, owner = _scope_user(cli, scope, user)
-    pair = _service(cli).get_value(name, scope=parsed, user=owner, decrypt=decrypt)
+    pair = _keys(cli).get_value(name, scope=parsed, user=owner, decrypt=decrypt)
     if as_json:
         echo_json(_record(pair))
     else:
@@ -143,7 +151,7 @@ def list_keys(
 
     parsed = None if scope == "all" else Scope.parse(scope)
     owner = None if parsed is not Scope.USER else (user or None)
-    pairs = _service(cli).list_values(scope=parsed, user=owner, prefix=prefix, decrypt=decrypt)
+    pairs = _keys(cli).list_values(scope=parsed, user=owner, prefix=prefix, decrypt=decrypt)
     records = [_record(pair) for pair in pairs]
     if as_json:
         echo_json(records)
@@ -172,7 +180,7 @@ def list_keys(
 def delete_key(cli: CliContext, name: str, scope: str, user: str | None) -> None:
     """Delete one key."""
     parsed, owner = _scope_user(cli, scope, user)
-    _service(cli).delete_value(name, scope=parsed, user=owner)
+    _keys(cli).delete_value(name, scope=parsed, user=owner)
     click.echo(f'Resource with id "{name}" has been successfully deleted.')
 
 

@@ -18,6 +18,7 @@ import click
 from packhorse import __version__
 
 if TYPE_CHECKING:
+    from packhorse.client.http import ApiClient
     from packhorse.settings import Settings
 
 
@@ -57,14 +58,41 @@ class LazyGroup(click.Group):
 
 @dataclass
 class CliContext:
-    """What every command receives: where the instance is, and how to print."""
+    """What every command receives: where the instance is (a folder, or a remote Packhorse
+    under ``--url``), and how to print."""
 
     home: Path
     environ: dict[str, str] = field(default_factory=dict)
     _settings: Settings | None = None
+    url: str | None = None
+    """A remote Packhorse (``--url`` or ``$PACKHORSE_URL``): commands go over its API."""
+    api_key: str | None = None
+    ca_file: str | None = None
+    _api: ApiClient | None = None
+
+    def local_only(self) -> None:
+        """Refuse, saying what to do instead, when the command runs under ``--url``."""
+        if self.url:
+            from packhorse.cli.remote import refuse_remote
+
+            refuse_remote(self)
+
+    def api(self) -> ApiClient:
+        """The API client for ``--url``, signed in as ``packhorse login`` left it."""
+        if self._api is None:
+            from packhorse.cli.remote import connect
+
+            self._api = connect(self)
+        return self._api
+
+    def close(self) -> None:
+        if self._api is not None:
+            self._api.close()
+            self._api = None
 
     @property
     def settings(self) -> Settings:
+        self.local_only()
         if self._settings is None:
             from packhorse.settings import load_settings
 
@@ -109,7 +137,12 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "packhorse.cli.workflow:workflow",
         "Check Orquesta workflow definitions and rehearse them.",
     ),
+    "login": ("packhorse.cli.remote:login", "Sign in to a remote Packhorse (--url), keep a token."),
+    "logout": ("packhorse.cli.remote:logout", "Forget the token of a remote Packhorse."),
 }
+
+#: Commands that work on the instance folder only: refused under ``--url``.
+LOCAL_ONLY = frozenset({"init", "up", "db", "gc", "user", "workflow"})
 
 
 @click.group(
@@ -122,9 +155,31 @@ COMMANDS: dict[str, tuple[str, str]] = {
     type=click.Path(file_okay=False, path_type=Path),
     help="Instance folder. Default: $PACKHORSE_HOME, else ~/.packhorse.",
 )
+@click.option(
+    "--url",
+    metavar="URL",
+    help="Work on a remote Packhorse over its API (default: $PACKHORSE_URL); "
+    "sign in first with 'packhorse login --url URL'.",
+)
+@click.option(
+    "--api-key",
+    metavar="KEY",
+    help="API key for --url (prefer $PACKHORSE_API_KEY: arguments show in 'ps').",
+)
+@click.option(
+    "--ca-file",
+    type=click.Path(dir_okay=False, exists=True),
+    help="CA certificate(s) to trust for an https --url (default: $PACKHORSE_CA_FILE).",
+)
 @click.version_option(__version__, prog_name="packhorse")
 @click.pass_context
-def cli(ctx: click.Context, home: Path | None) -> None:
+def cli(
+    ctx: click.Context,
+    home: Path | None,
+    url: str | None,
+    api_key: str | None,
+    ca_file: str | None,
+) -> None:
     """Packhorse: event-driven automation that runs StackStorm packs unchanged.
 
     Sensors, webhooks and timers emit triggers; rules match them; actions and workflows
@@ -135,11 +190,25 @@ def cli(ctx: click.Context, home: Path | None) -> None:
       packhorse init                 create an instance folder (~/.packhorse)
       packhorse up                   run it (API on http://127.0.0.1:9101)
       packhorse pack validate DIR    check a pack before you register it
+      packhorse login --url URL      sign in to a remote one; then packhorse --url URL ...
     """
     from packhorse.settings import resolve_home
 
     environ = dict(os.environ)
-    ctx.obj = CliContext(home=resolve_home(home, environ), environ=environ)
+    if url and home:
+        raise click.UsageError("give --home (a local instance) or --url (a remote one), not both")
+    # An explicit --home wins over $PACKHORSE_URL.
+    url = url or (None if home else environ.get("PACKHORSE_URL") or None)
+    ctx.obj = CliContext(
+        home=resolve_home(home, environ),
+        environ=environ,
+        url=url,
+        api_key=api_key or environ.get("PACKHORSE_API_KEY") or None,
+        ca_file=ca_file or environ.get("PACKHORSE_CA_FILE") or None,
+    )
+    ctx.call_on_close(ctx.obj.close)
+    if url and ctx.invoked_subcommand in LOCAL_ONLY:
+        ctx.obj.local_only()
 
 
 def main(argv: list[str] | None = None) -> None:

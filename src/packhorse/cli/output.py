@@ -6,8 +6,10 @@ used where it earns its import time (progress bars, prompts).
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Iterable, Sequence
+import sys
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -106,3 +108,39 @@ format_option = click.option(
     show_default=True,
     help="text: one line per problem; json: a document for scripts.",
 )
+
+
+@contextlib.contextmanager
+def steps(title: str, *, quiet: bool = False) -> Iterator[Callable[[str], None]]:
+    """Report the steps of long work: a Rich progress line (spinner, step, elapsed time) on
+    a terminal, one line per step on stderr otherwise; nothing when ``quiet`` (``--json``).
+    Yields ``say(step)``."""
+    if quiet:
+        yield lambda _line: None
+        return
+    if not sys.stderr.isatty():
+        yield lambda line: click.echo(f"{title}: {line}", err=True)
+        return
+    from rich.console import Console
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("[bold]{task.fields[title]}[/bold] {task.description}"),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=False,
+    ) as progress:
+        task = progress.add_task("", title=title, total=None)
+        done: list[str] = []
+
+        def say(line: str) -> None:
+            if done:
+                progress.console.print(f"  [green]✓[/green] {done[-1]}")
+            done.append(line)
+            progress.update(task, description=line)
+
+        yield say
+        if done:
+            progress.console.print(f"  [green]✓[/green] {done[-1]}")
+        progress.update(task, description="done", completed=1, total=1)

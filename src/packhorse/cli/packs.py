@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import click
 
 from packhorse.cli.main import CliContext, LazyGroup
@@ -23,8 +26,12 @@ pass_cli = click.make_pass_decorator(CliContext)
         ),
     },
 )
-def pack() -> None:
+@click.pass_context
+def pack(ctx: click.Context) -> None:
     """Validate, register and inspect packs."""
+    cli = ctx.find_object(CliContext)
+    if cli is not None and ctx.invoked_subcommand in ("register", "validate", "config"):
+        cli.local_only()  # they read or write folders of this machine
 
 
 @pack.command()
@@ -90,9 +97,9 @@ def _print_plan(plan: object, *, dry_run: bool) -> None:
 @pass_cli
 def list_packs(cli: CliContext, as_json: bool) -> None:
     """List registered packs."""
-    from packhorse.bootstrap import registry_reader
+    from packhorse.cli import sources
 
-    packs = registry_reader(cli.settings).list_packs()
+    packs = sources.content(cli).list_packs()
     if as_json:
         echo_json([dict(p.metadata) | {"path": p.path} for p in packs])
         return
@@ -111,15 +118,16 @@ def list_packs(cli: CliContext, as_json: bool) -> None:
 @pass_cli
 def show_pack(cli: CliContext, ref: str, as_json: bool) -> None:
     """Show one registered pack and what it contains."""
-    from packhorse.bootstrap import registry_reader
+    from packhorse.cli import sources
     from packhorse.errors import NotFound
     from packhorse.model.content import Kind
 
-    reader = registry_reader(cli.settings)
+    reader = sources.content(cli)
     found = reader.get_pack(ref)
     if found is None:
         raise NotFound("pack", ref)
-    contents = {kind.value: [r.ref for r in reader.list_resources(kind, pack=ref)] for kind in Kind}
+    kinds = getattr(reader, "kinds", tuple(Kind))  # the API serves some kinds only
+    contents = {k.value: [r.ref for r in reader.list_resources(k, pack=ref)] for k in kinds}
     record = dict(found.metadata) | {
         "path": found.path,
         "registered_at": found.registered_at,
@@ -129,3 +137,293 @@ def show_pack(cli: CliContext, ref: str, as_json: bool) -> None:
         echo_json(record)
     else:
         echo_record(record)
+
+
+SYSTEM_PACKS = frozenset({"core"})
+"""Packs that get no virtualenv (StackStorm's system packs): their actions run on Packhorse's
+own interpreter."""
+
+
+@pack.command("venv")
+@click.argument("refs", nargs=-1)
+@click.option("--all", "all_packs", is_flag=True, help="Every registered pack (but core).")
+@click.option("--rebuild", is_flag=True, help="Build anew even when nothing changed.")
+@click.option(
+    "--wheelhouse",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Install from the wheels in this folder only, with no package index (offline).",
+)
+@click.option("--remove", is_flag=True, help="Delete the packs' virtualenvs instead.")
+@click.option("--json", "as_json", is_flag=True, help="Print what was done as JSON.")
+@pass_cli
+def venv(
+    cli: CliContext,
+    refs: tuple[str, ...],
+    all_packs: bool,
+    rebuild: bool,
+    wheelhouse: Path | None,
+    remove: bool,
+    as_json: bool,
+) -> None:
+    """Build the virtualenvs of registered packs (requirements.txt and the baseline
+    libraries, on [packs] python), or reuse them when nothing they were built from changed.
+
+    A virtualenv is rebuilt when the pack's requirements.txt, the baseline or the interpreter
+    changed; a failed build leaves the previous one in use. Python actions and sensors of a
+    pack with no virtualenv run on Packhorse's own interpreter.
+    """
+    from packhorse.bootstrap import registry_reader, venv_builder
+    from packhorse.errors import NotFound
+
+    if not refs and not all_packs:
+        raise click.UsageError("name the packs, or pass --all")
+    registered = {p.ref: p for p in registry_reader(cli.settings).list_packs()}
+    chosen = list(refs) if refs else [ref for ref in registered if ref not in SYSTEM_PACKS]
+    for ref in chosen:
+        if ref not in registered:
+            raise NotFound("pack", ref)
+        if ref in SYSTEM_PACKS:
+            raise click.UsageError(f"{ref} is a system pack: it runs on Packhorse's interpreter")
+    builder = venv_builder(cli.settings, wheelhouse=wheelhouse)
+    if remove:
+        removed = [ref for ref in chosen if builder.remove(ref)]
+        if as_json:
+            echo_json({"removed": removed})
+        else:
+            click.echo(f"Removed the virtualenvs of: {', '.join(removed) or 'none'}")
+        return
+    say = None if as_json else (lambda line: click.echo(line, err=True))
+    outcomes = [
+        builder.ensure(ref, cli.settings.home / registered[ref].path, rebuild=rebuild, progress=say)
+        for ref in chosen
+    ]
+    if as_json:
+        echo_json([outcome.to_dict() for outcome in outcomes])
+        return
+    echo_table(
+        ["pack", "status", "reason", "seconds"],
+        [(o.pack, o.status.value, o.reason, f"{o.seconds:.2f}") for o in outcomes],
+    )
+
+
+@pack.command("install")
+@click.argument("sources", nargs=-1, required=True)
+@click.option(
+    "--force", is_flag=True, help="Install even if stackstorm_version or python_versions refuse."
+)
+@click.option("--skip-dependencies", is_flag=True, help="Do not install the packs' dependencies.")
+@click.option(
+    "--wheelhouse",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Build virtualenvs from the wheels in this folder only, with no package index.",
+)
+@click.option(
+    "--no-venv",
+    is_flag=True,
+    help="Build no virtualenvs (python actions then run on Packhorse's interpreter).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print what was installed as JSON.")
+@pass_cli
+def install(
+    cli: CliContext,
+    sources: tuple[str, ...],
+    force: bool,
+    skip_dependencies: bool,
+    wheelhouse: Path | None,
+    no_venv: bool,
+    as_json: bool,
+) -> None:
+    """Install packs and their dependencies, all or nothing.
+
+    \b
+    SOURCE is one of:
+      ./mypack  /srv/packs/mypack     a folder (a git work tree: its committed content)
+      https://host/repo.git[=REF]     a git URL, https, ssh or file:// (REF: tag, branch or
+                                      commit; 1.2.3 also finds the tag v1.2.3)
+      mypack-1.2.3.tar.gz             an archive
+      mypack[=1.2.3]                  a name in the pack index ([packs] index)
+
+    Each pack is fetched, checked (stackstorm_version, python_versions), validated with its
+    config, given its virtualenv, and only then swapped into packs/ and registered. If
+    anything fails, the packs installed before stay registered and runnable, as they were.
+    """
+    from packhorse.bootstrap import pack_install_environment
+    from packhorse.cli.output import steps
+    from packhorse.packs.install import install as install_packs
+
+    env = pack_install_environment(cli.settings, wheelhouse=wheelhouse, venvs=not no_venv)
+    with steps("pack install", quiet=as_json) as say:
+        outcome = install_packs(
+            sources, env, force=force, skip_dependencies=skip_dependencies, say=say
+        )
+    if as_json:
+        echo_json(outcome.to_dict())
+        return
+    for warning in outcome.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    echo_table(
+        ["pack", "version", "replaced", "source"],
+        [(p.ref, p.version, outcome.replaced.get(p.ref, ""), p.source) for p in outcome.installed],
+        max_width=80,
+    )
+
+
+@pack.command("remove")
+@click.argument("refs", nargs=-1, required=True)
+@click.option("--keep-venv", is_flag=True, help="Leave the packs' virtualenvs in place.")
+@click.option("--json", "as_json", is_flag=True, help="Print what was removed as JSON.")
+@pass_cli
+def remove(cli: CliContext, refs: tuple[str, ...], keep_venv: bool, as_json: bool) -> None:
+    """Unregister packs (their actions, rules, sensors...) and delete their folders from
+    packs/ and their virtualenvs. Packs that other registered packs depend on are refused."""
+    from packhorse.bootstrap import remove_instance_packs
+
+    removed = remove_instance_packs(cli.settings, refs, keep_venv=keep_venv)
+    if as_json:
+        echo_json({"removed": removed})
+    else:
+        click.echo(f"Removed: {', '.join(removed)}")
+
+
+@pack.command("test", context_settings={"ignore_unknown_options": True})
+@click.argument("ref")
+@click.argument("pytest_args", nargs=-1, type=click.UNPROCESSED)
+@click.option(
+    "--wheelhouse",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Build the test virtualenv from the wheels in this folder only (offline).",
+)
+@pass_cli
+def test(cli: CliContext, ref: str, pytest_args: tuple[str, ...], wheelhouse: Path | None) -> None:
+    """Run a registered pack's tests/ with pytest on the pack's interpreter.
+
+    The tests get StackStorm's test base classes (st2tests: BaseActionTestCase,
+    BaseSensorTestCase, BaseActionAliasTestCase) and run in venvs/REF.tests: the pack's
+    requirements plus pytest, mock and requirements-tests.txt. Arguments after REF go to
+    pytest (packhorse pack test mypack -- -k parse -x). Exit status: pytest's.
+    """
+    from packhorse.bootstrap import registry_reader, venv_builder
+    from packhorse.cli.output import steps
+    from packhorse.errors import NotFound
+    from packhorse.packs.testing import run_pack_tests, tests_venv
+
+    found = registry_reader(cli.settings).get_pack(ref)
+    if found is None:
+        raise NotFound("pack", ref)
+    pack_dir = cli.settings.home / found.path
+    with steps("pack test") as say:
+        venv = tests_venv(
+            venv_builder(cli.settings, wheelhouse=wheelhouse), ref, pack_dir, progress=say
+        )
+    done = run_pack_tests(Path(venv.path), pack_dir, pytest_args)
+    raise SystemExit(done.returncode)
+
+
+@pack.command("create")
+@click.argument("name")
+@click.option(
+    "--dir",
+    "parent",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path(),
+    show_default="the current folder",
+    help="Where to create the pack's folder.",
+)
+@click.option("--author", default="", help="pack.yaml author (default: $USER).")
+@click.option("--email", default="", help="pack.yaml email (default: USER@example.com).")
+@pass_cli
+def create(cli: CliContext, name: str, parent: Path, author: str, email: str) -> None:
+    """Create a new pack NAME: a python action, an Orquesta workflow, a webhook rule, a
+    config schema and a test, which validate and pass as created.
+
+    \b
+    Then:
+      packhorse pack validate ./NAME
+      packhorse pack install ./NAME
+      packhorse pack test NAME
+    """
+    from packhorse.packs.scaffold import create_pack
+
+    user = cli.environ.get("USER") or "packhorse"
+    folder = create_pack(parent, name, author=author or user, email=email or f"{user}@example.com")
+    click.echo(f"Created {folder}")
+    click.echo(f"Next: packhorse pack validate {folder} && packhorse pack install {folder}")
+
+
+def _available(cli: CliContext) -> list[Any]:
+    from packhorse.bootstrap import registry_reader
+    from packhorse.packs.upgrades import available
+
+    installed = {p.ref: p.version for p in registry_reader(cli.settings).list_packs()}
+    return available(cli.settings.home, installed, index=cli.settings.pack_index)
+
+
+@pack.command("outdated")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_cli
+def outdated(cli: CliContext, as_json: bool) -> None:
+    """List installed packs that have a newer release where they were installed from (git
+    release tags vX.Y.Z, the pack index, or the folder's pack.yaml). Exit status 1 when any
+    is outdated."""
+    found = _available(cli)
+    if as_json:
+        echo_json([a.to_dict() for a in found])
+    else:
+        echo_table(
+            ["pack", "installed", "latest", "outdated", "note"],
+            [(a.ref, a.installed, a.latest or "?", a.outdated, a.reason) for a in found],
+        )
+    if any(a.outdated for a in found):
+        raise SystemExit(1)
+
+
+@pack.command("upgrade")
+@click.argument("refs", nargs=-1)
+@click.option("--all", "all_packs", is_flag=True, help="Every outdated pack.")
+@click.option("--force", is_flag=True, help="As pack install --force.")
+@click.option(
+    "--wheelhouse",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Build virtualenvs from the wheels in this folder only.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print what was installed as JSON.")
+@pass_cli
+def upgrade(
+    cli: CliContext,
+    refs: tuple[str, ...],
+    all_packs: bool,
+    force: bool,
+    wheelhouse: Path | None,
+    as_json: bool,
+) -> None:
+    """Install the newest release of packs (see 'pack outdated'), all or nothing, as
+    'pack install' does: a failed upgrade leaves the installed versions as they were."""
+    from packhorse.bootstrap import pack_install_environment
+    from packhorse.cli.output import steps
+    from packhorse.packs.install import install as install_packs
+
+    if not refs and not all_packs:
+        raise click.UsageError("name the packs to upgrade, or pass --all")
+    found = {a.ref: a for a in _available(cli)}
+    for ref in refs:
+        if ref not in found:
+            raise click.UsageError(
+                f"{ref} was not installed with 'pack install' (or is not registered): "
+                "install it again from its source"
+            )
+    chosen = [found[ref] for ref in refs] if refs else list(found.values())
+    specs = [a.spec for a in chosen if a.outdated]
+    if not specs:
+        click.echo("Everything named is up to date.")
+        return
+    env = pack_install_environment(cli.settings, wheelhouse=wheelhouse)
+    with steps("pack upgrade", quiet=as_json) as say:
+        outcome = install_packs(specs, env, force=force, say=say)
+    if as_json:
+        echo_json(outcome.to_dict())
+        return
+    echo_table(
+        ["pack", "version", "replaced", "source"],
+        [(p.ref, p.version, outcome.replaced.get(p.ref, ""), p.source) for p in outcome.installed],
+        max_width=80,
+    )

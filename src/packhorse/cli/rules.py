@@ -18,14 +18,15 @@ __all__ = ["rule"]
 
 
 def _set_enabled(cli: CliContext, ref: str, enabled: bool) -> None:
-    from packhorse import bootstrap
+    from packhorse.cli import sources
     from packhorse.errors import NotFound
     from packhorse.model.content import Kind
 
-    if not bootstrap.content_registry(cli.settings).set_enabled(Kind.RULE, ref, enabled):
+    if not sources.rule_states(cli).set_enabled(Kind.RULE, ref, enabled):
         raise NotFound("rule", ref)
     state = "enabled" if enabled else "disabled"
-    click.echo(f"Rule {ref} {state} ('packhorse up' sees it within 2 seconds).")
+    when = "at once" if cli.url else "within 2 seconds"
+    click.echo(f"Rule {ref} {state} ('packhorse up' sees it {when}).")
 
 
 @rule.command("enable")

@@ -98,13 +98,19 @@ def apikey() -> None:
 
 
 @apikey.command("create")
-@click.option("--user", "owner", default="admin", show_default=True, help="Who the key acts as.")
+@click.option(
+    "--user",
+    "owner",
+    help="Who the key acts as (default: admin; with --url, the signed-in user).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (StackStorm's shape).")
 @pass_cli
-def create_key(cli: CliContext, owner: str, as_json: bool) -> None:
+def create_key(cli: CliContext, owner: str | None, as_json: bool) -> None:
     """Create a key and print it, once: only its hash is kept."""
-    issued = _auth(cli).create_api_key(owner)
-    record = {**_record(issued.record), "key": issued.key}
+    from packhorse.cli import sources
+
+    issued, key = sources.api_keys(cli).create(owner)
+    record = {**_record(issued), "key": key}
     if as_json:
         echo_json(record)
     else:
@@ -116,8 +122,10 @@ def create_key(cli: CliContext, owner: str, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_cli
 def list_keys(cli: CliContext, as_json: bool) -> None:
-    """List API keys (never the keys themselves)."""
-    keys = _auth(cli).store.list_api_keys()
+    """List API keys (never the keys themselves); with --url, yours (an admin's: all)."""
+    from packhorse.cli import sources
+
+    keys = sources.api_keys(cli).list()
     if as_json:
         echo_json([_record(k) for k in keys])
     else:
@@ -132,8 +140,9 @@ def list_keys(cli: CliContext, as_json: bool) -> None:
 @pass_cli
 def delete_key(cli: CliContext, key_id: str) -> None:
     """Delete the API key with this ID."""
+    from packhorse.cli import sources
     from packhorse.errors import NotFound
 
-    if not _auth(cli).store.delete_api_key(key_id):
+    if not sources.api_keys(cli).delete(key_id):
         raise NotFound("API key", key_id)
     click.echo(f"Deleted API key {key_id}.")

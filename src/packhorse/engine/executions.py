@@ -140,6 +140,10 @@ class ExecutionService:
     def list(self, query: ExecutionFilter) -> list[Execution]:
         return self._store.find(query)
 
+    def child_ids(self, parent_ids: Sequence[str]) -> Mapping[str, Sequence[str]]:
+        """The ids of the executions each of ``parent_ids`` started (a workflow's tasks)."""
+        return self._store.child_ids(parent_ids)
+
     def count(self, query: ExecutionFilter) -> int:
         """How many executions ``query`` matches, paging aside."""
         return self._store.count(query)

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from packhorse.model.content import Kind, Pack
+from packhorse.model.content import Kind, Pack, RegisteredPack
 from packhorse.model.diagnostics import Diagnostic, Severity, has_errors
 from packhorse.packs.plan import Plan, plan_registration
 from packhorse.storage.ports import ContentRegistry
@@ -152,3 +152,32 @@ def _relative_to(pack: Pack, home: Path | None) -> Pack:
     if home is None or not path.is_relative_to(home):
         return pack
     return replace(pack, path=path.relative_to(home).as_posix(), digest="")
+
+
+def dependents_of(
+    registered: Sequence[RegisteredPack], refs: Sequence[str]
+) -> dict[str, list[str]]:
+    """For each of ``refs``, the other registered packs whose ``dependencies`` name it."""
+    from packhorse.packs.dependencies import parse_spec
+
+    leaving = set(refs)
+    found: dict[str, list[str]] = {}
+    for pack in registered:
+        if pack.ref in leaving:
+            continue
+        for text in pack.metadata.get("dependencies") or []:
+            try:
+                name = parse_spec(str(text)).name
+            except ValueError:
+                continue
+            if name in leaving:
+                found.setdefault(name, []).append(pack.ref)
+    return found
+
+
+def unregister_packs(registry: ContentRegistry, refs: Sequence[str], *, now: str) -> Plan:
+    """Remove packs and everything they registered, in one transaction."""
+    plan = plan_registration((), registry.state(), remove=set(refs))
+    if not plan.is_empty:
+        registry.apply(plan, now=now)
+    return plan

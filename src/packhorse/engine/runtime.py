@@ -188,7 +188,7 @@ def build_runtime(settings: Settings, *, slots: int = 4, warm_python: bool = Tru
         decrypt=datastore.decrypt,
         render=render,
         config_for=bootstrap.config_resolver(settings, datastore),
-        venv_for=lambda pack: "",
+        venv_for=bootstrap.pack_venv_finder(settings),
         system_user=settings.run_as,
     )
     from packhorse.engine.pack_datastore import ServiceDatastoreChannel

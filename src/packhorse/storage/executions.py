@@ -501,6 +501,22 @@ class SqlExecutionStore:
         with transaction(self._engine) as connection:
             return [_row_to_execution(row) for row in connection.execute(select)]
 
+    def child_ids(self, parent_ids: Sequence[str]) -> dict[str, list[str]]:
+        """The ids of the executions each of ``parent_ids`` started, oldest first: one query
+        for a page of workflows, not one each."""
+        found: dict[str, list[str]] = {parent_id: [] for parent_id in parent_ids}
+        if not found:
+            return found
+        select = (
+            sa.select(_table.c.parent_id, _table.c.id)
+            .where(_table.c.parent_id.in_(list(found)))
+            .order_by(_table.c.parent_id, _table.c.created_at, _table.c.id)
+        )
+        with transaction(self._engine) as connection:
+            for parent_id, child_id in connection.execute(select):
+                found[parent_id].append(child_id)
+        return found
+
     def count(self, query: ExecutionFilter) -> int:
         """How many executions ``query`` matches, paging aside (StackStorm's X-Total-Count)."""
         select = sa.select(sa.func.count()).select_from(_table).where(*_conditions(query))

@@ -108,9 +108,13 @@ executions = sa.Table(
     sa.Column("pids", sa.Text, nullable=False),
     sa.Column("parent_id", sa.String(32), nullable=True),
     sa.Index("ix_executions_status_run_after", "status", "run_after"),
-    sa.Index("ix_executions_action_ref_created_at", "action_ref", "created_at"),
-    sa.Index("ix_executions_created_at", "created_at"),
-    sa.Index("ix_executions_parent_id", "parent_id"),
+    # Lists order by (created_at, id): each index ends with both (see migration 0009).
+    sa.Index("ix_executions_action_ref_created_at", "action_ref", "created_at", "id"),
+    sa.Index(
+        "ix_executions_action_ref_status_created_at_id", "action_ref", "status", "created_at", "id"
+    ),
+    sa.Index("ix_executions_created_at", "created_at", "id"),
+    sa.Index("ix_executions_parent_id", "parent_id", "created_at", "id"),
     sa.Index("ix_executions_status_created_at_id", "status", "created_at", "id"),
 )
 

@@ -45,9 +45,13 @@ router = APIRouter(prefix="/api/v1", tags=["executions"])
 _MAX_CHILDREN = 10_000
 
 
-def _children(rt: Runtime, execution: Execution) -> list[Execution]:
+def _drives_tasks(execution: Execution) -> bool:
     runner = RUNNER_TYPES.get(execution.runner_type)
-    if runner is None or not runner.workflow:
+    return runner is not None and runner.workflow
+
+
+def _children(rt: Runtime, execution: Execution) -> list[Execution]:
+    if not _drives_tasks(execution):
         return []
     found = rt.executions.list(
         ExecutionFilter(parent_id=execution.id, limit=_MAX_CHILDREN, oldest_first=True)
@@ -55,12 +59,23 @@ def _children(rt: Runtime, execution: Execution) -> list[Execution]:
     return found
 
 
+def _documents(request: Request, rt: Runtime, executions: list[Execution]) -> list[dict[str, Any]]:
+    """Executions as StackStorm's documents; the task ids of all the workflows among them
+    come from one query."""
+    registry = bootstrap.cached_registry(settings(request))
+    children = rt.executions.child_ids([e.id for e in executions if _drives_tasks(e)])
+    return [
+        execution_document(
+            execution,
+            action=registry.get_resource(Kind.ACTION, execution.action_ref),
+            children=children.get(execution.id, []),
+        )
+        for execution in executions
+    ]
+
+
 def _document(request: Request, rt: Runtime, execution: Execution) -> dict[str, Any]:
-    action = bootstrap.cached_registry(settings(request)).get_resource(
-        Kind.ACTION, execution.action_ref
-    )
-    children = [child.id for child in _children(rt, execution)]
-    return execution_document(execution, action=action, children=children)
+    return _documents(request, rt, [execution])[0]
 
 
 def _missing(execution_id: str) -> JSONResponse:
@@ -124,8 +139,8 @@ def list_executions(
         return bad_request(error)
     include, exclude = names(include_attributes), names(exclude_attributes)
     documents = [
-        project(_document(request, rt, e), include=include, exclude=exclude)
-        for e in rt.executions.list(query)
+        project(document, include=include, exclude=exclude)
+        for document in _documents(request, rt, rt.executions.list(query))
     ]
     return listed(documents, rt.executions.count(query))
 
@@ -362,8 +377,9 @@ def get_children(
     documents: list[dict[str, Any]] = []
 
     def collect(parent: Execution, level: int) -> None:
-        for child in _children(rt, parent):
-            documents.append(_document(request, rt, child))
+        children = _children(rt, parent)
+        for child, document in zip(children, _documents(request, rt, children), strict=True):
+            documents.append(document)
             if levels < 0 or level < levels:
                 collect(child, level + 1)
 
