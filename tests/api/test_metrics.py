@@ -119,6 +119,27 @@ def test_executions_move_the_counters_and_histograms_by_exactly_their_number(
     )
 
 
+def test_a_workflow_counts_once_and_its_tasks_in_the_task_histogram(
+    served: tuple[httpx.Client, Settings],
+) -> None:
+    client, _ = served
+    before = scrape(client)
+    chain = run_to_end(client, "examples.hello_chain", name="Ada")
+    assert chain["status"] == "succeeded", chain
+    children = client.get(f"{API}/executions/{chain['id']}/children").json()
+    assert len(children) == 3  # greet, measure, shout
+    after = scrape(client)
+    finished = "packhorse_executions_finished_total"
+    labels = {"runner": "action-chain", "status": "succeeded"}
+    assert after.value(finished, **labels) - before.value(finished, **labels) == 1
+
+    def tasks(scrape: Scrape) -> float:
+        name = "packhorse_workflow_task_duration_seconds_count"
+        return sum(sample.value for sample in scrape.samples if sample.name == name)
+
+    assert tasks(after) - tasks(before) == len(children)
+
+
 def test_rule_matches_and_enforcements_move_by_the_matches(
     served: tuple[httpx.Client, Settings],
 ) -> None:
