@@ -217,6 +217,8 @@ def observe(runtime: Runtime) -> tuple[CollectorRegistry, Observer]:
     runtime.workflows.observer = observer
     runtime.executions.observer = observer
     runtime.rules.observer = observer
+    if runtime.worker.scheduler is not None:
+        runtime.worker.scheduler.observer = observer
     runtime.inquiries.observer = observer
     return registry, observer
 

@@ -3,8 +3,10 @@ restarted. The engine calls an :class:`Observer`; it never knows what is behind 
 Prometheus metrics of ``packhorse up``, a test's recorder, or nothing at all).
 
 The runtime's parts that end executions each tell it: the worker (runners), the workflow
-shell (workflows), the execution service (a cancel that ends one at once) and the inquiry
-service (an answer or a timeout); executions settled by ``recover`` at start-up are not told.
+shell (workflows), the execution service (a cancel that ends one at once), the scheduler (a
+concurrency policy's cancel) and the inquiry service (an answer or a timeout). Not told:
+executions settled by ``recover`` at start-up, and a workflow's delayed or pending tasks that
+its cancel cancels in the same step.
 
 An observer is called on the engine's hot path, from the event loop and from worker threads
 alike: it must be quick, thread-safe and must not raise.

@@ -193,12 +193,13 @@ class WorkflowShell:
         now = iso(self._clock())
         self._executions.transition(execution.id, Status.RUNNING, now=now, start_timestamp=now)
         entries = [dict(e) for e in errors] if errors else [{"type": "error", "message": message}]
-        self._executions.transition(
+        if self._executions.transition(
             execution.id,
             Status.FAILED,
             now=now,
             result={"output": None, "errors": entries},
-        )
+        ):
+            self._report_end(execution, Status.FAILED, self._clock())
 
     # -- the inbox ----------------------------------------------------------------------------
 
