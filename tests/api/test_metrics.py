@@ -119,6 +119,18 @@ def test_executions_move_the_counters_and_histograms_by_exactly_their_number(
     )
 
 
+def test_made_up_paths_and_methods_add_no_series(served: tuple[httpx.Client, Settings]) -> None:
+    client, _ = served
+    for n in range(3):
+        assert client.get(f"/nothing/{n}").status_code == 404
+        client.request(f"BREW{n}", "/health")
+    requests = [s for s in scrape(client).samples if s.name == "packhorse_http_requests_total"]
+    routes = {s.labels["route"] for s in requests}
+    assert "unmatched" in routes and not any(route.startswith("/nothing") for route in routes)
+    assert not any(s.labels["method"].startswith("BREW") for s in requests)
+    assert any(s.labels["method"] == "OTHER" for s in requests)
+
+
 def test_a_workflow_counts_once_and_its_tasks_in_the_task_histogram(
     served: tuple[httpx.Client, Settings],
 ) -> None:

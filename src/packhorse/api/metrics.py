@@ -32,6 +32,9 @@ from packhorse.model.execution import Status
 #: Buckets (seconds) of the latency histograms: from a noop (milliseconds) to long scripts.
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800)
 
+#: Methods counted by name; any other a client makes up counts as ``OTHER`` (one series).
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
 #: Statuses of executions waiting for a worker or a policy (the queue).
 QUEUED = (Status.REQUESTED, Status.SCHEDULED)
 
@@ -141,7 +144,7 @@ class DatabaseCollector:
 class RequestMetrics:
     """ASGI middleware: ``packhorse_http_requests_total`` by method, route template (not the
     raw path: ids would make a series each) and status. Unrouted paths count as
-    ``unmatched``."""
+    ``unmatched`` and made-up methods as ``OTHER``, so that no client can add series at will."""
 
     def __init__(self, app: ASGIApp, registry: CollectorRegistry) -> None:
         self.app = app
@@ -169,8 +172,9 @@ class RequestMetrics:
         finally:
             route = scope.get("route")
             template = getattr(route, "path", None) or "unmatched"
+            method = scope.get("method", "")
             self.requests.labels(
-                method=scope.get("method", ""), route=template, status=str(status)
+                method=method if method in METHODS else "OTHER", route=template, status=str(status)
             ).inc()
 
 
