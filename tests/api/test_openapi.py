@@ -14,6 +14,7 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
+from openapi_pydantic import parse_obj
 from schemathesis.checks import not_a_server_error
 from tests.api.credentials import headers_for
 from tests.api.serving import serving
@@ -57,6 +58,7 @@ def test_the_document_is_complete_valid_and_summarised(
     assert response.status_code == 200
     document: dict[str, Any] = response.json()
     assert document["openapi"].startswith("3.")
+    parse_obj(document)  # valid against the specification's object model (raises if not)
     operations = {
         (method, path): operation
         for path, methods in document["paths"].items()
