@@ -20,7 +20,7 @@ from tests.api.credentials import headers_for
 from tests.api.serving import serving
 
 from packhorse import bootstrap
-from packhorse.settings import load_settings
+from packhorse.settings import Settings, load_settings
 
 #: Operations the fuzz run leaves out, with why.
 NOT_FUZZED: dict[str, str] = {
@@ -82,14 +82,20 @@ def test_the_document_is_complete_valid_and_summarised(
 EXAMPLES = 40
 
 
-def fuzzer(operation: Any, url: str, headers: dict[str, str], known: dict[str, list[str]]) -> Any:
+def fuzzer(
+    operation: Any,
+    url: str,
+    headers: dict[str, str],
+    known: dict[str, list[str]],
+    examples: int = EXAMPLES,
+) -> Any:
     """A hypothesis test of ``operation``: each generated request must not answer 5xx. Half
     the cases name resources that exist (``known`` ids by path parameter): random ids would
     only ever reach the 404 branch of a route."""
 
     @given(case=operation.as_strategy(), data=st.data())
     @settings(
-        max_examples=EXAMPLES,
+        max_examples=examples,
         deadline=None,
         database=None,
         phases=[Phase.explicit, Phase.generate],
@@ -109,7 +115,7 @@ FLOWS = Path(__file__).parents[1] / "fixtures" / "engine_packs" / "flows"
 
 
 @pytest.fixture
-def populated(instance_home: Path) -> Iterator[tuple[str, dict[str, str], dict[str, list[str]]]]:
+def populated(instance_home: Path) -> Iterator[tuple[str, Settings, dict[str, list[str]]]]:
     """The app with one of each resource (an execution, a workflow waiting on an inquiry, a
     key, an API key, a trigger instance and its enforcement), and their ids by the path
     parameter names the routes use."""
@@ -141,7 +147,7 @@ def populated(instance_home: Path) -> Iterator[tuple[str, dict[str, str], dict[s
             "enforcement_id": [enforcement["id"]],
             "hook": ["greet", "st2"],
         }
-        yield url, headers, known
+        yield url, settings, known
 
 
 def wait_for(condition: Any, timeout: float = 20) -> Any:
@@ -155,10 +161,16 @@ def wait_for(condition: Any, timeout: float = 20) -> Any:
 
 @pytest.mark.slow
 @pytest.mark.timeout(300)
+@pytest.mark.parametrize(
+    ("role", "examples"),
+    # Mostly as an admin, who reaches every branch; a short run as a viewer, refused writes.
+    [("admin", EXAMPLES), ("viewer", EXAMPLES // 4)],
+)
 def test_fuzzing_every_operation_finds_no_server_error(
-    populated: tuple[str, dict[str, str], dict[str, list[str]]],
+    populated: tuple[str, Settings, dict[str, list[str]]], role: str, examples: int
 ) -> None:
-    url, headers, known = populated
+    url, settings, known = populated
+    headers = headers_for(settings, role, role)
     schema = schemathesis.openapi.from_url(f"{url}/openapi.json")
     failures: list[str] = []
     fuzzed = 0
@@ -169,7 +181,7 @@ def test_fuzzing_every_operation_finds_no_server_error(
             continue
         fuzzed += 1
         try:
-            fuzzer(operation, url, headers, known)()
+            fuzzer(operation, url, headers, known, examples)()
         except Exception as error:  # noqa: BLE001 - go on, to report every operation's failure
             failures.append(f"{label}: {error}")
     assert fuzzed >= len(EXPECTED) - len(NOT_FUZZED)
