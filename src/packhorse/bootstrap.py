@@ -134,13 +134,15 @@ def create_app(settings: Settings, *, workers: int = 4) -> FastAPI:
 
     from fastapi import APIRouter, Depends
 
-    from packhorse.api import auth, metrics, security, v1, webhooks
+    from packhorse.api import auth, metrics, security, stream, v1, webhooks
     from packhorse.api.app import create_app as build
     from packhorse.engine.heap import start_up_frozen
     from packhorse.engine.runtime import build_runtime
+    from packhorse.storage.database import listen_to_writes
 
     # Built before the app serves: routes reach the engine's services through app.state.
     runtime = build_runtime(settings, slots=workers)
+    events = stream.broadcaster(settings, runtime)
     metrics_registry, observer = observe(runtime)
 
     @contextlib.asynccontextmanager
@@ -165,10 +167,13 @@ def create_app(settings: Settings, *, workers: int = 4) -> FastAPI:
                     runtime.execution_triggers.run(stop), name="execution-triggers"
                 ),
                 asyncio.create_task(collect_periodically(settings, stop), name="gc"),
+                asyncio.create_task(events.run(stop), name="stream"),
             ]
+            stop_listening = listen_to_writes(runtime.store.engine, events.wake)
             try:
                 yield
             finally:
+                stop_listening()
                 stop.set()  # finish what is running; claimed work not started is released
                 for loop in loops:
                     await loop
@@ -187,10 +192,12 @@ def create_app(settings: Settings, *, workers: int = 4) -> FastAPI:
             auth.router(settings),
             metrics.router(metrics_registry, guarded=settings.metrics_auth),
             guarded,
+            stream.router,
         ],
     )
     app.add_middleware(metrics.RequestMetrics, registry=metrics_registry)
     app.state.runtime = runtime
+    app.state.stream = events
     app.state.settings = settings
     app.state.auth = auth_service(settings)
     app.state.auth_enabled = settings.auth_enabled
