@@ -150,7 +150,13 @@ def populated(instance_home: Path) -> Iterator[tuple[str, Settings, dict[str, li
         known = {
             "execution_id": [command, workflow.id, inquiry["id"]],
             "inquiry_id": [inquiry["id"]],
-            "ref_or_id": ["core.local", "examples.greet_from_webhook", "core", "flows.asking"],
+            "ref_or_id": [
+                "core.local",
+                "examples.greet_from_webhook",
+                "core",
+                "flows.asking",
+                "examples.greet",  # an alias, as well as an action
+            ],
             "name_or_id": ["local-shell-cmd", "orquesta"],
             "name": ["fuzzed"],
             "key_or_id": [api_key],
