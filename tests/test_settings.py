@@ -43,6 +43,9 @@ def test_round_trip_keeps_every_field_and_unknown_sections(tmp_path: Path) -> No
         auth_enabled=False,
         auth_token_ttl=600,
         auth_token_max_ttl=7200,
+        tls_cert=str(tmp_path / "tls" / "server.crt"),
+        tls_key="/etc/packhorse/server.key",
+        metrics_auth=False,
         extra={"future": {"flag": True, "count": 3, "names": ["a", "b"]}},
     )
     (tmp_path / "packhorse.toml").write_text(settings_to_toml(settings))
@@ -130,3 +133,32 @@ def test_bad_auth_settings_are_refused(tmp_path: Path, section: str, message: st
     (tmp_path / "packhorse.toml").write_text(f'[instance]\nid = "x"\n[auth]\n{section}\n')
     with pytest.raises(ConfigurationError, match=message):
         load_settings(tmp_path)
+
+
+def test_server_tls_paths_are_relative_to_the_instance_and_metrics_are_guarded(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "packhorse.toml").write_text('[instance]\nid = "x"\n')
+    plain = load_settings(tmp_path)
+    assert (plain.tls_cert, plain.tls_key, plain.metrics_auth) == ("", "", True)
+    (tmp_path / "packhorse.toml").write_text(
+        '[instance]\nid = "x"\n[server]\ntls_cert = "tls/a.crt"\ntls_key = "/abs/a.key"\n'
+    )
+    served = load_settings(tmp_path)
+    assert served.tls_cert == str(tmp_path / "tls" / "a.crt")
+    assert served.tls_key == "/abs/a.key"
+
+
+@pytest.mark.parametrize(
+    ("section", "message"),
+    [
+        ('tls_cert = "a.crt"', "tls_cert and tls_key go together"),
+        ('tls_key = "a.key"', "tls_cert and tls_key go together"),
+        ("metrics_auth = 1", "metrics_auth must be true or false"),
+    ],
+)
+def test_bad_server_settings_are_refused(tmp_path: Path, section: str, message: str) -> None:
+    (tmp_path / "packhorse.toml").write_text(f'[instance]\nid = "x"\n[server]\n{section}\n')
+    with pytest.raises(ConfigurationError) as caught:
+        load_settings(tmp_path)
+    assert message in caught.value.message

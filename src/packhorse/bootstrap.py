@@ -12,11 +12,13 @@ if TYPE_CHECKING:
 
     import sqlalchemy as sa
     from fastapi import FastAPI
+    from prometheus_client import CollectorRegistry
 
     from packhorse.engine.auth import AuthService
     from packhorse.engine.cache import ActionSchema, CachedRegistry
     from packhorse.engine.datastore import DatastoreService
     from packhorse.engine.events import EventService
+    from packhorse.engine.observer import Observer
     from packhorse.engine.preparation import Render
     from packhorse.engine.registration import RegistrationOutcome
     from packhorse.engine.runtime import Runtime
@@ -132,7 +134,7 @@ def create_app(settings: Settings, *, workers: int = 4) -> FastAPI:
 
     from fastapi import APIRouter, Depends
 
-    from packhorse.api import auth, security, stream, v1, webhooks
+    from packhorse.api import auth, metrics, security, stream, v1, webhooks
     from packhorse.api.app import create_app as build
     from packhorse.engine.heap import start_up_frozen
     from packhorse.engine.runtime import build_runtime
@@ -141,11 +143,13 @@ def create_app(settings: Settings, *, workers: int = 4) -> FastAPI:
     # Built before the app serves: routes reach the engine's services through app.state.
     runtime = build_runtime(settings, slots=workers)
     events = stream.broadcaster(settings, runtime)
+    metrics_registry, observer = observe(runtime)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         runtime.recover()
         sensors = sensor_container(settings, runtime)
+        sensors.observer = observer
         timers = timer_service(settings, runtime)
         # What start-up loaded (modules, the app, caches) lives as long as the process: frozen
         # out of the collector's sight while the engine runs, a full collection no longer
@@ -186,10 +190,12 @@ def create_app(settings: Settings, *, workers: int = 4) -> FastAPI:
         routers=[
             webhooks.router(lambda: runtime.events),
             auth.router(settings),
+            metrics.router(metrics_registry, guarded=settings.metrics_auth),
             guarded,
             stream.router,
         ],
     )
+    app.add_middleware(metrics.RequestMetrics, registry=metrics_registry)
     app.state.runtime = runtime
     app.state.stream = events
     app.state.settings = settings
@@ -197,6 +203,31 @@ def create_app(settings: Settings, *, workers: int = 4) -> FastAPI:
     app.state.auth_enabled = settings.auth_enabled
     security.install(app)
     return app
+
+
+def observe(runtime: Runtime) -> tuple[CollectorRegistry, Observer]:
+    """A metrics registry of this app's own, and the observer that feeds it, told by the
+    runtime's worker, workflow shell, execution service and rules engine."""
+    from prometheus_client import CollectorRegistry
+
+    from packhorse.api.metrics import DatabaseCollector, PrometheusObserver
+    from packhorse.engine.clock import parse_iso, utc_now
+
+    registry = CollectorRegistry()
+    observer = PrometheusObserver(registry)
+    registry.register(
+        DatabaseCollector(
+            runtime.store.status_counts, runtime.store.oldest_created, now=utc_now, parse=parse_iso
+        )
+    )
+    runtime.worker.observer = observer
+    runtime.workflows.observer = observer
+    runtime.executions.observer = observer
+    runtime.rules.observer = observer
+    if runtime.worker.scheduler is not None:
+        runtime.worker.scheduler.observer = observer
+    runtime.inquiries.observer = observer
+    return registry, observer
 
 
 def sensor_container(settings: Settings, runtime: Runtime) -> SensorContainer:

@@ -39,6 +39,14 @@ class Settings:
     """Packhorse version that initialised the instance."""
     listen: str = DEFAULT_LISTEN
     """``HOST:PORT`` that ``packhorse up`` serves on."""
+    tls_cert: str = ""
+    """PEM certificate (chain) ``packhorse up`` serves HTTPS with (absolute, or relative to
+    the instance folder in ``packhorse.toml``); empty serves plain HTTP."""
+    tls_key: str = ""
+    """PEM private key of ``tls_cert`` (both or neither)."""
+    metrics_auth: bool = True
+    """Whether ``GET /metrics`` asks for a token or an API key like the API (any role); off,
+    anyone who can reach the port reads the metrics (for loopback-only deployments)."""
     database_url: str = ""
     """SQLAlchemy URL; empty means the embedded SQLite file ``state.db``."""
     pack_paths: tuple[Path, ...] = ()
@@ -198,6 +206,7 @@ def settings_from_toml(home: Path, raw: Mapping[str, Any], file: Path) -> Settin
         instance_id=instance_id,
         created_by=_string(instance, "created_by", file, "instance"),
         listen=_string(server, "listen", file, "server") or DEFAULT_LISTEN,
+        **_server(server, file),
         database_url=_string(database, "url", file, "database"),
         pack_paths=tuple((home / p).resolve() for p in paths),
         system_user=_string(execution, "system_user", file, "execution") or "stanley",
@@ -227,7 +236,12 @@ def settings_to_toml(settings: Settings) -> str:
     ]
     sections: dict[str, dict[str, Any]] = {
         "instance": {"id": settings.instance_id, "created_by": settings.created_by},
-        "server": {"listen": settings.listen},
+        "server": {
+            "listen": settings.listen,
+            "tls_cert": settings.tls_cert,
+            "tls_key": settings.tls_key,
+            "metrics_auth": settings.metrics_auth,
+        },
         "database": {"url": settings.database_url},
         "packs": {
             "paths": pack_paths,
@@ -335,3 +349,16 @@ def _auth(table: Mapping[str, Any], file: Path) -> dict[str, Any]:
             f"{file}: [auth] token_ttl ({ttl}) is longer than token_max_ttl ({max_ttl})"
         )
     return {"auth_enabled": enabled, "auth_token_ttl": ttl, "auth_token_max_ttl": max_ttl}
+
+
+def _server(table: Mapping[str, Any], file: Path) -> dict[str, Any]:
+    cert = _string(table, "tls_cert", file, "server")
+    key = _string(table, "tls_key", file, "server")
+    # Relative paths are relative to the instance folder (the file's own folder).
+    cert, key = (str((file.parent / path).resolve()) if path else "" for path in (cert, key))
+    if bool(cert) != bool(key):
+        raise ConfigurationError(f"{file}: [server] tls_cert and tls_key go together")
+    metrics_auth = table.get("metrics_auth", True)
+    if not isinstance(metrics_auth, bool):
+        raise ConfigurationError(f"{file}: [server] metrics_auth must be true or false")
+    return {"tls_cert": cert, "tls_key": key, "metrics_auth": metrics_auth}

@@ -40,6 +40,20 @@ def test_ask_list_get_and_respond(instance_home: Path, cli: Cli) -> None:
     assert json.loads(cli("--home", instance_home, "inquiry", "list", "--json").out) == []
 
 
+def test_respond_checks_the_stored_role_of_the_user(instance_home: Path, cli: Cli) -> None:
+    asked = cli("--home", instance_home, "run", "core.ask", 'roles=["admin"]', "--json")
+    inquiry_id = json.loads(asked.out)["id"]
+    assert json.loads(asked.out)["result"]["roles"] == ["admin"]
+    answer = '{"continue": true}'
+    stranger = cli(
+        "--home", instance_home, "inquiry", "respond", inquiry_id, "-r", answer, "--user", "nobody"
+    )
+    assert stranger.code != 0 and "(role none) may not answer" in stranger.err
+    assert "allowed roles: admin" in stranger.err
+    admin = cli("--home", instance_home, "inquiry", "respond", inquiry_id, "-r", answer)
+    assert admin.code == 0, admin.err
+
+
 def test_pause_and_resume_are_for_workflows_only(instance_home: Path, cli: Cli) -> None:
     queued = cli("--home", instance_home, "run", "core.noop", "--async", "--json")
     execution_id = json.loads(queued.out)["id"]

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from packhorse.engine.observer import NoObserver
 from packhorse.engine.runtime import Runtime, build_runtime
 from packhorse.model.execution import Execution, Status
 from packhorse.settings import load_settings
@@ -133,6 +134,26 @@ def test_concurrency_cancel_cancels_over_the_threshold(
         )
     }
     assert [entry["status"] for entry in second["log"]] == ["requested", "canceled"]  # type: ignore[attr-defined]
+
+
+def test_a_cancel_by_policy_is_told_to_the_observer(home: Path, tmp_path: Path) -> None:
+    runtime = build_runtime(load_settings(home), slots=1)
+    ended: list[tuple[str, Status, float | None]] = []
+
+    class Recorder(NoObserver):
+        def execution_finished(
+            self, runner: str, status: Status, seconds: float | None, *, workflow_task: bool
+        ) -> None:
+            ended.append((runner, status, seconds))
+
+    assert runtime.worker.scheduler is not None
+    runtime.worker.scheduler.observer = Recorder()
+    parameters = {"release": str(tmp_path / "go")}
+    first = runtime.executions.request("policed.gate_cancel", parameters, user="admin")
+    second = runtime.executions.request("policed.gate_cancel", parameters, user="admin")
+    assert runtime.executions.get(second.id).status is Status.CANCELED
+    assert runtime.executions.get(first.id).status is Status.SCHEDULED
+    assert ended == [(second.runner_type, Status.CANCELED, None)]
 
 
 def test_concurrency_by_attribute_counts_per_host(home: Path, cli: Cli, tmp_path: Path) -> None:

@@ -66,7 +66,7 @@ def test_an_inquiry_pauses_the_chain_until_it_is_answered(runtime: Runtime) -> N
     asyncio.run(drive(runtime, status_is(runtime, chain.id, Status.PAUSED)))
     [inquiry] = runtime.inquiries.list()
     assert inquiry.parent == chain.id and inquiry.route == "approvals"
-    runtime.inquiries.respond(inquiry.id, {"continue": True}, user="admin")
+    runtime.inquiries.respond(inquiry.id, {"continue": True}, user="admin", role="operator")
     asyncio.run(drive(runtime, ended(runtime, chain.id)))
     done = runtime.executions.get(chain.id)
     assert done.status is Status.SUCCEEDED, done.result

@@ -272,6 +272,6 @@ def test_an_inquiry_that_starts_waiting_fires_the_inquiry_trigger(runtime: Runti
     [instance] = runtime.events.store.find(InstanceFilter(trigger="core.st2.generic.inquiry"))
     assert instance.payload == {"id": asked.id, "route": "ops"}
     # Answering it is a completion, not a second inquiry trigger.
-    runtime.inquiries.respond(asked.id, {"continue": True}, user="ops")
+    runtime.inquiries.respond(asked.id, {"continue": True}, user="ops", role="operator")
     runtime.execution_triggers.pass_once()
     assert len(runtime.events.store.find(InstanceFilter(trigger="core.st2.generic.inquiry"))) == 1

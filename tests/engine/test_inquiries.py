@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from packhorse.engine.inquiries import InvalidResponse, NotPermitted
+from packhorse.engine.inquiries import Inquiry, InvalidResponse, NotPermitted, permission_problem
 from packhorse.engine.runtime import Runtime, build_runtime
 from packhorse.errors import Conflict, NotFound
 from packhorse.model.execution import Status
@@ -48,14 +48,16 @@ def test_an_inquiry_waits_pending_with_its_question(instance_home: Path) -> None
 
 def test_a_valid_answer_completes_it_with_the_response(instance_home: Path) -> None:
     runtime, inquiry_id = _ask(instance_home)
-    answered = runtime.inquiries.respond(inquiry_id, {"continue": True}, user="admin")
+    answered = runtime.inquiries.respond(
+        inquiry_id, {"continue": True}, user="admin", role="operator"
+    )
     assert answered.status == "succeeded"
     done = runtime.executions.get(inquiry_id)
     assert done.status is Status.SUCCEEDED
     assert done.result["response"] == {"continue": True}
     assert runtime.inquiries.list() == []
     with pytest.raises(Conflict, match="not pending"):
-        runtime.inquiries.respond(inquiry_id, {"continue": True}, user="admin")
+        runtime.inquiries.respond(inquiry_id, {"continue": True}, user="admin", role="operator")
 
 
 @pytest.mark.parametrize(
@@ -71,15 +73,55 @@ def test_an_answer_that_breaks_the_schema_is_refused(
 ) -> None:
     runtime, inquiry_id = _ask(instance_home)
     with pytest.raises(InvalidResponse, match=message):
-        runtime.inquiries.respond(inquiry_id, answer, user="admin")
+        runtime.inquiries.respond(inquiry_id, answer, user="admin", role="operator")
     assert runtime.executions.get(inquiry_id).status is Status.PENDING
 
 
 def test_only_listed_users_may_answer(instance_home: Path) -> None:
     runtime, inquiry_id = _ask(instance_home, users=["alice"])
     with pytest.raises(NotPermitted, match="'bob' may not answer"):
-        runtime.inquiries.respond(inquiry_id, {"continue": True}, user="bob")
-    runtime.inquiries.respond(inquiry_id, {"continue": False}, user="alice")
+        runtime.inquiries.respond(inquiry_id, {"continue": True}, user="bob", role="operator")
+    runtime.inquiries.respond(inquiry_id, {"continue": False}, user="alice", role="operator")
+
+
+def test_only_holders_of_a_listed_role_may_answer(instance_home: Path) -> None:
+    runtime, inquiry_id = _ask(instance_home, roles=["operator"])
+    for role in ("viewer", None):
+        with pytest.raises(NotPermitted, match="may not answer") as refused:
+            runtime.inquiries.respond(inquiry_id, {"continue": True}, user="bob", role=role)
+        assert refused.value.hint == "allowed roles: operator"
+    runtime.inquiries.respond(inquiry_id, {"continue": True}, user="bob", role="operator")
+
+
+@pytest.mark.parametrize(
+    ("users", "roles", "user", "role", "allowed"),
+    [
+        ([], [], "anyone", None, True),
+        (["alice"], [], "alice", "viewer", True),
+        (["alice"], [], "bob", "admin", False),  # users name people: admin is not alice
+        ([], ["viewer"], "bob", "operator", True),  # an operator holds the viewer role
+        ([], ["operator"], "bob", "viewer", False),
+        ([], ["approvers"], "bob", "operator", False),  # a StackStorm RBAC role we lack
+        ([], ["approvers"], "root", "admin", True),  # admin holds every role
+        (["alice"], ["admin"], "alice", "operator", False),  # both checks must pass
+        (["alice"], ["admin"], "alice", "admin", True),
+    ],
+)
+def test_who_may_answer_users_and_roles_both_checked(
+    users: list[str], roles: list[str], user: str, role: str | None, allowed: bool
+) -> None:
+    inquiry = Inquiry(
+        id="i1",
+        status="pending",
+        schema={},
+        roles=roles,
+        users=users,
+        route="",
+        ttl=0,
+        parent=None,
+        created_at="2026-01-01T00:00:00.000000Z",
+    )
+    assert (permission_problem(inquiry, user=user, role=role) is None) is allowed
 
 
 def test_an_unanswered_inquiry_times_out_after_its_ttl(instance_home: Path) -> None:

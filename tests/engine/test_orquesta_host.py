@@ -114,7 +114,7 @@ def test_answering_an_inquiry_nested_in_a_subworkflow_resumes_every_level(
     [inner] = runtime.workflows.store.children(outer.id)
     assert inner.status is Status.PAUSED
     [inquiry] = runtime.inquiries.list()
-    runtime.inquiries.respond(inquiry.id, {"go": True}, user="admin")
+    runtime.inquiries.respond(inquiry.id, {"go": True}, user="admin", role="operator")
     asyncio.run(drive(runtime, lambda: runtime.executions.get(outer.id).completed))
     done = runtime.executions.get(outer.id)
     assert done.status is Status.SUCCEEDED, done.result

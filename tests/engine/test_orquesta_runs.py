@@ -113,7 +113,7 @@ def test_an_inquiry_pauses_the_workflow_until_answered(runtime: Runtime) -> None
     asyncio.run(drive(runtime, status_is(runtime, workflow.id, Status.PAUSED)))
     [inquiry] = runtime.inquiries.list()
     assert inquiry.parent == workflow.id
-    runtime.inquiries.respond(inquiry.id, {"continue": True}, user="admin")
+    runtime.inquiries.respond(inquiry.id, {"continue": True}, user="admin", role="operator")
     asyncio.run(drive(runtime, ended(runtime, workflow.id)))
     done = runtime.executions.get(workflow.id)
     assert done.status is Status.SUCCEEDED, done.result

@@ -25,6 +25,7 @@ from tests.conftest import CliResult
 from packhorse import bootstrap
 from packhorse.engine.datastore import DatastoreService
 from packhorse.engine.events import EventService
+from packhorse.engine.observer import NoObserver
 from packhorse.engine.pack_datastore import ServiceDatastoreChannel
 from packhorse.engine.sensor_plan import (
     SensorSettings,
@@ -315,11 +316,23 @@ def test_a_changed_sensor_is_restarted_and_a_disabled_one_stopped(world: World) 
     assert not alive(first_pid) and not alive(second_pid)
 
 
+class Recorder(NoObserver):
+    """Keeps the refs of restarted sensors."""
+
+    def __init__(self, restarted: list[str]) -> None:
+        self.restarted = restarted
+
+    def sensor_restarted(self, sensor: str) -> None:
+        self.restarted.append(sensor)
+
+
 def test_a_crashing_sensor_is_restarted_with_backoff_then_left_failed_visibly(
     world: World, cli: Callable[..., CliResult]
 ) -> None:
     crasher = "sensorpack.Crasher"
     container = world.container(crasher)
+    restarted: list[str] = []
+    container.observer = Recorder(restarted)
 
     def failed() -> bool:
         status = world.status(crasher)
@@ -335,6 +348,7 @@ def test_a_crashing_sensor_is_restarted_with_backoff_then_left_failed_visibly(
             status = world.status(crasher)
             assert status is not None
             assert (status.restarts, status.pid) == (2, None)
+            assert restarted == [crasher, crasher]  # the metrics' sensor restarts
             assert status.last_error is not None
             assert "setup method raised an exception: boom on start" in status.last_error
             assert "RuntimeError" in status.last_error  # the traceback

@@ -129,3 +129,17 @@ def test_recover_abandons_started_work_and_releases_unstarted(engine: sa.Engine)
     assert store.get("alive").status is Status.RUNNING  # type: ignore[union-attr]
     # the live worker's lease expires: now it is abandoned too
     assert [e.id for e in recover(store, now=at(51), host="thishost")] == ["alive"]
+
+
+def test_status_counts_and_the_oldest_of_some_statuses(engine: sa.Engine) -> None:
+    """What the metrics read at each scrape."""
+    store = SqlExecutionStore(engine)
+    assert store.status_counts() == {}
+    assert store.oldest_created([Status.SCHEDULED]) is None
+    for index in range(3):
+        queued(store, f"e{index}", created=index + 1)
+    assert store.transition("e0", Status.RUNNING, now=at(5), start_timestamp=at(5))
+    assert store.status_counts() == {Status.SCHEDULED: 2, Status.RUNNING: 1}
+    assert store.oldest_created([Status.REQUESTED, Status.SCHEDULED]) == at(2)
+    assert store.oldest_created([Status.RUNNING]) == at(1)
+    assert store.oldest_created([Status.FAILED]) is None

@@ -12,6 +12,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.responses import JSONResponse
 
 from packhorse import __version__
+from packhorse.api import errors, openapi
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
@@ -47,4 +48,6 @@ def create_app(
 
     for routes in routers:
         app.include_router(routes)
+    errors.install(app)
+    openapi.complete(app)
     return app

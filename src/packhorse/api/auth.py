@@ -16,6 +16,8 @@ from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
+from packhorse.api import openapi
+from packhorse.api.openapi import STRING
 from packhorse.api.security import Principal, Refused, auth_service, require
 from packhorse.engine.auth import AuthService, IssuedApiKey
 from packhorse.errors import Conflict, NotFound, Unauthenticated
@@ -103,7 +105,12 @@ def _find(auth: AuthService, key_or_id: str, principal: Principal) -> ApiKeyReco
 def router(settings: Settings) -> APIRouter:
     routes = APIRouter()
 
-    @routes.post("/auth/v1/tokens", status_code=201, tags=["auth"])
+    @routes.post(
+        "/auth/v1/tokens",
+        status_code=201,
+        tags=["auth"],
+        openapi_extra=openapi.body({"ttl": {"type": "integer"}}, optional=True),
+    )
     async def create_token(request: Request) -> dict[str, Any]:
         """Sign in with HTTP Basic (as ``st2 login``); body may hold ``{"ttl": seconds}``."""
         user, password = _basic_credentials(request)
@@ -130,7 +137,11 @@ def router(settings: Settings) -> APIRouter:
             "metadata": {},
         }
 
-    @routes.post("/auth/v1/tokens/validate", tags=["auth"])
+    @routes.post(
+        "/auth/v1/tokens/validate",
+        tags=["auth"],
+        openapi_extra=openapi.body({"token": STRING}, required=["token"]),
+    )
     async def validate_token(request: Request) -> dict[str, bool]:
         token = (await _json_body(request)).get("token")
         if not token or not isinstance(token, str):

@@ -26,11 +26,11 @@ from fastapi.responses import JSONResponse
 
 from packhorse.api.errors import fault
 from packhorse.errors import Unauthenticated
+from packhorse.model.auth import ROLES
 
 if TYPE_CHECKING:
     from packhorse.engine.auth import AuthService
 
-ROLES = ("viewer", "operator", "admin")
 TOKEN_HEADER, TOKEN_QUERY, TOKEN_COOKIE = "X-Auth-Token", "x-auth-token", "auth-token"
 API_KEY_HEADER, API_KEY_QUERY = "St2-Api-Key", "st2-api-key"
 

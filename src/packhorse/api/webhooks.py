@@ -21,6 +21,7 @@ from urllib.parse import parse_qs
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
+from packhorse.api import openapi
 from packhorse.api.errors import fault
 from packhorse.api.security import Refused, require
 from packhorse.engine.events import EventService, InvalidPayload, TriggerIndex
@@ -72,7 +73,12 @@ def router(events: Callable[[], EventService]) -> APIRouter:
             for url, refs in sorted(hooks(index).items())
         ]
 
-    @routes.post("/{hook:path}", status_code=202, response_model=None)
+    @routes.post(
+        "/{hook:path}",
+        status_code=202,
+        response_model=None,
+        openapi_extra=openapi.body({"trigger": {"type": "string"}, "payload": {"type": "object"}}),
+    )
     async def post_webhook(hook: str, request: Request) -> JSONResponse:
         """Fire the triggers of webhook ``hook`` (or, for ``st2``, the trigger named in the
         body). Answers 202 once the trigger instances are stored."""

@@ -63,18 +63,42 @@ def _home_flag(cli: CliContext) -> str:
     type=click.IntRange(min=1),
     help="Executions run at once (default: [execution] workers in packhorse.toml, else 4).",
 )
+@click.option(
+    "--tls-cert",
+    metavar="FILE",
+    help="Serve HTTPS with this PEM certificate (chain) (default: [server] tls_cert).",
+)
+@click.option(
+    "--tls-key", metavar="FILE", help="The PEM private key of --tls-cert ([server] tls_key)."
+)
 @pass_cli
-def up(cli: CliContext, listen: str | None, log_level: str, workers: int | None) -> None:
+def up(
+    cli: CliContext,
+    listen: str | None,
+    log_level: str,
+    workers: int | None,
+    tls_cert: str | None,
+    tls_key: str | None,
+) -> None:
     """Start Packhorse in this process: the HTTP API and the execution engine.
 
     On start it settles what a previous run left (work claimed but not started runs again;
     work that had started is marked abandoned). Stops cleanly on Ctrl-C or SIGTERM,
-    finishing the executions in flight.
+    finishing the executions in flight. With --tls-cert and --tls-key (or [server] tls_cert
+    and tls_key) it serves HTTPS only; both files are checked before it starts.
     """
+    from pathlib import Path
+
     from packhorse.engine.server import serve
 
+    overrides = {
+        name: str(Path(value).resolve())
+        for name, value in (("tls_cert", tls_cert), ("tls_key", tls_key))
+        if value
+    }
+    settings = cli.settings.with_overrides(**overrides) if overrides else cli.settings
     serve(
-        cli.settings,
+        settings,
         listen=listen or cli.settings.listen,
         log_level=log_level,
         workers=workers or cli.settings.workers,

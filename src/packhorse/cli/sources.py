@@ -264,9 +264,15 @@ class LocalInquiries:
     def __init__(self, runtime: Runtime) -> None:
         service = runtime.inquiries
         self.list, self.get, self._respond = service.list, service.get, service.respond
+        self._settings = runtime.settings
 
     def respond(self, inquiry_id: str, response: Any, *, user: str | None) -> Inquiry:
-        return self._respond(inquiry_id, response, user=user or "admin")
+        from packhorse.bootstrap import user_store
+
+        # The inquiry's roles are checked against the role the instance stores for the user.
+        name = user or "admin"
+        role = user_store(self._settings).get_role(name)
+        return self._respond(inquiry_id, response, user=name, role=role)
 
 
 class LocalEvents:

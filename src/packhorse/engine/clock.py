@@ -20,3 +20,8 @@ ISO = "%Y-%m-%dT%H:%M:%S.%fZ"
 def iso(moment: dt.datetime) -> str:
     """``moment`` as StackStorm writes timestamps: UTC, microseconds, ``Z``."""
     return moment.astimezone(dt.UTC).strftime(ISO)
+
+
+def parse_iso(timestamp: str) -> dt.datetime:
+    """The moment a timestamp written by :func:`iso` stands for (UTC)."""
+    return dt.datetime.strptime(timestamp, ISO).replace(tzinfo=dt.UTC)

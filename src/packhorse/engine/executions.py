@@ -14,8 +14,9 @@ from typing import Any
 
 from packhorse.crypto.cipher import is_encrypted_token
 from packhorse.engine.cache import ActionSchema
-from packhorse.engine.clock import iso_now
+from packhorse.engine.clock import iso_now, parse_iso, utc_now
 from packhorse.engine.ids import new_id
+from packhorse.engine.observer import NO_OBSERVER, Observer
 from packhorse.engine.scheduling import Scheduler
 from packhorse.errors import Conflict, NotFound, PackhorseError
 from packhorse.model.content import Kind, Resource
@@ -53,6 +54,8 @@ class ExecutionService:
         self._validate = validate
         self._clock = clock
         self.on_created = on_created
+        self.observer: Observer = NO_OBSERVER
+        """Told when a cancel ends an execution at once."""
         self._scheduler = scheduler
         self._schema_for = schema_for or (lambda action: schema_for_action(action.body))
         self.workflow_request: Callable[[str, str], None] | None = None
@@ -160,14 +163,28 @@ class ExecutionService:
             now=now,
             expected=(Status.REQUESTED, Status.SCHEDULED, Status.DELAYED),
         ):
+            self._canceled(execution, started=False)
             return self.get(execution_id)
         if self._is_workflow(execution):
             self._workflow_request(execution_id, "cancel")
-        elif not self._store.transition(
+        elif self._store.transition(
             execution_id, Status.CANCELED, now=now, expected=(Status.PAUSED, Status.PENDING)
         ):
+            self._canceled(execution, started=True)
+        else:
             self._store.transition(execution_id, Status.CANCELING, now=now)
         return self.get(execution_id)
+
+    def _canceled(self, execution: Execution, *, started: bool) -> None:
+        seconds = None
+        if started and execution.start_timestamp:
+            seconds = (utc_now() - parse_iso(execution.start_timestamp)).total_seconds()
+        self.observer.execution_finished(
+            execution.runner_type,
+            Status.CANCELED,
+            seconds,
+            workflow_task=execution.parent_id is not None,
+        )
 
     def pause(self, execution_id: str) -> Execution:
         """Pause a running workflow: ``pausing`` until its running tasks end, then ``paused``."""

@@ -14,8 +14,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from packhorse.engine.clock import ISO, iso, utc_now
+from packhorse.engine.clock import ISO, iso, parse_iso, utc_now
+from packhorse.engine.observer import NO_OBSERVER, Observer
 from packhorse.errors import Conflict, NotFound, PackhorseError
+from packhorse.model.auth import role_covers
 from packhorse.model.execution import Execution, Status
 from packhorse.params.documents import response_problems
 from packhorse.storage.executions import ExecutionFilter, SqlExecutionStore
@@ -78,6 +80,24 @@ def _inquiry(execution: Execution) -> Inquiry:
     )
 
 
+def permission_problem(inquiry: Inquiry, *, user: str, role: str | None) -> NotPermitted | None:
+    """Why ``user`` (of ``role``) may not answer ``inquiry``, or None when they may. As in
+    StackStorm both checks must pass: the ``users`` list, when given, names the user; the
+    ``roles`` list, when given, has a role the user holds (``admin`` holds every role, and
+    ``operator`` the ``viewer`` one: :func:`~packhorse.model.auth.role_covers`)."""
+    if inquiry.users and user not in inquiry.users:
+        return NotPermitted(
+            f"user {user!r} may not answer inquiry {inquiry.id}",
+            hint=f"allowed users: {', '.join(inquiry.users)}",
+        )
+    if inquiry.roles and not any(role_covers(role, wanted) for wanted in inquiry.roles):
+        return NotPermitted(
+            f"user {user!r} (role {role or 'none'}) may not answer inquiry {inquiry.id}",
+            hint=f"allowed roles: {', '.join(inquiry.roles)}",
+        )
+    return None
+
+
 class InquiryService:
     def __init__(
         self,
@@ -89,6 +109,8 @@ class InquiryService:
         self._store = store
         self._clock = clock
         self._on_answer = on_answer
+        self.observer: Observer = NO_OBSERVER
+        """Told when an inquiry's execution ends (answered or timed out)."""
 
     def list(self, *, limit: int = 100) -> list[Inquiry]:
         """Inquiries waiting for an answer, newest first."""
@@ -104,7 +126,9 @@ class InquiryService:
     def get(self, inquiry_id: str) -> Inquiry:
         return _inquiry(self._execution(inquiry_id))
 
-    def respond(self, inquiry_id: str, response: Any, *, user: str) -> Inquiry:
+    def respond(self, inquiry_id: str, response: Any, *, user: str, role: str | None) -> Inquiry:
+        """Answer as ``user`` of ``role`` (None: a user without one). Raises
+        :class:`NotPermitted` unless both :func:`permission_problem` checks pass."""
         execution = self._execution(inquiry_id)
         inquiry = _inquiry(execution)
         if execution.status is not Status.PENDING:
@@ -112,11 +136,8 @@ class InquiryService:
                 f"inquiry {inquiry_id} is {execution.status.value}, not pending: "
                 "it has been answered or has expired"
             )
-        if inquiry.users and user not in inquiry.users:
-            raise NotPermitted(
-                f"user {user!r} may not answer inquiry {inquiry_id}",
-                hint=f"allowed users: {', '.join(inquiry.users)}",
-            )
+        if refusal := permission_problem(inquiry, user=user, role=role):
+            raise refusal
         problems = response_problems(inquiry.schema, response)
         if problems:
             raise InvalidResponse(
@@ -139,6 +160,7 @@ class InquiryService:
             events=events,
         ):
             raise Conflict(f"inquiry {inquiry_id} was answered or expired meanwhile")
+        self._ended(execution, Status.SUCCEEDED)
         self._on_answer()
         return self.get(inquiry_id)
 
@@ -166,4 +188,12 @@ class InquiryService:
                     inquiry.id, Status.TIMEOUT, now=stamp, expected=(Status.PENDING,)
                 ):
                     expired += 1
+                    self._ended(self._execution(inquiry.id), Status.TIMEOUT)
         return expired
+
+    def _ended(self, execution: Execution, status: Status) -> None:
+        started = execution.start_timestamp
+        seconds = (self._clock() - parse_iso(started)).total_seconds() if started else None
+        self.observer.execution_finished(
+            RUNNER, status, seconds, workflow_task=execution.parent_id is not None
+        )

@@ -26,6 +26,7 @@ from packhorse.engine.clock import ISO, iso_now
 from packhorse.engine.events import EventService, TriggerIndex
 from packhorse.engine.executions import ExecutionService
 from packhorse.engine.ids import new_id
+from packhorse.engine.observer import NO_OBSERVER, Observer
 from packhorse.engine.waiting import nap, set_from_any_thread
 from packhorse.errors import Conflict, PackhorseError
 from packhorse.expr.datastore import Decrypt, Lookup
@@ -55,8 +56,10 @@ class RuleEngine:
         ttl: float = 1.0,
         batch: int = 100,
         poll_seconds: float = 0.5,
+        observer: Observer = NO_OBSERVER,
     ) -> None:
         self.events = events
+        self.observer = observer
         self._store = events.store
         self._executions = executions
         self._registry = registry
@@ -173,6 +176,8 @@ class RuleEngine:
         todo = [rule for rule in result.matched if rule.ref not in done]
         processed = self._store.status_writer(instance.id, TriggerInstanceStatus.PROCESSED)
         written = []
+        for rule in todo:
+            self.observer.rule_matched(rule.ref)
         for position, rule in enumerate(todo):
             last = position == len(todo) - 1
             enforcement = self.enforce(rule, instance, along=processed if last else None)
@@ -237,7 +242,11 @@ class RuleEngine:
                 enforced_at=enforcement.enforced_at,
             )
             log.warning("rule %s on trigger instance %s: %s", rule.ref, instance.id, error.message)
-            return failed if self._store.record_enforcement(failed, along=along) else None
+            if not self._store.record_enforcement(failed, along=along):
+                return None
+            self.observer.rule_enforced(rule.ref, failed=True)
+            return failed
+        self.observer.rule_enforced(rule.ref, failed=False)
         return enforcement
 
 

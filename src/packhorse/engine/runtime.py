@@ -120,14 +120,14 @@ class Runtime:
                 await asyncio.gather(*loops, return_exceptions=True)
 
 
-def public_api_url(listen: str) -> str:
+def public_api_url(listen: str, *, tls: bool = False) -> str:
     """The API URL workflows see as ``ctx().st2.api_url``: StackStorm's form
-    (``http://<host>:<port>/v1``) for the address the instance serves on; a wildcard host
-    becomes the loopback address."""
+    (``http://<host>:<port>/v1``, ``https`` with ``tls``) for the address the instance serves
+    on; a wildcard host becomes the loopback address."""
     host, _, port = listen.rpartition(":")
     if host in ("", "0.0.0.0", "::", "[::]"):  # noqa: S104 - a listen address, not a bind
         host = "127.0.0.1"
-    return f"http://{host}:{port}/v1"
+    return f"{'https' if tls else 'http'}://{host}:{port}/v1"
 
 
 def workflow_drivers(
@@ -241,7 +241,7 @@ def build_runtime(settings: Settings, *, slots: int = 4, warm_python: bool = Tru
         lambda ref: registry.get_resource(Kind.ACTION, ref),
         holds_back=scheduler.holds_back,
         protect=executions.protect,
-        api_url=public_api_url(settings.listen),
+        api_url=public_api_url(settings.listen, tls=bool(settings.tls_cert)),
     )
     worker = Worker(
         store,

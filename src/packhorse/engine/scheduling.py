@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 
+from packhorse.engine.observer import NO_OBSERVER, Observer
 from packhorse.engine.policies import (
     ACTIVE,
     NO_POLICIES,
@@ -67,6 +68,8 @@ class Scheduler:
     def __init__(self, store: SqlExecutionStore, book: PolicyBook) -> None:
         self._store = store
         self.book = book
+        self.observer: Observer = NO_OBSERVER
+        """Told of the executions a concurrency policy cancels."""
 
     def holds_back(self, action_ref: str) -> bool:
         """True when requests of this action must wait for a scheduler pass."""
@@ -74,12 +77,22 @@ class Scheduler:
 
     def schedule_action(self, action_ref: str, *, now: str) -> list[tuple[str, Status]]:
         policy = self.book.for_action(action_ref).concurrency
-        return self._store.schedule(
+        moves = self._store.schedule(
             action_ref,
             lambda waiting, active: plan_schedule(policy, waiting, active),
             holding=ACTIVE,
             now=now,
         )
+        canceled = [execution_id for execution_id, status in moves if status is Status.CANCELED]
+        if canceled:
+            for execution in self._store.get_many(canceled).values():
+                self.observer.execution_finished(
+                    execution.runner_type,
+                    Status.CANCELED,
+                    None,  # it never started
+                    workflow_task=execution.parent_id is not None,
+                )
+        return moves
 
     def run_pass(self, *, now: str) -> list[tuple[str, Status]]:
         """Schedule what waits, action by action. A failing action is logged and skipped."""

@@ -33,6 +33,7 @@ from typing import Any
 
 from packhorse.engine.clock import iso_now
 from packhorse.engine.events import EventService, InvalidPayload, TriggerIndex
+from packhorse.engine.observer import NO_OBSERVER, Observer
 from packhorse.engine.sensor_plan import (
     TRANSITIONS,
     SensorSettings,
@@ -102,8 +103,10 @@ class SensorContainer:
         only: Collection[str] | None = None,
         clock: Callable[[], float] = time.monotonic,
         now: Callable[[], str] = iso_now,
+        observer: Observer = NO_OBSERVER,
     ) -> None:
         self._events = events
+        self.observer = observer
         self._registry = registry
         self._store = store
         self._config_for = config_for
@@ -437,6 +440,7 @@ class _Supervisor:
                     await asyncio.wait_for(self._stopping.wait(), step.delay)
                 if not self._stopping.is_set():
                     self._restarts += 1
+                    self._container.observer.sensor_restarted(self.spec.ref)
         finally:
             if self.state in (SensorState.STARTING, SensorState.RUNNING, SensorState.BACKOFF):
                 self._set(SensorState.STOPPED)

@@ -24,11 +24,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from packhorse.engine.clock import iso, utc_now
+from packhorse.engine.observer import NO_OBSERVER, Observer
 from packhorse.engine.scheduling import RetryFor, Scheduler
 from packhorse.engine.waiting import first_of, set_from_any_thread
 from packhorse.engine.workflows import WorkflowShell
 from packhorse.errors import PackhorseError
-from packhorse.model.execution import Execution, Status
+from packhorse.model.execution import COMPLETED, Execution, Status
 from packhorse.model.runner_types import RUNNER_TYPES
 from packhorse.runners.base import RunEvents, Runner, RunnerResult, RunRequest, RunStatus
 from packhorse.storage.executions import SqlExecutionStore
@@ -113,8 +114,10 @@ class Worker:
         redact: Callable[[object], object] = lambda value: value,
         scheduler: Scheduler | None = None,
         workflows: WorkflowShell | None = None,
+        observer: Observer = NO_OBSERVER,
     ) -> None:
         self.store = store
+        self.observer = observer
         self.workflows = workflows
         self._runner_for = runner_for
         self._prepare = prepare
@@ -125,6 +128,8 @@ class Worker:
         self.redact = redact
         self.scheduler = scheduler
         self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._began: dict[str, float] = {}
+        """When this worker began each execution it runs (monotonic), for its latency."""
         self._cancel_checked_at = 0.0
         self._scheduled_at = 0.0
         self._wake = asyncio.Event()
@@ -235,6 +240,7 @@ class Worker:
 
     async def execute(self, execution: Execution) -> None:
         events = _Events(self, execution)
+        self._began[execution.id] = time.monotonic()
         try:
             request = await self._prepare(execution)
             if self.workflows is not None and self.workflows.drives(execution.runner_type):
@@ -245,6 +251,7 @@ class Worker:
                     request.entry_point,
                     request.runner_parameters,
                 )
+                self._began.pop(execution.id, None)  # the workflow shell reports its end
                 return
             runner = self._runner_for(execution.runner_type)
             if getattr(runner, "settles_at_once", False) and self._settle(
@@ -288,7 +295,7 @@ class Worker:
             result=self.redact(outcome.result),
         ):
             return False
-        self._finished(execution)
+        self._finished(execution, Status.SUCCEEDED)
         return True
 
     def _fail_unstarted(self, execution: Execution, events: _Events, message: str) -> None:
@@ -341,9 +348,19 @@ class Worker:
             **values,
         )
         if recorded:
-            self._finished(execution)
+            self._finished(execution, status)
+        else:
+            self._began.pop(execution.id, None)
 
-    def _finished(self, execution: Execution) -> None:
+    def _finished(self, execution: Execution, status: Status) -> None:
+        began = self._began.pop(execution.id, None)
+        if status in COMPLETED:
+            self.observer.execution_finished(
+                execution.runner_type,
+                status,
+                None if began is None else time.monotonic() - began,
+                workflow_task=execution.parent_id is not None,
+            )
         if execution.parent_id is not None and self.workflows is not None:
             self.workflows.wake()  # its parent workflow has an event to apply
         if self._on_finished is not None:

@@ -23,8 +23,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from packhorse.engine.clock import iso, utc_now
+from packhorse.engine.clock import iso, parse_iso, utc_now
 from packhorse.engine.ids import new_id
+from packhorse.engine.observer import NO_OBSERVER, Observer
 from packhorse.engine.waiting import nap
 from packhorse.engine.workflow_steps import (
     rerun_tasks,
@@ -98,6 +99,8 @@ class WorkflowShell:
         self._holds_back = holds_back
         self._protect = protect
         self.on_children = on_children
+        self.observer: Observer = NO_OBSERVER
+        """Told when a workflow execution ends."""
         self.api_url = api_url
         """The instance's public API URL, for ``ctx().st2.api_url``."""
         self._sessions: dict[str, tuple[int, WorkflowSession, Execution]] = {}
@@ -190,12 +193,13 @@ class WorkflowShell:
         now = iso(self._clock())
         self._executions.transition(execution.id, Status.RUNNING, now=now, start_timestamp=now)
         entries = [dict(e) for e in errors] if errors else [{"type": "error", "message": message}]
-        self._executions.transition(
+        if self._executions.transition(
             execution.id,
             Status.FAILED,
             now=now,
             result={"output": None, "errors": entries},
-        )
+        ):
+            self._report_end(execution, Status.FAILED, self._clock())
 
     # -- the inbox ----------------------------------------------------------------------------
 
@@ -416,12 +420,22 @@ class WorkflowShell:
             return
         if finish is not None:
             self._sessions.pop(workflow.id, None)
+            self._report_end(workflow, Status(finish.status), now_moment)
         else:
             own = [move.status for move in moves if move.execution_id == workflow.id]
             row = replace(workflow, status=own[-1]) if own else workflow
             self._sessions[workflow.id] = (version + 1, session, row)
         if children:
             self.on_children()
+
+    def _report_end(self, workflow: Execution, status: Status, now: dt.datetime) -> None:
+        if status not in COMPLETED:
+            return
+        started = workflow.start_timestamp
+        seconds = (now - parse_iso(started)).total_seconds() if started else 0.0
+        self.observer.execution_finished(
+            workflow.runner_type, status, seconds, workflow_task=workflow.parent_id is not None
+        )
 
     def _own_moves(
         self, workflow: Execution, session: WorkflowSession, finish: Finish | None, now: str

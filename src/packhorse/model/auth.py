@@ -31,3 +31,18 @@ class ApiKeyRecord:
     enabled: bool = True
     metadata: Mapping[str, Any] = field(default_factory=dict)
     """Free data the client attached (StackStorm's ``metadata``)."""
+
+
+ROLES = ("viewer", "operator", "admin")
+"""Users' roles, least to most: each may do what the roles before it may."""
+
+
+def role_covers(role: str | None, wanted: str) -> bool:
+    """Whether a user of ``role`` holds the powers of ``wanted``: its own role and those
+    below it; ``admin`` holds every role, even one this build does not know (a StackStorm
+    RBAC role named in an inquiry)."""
+    if role == "admin":
+        return True
+    if role not in ROLES or wanted not in ROLES:
+        return False
+    return ROLES.index(role) >= ROLES.index(wanted)

@@ -523,6 +523,22 @@ class SqlExecutionStore:
         with transaction(self._engine) as connection:
             return int(connection.execute(select).scalar_one())
 
+    def status_counts(self) -> dict[Status, int]:
+        """How many executions have each status now (statuses with none are left out): one
+        ``GROUP BY`` over the status index, read by the metrics at each scrape."""
+        select = sa.select(_table.c.status, sa.func.count()).group_by(_table.c.status)
+        with transaction(self._engine) as connection:
+            return {Status(status): int(count) for status, count in connection.execute(select)}
+
+    def oldest_created(self, statuses: Iterable[Status]) -> str | None:
+        """The creation time of the oldest execution with one of ``statuses`` (None: none)."""
+        select = sa.select(sa.func.min(_table.c.created_at)).where(
+            _table.c.status.in_([s.value for s in statuses])
+        )
+        with transaction(self._engine) as connection:
+            oldest = connection.execute(select).scalar_one()
+        return None if oldest is None else str(oldest)
+
     def expired_leases(self, *, now: str) -> list[Execution]:
         """Claimed executions whose worker stopped heartbeating (it died)."""
         select = sa.select(_table).where(

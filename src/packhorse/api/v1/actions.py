@@ -46,7 +46,7 @@ def _not_found(ref_or_id: str) -> JSONResponse:
     return fault(404, f'Resource with a reference or id "{ref_or_id}" not found')
 
 
-@route(router, "GET", "/actions/views/overview")
+@route(router, "GET", "/actions/views/overview", summary="Actions (overview view)")
 @route(router, "GET", "/actions")
 def list_actions(
     request: Request,
@@ -86,7 +86,7 @@ def get_action_parameters(request: Request, *, ref_or_id: str, principal: Viewer
     return JSONResponse({"parameters": plain(schema)})
 
 
-@route(router, "GET", "/actions/views/overview/{ref_or_id}")
+@route(router, "GET", "/actions/views/overview/{ref_or_id}", summary="One action (overview view)")
 @route(router, "GET", "/actions/{ref_or_id}")
 def get_action(request: Request, *, ref_or_id: str, principal: Viewer) -> JSONResponse:
     """One action by ref or id."""

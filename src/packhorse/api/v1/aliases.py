@@ -16,6 +16,7 @@ from starlette.concurrency import run_in_threadpool
 
 from packhorse import bootstrap
 from packhorse.aliases.matching import AliasMatch, AliasRefused, CommandNotMatched, help_strings
+from packhorse.api import openapi
 from packhorse.api.deps import runtime, settings
 from packhorse.api.errors import fault
 from packhorse.api.v1.listing import (
@@ -64,6 +65,14 @@ _MATCH_AND_EXECUTE = {
     "notification_route": ("string", False),
 }
 _TYPES = {"string": str, "object": dict}
+
+
+def _described(fields: dict[str, tuple[str, bool]]) -> dict[str, Any]:
+    """The OpenAPI description of a body checked by :func:`_body`."""
+    return openapi.body(
+        {name: {"type": type_name} for name, (type_name, _) in fields.items()},
+        required=[name for name, (_, required) in fields.items() if required],
+    )
 
 
 def _service(request: Request) -> AliasService:
@@ -122,7 +131,7 @@ def list_aliases(
     return listed(documents, len(aliases))
 
 
-@route(router, "POST", "/actionalias/match")
+@route(router, "POST", "/actionalias/match", openapi_extra=_described(_MATCH))
 async def match_alias(request: Request, *, principal: Viewer) -> JSONResponse:
     """``{"command": TEXT}`` -> ``{actionalias, display, representation}`` of the one alias
     format that matches; 400 when none or several do."""
@@ -176,7 +185,7 @@ def get_alias(request: Request, *, ref_or_id: str, principal: Viewer) -> JSONRes
     return JSONResponse(alias_document(alias))
 
 
-@route(router, "POST", "/aliasexecution", status_code=201)
+@route(router, "POST", "/aliasexecution", status_code=201, openapi_extra=_described(_EXECUTE))
 async def execute_alias(request: Request, *, principal: Operator) -> JSONResponse:
     """``{name, format, command, source_channel, user?, source_context?,
     notification_route?}`` -> 201 ``{execution, actionalias, message?, extra?}``: runs the
@@ -205,7 +214,13 @@ async def execute_alias(request: Request, *, principal: Operator) -> JSONRespons
     return JSONResponse(_run_document(request, runs[0]), status_code=201)
 
 
-@route(router, "POST", "/aliasexecution/match_and_execute", status_code=201)
+@route(
+    router,
+    "POST",
+    "/aliasexecution/match_and_execute",
+    status_code=201,
+    openapi_extra=_described(_MATCH_AND_EXECUTE),
+)
 async def match_and_execute(request: Request, *, principal: Operator) -> JSONResponse:
     """``{command, source_channel, user?, notification_route?}`` -> 201 ``{"results": [...]}``,
     one entry per execution (several for a ``match_multiple`` format)."""

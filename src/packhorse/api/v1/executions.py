@@ -15,8 +15,10 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from packhorse import bootstrap
+from packhorse.api import openapi
 from packhorse.api.deps import runtime, settings
 from packhorse.api.errors import fault
+from packhorse.api.openapi import OBJECT, STRING, STRINGS
 from packhorse.api.security import Principal
 from packhorse.api.v1.listing import (
     BadRequest,
@@ -143,7 +145,16 @@ def list_executions(
     return listed(documents, rt.executions.count(query))
 
 
-@route(router, "POST", "/executions", status_code=201)
+@route(
+    router,
+    "POST",
+    "/executions",
+    status_code=201,
+    openapi_extra=openapi.body(
+        {"action": STRING, "parameters": OBJECT, "user": STRING, "context": OBJECT},
+        required=["action"],
+    ),
+)
 async def create_execution(request: Request, *, principal: Operator) -> JSONResponse:
     """Run an action: ``{"action": REF, "parameters": {...}, "user"?, "context"?}`` -> 201
     with the execution (``scheduled``, or ``delayed`` under a concurrency policy)."""
@@ -255,7 +266,12 @@ _STATUS_CHANGES: dict[str, str] = {
 }
 
 
-@route(router, "PUT", "/executions/{execution_id}")
+@route(
+    router,
+    "PUT",
+    "/executions/{execution_id}",
+    openapi_extra=openapi.body({"status": STRING}, required=["status"]),
+)
 async def update_execution(
     request: Request, *, execution_id: str, principal: Operator
 ) -> JSONResponse:
@@ -288,7 +304,15 @@ async def update_execution(
     return JSONResponse(_document(request, rt, changed))
 
 
-@route(router, "POST", "/executions/{execution_id}/re_run", status_code=201)
+@route(
+    router,
+    "POST",
+    "/executions/{execution_id}/re_run",
+    status_code=201,
+    openapi_extra=openapi.body(
+        {"parameters": OBJECT, "tasks": STRINGS, "reset": STRINGS, "user": STRING}
+    ),
+)
 async def re_run_execution(
     request: Request, *, execution_id: str, principal: Operator
 ) -> JSONResponse:

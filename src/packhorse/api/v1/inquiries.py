@@ -13,7 +13,9 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
+from packhorse.api import openapi
 from packhorse.api.errors import fault
+from packhorse.api.openapi import OBJECT, STRING
 from packhorse.api.v1.listing import MAX_PAGE, Operator, RuntimeDep, Viewer, json_object, page
 from packhorse.engine.inquiries import Inquiry, InvalidResponse, NotPermitted
 from packhorse.errors import Conflict, NotFound
@@ -54,7 +56,11 @@ def router() -> APIRouter:
         except NotFound:
             return fault(404, f'Inquiry with id "{inquiry_id}" not found')
 
-    @routes.put("/{inquiry_id}", response_model=None)
+    @routes.put(
+        "/{inquiry_id}",
+        response_model=None,
+        openapi_extra=openapi.body({"id": STRING, "response": OBJECT}, required=["response"]),
+    )
     async def respond(
         *,
         inquiry_id: str,
@@ -72,7 +78,7 @@ def router() -> APIRouter:
         if not isinstance(answer, dict):
             return fault(400, "'response' is required and must be a JSON object")
         try:
-            rt.inquiries.respond(inquiry_id, answer, user=principal.user)
+            rt.inquiries.respond(inquiry_id, answer, user=principal.user, role=principal.role)
         except NotFound:
             return fault(404, f'Inquiry with id "{inquiry_id}" not found')
         except NotPermitted as error:

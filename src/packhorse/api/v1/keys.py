@@ -18,7 +18,9 @@ from typing import Any
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 
+from packhorse.api import openapi
 from packhorse.api.errors import fault
+from packhorse.api.openapi import BOOLEAN, STRING
 from packhorse.api.security import Principal
 from packhorse.api.v1.listing import RuntimeDep, Viewer, error_fault, json_object, page
 from packhorse.engine.datastore import key_record
@@ -147,7 +149,23 @@ def router() -> APIRouter:
             return error_fault(error)
         return api_record(pair)
 
-    @routes.put("/{name}", response_model=None)
+    @routes.put(
+        "/{name}",
+        response_model=None,
+        openapi_extra=openapi.body(
+            {
+                "name": STRING,
+                "value": STRING,
+                "secret": BOOLEAN,
+                "ttl": {"type": "integer"},
+                "expire_timestamp": STRING,
+                "scope": STRING,
+                "user": STRING,
+                "description": STRING,
+            },
+            required=["value"],
+        ),
+    )
     async def put_key(
         *,
         name: str,

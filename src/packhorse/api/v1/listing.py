@@ -9,7 +9,7 @@ import json
 from collections.abc import Callable, Sequence
 from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from packhorse.api.deps import runtime, settings
@@ -22,12 +22,16 @@ from packhorse.settings import Settings
 
 MAX_LIMIT = MAX_PAGE = 1000
 """The largest page a list returns (``limit=-1`` asks for this many)."""
+MAX_OFFSET = 2**63 - 1
+"""The largest offset the databases take (SQLite's and PostgreSQL's largest integer)."""
 
 Viewer = Annotated[Principal, Depends(require("viewer"))]
 """The caller of a read route."""
 Operator = Annotated[Principal, Depends(require("operator"))]
 """The caller of a route that runs, cancels, pauses or resumes."""
 Admin = Annotated[Principal, Depends(require("admin"))]
+Offset = Annotated[int, Query(le=MAX_OFFSET, description="Skip this many (paging).")]
+"""The ``offset`` of a list read page by page from the database."""
 RuntimeDep = Annotated[Runtime, Depends(runtime)]
 SettingsDep = Annotated[Settings, Depends(settings)]
 
@@ -72,6 +76,8 @@ def paging(limit: str | None, offset: str | None, default: int = 50) -> tuple[in
         raise BadRequest(f"Limit, {size}, must be a positive number or -1.")
     if skip < 0:
         raise BadRequest(f"Offset, {skip}, must be zero or a positive number.")
+    if skip > MAX_OFFSET:
+        raise BadRequest(f"Offset, {skip}, is larger than the largest offset, {MAX_OFFSET}.")
     return size, skip
 
 

@@ -15,9 +15,12 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
 from packhorse import bootstrap
+from packhorse.api import openapi
 from packhorse.api.errors import fault
+from packhorse.api.openapi import BOOLEAN
 from packhorse.api.v1.listing import (
     Admin,
+    Offset,
     RuntimeDep,
     SettingsDep,
     Viewer,
@@ -140,7 +143,11 @@ def router() -> APIRouter:
             return fault(404, f'Resource with a reference or id "{ref_or_id}" not found')
         return rule_record(rule)
 
-    @routes.put("/rules/{ref_or_id}", response_model=None)
+    @routes.put(
+        "/rules/{ref_or_id}",
+        response_model=None,
+        openapi_extra=openapi.body({"enabled": BOOLEAN}, required=["enabled"]),
+    )
     async def update_rule(
         *,
         ref_or_id: str,
@@ -177,7 +184,7 @@ def router() -> APIRouter:
         execution: str | None = None,
         trigger_instance: str | None = None,
         limit: int | None = None,
-        offset: int = 0,
+        offset: Offset = 0,
         _principal: Viewer,
         config: SettingsDep,
         rt: RuntimeDep,

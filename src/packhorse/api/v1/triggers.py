@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse
 
 from packhorse.api.errors import fault
 from packhorse.api.v1.listing import (
+    Offset,
     Operator,
     RuntimeDep,
     Viewer,
@@ -164,7 +165,7 @@ def router() -> APIRouter:
         timestamp_gt: str | None = Query(None, description="Only those after this time."),
         timestamp_lt: str | None = Query(None, description="Only those before this time."),
         limit: int | None = None,
-        offset: int = 0,
+        offset: Offset = 0,
         _principal: Viewer,
         rt: RuntimeDep,
     ) -> list[dict[str, Any]]:
