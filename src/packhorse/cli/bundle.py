@@ -1,0 +1,257 @@
+"""``packhorse bundle ...``: move everything a site built between instances (the export half,
+and ``inspect`` to check a bundle file). The format: ``docs/bundle-format.md``."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from packhorse.cli.main import CliContext
+from packhorse.cli.output import echo_json, steps
+
+if TYPE_CHECKING:
+    from packhorse.migrate.bundle_format import Manifest
+
+pass_cli = click.make_pass_decorator(CliContext)
+
+PASSPHRASE_ENV = "PACKHORSE_BUNDLE_PASSPHRASE"  # noqa: S105 - the variable's name
+
+
+@click.group()
+def bundle() -> None:
+    """Export an instance into one bundle file, and inspect bundles.
+
+    A bundle holds the packs (never their virtualenvs), their configs, the datastore
+    (secret values sealed under a passphrase), rule states, users, API key hashes and the
+    recent trigger instances, with a manifest of checksums.
+    """
+
+
+def _passphrase(cli: CliContext, passphrase_file: Path | None, *, confirm: bool) -> str | None:
+    """From --passphrase-file, else $PACKHORSE_BUNDLE_PASSPHRASE, else a hidden prompt on a
+    terminal (asked twice when ``confirm``); None when there is no way to get one."""
+    from packhorse.crypto.transport import MIN_PASSPHRASE_LENGTH
+    from packhorse.errors import ConfigurationError
+
+    if passphrase_file is not None:
+        try:
+            text = passphrase_file.read_text(encoding="utf-8").removesuffix("\n")
+        except (OSError, UnicodeDecodeError) as error:
+            raise ConfigurationError(f"{passphrase_file}: cannot read: {error}") from error
+    elif cli.environ.get(PASSPHRASE_ENV):
+        text = cli.environ[PASSPHRASE_ENV]
+    elif sys.stdin.isatty():
+        text = click.prompt("Bundle passphrase", hide_input=True, confirmation_prompt=confirm)
+    else:
+        return None
+    if confirm and len(text) < MIN_PASSPHRASE_LENGTH:
+        raise ConfigurationError(
+            f"the bundle passphrase is shorter than {MIN_PASSPHRASE_LENGTH} characters",
+            hint="anyone holding the bundle can try passphrases offline: use a long one",
+        )
+    return text
+
+
+@bundle.command("export")
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The bundle file to write (a .tar.gz).",
+)
+@click.option(
+    "--passphrase-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help=f"File holding the passphrase that seals secrets (else ${PASSPHRASE_ENV}, else asked).",
+)
+@click.option("--no-secrets", is_flag=True, help="Leave secret values out of the bundle.")
+@click.option(
+    "--reproducible",
+    is_flag=True,
+    help="Byte-identical output when nothing changed: fixed time ($SOURCE_DATE_EPOCH or "
+    "1970), salt and nonces derived instead of drawn.",
+)
+@click.option("--with-executions", is_flag=True, help="Include the execution history.")
+@click.option(
+    "--events-days",
+    type=click.IntRange(min=0),
+    default=7,
+    show_default=True,
+    help="Trigger instances (with their rule enforcements) of the last N days, for replay.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON summary.")
+@pass_cli
+def export(
+    cli: CliContext,
+    output: Path,
+    passphrase_file: Path | None,
+    no_secrets: bool,
+    reproducible: bool,
+    with_executions: bool,
+    events_days: int,
+    as_json: bool,
+) -> None:
+    """Export this instance into one bundle file. Read-only on the instance, and safe while
+    it runs (the database is read from a consistent snapshot)."""
+    import platform
+    import secrets
+
+    from packhorse import bootstrap
+    from packhorse.engine.clock import utc_now
+    from packhorse.engine.keyring import Keyring
+    from packhorse.errors import ConfigurationError
+    from packhorse.migrate.export import ExportOptions, export_bundle
+
+    settings = cli.settings
+    if no_secrets and passphrase_file is not None:
+        raise click.UsageError("--no-secrets and --passphrase-file do not go together")
+    passphrase = None if no_secrets else _passphrase(cli, passphrase_file, confirm=True)
+    if passphrase is None and not no_secrets:
+        raise ConfigurationError(
+            "a passphrase is needed to export secret values",
+            hint=f"give --passphrase-file or ${PASSPHRASE_ENV}, or leave secrets out with "
+            "--no-secrets",
+        )
+    epoch = cli.environ.get("SOURCE_DATE_EPOCH")
+    options = ExportOptions(
+        passphrase=passphrase,
+        no_secrets=no_secrets,
+        reproducible=reproducible,
+        with_executions=with_executions,
+        events_days=events_days,
+        source_date_epoch=int(epoch) if epoch and epoch.isdigit() else None,
+    )
+    with steps("bundle export", quiet=as_json) as say:
+        report = export_bundle(
+            settings,
+            output,
+            options,
+            system_packs=frozenset(d.name for d in bootstrap.system_pack_dirs()),
+            instance_keys=Keyring(settings.keys_dir).keys().readers,
+            now=utc_now(),
+            random_bytes=secrets.token_bytes,
+            python_version=platform.python_version(),
+            say=say,
+            on_secret=bootstrap.redactor().add,
+        )
+    for warning in report.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    if as_json:
+        echo_json(report.to_dict())
+        return
+    counts = report.manifest.counts
+    lines = [
+        f"packs {counts.get('packs', 0)}",
+        f"configs {counts.get('configs', 0)}",
+        f"keys {counts.get('keys', 0)} ({counts.get('secret_keys', 0)} secret"
+        + (", left out)" if no_secrets else ")"),
+        f"rules {counts.get('rules', 0)}",
+        f"users {counts.get('users', 0)}",
+        f"api keys {counts.get('api_keys', 0)}",
+        f"trigger instances {counts.get('trigger_instances', 0)}",
+    ]
+    if with_executions:
+        lines.append(f"executions {counts.get('executions', 0)}")
+    click.echo(f"Exported to {report.path} ({_size(report.size)}): " + ", ".join(lines) + ".")
+    click.echo(f"Content checksum: {report.manifest.content_checksum}")
+
+
+def _size(size: int) -> str:
+    if size < 1024:
+        return f"{size} bytes"
+    if size < 1024 * 1024:
+        return f"{size / 1024:.1f} KiB"
+    return f"{size / 1024 / 1024:.1f} MiB"
+
+
+@bundle.command("inspect")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--passphrase-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help=f"Also check the passphrase opens every sealed secret (or use ${PASSPHRASE_ENV}).",
+)
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print the manifest and the problems as JSON."
+)
+@pass_cli
+def inspect(cli: CliContext, file: Path, passphrase_file: Path | None, as_json: bool) -> None:
+    """Print a bundle's manifest and verify every member's checksum (exit 1 on a problem)."""
+    from packhorse.migrate.archive import read_archive
+    from packhorse.migrate.bundle_format import parse_manifest, verify_members
+
+    manifest_data, members = read_archive(file)
+    manifest = parse_manifest(manifest_data)
+    problems = verify_members(manifest, members)
+    passphrase_checked = None
+    if not problems and (passphrase_file is not None or cli.environ.get(PASSPHRASE_ENV)):
+        passphrase = _passphrase(cli, passphrase_file, confirm=False)
+        assert passphrase is not None
+        problems += _check_secrets(manifest, members, passphrase)
+        passphrase_checked = not problems
+    if as_json:
+        echo_json(
+            {
+                "manifest": manifest.model_dump(mode="json"),
+                "problems": problems,
+                "passphrase_ok": passphrase_checked,
+            }
+        )
+    else:
+        _print_manifest(manifest)
+        for problem in problems:
+            click.echo(f"problem: {problem}")
+        verdict = "every checksum matches" if not problems else f"{len(problems)} problems"
+        if passphrase_checked:
+            verdict += "; the passphrase opens every secret"
+        click.echo(f"{file}: {verdict}.")
+    if problems:
+        raise click.exceptions.Exit(1)
+
+
+def _check_secrets(manifest: Manifest, members: dict[str, bytes], passphrase: str) -> list[str]:
+    import json
+
+    from packhorse.crypto import _base64, transport
+    from packhorse.errors import DecryptionError
+    from packhorse.migrate.bundle_format import DATASTORE, item_identity
+
+    block = manifest.secrets
+    if block.mode != "passphrase" or block.kdf is None or block.verifier is None:
+        return []
+    parameters = transport.ScryptParameters(n=block.kdf.n, r=block.kdf.r, p=block.kdf.p)
+    key = transport.derive_key(passphrase, _base64.decode(block.kdf.salt), parameters)
+    if not transport.check_verifier(key, block.verifier):
+        return ["wrong passphrase (the verifier does not open)"]
+    problems = []
+    for item in json.loads(members.get(DATASTORE, b'{"items":[]}')).get("items", []):
+        if item.get("secret") and item.get("value") is not None:
+            identity = item_identity(item["scope"], item["user"], item["name"])
+            try:
+                transport.unseal(key, item["value"], associated=identity)
+            except DecryptionError as error:
+                problems.append(f"{DATASTORE}: {item['scope']} key {item['name']!r}: {error}")
+    return problems
+
+
+def _print_manifest(manifest: Manifest) -> None:
+    rows: list[tuple[str, Any]] = [
+        ("format", manifest.format),
+        ("packhorse", manifest.packhorse_version),
+        ("python", manifest.python_version),
+        ("instance", manifest.instance_id),
+        ("created at", manifest.created_at),
+        ("reproducible", "yes" if manifest.reproducible else "no"),
+        ("events since", manifest.events_since),
+        ("secrets", manifest.secrets.mode),
+        ("members", len(manifest.members)),
+        ("content", manifest.content_checksum),
+    ]
+    rows += [(name.replace("_", " "), value) for name, value in sorted(manifest.counts.items())]
+    width = max(len(name) for name, _ in rows)
+    for name, value in rows:
+        click.echo(f"{name.ljust(width)}  {value}")
