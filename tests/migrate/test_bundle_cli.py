@@ -1,0 +1,125 @@
+"""``packhorse bundle export`` and ``bundle inspect`` through the real entry point."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import tarfile
+from collections.abc import Callable
+from pathlib import Path
+
+from packhorse.migrate import bundle_format as fmt
+from tests.conftest import CliResult
+from tests.migrate.conftest import SECRETS, Populated
+
+Run = Callable[..., CliResult]
+PASSPHRASE = "a long enough passphrase"
+
+
+def test_export_then_inspect(cli: Run, populated: Populated, tmp_path: Path) -> None:
+    home, bundle = populated.settings.home, tmp_path / "site.tgz"
+    (tmp_path / "pass").write_text(PASSPHRASE + "\n")
+    done = cli(
+        "--home", home, "bundle", "export", "-o", bundle, "--passphrase-file", tmp_path / "pass"
+    )
+    assert done.code == 0, done.err
+    assert done.out.startswith(f"Exported to {bundle} (")
+    assert "packs 2, configs 1, keys 5 (2 secret), rules" in done.out
+    assert "users 2, api keys 1, trigger instances 1." in done.out
+    assert "Content checksum: " in done.out
+    assert "bundle export: writing site.tgz" in done.err  # progress, on stderr
+    for clear in [*SECRETS.values(), PASSPHRASE]:
+        assert clear not in done.out + done.err
+
+    inspected = cli(
+        "--home", home, "bundle", "inspect", bundle, "--passphrase-file", tmp_path / "pass"
+    )
+    assert inspected.code == 0, inspected.out
+    assert "every checksum matches; the passphrase opens every secret." in inspected.out
+    assert populated.settings.instance_id in inspected.out
+
+    (tmp_path / "wrong").write_text("not the right passphrase\n")
+    wrong = cli("bundle", "inspect", bundle, "--passphrase-file", tmp_path / "wrong", "--json")
+    assert wrong.code == 1
+    assert json.loads(wrong.out)["problems"] == ["wrong passphrase (the verifier does not open)"]
+
+
+def test_export_json_with_the_passphrase_from_the_environment(
+    cli: Run, populated: Populated, tmp_path: Path, monkeypatch: object
+) -> None:
+    import pytest
+
+    assert isinstance(monkeypatch, pytest.MonkeyPatch)
+    monkeypatch.setenv("PACKHORSE_BUNDLE_PASSPHRASE", PASSPHRASE)
+    bundle = tmp_path / "site.tgz"
+    done = cli(
+        "--home", populated.settings.home, "bundle", "export", "-o", bundle,
+        "--json", "--reproducible", "--with-executions",
+    )  # fmt: skip
+    assert done.code == 0, done.err
+    summary = json.loads(done.out)
+    assert summary["counts"]["secret_keys"] == 2 and summary["counts"]["executions"] == 0
+    assert summary["reproducible"] and summary["created_at"] == "1970-01-01T00:00:00Z"
+    assert summary["size"] == bundle.stat().st_size
+    assert done.err == ""  # --json: no progress lines
+
+
+def test_export_refuses_secrets_without_a_passphrase(
+    cli: Run, populated: Populated, tmp_path: Path
+) -> None:
+    bundle = tmp_path / "site.tgz"
+    refused = cli("--home", populated.settings.home, "bundle", "export", "-o", bundle)
+    assert refused.code == 2 and "passphrase is needed" in refused.err
+    assert "--no-secrets" in refused.err and not bundle.exists()
+
+    (tmp_path / "short").write_text("short\n")
+    short = cli(
+        "--home", populated.settings.home, "bundle", "export", "-o", bundle,
+        "--passphrase-file", tmp_path / "short",
+    )  # fmt: skip
+    assert short.code == 2 and "shorter than 8" in short.err
+
+    omitted = cli(
+        "--home", populated.settings.home, "bundle", "export", "-o", bundle, "--no-secrets"
+    )
+    assert omitted.code == 0 and "(2 secret, left out)" in omitted.out
+
+
+def _rewrite(bundle: Path, change: Callable[[str, bytes], bytes]) -> None:
+    with tarfile.open(bundle) as archive:
+        members = [
+            (info, archive.extractfile(info).read())  # type: ignore[union-attr]
+            for info in archive.getmembers()
+        ]
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as archive:
+        for info, data in members:
+            data = change(info.name, data)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    bundle.write_bytes(gzip.compress(buffer.getvalue()))
+
+
+def test_inspect_finds_an_altered_member(cli: Run, populated: Populated, tmp_path: Path) -> None:
+    bundle = tmp_path / "site.tgz"
+    assert (
+        cli(
+            "--home", populated.settings.home, "bundle", "export", "-o", bundle, "--no-secrets"
+        ).code
+        == 0
+    )
+    _rewrite(
+        bundle,
+        lambda name, data: (
+            data.replace(b"eu-west-1", b"us-east-1") if name == fmt.DATASTORE else data
+        ),
+    )
+    inspected = cli("bundle", "inspect", bundle)
+    assert inspected.code == 1
+    assert "problem: datastore.json: checksum mismatch (damaged or altered)" in inspected.out
+
+    not_a_bundle = tmp_path / "x.tgz"
+    not_a_bundle.write_bytes(b"hello")
+    refused = cli("bundle", "inspect", not_a_bundle)
+    assert refused.code == 2 and "not a readable bundle archive" in refused.err
