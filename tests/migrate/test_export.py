@@ -323,3 +323,24 @@ def test_export_of_an_instance_on_postgresql(
     assert first.manifest.counts["trigger_instances"] == 1
     raw = gzip.decompress((tmp_path / "1.tgz").read_bytes())
     assert all(clear.encode() not in raw for clear in SECRETS.values())
+
+
+@pytest.mark.postgres
+def test_postgresql_snapshot_is_one_read_only_repeatable_read_transaction(
+    postgres_url: str,
+) -> None:
+    from packhorse.storage import migrate
+    from packhorse.storage.database import create_engine
+    from packhorse.storage.snapshot import open_snapshot
+
+    engine = create_engine(postgres_url)
+    with engine.begin() as connection:
+        connection.exec_driver_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
+    migrate.upgrade(engine)
+    engine.dispose()
+    with open_snapshot(postgres_url, sqlite_file=Path("unused")) as snapshot:
+        connection = snapshot._connection
+        assert connection.exec_driver_sql("SHOW transaction_isolation").scalar() == (
+            "repeatable read"
+        )
+        assert connection.exec_driver_sql("SHOW transaction_read_only").scalar() == "on"
