@@ -9,6 +9,8 @@ import tarfile
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from packhorse.migrate import bundle_format as fmt
 from tests.conftest import CliResult
 from tests.migrate.conftest import SECRETS, Populated
@@ -46,11 +48,8 @@ def test_export_then_inspect(cli: Run, populated: Populated, tmp_path: Path) -> 
 
 
 def test_export_json_with_the_passphrase_from_the_environment(
-    cli: Run, populated: Populated, tmp_path: Path, monkeypatch: object
+    cli: Run, populated: Populated, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import pytest
-
-    assert isinstance(monkeypatch, pytest.MonkeyPatch)
     monkeypatch.setenv("PACKHORSE_BUNDLE_PASSPHRASE", PASSPHRASE)
     bundle = tmp_path / "site.tgz"
     done = cli(
@@ -123,3 +122,41 @@ def test_inspect_finds_an_altered_member(cli: Run, populated: Populated, tmp_pat
     not_a_bundle.write_bytes(b"hello")
     refused = cli("bundle", "inspect", not_a_bundle)
     assert refused.code == 2 and "not a readable bundle archive" in refused.err
+
+
+def test_export_asks_for_the_passphrase_twice_on_a_terminal(
+    cli: Run, populated: Populated, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    asked: list[tuple[str, bool, object]] = []
+
+    def prompt(text: str, *, hide_input: bool, confirmation_prompt: object) -> str:
+        asked.append((text, hide_input, confirmation_prompt))
+        return PASSPHRASE
+
+    monkeypatch.setattr("sys.stdin.isatty", lambda: True)
+    monkeypatch.setattr("click.prompt", prompt)
+    done = cli("--home", populated.settings.home, "bundle", "export", "-o", tmp_path / "b.tgz")
+    assert done.code == 0, done.err
+    assert asked == [("Bundle passphrase", True, True)]
+    monkeypatch.setenv("PACKHORSE_BUNDLE_PASSPHRASE", PASSPHRASE)
+    assert cli("bundle", "inspect", tmp_path / "b.tgz").code == 0
+
+
+def test_a_missing_pack_folder_is_a_warning(cli: Run, populated: Populated, tmp_path: Path) -> None:
+    import shutil
+
+    shutil.rmtree(populated.settings.packs_dir / "demo_good")
+    done = cli(
+        "--home", populated.settings.home, "bundle", "export", "-o", tmp_path / "b.tgz",
+        "--no-secrets", "--json",
+    )  # fmt: skip
+    assert done.code == 0
+    summary = json.loads(done.out)
+    assert summary["counts"]["packs"] == 1
+    assert "pack demo_good: folder" in done.err and "is missing; not exported" in done.err
+
+
+def test_bundle_commands_are_refused_over_the_api(cli: Run, tmp_path: Path) -> None:
+    refused = cli("--url", "http://127.0.0.1:9", "bundle", "export", "-o", tmp_path / "b.tgz")
+    assert refused.code == 2 and "not over the API" in refused.err
+    assert not (tmp_path / "b.tgz").exists()

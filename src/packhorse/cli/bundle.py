@@ -188,7 +188,8 @@ def inspect(cli: CliContext, file: Path, passphrase_file: Path | None, as_json: 
     manifest = parse_manifest(manifest_data)
     problems = verify_members(manifest, members)
     passphrase_checked = None
-    if not problems and (passphrase_file is not None or cli.environ.get(PASSPHRASE_ENV)):
+    wants_check = passphrase_file is not None or bool(cli.environ.get(PASSPHRASE_ENV))
+    if not problems and wants_check and manifest.secrets.mode == "passphrase":
         passphrase = _passphrase(cli, passphrase_file, confirm=False)
         assert passphrase is not None
         problems += _check_secrets(manifest, members, passphrase)

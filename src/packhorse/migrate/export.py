@@ -100,13 +100,14 @@ def export_bundle(
     with open_snapshot(settings.database, sqlite_file=settings.state_db) as snapshot:
         packs = [p for p in snapshot.packs() if p[0] not in system_packs]
         say(f"copying {len(packs)} packs")
+        counts["packs"] = 0
         for ref, _version, path in packs:
             folder = (settings.home / path).resolve()
             if not folder.is_dir():
                 warnings.append(f"pack {ref}: folder {folder} is missing; not exported")
                 continue
             members.extend(_pack_members(ref, folder))
-        counts["packs"] = len(packs) - len(warnings)
+            counts["packs"] += 1
         configs = _config_members(settings.configs_dir)
         members.extend(configs)
         counts["configs"] = len(configs)
