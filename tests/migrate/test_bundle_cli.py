@@ -38,7 +38,7 @@ def test_export_then_inspect(cli: Run, populated: Populated, tmp_path: Path) -> 
         "--home", home, "bundle", "inspect", bundle, "--passphrase-file", tmp_path / "pass"
     )
     assert inspected.code == 0, inspected.out
-    assert "every checksum matches; the passphrase opens every secret." in inspected.out
+    assert "every checksum matches; every secret opens." in inspected.out
     assert populated.settings.instance_id in inspected.out
 
     (tmp_path / "wrong").write_text("not the right passphrase\n")
@@ -160,3 +160,51 @@ def test_bundle_commands_are_refused_over_the_api(cli: Run, tmp_path: Path) -> N
     refused = cli("--url", "http://127.0.0.1:9", "bundle", "export", "-o", tmp_path / "b.tgz")
     assert refused.code == 2 and "not over the API" in refused.err
     assert not (tmp_path / "b.tgz").exists()
+
+
+def test_secrets_sealed_for_a_target_instance(
+    cli: Run, populated: Populated, tmp_path: Path, _instance_template: Path
+) -> None:
+    """The target prints its public recipient key; the source seals for it; only the target
+    opens the secrets, with no passphrase shared."""
+    import shutil
+
+    target, other = tmp_path / "target", tmp_path / "other"
+    shutil.copytree(_instance_template, target)
+    shutil.copytree(_instance_template, other)
+    printed = cli("--home", target, "bundle", "recipient-key")
+    assert printed.code == 0 and printed.out.startswith("phr1:")
+    assert "bundle-recipient.key" in printed.err
+    key_file = target / "keys" / "bundle-recipient.key"
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    again = cli("--home", target, "bundle", "recipient-key", "-o", tmp_path / "target.pub")
+    assert (tmp_path / "target.pub").read_text() == printed.out and again.err.startswith("Wrote")
+
+    bundle = tmp_path / "b.tgz"
+    home = populated.settings.home
+    done = cli(
+        "--home", home, "bundle", "export", "-o", bundle, "--recipient", tmp_path / "target.pub",
+        "--json",
+    )  # fmt: skip
+    assert done.code == 0, done.err
+    assert json.loads(done.out)["secrets"] == "recipient"
+    opened = cli("--home", target, "bundle", "inspect", bundle, "--json")
+    assert opened.code == 0 and json.loads(opened.out)["secrets_ok"] is True
+    cli("--home", other, "bundle", "recipient-key")
+    refused = cli("--home", other, "bundle", "inspect", bundle, "--json")
+    assert refused.code == 1
+    assert "not this instance's" in json.loads(refused.out)["problems"][0]
+    unchecked = cli("--home", tmp_path / "nowhere", "bundle", "inspect", bundle, "--json")
+    assert unchecked.code == 0 and json.loads(unchecked.out)["secrets_ok"] is None
+
+    # Reproducible sealing for a recipient: byte-identical too.
+    for name in ("r1.tgz", "r2.tgz"):
+        assert cli(
+            "--home", home, "bundle", "export", "-o", tmp_path / name, "--reproducible",
+            "--recipient", printed.out.strip(),
+        ).code == 0  # fmt: skip
+    assert (tmp_path / "r1.tgz").read_bytes() == (tmp_path / "r2.tgz").read_bytes()
+    assert cli("--home", target, "bundle", "inspect", tmp_path / "r1.tgz").code == 0
+
+    bad = cli("--home", home, "bundle", "export", "-o", bundle, "--recipient", "phr1:abc")
+    assert bad.code == 2 and "not a recipient key" in bad.err

@@ -139,3 +139,16 @@ def test_transport_parameters_are_checked() -> None:
     composed = transport.derive_key("caf\u00e9!", b"s" * 16, transport.ScryptParameters(n=2**4))
     decomposed = transport.derive_key("cafe\u0301!", b"s" * 16, transport.ScryptParameters(n=2**4))
     assert composed == decomposed
+
+
+def test_recipient_sealing_opens_only_with_the_recipient_private_key() -> None:
+    recipient = b"\x07" * 32
+    public = transport.recipient_public_key(recipient)
+    assert transport.parse_recipient(transport.format_recipient(public)) == public
+    key, ephemeral_public = transport.seal_for_recipient(public, b"\x09" * 32)
+    assert transport.open_as_recipient(recipient, ephemeral_public) == key
+    assert transport.open_as_recipient(b"\x08" * 32, ephemeral_public) != key
+    with pytest.raises(ValueError, match="starts with"):
+        transport.parse_recipient("abc")
+    with pytest.raises(ValueError, match="32 bytes"):
+        transport.parse_recipient("phr1:AAAA")

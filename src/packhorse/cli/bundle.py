@@ -13,6 +13,7 @@ from packhorse.cli.main import CliContext
 from packhorse.cli.output import echo_json, steps
 
 if TYPE_CHECKING:
+    from packhorse.crypto.transport import TransportKey
     from packhorse.migrate.bundle_format import Manifest
 
 pass_cli = click.make_pass_decorator(CliContext)
@@ -68,6 +69,12 @@ def _passphrase(cli: CliContext, passphrase_file: Path | None, *, confirm: bool)
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help=f"File holding the passphrase that seals secrets (else ${PASSPHRASE_ENV}, else asked).",
 )
+@click.option(
+    "--recipient",
+    metavar="KEY|FILE",
+    help="Seal secrets for the target instance's public key (what 'packhorse bundle "
+    "recipient-key' prints there, or a file holding it) instead of a passphrase.",
+)
 @click.option("--no-secrets", is_flag=True, help="Leave secret values out of the bundle.")
 @click.option(
     "--reproducible",
@@ -89,6 +96,7 @@ def export(
     cli: CliContext,
     output: Path,
     passphrase_file: Path | None,
+    recipient: str | None,
     no_secrets: bool,
     reproducible: bool,
     with_executions: bool,
@@ -107,10 +115,12 @@ def export(
     from packhorse.migrate.export import ExportOptions, export_bundle
 
     settings = cli.settings
-    if no_secrets and passphrase_file is not None:
-        raise click.UsageError("--no-secrets and --passphrase-file do not go together")
-    passphrase = None if no_secrets else _passphrase(cli, passphrase_file, confirm=True)
-    if passphrase is None and not no_secrets:
+    if sum([no_secrets, passphrase_file is not None, recipient is not None]) > 1:
+        raise click.UsageError("give one of --passphrase-file, --recipient and --no-secrets")
+    recipient_key = None if recipient is None else _recipient(recipient)
+    sealed_otherwise = no_secrets or recipient_key is not None
+    passphrase = None if sealed_otherwise else _passphrase(cli, passphrase_file, confirm=True)
+    if passphrase is None and not sealed_otherwise:
         raise ConfigurationError(
             "a passphrase is needed to export secret values",
             hint=f"give --passphrase-file or ${PASSPHRASE_ENV}, or leave secrets out with "
@@ -119,6 +129,7 @@ def export(
     epoch = cli.environ.get("SOURCE_DATE_EPOCH")
     options = ExportOptions(
         passphrase=passphrase,
+        recipient=recipient_key,
         no_secrets=no_secrets,
         reproducible=reproducible,
         with_executions=with_executions,
@@ -160,6 +171,53 @@ def export(
     click.echo(f"Content checksum: {report.manifest.content_checksum}")
 
 
+def _recipient(value: str) -> bytes:
+    from packhorse.crypto.transport import RECIPIENT_PREFIX, parse_recipient
+    from packhorse.errors import ConfigurationError
+
+    text = value
+    if not value.startswith(RECIPIENT_PREFIX):
+        try:
+            text = Path(value).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            raise ConfigurationError(
+                f"--recipient {value}: neither a recipient key nor a readable file ({error})"
+            ) from None
+    try:
+        return parse_recipient(text)
+    except ValueError as error:
+        raise ConfigurationError(
+            f"--recipient: not a recipient key: {error}",
+            hint="run 'packhorse bundle recipient-key' on the target instance and pass what "
+            "it prints",
+        ) from None
+
+
+@bundle.command("recipient-key")
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write it to FILE."
+)
+@pass_cli
+def recipient_key(cli: CliContext, output: Path | None) -> None:
+    """Print this instance's public recipient key (created the first time), for
+    'bundle export --recipient' on a source instance: secrets then travel sealed for this
+    instance alone, with no passphrase to share."""
+    import secrets
+
+    from packhorse.crypto.transport import format_recipient
+    from packhorse.migrate.recipient import RECIPIENT_KEY_FILE, ensure_recipient_key
+
+    settings = cli.settings
+    public, created = ensure_recipient_key(settings.keys_dir, secrets.token_bytes)
+    if created:
+        click.echo(f"Created {settings.keys_dir / RECIPIENT_KEY_FILE} (keep it private).", err=True)
+    if output is None:
+        click.echo(format_recipient(public))
+    else:
+        output.write_text(format_recipient(public) + "\n", encoding="utf-8")
+        click.echo(f"Wrote the recipient key to {output}.", err=True)
+
+
 def _size(size: int) -> str:
     if size < 1024:
         return f"{size} bytes"
@@ -187,19 +245,20 @@ def inspect(cli: CliContext, file: Path, passphrase_file: Path | None, as_json: 
     manifest_data, members = read_archive(file)
     manifest = parse_manifest(manifest_data)
     problems = verify_members(manifest, members)
-    passphrase_checked = None
-    wants_check = passphrase_file is not None or bool(cli.environ.get(PASSPHRASE_ENV))
-    if not problems and wants_check and manifest.secrets.mode == "passphrase":
-        passphrase = _passphrase(cli, passphrase_file, confirm=False)
-        assert passphrase is not None
-        problems += _check_secrets(manifest, members, passphrase)
-        passphrase_checked = not problems
+    secrets_checked = None
+    if not problems:
+        key, problem = _transport_key(cli, manifest, passphrase_file)
+        if problem:
+            problems.append(problem)
+        elif key is not None:
+            problems += _check_secrets(manifest, members, key)
+            secrets_checked = not problems
     if as_json:
         echo_json(
             {
                 "manifest": manifest.model_dump(mode="json"),
                 "problems": problems,
-                "passphrase_ok": passphrase_checked,
+                "secrets_ok": secrets_checked,
             }
         )
     else:
@@ -207,27 +266,62 @@ def inspect(cli: CliContext, file: Path, passphrase_file: Path | None, as_json: 
         for problem in problems:
             click.echo(f"problem: {problem}")
         verdict = "every checksum matches" if not problems else f"{len(problems)} problems"
-        if passphrase_checked:
-            verdict += "; the passphrase opens every secret"
+        if secrets_checked:
+            verdict += "; every secret opens"
         click.echo(f"{file}: {verdict}.")
     if problems:
         raise click.exceptions.Exit(1)
 
 
-def _check_secrets(manifest: Manifest, members: dict[str, bytes], passphrase: str) -> list[str]:
+def _transport_key(
+    cli: CliContext, manifest: Manifest, passphrase_file: Path | None
+) -> tuple[TransportKey | None, str | None]:
+    """The key that opens the bundle's secrets, when the caller can give it: a passphrase
+    (file or environment), or this instance's recipient key. ``(None, None)``: no check."""
+    from packhorse.crypto import _base64, transport
+
+    block = manifest.secrets
+    key = None
+    if block.mode == "passphrase" and block.kdf is not None:
+        if passphrase_file is None and not cli.environ.get(PASSPHRASE_ENV):
+            return None, None
+        passphrase = _passphrase(cli, passphrase_file, confirm=False)
+        assert passphrase is not None
+        parameters = transport.ScryptParameters(n=block.kdf.n, r=block.kdf.r, p=block.kdf.p)
+        key = transport.derive_key(passphrase, _base64.decode(block.kdf.salt), parameters)
+    elif block.mode == "recipient" and block.recipient is not None:
+        private = _local_recipient_key(cli)
+        if private is None:
+            return None, None
+        if transport.recipient_key_id(transport.recipient_public_key(private)) != (
+            block.recipient.key_id
+        ):
+            return None, f"sealed for recipient key {block.recipient.key_id}, not this instance's"
+        key = transport.open_as_recipient(private, _base64.decode(block.recipient.ephemeral_public))
+    if key is None or block.verifier is None:
+        return None, None
+    if not transport.check_verifier(key, block.verifier):
+        return None, "wrong passphrase (the verifier does not open)"
+    return key, None
+
+
+def _local_recipient_key(cli: CliContext) -> bytes | None:
+    from packhorse.errors import InstanceError
+    from packhorse.migrate.recipient import load_private_key
+
+    try:
+        return load_private_key(cli.settings.keys_dir)
+    except InstanceError:  # no instance here: nothing to check with
+        return None
+
+
+def _check_secrets(manifest: Manifest, members: dict[str, bytes], key: TransportKey) -> list[str]:
     import json
 
-    from packhorse.crypto import _base64, transport
+    from packhorse.crypto import transport
     from packhorse.errors import DecryptionError
     from packhorse.migrate.bundle_format import DATASTORE, item_identity
 
-    block = manifest.secrets
-    if block.mode != "passphrase" or block.kdf is None or block.verifier is None:
-        return []
-    parameters = transport.ScryptParameters(n=block.kdf.n, r=block.kdf.r, p=block.kdf.p)
-    key = transport.derive_key(passphrase, _base64.decode(block.kdf.salt), parameters)
-    if not transport.check_verifier(key, block.verifier):
-        return ["wrong passphrase (the verifier does not open)"]
     problems = []
     for item in json.loads(members.get(DATASTORE, b'{"items":[]}')).get("items", []):
         if item.get("secret") and item.get("value") is not None:

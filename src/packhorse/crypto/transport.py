@@ -13,6 +13,9 @@ or derives them for a reproducible bundle), so every function here is determinis
   moved to another key in the bundle fails authentication instead of landing there.
 - **Verifier**: a fixed text sealed under the key; opening it tells a wrong passphrase
   (verifier fails) from damaged data (verifier opens, a value does not).
+- **Recipient** (instead of a passphrase): the target instance's X25519 public key. The
+  exporter makes an ephemeral X25519 key pair; HKDF-SHA256 over the shared secret, salted
+  with both public keys, gives the same 64 bytes; only the target's private key opens them.
 
 A sealed value reads ``pht1:<payload>``, the payload being unpadded URL-safe base64 of
 ``nonce (12 bytes) || ciphertext || tag (16 bytes)``.
@@ -26,7 +29,10 @@ import unicodedata
 from dataclasses import dataclass, field
 
 from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCMSIV
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
 from packhorse.crypto import _base64
@@ -75,6 +81,10 @@ def normalise_passphrase(passphrase: str) -> bytes:
     return unicodedata.normalize("NFC", passphrase).encode("utf-8")
 
 
+def _split_key(derived: bytes) -> TransportKey:
+    return TransportKey(cipher_key=derived[:32], nonce_key=derived[32:])
+
+
 def derive_key(passphrase: str, salt: bytes, parameters: ScryptParameters) -> TransportKey:
     """The transport key for ``passphrase`` and ``salt`` (``ValueError`` on an empty one)."""
     if not passphrase:
@@ -84,7 +94,7 @@ def derive_key(passphrase: str, salt: bytes, parameters: ScryptParameters) -> Tr
     derived = Scrypt(salt=salt, length=64, n=parameters.n, r=parameters.r, p=parameters.p).derive(
         normalise_passphrase(passphrase)
     )
-    return TransportKey(cipher_key=derived[:32], nonce_key=derived[32:])
+    return _split_key(derived)
 
 
 def derived_nonce(key: TransportKey, identity: bytes) -> bytes:
@@ -157,3 +167,65 @@ def fingerprint(key: bytes, identity: bytes, plaintext: str) -> str:
     instance exactly when the secret did not change, whatever the transport salt."""
     message = identity + b"\0" + plaintext.encode("utf-8")
     return hmac.new(key, message, hashlib.sha256).hexdigest()
+
+
+RECIPIENT_ALGORITHM = "X25519"
+RECIPIENT_KEY_SIZE = 32
+RECIPIENT_PREFIX = "phr1:"
+"""How a recipient's public key is written: ``phr1:`` and unpadded URL-safe base64."""
+_HKDF_INFO = b"packhorse bundle transport key"
+
+
+def recipient_public_key(private_key: bytes) -> bytes:
+    """The 32-byte X25519 public key of a 32-byte private key."""
+    return X25519PrivateKey.from_private_bytes(private_key).public_key().public_bytes_raw()
+
+
+def recipient_key_id(public_key: bytes) -> str:
+    """16 hex digits naming a recipient key (first bytes of its SHA-256)."""
+    return hashlib.sha256(b"packhorse-recipient\0" + public_key).hexdigest()[:16]
+
+
+def format_recipient(public_key: bytes) -> str:
+    return RECIPIENT_PREFIX + _base64.encode(public_key)
+
+
+def parse_recipient(text: str) -> bytes:
+    """The public key of a ``phr1:`` text (``ValueError`` saying why not)."""
+    text = text.strip()
+    if not text.startswith(RECIPIENT_PREFIX):
+        raise ValueError(f"a recipient key starts with {RECIPIENT_PREFIX!r}")
+    key = _base64.decode(text.removeprefix(RECIPIENT_PREFIX))
+    if len(key) != RECIPIENT_KEY_SIZE:
+        raise ValueError(f"a recipient key has {RECIPIENT_KEY_SIZE} bytes, not {len(key)}")
+    return key
+
+
+def _recipient_key(shared: bytes, ephemeral_public: bytes, recipient_public: bytes) -> TransportKey:
+    if shared == bytes(len(shared)):
+        raise ValueError("the recipient key is a low-order point")
+    derived = HKDF(
+        algorithm=hashes.SHA256(),
+        length=64,
+        salt=ephemeral_public + recipient_public,
+        info=_HKDF_INFO,
+    ).derive(shared)
+    return _split_key(derived)
+
+
+def seal_for_recipient(
+    recipient_public: bytes, ephemeral_private: bytes
+) -> tuple[TransportKey, bytes]:
+    """The transport key for ``recipient_public`` and the ephemeral public key to put in the
+    manifest. ``ephemeral_private`` is 32 fresh random bytes (or derived, reproducibly)."""
+    ephemeral = X25519PrivateKey.from_private_bytes(ephemeral_private)
+    shared = ephemeral.exchange(X25519PublicKey.from_public_bytes(recipient_public))
+    ephemeral_public = ephemeral.public_key().public_bytes_raw()
+    return _recipient_key(shared, ephemeral_public, recipient_public), ephemeral_public
+
+
+def open_as_recipient(recipient_private: bytes, ephemeral_public: bytes) -> TransportKey:
+    """The transport key a bundle sealed for this recipient was made with."""
+    private = X25519PrivateKey.from_private_bytes(recipient_private)
+    shared = private.exchange(X25519PublicKey.from_public_bytes(ephemeral_public))
+    return _recipient_key(shared, ephemeral_public, private.public_key().public_bytes_raw())

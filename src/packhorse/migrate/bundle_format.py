@@ -132,13 +132,23 @@ class KdfParameters(_Model):
     """Unpadded URL-safe base64."""
 
 
+class RecipientParameters(_Model):
+    algorithm: Literal["X25519"] = "X25519"
+    key_id: str
+    """Names the target's recipient key (16 hex digits of its SHA-256)."""
+    ephemeral_public: str
+    """The exporter's one-time public key, unpadded URL-safe base64."""
+
+
 class SecretsBlock(_Model):
     """How the secret values of ``datastore.json`` are sealed."""
 
-    mode: Literal["passphrase", "omitted"]
-    """``passphrase``: sealed under a key derived from one; ``omitted``: left out
+    mode: Literal["passphrase", "recipient", "omitted"]
+    """``passphrase``: sealed under a key derived from one; ``recipient``: under a key only
+    the target instance's private recipient key derives; ``omitted``: left out
     (``--no-secrets``), their items listed with a null value."""
     kdf: KdfParameters | None = None
+    recipient: RecipientParameters | None = None
     cipher: Literal["AES-256-GCM-SIV"] | None = None
     nonces: Literal["random", "derived"] | None = None
     """``derived`` in a reproducible bundle: HMAC-SHA256(nonce key, item identity)."""

@@ -11,6 +11,7 @@ only, and sealed at once under the transport key; their clear text goes to ``on_
 from __future__ import annotations
 
 import datetime as dt
+import hmac
 import json
 import os
 from collections.abc import Callable, Iterator
@@ -39,6 +40,8 @@ Say = Callable[[str], None]
 class ExportOptions:
     passphrase: str | None = field(default=None, repr=False)
     """Seals the secret values; required unless ``no_secrets``."""
+    recipient: bytes | None = None
+    """Seal for this X25519 public key (the target's) instead of a passphrase."""
     no_secrets: bool = False
     """Leave secret values out (their items stay, with a null value)."""
     reproducible: bool = False
@@ -84,7 +87,9 @@ def export_bundle(
     on_secret: Callable[[str], None] = lambda _clear: None,
 ) -> ExportReport:
     """Write the bundle of ``settings``' instance to ``output``; see the module docstring."""
-    if options.passphrase is None and not options.no_secrets:
+    if sum([options.passphrase is not None, options.recipient is not None, options.no_secrets]) > 1:
+        raise ConfigurationError("give one of a passphrase, a recipient key or no secrets")
+    if options.passphrase is None and options.recipient is None and not options.no_secrets:
         raise ConfigurationError(
             "a passphrase is needed to export secret values",
             hint="give --passphrase-file or $PACKHORSE_BUNDLE_PASSPHRASE, or --no-secrets",
@@ -236,6 +241,8 @@ def _datastore(
     key: transport.TransportKey | None = None
     if options.no_secrets:
         block = fmt.SecretsBlock(mode="omitted")
+    elif options.recipient is not None:
+        key, block = _recipient_block(options, instance_keys, random_bytes)
     else:
         assert options.passphrase is not None
         salt = (
@@ -291,6 +298,38 @@ def _datastore(
             del clear
         items.append(item)
     return block, {"items": items}, len(secret_pairs)
+
+
+def _recipient_block(
+    options: ExportOptions,
+    instance_keys: dict[str, DatastoreKey],
+    random_bytes: Callable[[int], bytes],
+) -> tuple[transport.TransportKey, fmt.SecretsBlock]:
+    assert options.recipient is not None
+    if options.reproducible:
+        # Derived from the instance key (secret, never exported) and the recipient: the same
+        # bundle bytes every time, and still unknowable to anyone without the instance key.
+        seed = _fingerprint_key(instance_keys)
+        ephemeral = hmac.new(seed, b"ephemeral\0" + options.recipient, "sha256").digest()
+    else:
+        ephemeral = random_bytes(transport.RECIPIENT_KEY_SIZE)
+    key, ephemeral_public = transport.seal_for_recipient(options.recipient, ephemeral)
+    verifier_nonce = (
+        transport.derived_nonce(key, b"verifier")
+        if options.reproducible
+        else random_bytes(transport.NONCE_SIZE)
+    )
+    block = fmt.SecretsBlock(
+        mode="recipient",
+        recipient=fmt.RecipientParameters(
+            key_id=transport.recipient_key_id(options.recipient),
+            ephemeral_public=_base64.encode(ephemeral_public),
+        ),
+        cipher="AES-256-GCM-SIV",
+        nonces="derived" if options.reproducible else "random",
+        verifier=transport.make_verifier(key, nonce=verifier_nonce),
+    )
+    return key, block
 
 
 def _fingerprint_key(instance_keys: dict[str, DatastoreKey]) -> bytes:
