@@ -27,6 +27,7 @@ from packhorse.errors import ConfigurationError, DecryptionError, InstanceError
 from packhorse.migrate import bundle_format as fmt
 from packhorse.migrate.archive import write_archive, write_private_file
 from packhorse.model.datastore import KeyValue
+from packhorse.packs.install import SOURCES_FILE
 from packhorse.params.masking import MASK
 from packhorse.settings import Settings
 from packhorse.storage.snapshot import open_snapshot
@@ -116,7 +117,7 @@ def export_bundle(
         configs = _config_members(settings.configs_dir)
         members.extend(configs)
         counts["configs"] = len(configs)
-        sources = settings.home / "pack-sources.json"
+        sources = settings.home / SOURCES_FILE
         if sources.is_file():
             members.append(fmt.Member(fmt.PACK_SOURCES, _canonical_file(sources)))
 
