@@ -8,7 +8,6 @@ Target: a few seconds, dominated by the work a bundle must do (snapshot, JSON, g
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import secrets
 import sqlite3
