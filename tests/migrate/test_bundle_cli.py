@@ -208,3 +208,16 @@ def test_secrets_sealed_for_a_target_instance(
 
     bad = cli("--home", home, "bundle", "export", "-o", bundle, "--recipient", "phr1:abc")
     assert bad.code == 2 and "not a recipient key" in bad.err
+
+
+def test_exported_secrets_are_masked_in_the_logs(
+    cli: Run, populated: Populated, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from packhorse import bootstrap
+
+    monkeypatch.setenv("PACKHORSE_BUNDLE_PASSPHRASE", PASSPHRASE)
+    done = cli("--home", populated.settings.home, "bundle", "export", "-o", tmp_path / "b.tgz")
+    assert done.code == 0
+    redactor = bootstrap.redactor()
+    for clear in SECRETS.values():
+        assert clear not in redactor.redact_text(f"oops: {clear}")
