@@ -152,3 +152,40 @@ def test_recipient_sealing_opens_only_with_the_recipient_private_key() -> None:
         transport.parse_recipient("abc")
     with pytest.raises(ValueError, match="32 bytes"):
         transport.parse_recipient("phr1:AAAA")
+
+
+def test_sealing_round_trip_and_problems() -> None:
+    from packhorse.migrate import sealing
+
+    sealer = sealing.for_passphrase(
+        "passphrase",
+        salt=b"s" * 16,
+        parameters=transport.ScryptParameters(n=2**4),
+        reproducible=True,
+        random_bytes=lambda _n: pytest.fail("a reproducible sealer draws no randomness"),
+    )
+    identity = fmt.item_identity("system", "", "k")
+    item = {"scope": "system", "user": "", "name": "k", "secret": True}
+    item["value"] = sealer.seal(identity, "clear")
+    key = sealing.key_from_passphrase(sealer.block, "passphrase")
+    assert sealing.key_opens(sealer.block, key)
+    assert sealing.unseal_item(item, key) == "clear"
+    assert not sealing.key_opens(sealer.block, sealing.key_from_passphrase(sealer.block, "other"))
+    moved = fmt.canonical_json({"items": [{**item, "name": "other"}]})
+    assert sealing.sealed_problems(moved, key) == [
+        "system key 'other': bundle transport value failed authentication: wrong passphrase,"
+        " or altered"
+    ]
+    with pytest.raises(BundleError, match="not sealed for a recipient"):
+        sealing.key_from_recipient(sealer.block, b"\x01" * 32)
+    assert sealing.omitted().seal(identity, "clear") is None
+
+    public = transport.recipient_public_key(b"\x05" * 32)
+    for_target = sealing.for_recipient(
+        public, ephemeral_private=b"\x06" * 32, reproducible=False, random_bytes=bytes
+    )
+    assert sealing.key_opens(
+        for_target.block, sealing.key_from_recipient(for_target.block, b"\x05" * 32)
+    )
+    with pytest.raises(BundleError, match="sealed for recipient key"):
+        sealing.key_from_recipient(for_target.block, b"\x04" * 32)

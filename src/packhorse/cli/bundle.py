@@ -251,7 +251,7 @@ def inspect(cli: CliContext, file: Path, passphrase_file: Path | None, as_json: 
         if problem:
             problems.append(problem)
         elif key is not None:
-            problems += _check_secrets(manifest, members, key)
+            problems += _check_secrets(members, key)
             secrets_checked = not problems
     if as_json:
         echo_json(
@@ -278,31 +278,29 @@ def _transport_key(
 ) -> tuple[TransportKey | None, str | None]:
     """The key that opens the bundle's secrets, when the caller can give it: a passphrase
     (file or environment), or this instance's recipient key. ``(None, None)``: no check."""
-    from packhorse.crypto import _base64, transport
+    from packhorse.errors import BundleError
+    from packhorse.migrate import sealing
 
     block = manifest.secrets
-    key = None
-    if block.mode == "passphrase" and block.kdf is not None:
-        if passphrase_file is None and not cli.environ.get(PASSPHRASE_ENV):
+    try:
+        if block.mode == "passphrase":
+            if passphrase_file is None and not cli.environ.get(PASSPHRASE_ENV):
+                return None, None
+            passphrase = _passphrase(cli, passphrase_file, confirm=False)
+            assert passphrase is not None
+            key = sealing.key_from_passphrase(block, passphrase)
+            wrong = "wrong passphrase (the verifier does not open)"
+        elif block.mode == "recipient":
+            private = _local_recipient_key(cli)
+            if private is None:
+                return None, None
+            key = sealing.key_from_recipient(block, private)
+            wrong = "the verifier does not open: the manifest was altered"
+        else:
             return None, None
-        passphrase = _passphrase(cli, passphrase_file, confirm=False)
-        assert passphrase is not None
-        parameters = transport.ScryptParameters(n=block.kdf.n, r=block.kdf.r, p=block.kdf.p)
-        key = transport.derive_key(passphrase, _base64.decode(block.kdf.salt), parameters)
-    elif block.mode == "recipient" and block.recipient is not None:
-        private = _local_recipient_key(cli)
-        if private is None:
-            return None, None
-        if transport.recipient_key_id(transport.recipient_public_key(private)) != (
-            block.recipient.key_id
-        ):
-            return None, f"sealed for recipient key {block.recipient.key_id}, not this instance's"
-        key = transport.open_as_recipient(private, _base64.decode(block.recipient.ephemeral_public))
-    if key is None or block.verifier is None:
-        return None, None
-    if not transport.check_verifier(key, block.verifier):
-        return None, "wrong passphrase (the verifier does not open)"
-    return key, None
+    except BundleError as error:
+        return None, error.message
+    return (key, None) if sealing.key_opens(block, key) else (None, wrong)
 
 
 def _local_recipient_key(cli: CliContext) -> bytes | None:
@@ -315,22 +313,12 @@ def _local_recipient_key(cli: CliContext) -> bytes | None:
         return None
 
 
-def _check_secrets(manifest: Manifest, members: dict[str, bytes], key: TransportKey) -> list[str]:
-    import json
+def _check_secrets(members: dict[str, bytes], key: TransportKey) -> list[str]:
+    from packhorse.migrate.bundle_format import DATASTORE
+    from packhorse.migrate.sealing import sealed_problems
 
-    from packhorse.crypto import transport
-    from packhorse.errors import DecryptionError
-    from packhorse.migrate.bundle_format import DATASTORE, item_identity
-
-    problems = []
-    for item in json.loads(members.get(DATASTORE, b'{"items":[]}')).get("items", []):
-        if item.get("secret") and item.get("value") is not None:
-            identity = item_identity(item["scope"], item["user"], item["name"])
-            try:
-                transport.unseal(key, item["value"], associated=identity)
-            except DecryptionError as error:
-                problems.append(f"{DATASTORE}: {item['scope']} key {item['name']!r}: {error}")
-    return problems
+    data = members.get(DATASTORE)
+    return [] if data is None else [f"{DATASTORE}: {p}" for p in sealed_problems(data, key)]
 
 
 def _print_manifest(manifest: Manifest) -> None:

@@ -20,11 +20,12 @@ from pathlib import Path
 from typing import Any
 
 from packhorse import __version__
-from packhorse.crypto import _base64, transport
+from packhorse.crypto import transport
 from packhorse.crypto.cipher import DATASTORE_ASSOCIATED_DATA, decrypt, is_encrypted_token
 from packhorse.crypto.keys import DatastoreKey
 from packhorse.errors import ConfigurationError, DecryptionError, InstanceError
 from packhorse.migrate import bundle_format as fmt
+from packhorse.migrate import sealing
 from packhorse.migrate.archive import write_archive, write_private_file
 from packhorse.model.datastore import KeyValue
 from packhorse.packs.install import SOURCES_FILE
@@ -122,13 +123,14 @@ def export_bundle(
             members.append(fmt.Member(fmt.PACK_SOURCES, _canonical_file(sources)))
 
         say("sealing the datastore")
-        secrets_block, datastore, secret_count = _datastore(
-            snapshot.key_values(),
+        sealer = _sealer(
             options,
             instance_id=settings.instance_id,
             instance_keys=instance_keys,
             random_bytes=random_bytes,
-            on_secret=on_secret,
+        )
+        datastore, secret_count = _datastore(
+            snapshot.key_values(), sealer, instance_keys=instance_keys, on_secret=on_secret
         )
         members.append(fmt.Member(fmt.DATASTORE, fmt.canonical_json(datastore)))
         counts["keys"] = len(datastore["items"])
@@ -169,7 +171,7 @@ def export_bundle(
         events_since=since,
         with_executions=options.with_executions,
         counts=counts,
-        secrets=secrets_block,
+        secrets=sealer.block,
     )
     say(f"writing {output.name} ({len(members) + 1} members)")
     manifest_data = fmt.manifest_bytes(manifest)
@@ -229,47 +231,52 @@ def _canonical_file(path: Path) -> bytes:
         raise InstanceError(f"{path}: cannot read: {error}") from error
 
 
-def _datastore(
-    pairs: list[KeyValue],
+def _sealer(
     options: ExportOptions,
     *,
     instance_id: str,
     instance_keys: dict[str, DatastoreKey],
     random_bytes: Callable[[int], bytes],
-    on_secret: Callable[[str], None],
-) -> tuple[fmt.SecretsBlock, dict[str, Any], int]:
-    secret_pairs = [pair for pair in pairs if pair.secret]
-    key: transport.TransportKey | None = None
-    if options.no_secrets:
-        block = fmt.SecretsBlock(mode="omitted")
-    elif options.recipient is not None:
-        key, block = _recipient_block(options, instance_keys, random_bytes)
-    else:
-        assert options.passphrase is not None
+) -> sealing.Sealer:
+    if options.recipient is not None:
+        if options.reproducible:
+            # Derived from the instance key (secret, never exported) and the recipient: the
+            # same bytes every time, and still unknowable without the instance key.
+            seed = _fingerprint_key(instance_keys)
+            ephemeral = hmac.new(seed, b"ephemeral\0" + options.recipient, "sha256").digest()
+        else:
+            ephemeral = random_bytes(transport.RECIPIENT_KEY_SIZE)
+        return sealing.for_recipient(
+            options.recipient,
+            ephemeral_private=ephemeral,
+            reproducible=options.reproducible,
+            random_bytes=random_bytes,
+        )
+    if options.passphrase is not None:
         salt = (
             transport.derived_salt(instance_id)
             if options.reproducible
             else random_bytes(transport.SALT_SIZE)
         )
-        key = transport.derive_key(options.passphrase, salt, options.scrypt)
-        verifier_nonce = (
-            transport.derived_nonce(key, b"verifier")
-            if options.reproducible
-            else random_bytes(transport.NONCE_SIZE)
+        return sealing.for_passphrase(
+            options.passphrase,
+            salt=salt,
+            parameters=options.scrypt,
+            reproducible=options.reproducible,
+            random_bytes=random_bytes,
         )
-        block = fmt.SecretsBlock(
-            mode="passphrase",
-            kdf=fmt.KdfParameters(
-                n=options.scrypt.n,
-                r=options.scrypt.r,
-                p=options.scrypt.p,
-                salt=_base64.encode(salt),
-            ),
-            cipher="AES-256-GCM-SIV",
-            nonces="derived" if options.reproducible else "random",
-            verifier=transport.make_verifier(key, nonce=verifier_nonce),
-        )
-    fingerprints = _fingerprint_key(instance_keys) if secret_pairs else b""
+    return sealing.omitted()
+
+
+def _datastore(
+    pairs: list[KeyValue],
+    sealer: sealing.Sealer,
+    *,
+    instance_keys: dict[str, DatastoreKey],
+    on_secret: Callable[[str], None],
+) -> tuple[dict[str, Any], int]:
+    secret_count = sum(pair.secret for pair in pairs)
+    fingerprints = _fingerprint_key(instance_keys) if secret_count else b""
     items = []
     for pair in pairs:
         item: dict[str, Any] = {
@@ -287,50 +294,10 @@ def _datastore(
             clear = _clear_value(pair, instance_keys)
             on_secret(clear)
             item["fingerprint"] = transport.fingerprint(fingerprints, identity, clear)
-            if key is None:
-                item["value"] = None
-            else:
-                nonce = (
-                    transport.derived_nonce(key, identity)
-                    if options.reproducible
-                    else random_bytes(transport.NONCE_SIZE)
-                )
-                item["value"] = transport.seal(key, clear, associated=identity, nonce=nonce)
+            item["value"] = sealer.seal(identity, clear)
             del clear
         items.append(item)
-    return block, {"items": items}, len(secret_pairs)
-
-
-def _recipient_block(
-    options: ExportOptions,
-    instance_keys: dict[str, DatastoreKey],
-    random_bytes: Callable[[int], bytes],
-) -> tuple[transport.TransportKey, fmt.SecretsBlock]:
-    assert options.recipient is not None
-    if options.reproducible:
-        # Derived from the instance key (secret, never exported) and the recipient: the same
-        # bundle bytes every time, and still unknowable to anyone without the instance key.
-        seed = _fingerprint_key(instance_keys)
-        ephemeral = hmac.new(seed, b"ephemeral\0" + options.recipient, "sha256").digest()
-    else:
-        ephemeral = random_bytes(transport.RECIPIENT_KEY_SIZE)
-    key, ephemeral_public = transport.seal_for_recipient(options.recipient, ephemeral)
-    verifier_nonce = (
-        transport.derived_nonce(key, b"verifier")
-        if options.reproducible
-        else random_bytes(transport.NONCE_SIZE)
-    )
-    block = fmt.SecretsBlock(
-        mode="recipient",
-        recipient=fmt.RecipientParameters(
-            key_id=transport.recipient_key_id(options.recipient),
-            ephemeral_public=_base64.encode(ephemeral_public),
-        ),
-        cipher="AES-256-GCM-SIV",
-        nonces="derived" if options.reproducible else "random",
-        verifier=transport.make_verifier(key, nonce=verifier_nonce),
-    )
-    return key, block
+    return {"items": items}, secret_count
 
 
 def _fingerprint_key(instance_keys: dict[str, DatastoreKey]) -> bytes:
