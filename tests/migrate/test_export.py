@@ -211,6 +211,8 @@ def _tree(folder: Path) -> dict[str, tuple[bytes, int]]:
 
 
 def test_the_source_is_left_untouched(populated: Populated, tmp_path: Path) -> None:
+    """Every file of the instance keeps its bytes and mtime; SQLite's coordination files
+    (``-wal``, ``-shm``) aside, which a read-only reader of a WAL database may create."""
     home = populated.settings.home
     before = _tree(home)
     export(populated.settings, tmp_path / "b.tgz", with_executions=True)
