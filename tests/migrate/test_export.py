@@ -340,7 +340,7 @@ def test_postgresql_snapshot_is_one_read_only_repeatable_read_transaction(
         connection.exec_driver_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
     migrate.upgrade(engine)
     engine.dispose()
-    with open_snapshot(postgres_url, sqlite_file=Path("unused")) as snapshot:
+    with open_snapshot(postgres_url) as snapshot:
         connection = snapshot._connection
         assert connection.exec_driver_sql("SHOW transaction_isolation").scalar() == (
             "repeatable read"

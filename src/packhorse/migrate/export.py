@@ -104,7 +104,7 @@ def export_bundle(
     warnings: list[str] = []
 
     say("reading a consistent snapshot of the database")
-    with open_snapshot(settings.database, sqlite_file=settings.state_db) as snapshot:
+    with open_snapshot(settings.database) as snapshot:
         packs = [p for p in snapshot.packs() if p[0] not in system_packs]
         say(f"copying {len(packs)} packs")
         counts["packs"] = 0

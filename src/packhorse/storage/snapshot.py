@@ -30,13 +30,13 @@ from packhorse.storage.database import create_engine
 
 
 @contextlib.contextmanager
-def open_snapshot(url: str, *, sqlite_file: Path) -> Iterator[Snapshot]:
-    """A :class:`Snapshot` of the database at ``url`` (``sqlite_file`` when it is SQLite)."""
+def open_snapshot(url: str) -> Iterator[Snapshot]:
+    """A :class:`Snapshot` of the database at ``url`` (an SQLAlchemy URL)."""
     try:
         if url.startswith("sqlite"):
             with tempfile.TemporaryDirectory(prefix="packhorse-snapshot-") as folder:
                 copy = Path(folder) / "snapshot.db"
-                _backup_sqlite(sqlite_file, copy)
+                _backup_sqlite(Path(sa.make_url(url).database or ""), copy)
                 engine = sa.create_engine(f"sqlite:///{copy}")
                 try:
                     with engine.connect() as connection:
