@@ -221,3 +221,25 @@ def test_exported_secrets_are_masked_in_the_logs(
     redactor = bootstrap.redactor()
     for clear in SECRETS.values():
         assert clear not in redactor.redact_text(f"oops: {clear}")
+
+
+def test_an_unreadable_pack_file_fails_the_export_cleanly(
+    cli: Run, populated: Populated, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Tests run as root, which reads any file whatever its mode: make one read fail instead.
+    unreadable = populated.settings.packs_dir / "demo_good" / "pack.yaml"
+    read_bytes = Path.read_bytes
+
+    def refuse(path: Path) -> bytes:
+        if path == unreadable:
+            raise PermissionError(13, "Permission denied")
+        return read_bytes(path)
+
+    monkeypatch.setattr(Path, "read_bytes", refuse)
+    done = cli(
+        "--home", populated.settings.home, "bundle", "export", "-o", tmp_path / "b.tgz",
+        "--no-secrets",
+    )  # fmt: skip
+    assert done.code == 2 and "pack.yaml: cannot read: Permission denied" in done.err
+    assert not (tmp_path / "b.tgz").exists()
+    assert not list(tmp_path.glob(".b.tgz*"))

@@ -26,8 +26,9 @@ def bundle() -> None:
     """Export an instance into one bundle file, and inspect bundles.
 
     A bundle holds the packs (never their virtualenvs), their configs, the datastore
-    (secret values sealed under a passphrase), rule states, users, API key hashes and the
-    recent trigger instances, with a manifest of checksums.
+    (secret values sealed under a passphrase or for the target instance's recipient key),
+    rule states, users, API key hashes and the recent trigger instances, with a manifest of
+    checksums. Format: docs/bundle-format.md.
     """
 
 

@@ -207,18 +207,27 @@ def _pack_members(ref: str, folder: Path) -> list[fmt.Member]:
         members.append(
             fmt.Member(
                 f"{fmt.PACKS_DIR}/{ref}/{'/'.join(parts)}",
-                path.read_bytes(),
+                _read(path),
                 fmt.file_mode(executable),
             )
         )
     return members
 
 
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as error:
+        raise InstanceError(
+            f"{path}: cannot read: {error.strerror}", hint="nothing was exported"
+        ) from error
+
+
 def _config_members(configs_dir: Path) -> list[fmt.Member]:
     if not configs_dir.is_dir():
         return []
     return [
-        fmt.Member(f"{fmt.CONFIGS_DIR}/{path.name}", path.read_bytes())
+        fmt.Member(f"{fmt.CONFIGS_DIR}/{path.name}", _read(path))
         for path in sorted(configs_dir.glob("*.yaml"))
         if path.is_file()
     ]
