@@ -346,3 +346,27 @@ def test_postgresql_snapshot_is_one_read_only_repeatable_read_transaction(
             "repeatable read"
         )
         assert connection.exec_driver_sql("SHOW transaction_read_only").scalar() == "on"
+
+
+def test_a_pack_on_an_extra_pack_path_is_exported(instance_home: Path, tmp_path: Path) -> None:
+    import shutil
+
+    from packhorse.settings import load_settings, settings_to_toml
+    from tests.migrate.conftest import FIXTURE_PACKS
+
+    extra = tmp_path / "site-packs"
+    shutil.copytree(FIXTURE_PACKS / "demo_user", extra / "demo_user")
+    settings = load_settings(instance_home).with_overrides(pack_paths=(extra,))
+    (instance_home / "packhorse.toml").write_text(settings_to_toml(settings))
+    settings = load_settings(instance_home)
+    outcome = bootstrap.register_instance_packs(settings, refs=["demo_user"])
+    assert outcome.ok, [d.format() for d in outcome.diagnostics]
+    bootstrap.database_engine(settings).dispose()
+    export(settings, tmp_path / "b.tgz")
+    members = read_archive(tmp_path / "b.tgz")[1]
+    copied = {p for p in members if p.startswith("packs/demo_user/")}
+    assert copied == {
+        f"packs/demo_user/{p.relative_to(extra / 'demo_user').as_posix()}"
+        for p in (extra / "demo_user").rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts
+    }
