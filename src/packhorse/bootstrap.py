@@ -132,13 +132,15 @@ def create_app(settings: Settings, *, workers: int = 4) -> FastAPI:
 
     from fastapi import APIRouter, Depends
 
-    from packhorse.api import auth, security, v1, webhooks
+    from packhorse.api import auth, security, stream, v1, webhooks
     from packhorse.api.app import create_app as build
     from packhorse.engine.heap import start_up_frozen
     from packhorse.engine.runtime import build_runtime
+    from packhorse.storage.database import listen_to_writes
 
     # Built before the app serves: routes reach the engine's services through app.state.
     runtime = build_runtime(settings, slots=workers)
+    events = stream.broadcaster(settings, runtime)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -161,10 +163,13 @@ def create_app(settings: Settings, *, workers: int = 4) -> FastAPI:
                     runtime.execution_triggers.run(stop), name="execution-triggers"
                 ),
                 asyncio.create_task(collect_periodically(settings, stop), name="gc"),
+                asyncio.create_task(events.run(stop), name="stream"),
             ]
+            stop_listening = listen_to_writes(runtime.store.engine, events.wake)
             try:
                 yield
             finally:
+                stop_listening()
                 stop.set()  # finish what is running; claimed work not started is released
                 for loop in loops:
                     await loop
@@ -178,9 +183,15 @@ def create_app(settings: Settings, *, workers: int = 4) -> FastAPI:
         instance_id=settings.instance_id,
         readiness=lambda: readiness_problem(settings),
         lifespan=lifespan,
-        routers=[webhooks.router(lambda: runtime.events), auth.router(settings), guarded],
+        routers=[
+            webhooks.router(lambda: runtime.events),
+            auth.router(settings),
+            guarded,
+            stream.router,
+        ],
     )
     app.state.runtime = runtime
+    app.state.stream = events
     app.state.settings = settings
     app.state.auth = auth_service(settings)
     app.state.auth_enabled = settings.auth_enabled

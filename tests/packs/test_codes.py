@@ -391,6 +391,17 @@ CASES = [
         "ack.enabled must be a boolean",
     ),
     Case(
+        "PH503",
+        {
+            **ACTION_A,
+            "aliases/x.yaml": "---\nname: x\naction_ref: demo.a\nformats:\n"
+            "  - display: restart\n    representation:\n      - 'restart ( {{ service }}'\n",
+        },
+        "aliases/x.yaml",
+        7,
+        "is not a valid regular expression",
+    ),
+    Case(
         "PH510",
         {
             **ACTION_A,

@@ -229,22 +229,31 @@ def test_a_new_version_that_does_not_validate_leaves_the_old_one(
     assert not (instance_home / "packs" / "hello" / "actions" / "broken.yaml").exists()
 
 
-def test_an_unresolvable_requirement_rolls_back_pack_and_venv(
-    tmp_path: Path,
-    instance_home: Path,
-    env_for: Callable[..., object],
-    cli: Callable[..., CliResult],
-) -> None:
-    """Offline: the wheelhouse has phtinylib 1.0 only."""
+def installed_offline(
+    tmp_path: Path, instance_home: Path, env_for: Callable[..., object]
+) -> tuple[Path, Path, str]:
+    """No baseline and a wheelhouse of phtinylib 1.0 and 2.0; pack hello 1.0.0 (requiring
+    phtinylib 1.0) installed with its venv. (wheelhouse, the pack's source, its venv)"""
     wheelhouse = tmp_path / "wheels"
     make_wheel(wheelhouse, "phtinylib", "1.0")
+    make_wheel(wheelhouse, "phtinylib", "2.0")
     settings = load_settings(instance_home).with_overrides(pack_baseline=())
     (instance_home / "packhorse.toml").write_text(settings_to_toml(settings))
     folder = tmp_path / "hello"
     write_pack(folder, "hello", "1.0.0")
     (folder / "requirements.txt").write_text("phtinylib==1.0\n")
     install([str(folder)], env_for(venvs=True, wheelhouse=wheelhouse))  # type: ignore[arg-type]
-    venv_before = os.path.realpath(instance_home / "venvs" / "hello")
+    return wheelhouse, folder, os.path.realpath(instance_home / "venvs" / "hello")
+
+
+def test_an_unresolvable_requirement_rolls_back_pack_and_venv(
+    tmp_path: Path,
+    instance_home: Path,
+    env_for: Callable[..., object],
+    cli: Callable[..., CliResult],
+) -> None:
+    """Offline: the wheelhouse has no phnotthere."""
+    wheelhouse, folder, venv_before = installed_offline(tmp_path, instance_home, env_for)
 
     write_pack(folder, "hello", "1.1.0")
     (folder / "requirements.txt").write_text("phtinylib==1.0\nphnotthere==3.0\n")
@@ -260,16 +269,7 @@ def test_an_unresolvable_requirement_rolls_back_pack_and_venv(
 def test_a_failed_registration_puts_back_folders_and_venvs(
     tmp_path: Path, instance_home: Path, env_for: Callable[..., object]
 ) -> None:
-    wheelhouse = tmp_path / "wheels"
-    make_wheel(wheelhouse, "phtinylib", "1.0")
-    make_wheel(wheelhouse, "phtinylib", "2.0")
-    settings = load_settings(instance_home).with_overrides(pack_baseline=())
-    (instance_home / "packhorse.toml").write_text(settings_to_toml(settings))
-    folder = tmp_path / "hello"
-    write_pack(folder, "hello", "1.0.0")
-    (folder / "requirements.txt").write_text("phtinylib==1.0\n")
-    install([str(folder)], env_for(venvs=True, wheelhouse=wheelhouse))  # type: ignore[arg-type]
-    venv_before = os.path.realpath(instance_home / "venvs" / "hello")
+    wheelhouse, folder, venv_before = installed_offline(tmp_path, instance_home, env_for)
     write_pack(folder, "hello", "2.0.0")
     (folder / "requirements.txt").write_text("phtinylib==2.0\n")
 

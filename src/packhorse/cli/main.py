@@ -106,6 +106,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "db": ("packhorse.cli.instance:db", "Database maintenance (migrations)."),
     "pack": ("packhorse.cli.packs:pack", "Validate, register and inspect packs."),
     "action": ("packhorse.cli.content:action", "List and show registered actions."),
+    "alias": (
+        "packhorse.cli.aliases:alias",
+        "List action aliases; match a chat command to one, and run it.",
+    ),
     "rule": (
         "packhorse.cli.rules:rule",
         "List, show, enable, disable and dry-run rules; explain what they did.",

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from packhorse.cli.main import CliContext, LazyGroup
 from packhorse.cli.output import echo_json, echo_record, echo_table
+
+if TYPE_CHECKING:
+    from packhorse.packs.install import InstallOutcome
 
 pass_cli = click.make_pass_decorator(CliContext)
 
@@ -139,20 +142,18 @@ def show_pack(cli: CliContext, ref: str, as_json: bool) -> None:
         echo_record(record)
 
 
-SYSTEM_PACKS = frozenset({"core"})
-"""Packs that get no virtualenv (StackStorm's system packs): their actions run on Packhorse's
-own interpreter."""
+wheelhouse_option = click.option(
+    "--wheelhouse",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Build virtualenvs from the wheels in this folder only, with no package index.",
+)
 
 
 @pack.command("venv")
 @click.argument("refs", nargs=-1)
 @click.option("--all", "all_packs", is_flag=True, help="Every registered pack (but core).")
 @click.option("--rebuild", is_flag=True, help="Build anew even when nothing changed.")
-@click.option(
-    "--wheelhouse",
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
-    help="Install from the wheels in this folder only, with no package index (offline).",
-)
+@wheelhouse_option
 @click.option("--remove", is_flag=True, help="Delete the packs' virtualenvs instead.")
 @click.option("--json", "as_json", is_flag=True, help="Print what was done as JSON.")
 @pass_cli
@@ -178,6 +179,8 @@ def venv(
     if not refs and not all_packs:
         raise click.UsageError("name the packs, or pass --all")
     registered = {p.ref: p for p in registry_reader(cli.settings).list_packs()}
+    from packhorse.packs.install import SYSTEM_PACKS
+
     chosen = list(refs) if refs else [ref for ref in registered if ref not in SYSTEM_PACKS]
     for ref in chosen:
         if ref not in registered:
@@ -212,11 +215,7 @@ def venv(
     "--force", is_flag=True, help="Install even if stackstorm_version or python_versions refuse."
 )
 @click.option("--skip-dependencies", is_flag=True, help="Do not install the packs' dependencies.")
-@click.option(
-    "--wheelhouse",
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
-    help="Build virtualenvs from the wheels in this folder only, with no package index.",
-)
+@wheelhouse_option
 @click.option(
     "--no-venv",
     is_flag=True,
@@ -256,6 +255,10 @@ def install(
         outcome = install_packs(
             sources, env, force=force, skip_dependencies=skip_dependencies, say=say
         )
+    _print_installed(outcome, as_json=as_json)
+
+
+def _print_installed(outcome: InstallOutcome, *, as_json: bool) -> None:
     if as_json:
         echo_json(outcome.to_dict())
         return
@@ -288,11 +291,7 @@ def remove(cli: CliContext, refs: tuple[str, ...], keep_venv: bool, as_json: boo
 @pack.command("test", context_settings={"ignore_unknown_options": True})
 @click.argument("ref")
 @click.argument("pytest_args", nargs=-1, type=click.UNPROCESSED)
-@click.option(
-    "--wheelhouse",
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
-    help="Build the test virtualenv from the wheels in this folder only (offline).",
-)
+@wheelhouse_option
 @pass_cli
 def test(cli: CliContext, ref: str, pytest_args: tuple[str, ...], wheelhouse: Path | None) -> None:
     """Run a registered pack's tests/ with pytest on the pack's interpreter.
@@ -381,11 +380,7 @@ def outdated(cli: CliContext, as_json: bool) -> None:
 @click.argument("refs", nargs=-1)
 @click.option("--all", "all_packs", is_flag=True, help="Every outdated pack.")
 @click.option("--force", is_flag=True, help="As pack install --force.")
-@click.option(
-    "--wheelhouse",
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
-    help="Build virtualenvs from the wheels in this folder only.",
-)
+@wheelhouse_option
 @click.option("--json", "as_json", is_flag=True, help="Print what was installed as JSON.")
 @pass_cli
 def upgrade(
@@ -419,11 +414,4 @@ def upgrade(
     env = pack_install_environment(cli.settings, wheelhouse=wheelhouse)
     with steps("pack upgrade", quiet=as_json) as say:
         outcome = install_packs(specs, env, force=force, say=say)
-    if as_json:
-        echo_json(outcome.to_dict())
-        return
-    echo_table(
-        ["pack", "version", "replaced", "source"],
-        [(p.ref, p.version, outcome.replaced.get(p.ref, ""), p.source) for p in outcome.installed],
-        max_width=80,
-    )
+    _print_installed(outcome, as_json=as_json)

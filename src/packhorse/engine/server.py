@@ -40,5 +40,7 @@ def serve(settings: Settings, *, listen: str, log_level: str = "info", workers: 
     # handler that was installed before it; a no-op there makes a clean stop exit 0.
     for stop_signal in (signal.SIGTERM, signal.SIGINT):
         signal.signal(stop_signal, lambda *_: None)
-    uvicorn.Server(config).run()
+    from packhorse.api.stream import Server
+
+    Server(config).run()  # uvicorn's, ending open event streams when it stops
     print("Packhorse stopped.", file=sys.stderr)

@@ -42,11 +42,17 @@ _PACK_FIELDS = (
 )
 
 
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
 def plain(value: Any) -> Any:
     """``value`` with every mapping a dict and every sequence a list (ready for JSON)."""
-    if isinstance(value, Mapping):
+    kind = type(value)
+    if kind in _SCALARS:  # most values: no abstract-class check (lists page 50 documents)
+        return value
+    if kind is dict or isinstance(value, Mapping):
         return {str(k): plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
+    if kind is list or isinstance(value, tuple | list):
         return [plain(item) for item in value]
     return value
 

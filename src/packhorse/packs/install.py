@@ -53,6 +53,10 @@ from packhorse.packs.dependencies import (
     stackstorm_version_problem,
 )
 
+SYSTEM_PACKS = frozenset({"core"})
+"""Packs that ship with Packhorse (StackStorm's system packs): never installed, removed or
+given a virtualenv; their python actions run on Packhorse's own interpreter."""
+
 MAX_DEPTH = 10
 """Dependencies nested deeper than this are not followed (StackStorm's limit)."""
 
@@ -122,7 +126,7 @@ class Environment:
     index: str = ""
     """Pack index: a path or URL of a StackStorm-format ``index.json`` (comma-separated:
     merged left to right)."""
-    system_packs: frozenset[str] = frozenset({"core"})
+    system_packs: frozenset[str] = SYSTEM_PACKS
 
 
 def install(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import sqlalchemy as sa
@@ -51,6 +51,33 @@ def writer_lock(engine: sa.Engine) -> contextlib.AbstractContextManager[object]:
     return lock
 
 
+_WRITE_LISTENERS: dict[int, tuple[Callable[[], None], ...]] = {}
+
+
+def listen_to_writes(engine: sa.Engine, callback: Callable[[], None]) -> Callable[[], None]:
+    """Call ``callback`` (from the writing thread, so it must be quick and thread-safe) after
+    every write transaction committed through ``engine`` in this process; returns the function
+    that stops it. What the event stream wakes on; writes of other processes are not seen."""
+    with _WRITERS_GUARD:
+        _WRITE_LISTENERS[id(engine)] = (*_WRITE_LISTENERS.get(id(engine), ()), callback)
+
+    def stop() -> None:
+        with _WRITERS_GUARD:
+            kept = tuple(c for c in _WRITE_LISTENERS.get(id(engine), ()) if c is not callback)
+            if kept:
+                _WRITE_LISTENERS[id(engine)] = kept
+            else:
+                _WRITE_LISTENERS.pop(id(engine), None)
+
+    return stop
+
+
+def written(engine: sa.Engine) -> None:
+    """Tell the listeners of ``engine`` that a write transaction committed."""
+    for callback in _WRITE_LISTENERS.get(id(engine), ()):
+        callback()
+
+
 def _configure_sqlite(engine: sa.Engine) -> None:
     @event.listens_for(engine, "connect")
     def on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -86,3 +113,5 @@ def transaction(engine: sa.Engine, *, write: bool = False) -> Iterator[sa.Connec
         raise StorageError(f"database error: {text}", retryable=retryable) from error
     except SQLAlchemyError as error:
         raise StorageError(f"database error: {error}") from error
+    if write:
+        written(engine)

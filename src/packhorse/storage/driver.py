@@ -29,7 +29,7 @@ import sqlalchemy as sa
 from sqlalchemy.sql.compiler import SQLCompiler
 
 from packhorse.errors import Conflict, StorageError
-from packhorse.storage.database import writer_lock
+from packhorse.storage.database import writer_lock, written
 
 __all__ = ["DriverTransaction", "Prepared", "driver_transaction"]
 
@@ -128,6 +128,8 @@ def driver_transaction(engine: sa.Engine, *, write: bool = False) -> Iterator[Dr
         _driver_transaction(engine, write) as driver,
     ):
         yield driver
+    if write:
+        written(engine)
 
 
 @contextlib.contextmanager

@@ -104,7 +104,8 @@ _TIMER_ADVANCE = Prepared(
 )
 
 
-def _instance(row: Sequence[Any]) -> TriggerInstance:
+def instance_from_row(row: Sequence[Any]) -> TriggerInstance:
+    """A trigger instance from a row of ``sa.select(trigger_instances)``."""
     id_, trigger, trigger_type, payload, occurred, status, source, trace_tag, created_at = row
     return TriggerInstance(
         id=id_,
@@ -180,7 +181,7 @@ class SqlEventStore:
         select = sa.select(_instances).where(_instances.c.id == instance_id)
         with transaction(self._engine) as connection:
             row = connection.execute(select).first()
-        return None if row is None else _instance(row)
+        return None if row is None else instance_from_row(row)
 
     @staticmethod
     def _instance_conditions(query: InstanceFilter) -> list[sa.ColumnElement[bool]]:
@@ -213,7 +214,7 @@ class SqlEventStore:
             .offset(query.offset)
         )
         with transaction(self._engine) as connection:
-            return [_instance(row) for row in connection.execute(select)]
+            return [instance_from_row(row) for row in connection.execute(select)]
 
     def pending(self, *, limit: int = 100) -> list[TriggerInstance]:
         """Instances the rules have not finished with, oldest first."""
@@ -224,7 +225,7 @@ class SqlEventStore:
             .limit(limit)
         )
         with transaction(self._engine) as connection:
-            return [_instance(row) for row in connection.execute(select)]
+            return [instance_from_row(row) for row in connection.execute(select)]
 
     def set_status(self, instance_id: str, status: TriggerInstanceStatus) -> None:
         with driver_transaction(self._engine, write=True) as driver:

@@ -10,6 +10,7 @@ def routers() -> list[APIRouter]:
     """Every v1 router, in the order they are mounted."""
     from packhorse.api.v1 import (
         actions,
+        aliases,
         executions,
         inquiries,
         keys,
@@ -28,4 +29,5 @@ def routers() -> list[APIRouter]:
         triggers.router(),
         sensors.router(),
         inquiries.router(),
+        aliases.router,
     ]

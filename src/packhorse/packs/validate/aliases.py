@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
+from packhorse.aliases.formats import FormatError, compile_format
 from packhorse.model.content import Kind, Resource
 from packhorse.packs.validate.report import (
     FileReport,
@@ -118,6 +119,7 @@ def validate_alias(
                     "{display: <string>, representation: [<string>, ...]}",
                     ("formats", index),
                 )
+        _check_format_regexes(report, formats)
     for key, fields in _MESSAGE_FIELDS.items():
         section = data.get(key)
         if not isinstance(section, dict):
@@ -145,6 +147,26 @@ def validate_alias(
             formats=formats if isinstance(formats, list) else [],
         )
     ]
+
+
+def _check_format_regexes(report: FileReport, formats: list[Any]) -> None:
+    """PH503 for each format string that is no regular expression once its placeholders are
+    replaced: it can never match (StackStorm fails every match while it is registered)."""
+    for index, item in enumerate(formats):
+        texts: list[tuple[str, tuple[str | int, ...]]] = []
+        if isinstance(item, str):
+            texts.append((item, ("formats", index)))
+        elif isinstance(item, dict) and isinstance(item.get("representation"), list):
+            texts += [
+                (text, ("formats", index, "representation", number))
+                for number, text in enumerate(item["representation"])
+                if isinstance(text, str)
+            ]
+        for text, path in texts:
+            try:
+                compile_format(text)
+            except FormatError as error:
+                report.add("PH503", f"{error}; this format never matches", path)
 
 
 def validate_policy(

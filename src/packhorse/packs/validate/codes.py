@@ -99,6 +99,7 @@ _TABLE: tuple[tuple[str, Severity, str], ...] = (
     ("PH405", W, "sensor without entry_point"),
     ("PH501", E, "invalid alias format"),
     ("PH502", E, "invalid alias ack or result"),
+    ("PH503", W, "alias format is not a regular expression"),
     ("PH510", E, "unknown policy type"),
     ("PH511", E, "invalid policy parameter"),
     ("PH601", E, "config schema is empty"),

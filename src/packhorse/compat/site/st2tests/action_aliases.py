@@ -1,51 +1,67 @@
-"""``BaseActionAliasTestCase``, minimal: format strings matched against commands.
+"""``BaseActionAliasTestCase``: an alias's format strings matched against commands.
 
-Supports ``{{ name }}`` and ``{{ name = default }}`` placeholders and trailing ``key=value``
-pairs; the pack's alias files are read with PyYAML when the pack's virtualenv has it.
+The matching is Packhorse's one implementation, ``packhorse/aliases/formats.py`` (StackStorm's
+grammar: ``{{ name }}``, ``{{ name = default }}``, regex syntax, trailing ``key=value``
+pairs). Pack processes cannot import ``packhorse``, so that file (standard library only) is
+loaded by its path, two folders above this site folder. The pack's alias files are read with
+PyYAML when the pack's virtualenv has it.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
-import re
+import sys
 from typing import Any
 
 from st2tests.pack_resource import BasePackResourceTestCase
 
 __all__ = ["BaseActionAliasTestCase"]
 
-PLACEHOLDER = re.compile(r"{{\s*(\w+)\s*(?:=\s*(.*?)\s*)?}}")
-KEY_VALUE = re.compile(r"""(\w+)=("[^"]*"|'[^']*'|\S+)""")
+_FORMATS_MODULE = "_packhorse_alias_formats"
+_FORMATS_FILE = os.path.join(
+    os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "aliases", "formats.py"
+)
 
 
-class ParseError(ValueError):
-    """The command does not match the format string."""
+def _formats() -> Any:
+    module = sys.modules.get(_FORMATS_MODULE)
+    if module is None:
+        spec = importlib.util.spec_from_file_location(_FORMATS_MODULE, _FORMATS_FILE)
+        if spec is None or spec.loader is None:
+            raise ImportError(f"cannot load the alias format parser from {_FORMATS_FILE}")
+        module = importlib.util.module_from_spec(spec)
+        # Registered before it runs: dataclasses look their module up while it is created.
+        sys.modules[_FORMATS_MODULE] = module
+        spec.loader.exec_module(module)
+    return module
+
+
+ParseError: type[ValueError] = _formats().ParseError
 
 
 def extract_parameters(format_str: str, param_stream: str) -> dict[str, Any]:
-    """Parameters of ``param_stream`` read through ``format_str``."""
-    pattern, defaults, position = "", {}, 0
-    for match in PLACEHOLDER.finditer(format_str):
-        pattern += re.escape(format_str[position : match.start()])
-        name, default = match.group(1), match.group(2)
-        if default is None:
-            pattern += rf"(?P<{name}>.+?)"
-        else:
-            defaults[name] = default.strip("\"'")
-            pattern = pattern.removesuffix(r"\ ") + rf"(?:\s+(?P<{name}>.+?))?"
-        position = match.end()
-    pattern += re.escape(format_str[position:])
-    pattern = pattern.replace(r"\ ", r"\s+")
-    found = re.fullmatch(rf"\s*{pattern}(?P<__extra>(?:\s+\w+=\S+)*)\s*", param_stream, re.S)
-    if found is None:
-        raise ParseError(f'Command "{param_stream}" doesn\'t match format string "{format_str}"')
-    result: dict[str, Any] = dict(defaults)
-    for name, value in found.groupdict().items():
-        if name != "__extra" and value is not None:
-            result[name] = value
-    for key, value in KEY_VALUE.findall(found.group("__extra") or ""):
-        result[key] = value.strip("\"'")
-    return result
+    """Parameters of ``param_stream`` read through ``format_str`` (``ParseError`` if it does
+    not match)."""
+    return dict(_formats().extract_parameters(format_str, param_stream))
+
+
+def _format_strings(alias: dict[str, Any]) -> list[str]:
+    return [r.text for r in _formats().representations(alias.get("formats"))]
+
+
+class AliasDocument(dict):  # type: ignore[type-arg]
+    """An alias file's content that also reads as attributes (``alias.formats``), as pack
+    tests read StackStorm's ``ActionAliasDB``; fields the file leaves out read as None."""
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return self.get(name)
+
+    def get_format_strings(self) -> list[str]:
+        """Every format string: plain entries and each ``representation`` of the others."""
+        return _format_strings(self)
 
 
 class BaseActionAliasTestCase(BasePackResourceTestCase):
@@ -82,6 +98,11 @@ class BaseActionAliasTestCase(BasePackResourceTestCase):
     def assertExtractedParametersMatch(
         self, format_string: str, command: str, parameters: dict[str, Any]
     ) -> None:
+        if format_string not in _format_strings(self.action_alias_db):
+            raise ValueError(
+                f'Format string "{format_string}" is not available on the alias '
+                f'"{self.action_alias_db.get("name")}"'
+            )
         extracted = extract_parameters(format_string, command)
         if extracted != parameters:
             raise AssertionError(
@@ -90,7 +111,7 @@ class BaseActionAliasTestCase(BasePackResourceTestCase):
                 f"{extracted!r} != {parameters!r}"
             )
 
-    def _get_action_alias_db_by_name(self, name: str) -> dict[str, Any]:
+    def _get_action_alias_db_by_name(self, name: str) -> AliasDocument:
         import yaml  # type: ignore[import-untyped,unused-ignore]
 
         folder = os.path.join(self._get_base_pack_path(), "aliases")
@@ -99,5 +120,5 @@ class BaseActionAliasTestCase(BasePackResourceTestCase):
                 with open(os.path.join(folder, entry), encoding="utf-8") as handle:
                     alias = yaml.safe_load(handle) or {}
                 if alias.get("name") == name:
-                    return dict(alias)
+                    return AliasDocument(alias)
         raise ValueError(f'Alias with name "{name}" not found')
