@@ -88,7 +88,6 @@ def main() -> None:
                 settings,
                 output,
                 ExportOptions(passphrase="benchmark passphrase"),
-                system_packs=frozenset({"core"}),
                 instance_keys=keys,
                 now=utc_now(),
                 random_bytes=secrets.token_bytes,

@@ -36,7 +36,6 @@ def main() -> None:
                 with_executions=True,
                 scrypt=transport.ScryptParameters(n=2**10),
             ),
-            system_packs=frozenset({"core"}),
             instance_keys=Keyring(settings.keys_dir).keys().readers,
             now=utc_now(),
             random_bytes=secrets.token_bytes,

@@ -37,7 +37,6 @@ def export(settings: Settings, output: Path, **options: Any) -> ExportReport:
         settings,
         output,
         ExportOptions(**options),
-        system_packs=frozenset({"core"}),
         instance_keys=Keyring(settings.keys_dir).keys().readers,
         now=utc_now(),
         random_bytes=secrets.token_bytes,

@@ -142,7 +142,6 @@ def export(
             settings,
             output,
             options,
-            system_packs=frozenset(d.name for d in bootstrap.system_pack_dirs()),
             instance_keys=Keyring(settings.keys_dir).keys().readers,
             now=utc_now(),
             random_bytes=secrets.token_bytes,

@@ -28,7 +28,7 @@ from packhorse.migrate import bundle_format as fmt
 from packhorse.migrate import sealing
 from packhorse.migrate.archive import write_archive, write_private_file
 from packhorse.model.datastore import KeyValue
-from packhorse.packs.install import SOURCES_FILE
+from packhorse.packs.install import SOURCES_FILE, SYSTEM_PACKS
 from packhorse.params.masking import MASK
 from packhorse.settings import Settings
 from packhorse.storage.snapshot import open_snapshot
@@ -80,13 +80,13 @@ def export_bundle(
     output: Path,
     options: ExportOptions,
     *,
-    system_packs: frozenset[str],
     instance_keys: dict[str, DatastoreKey],
     now: dt.datetime,
     random_bytes: Callable[[int], bytes],
     python_version: str,
     say: Say = lambda _line: None,
     on_secret: Callable[[str], None] = lambda _clear: None,
+    system_packs: frozenset[str] = SYSTEM_PACKS,
 ) -> ExportReport:
     """Write the bundle of ``settings``' instance to ``output``; see the module docstring."""
     if sum([options.passphrase is not None, options.recipient is not None, options.no_secrets]) > 1:
