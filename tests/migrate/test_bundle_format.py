@@ -90,7 +90,7 @@ def test_archives_are_deterministic_and_round_trip(tmp_path: Path) -> None:
     ]
 
 
-def test_archives_with_links_or_later_manifests_are_refused(tmp_path: Path) -> None:
+def test_archives_with_links_are_refused(tmp_path: Path) -> None:
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
         info = tarfile.TarInfo(fmt.MANIFEST)
@@ -189,3 +189,13 @@ def test_sealing_round_trip_and_problems() -> None:
     )
     with pytest.raises(BundleError, match="sealed for recipient key"):
         sealing.key_from_recipient(for_target.block, b"\x04" * 32)
+
+
+def test_a_manifest_that_is_not_the_first_member_is_refused(tmp_path: Path) -> None:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        for name in ("rules.json", fmt.MANIFEST):
+            archive.addfile(tarfile.TarInfo(name), io.BytesIO(b""))
+    (tmp_path / "b.tgz").write_bytes(buffer.getvalue())
+    with pytest.raises(BundleError, match="not the first member"):
+        read_archive(tmp_path / "b.tgz")
