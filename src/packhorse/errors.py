@@ -17,6 +17,8 @@
     ├── ParameterError              action parameters could not be rendered, cast or checked
     │                               (immutable override, cycle, bad type, missing required...);
     │                               ``parameter`` names the one at fault when there is one
+    ├── BundleError                 a bundle cannot be read: not a bundle, a format this version
+    │                               does not read, a member missing or altered
     ├── Refusal                     the workflow conductor refused a request or event (unknown
     │                               task, task not staged, status change not allowed...);
     │                               ``kind`` is orquesta's exception class name
@@ -202,3 +204,8 @@ class WorkflowInspectionFailed(PackhorseError):
     def __init__(self, errors: Sequence[Mapping[str, Any]]) -> None:
         super().__init__(f"the workflow failed inspection: {len(errors)} problem(s)")
         self.errors = tuple(errors)
+
+
+class BundleError(PackhorseError):
+    """A bundle cannot be read: not a bundle, a format this version does not read, a member
+    missing, altered or with an unsafe path."""

@@ -141,12 +141,16 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "packhorse.cli.workflow:workflow",
         "Check Orquesta workflow definitions and rehearse them.",
     ),
+    "bundle": (
+        "packhorse.cli.bundle:bundle",
+        "Export the instance into one bundle file (packs, configs, datastore...); inspect one.",
+    ),
     "login": ("packhorse.cli.remote:login", "Sign in to a remote Packhorse (--url), keep a token."),
     "logout": ("packhorse.cli.remote:logout", "Forget the token of a remote Packhorse."),
 }
 
 #: Commands that work on the instance folder only: refused under ``--url``.
-LOCAL_ONLY = frozenset({"init", "up", "db", "gc", "user", "workflow"})
+LOCAL_ONLY = frozenset({"init", "up", "db", "gc", "user", "workflow", "bundle"})
 
 
 @click.group(

@@ -1,0 +1,340 @@
+"""``packhorse bundle ...``: move everything a site built between instances (the export half,
+and ``inspect`` to check a bundle file). The format: ``docs/bundle-format.md``."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from packhorse.cli.main import CliContext
+from packhorse.cli.output import echo_json, steps
+
+if TYPE_CHECKING:
+    from packhorse.crypto.transport import TransportKey
+    from packhorse.migrate.bundle_format import Manifest
+
+pass_cli = click.make_pass_decorator(CliContext)
+
+PASSPHRASE_ENV = "PACKHORSE_BUNDLE_PASSPHRASE"  # noqa: S105 - the variable's name
+
+
+@click.group()
+def bundle() -> None:
+    """Export an instance into one bundle file, and inspect bundles.
+
+    A bundle holds the packs (never their virtualenvs), their configs, the datastore
+    (secret values sealed under a passphrase or for the target instance's recipient key),
+    rule states, users, API key hashes and the recent trigger instances, with a manifest of
+    checksums. Format: docs/bundle-format.md.
+    """
+
+
+def _passphrase(cli: CliContext, passphrase_file: Path | None, *, confirm: bool) -> str | None:
+    """From --passphrase-file, else $PACKHORSE_BUNDLE_PASSPHRASE, else a hidden prompt on a
+    terminal (asked twice when ``confirm``); None when there is no way to get one."""
+    from packhorse.crypto.transport import MIN_PASSPHRASE_LENGTH
+    from packhorse.errors import ConfigurationError
+
+    if passphrase_file is not None:
+        try:
+            text = passphrase_file.read_text(encoding="utf-8").removesuffix("\n")
+        except (OSError, UnicodeDecodeError) as error:
+            raise ConfigurationError(f"{passphrase_file}: cannot read: {error}") from error
+    elif cli.environ.get(PASSPHRASE_ENV):
+        text = cli.environ[PASSPHRASE_ENV]
+    elif sys.stdin.isatty():
+        text = click.prompt("Bundle passphrase", hide_input=True, confirmation_prompt=confirm)
+    else:
+        return None
+    if confirm and len(text) < MIN_PASSPHRASE_LENGTH:
+        raise ConfigurationError(
+            f"the bundle passphrase is shorter than {MIN_PASSPHRASE_LENGTH} characters",
+            hint="anyone holding the bundle can try passphrases offline: use a long one",
+        )
+    return text
+
+
+@bundle.command("export")
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The bundle file to write (a .tar.gz).",
+)
+@click.option(
+    "--passphrase-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help=f"File holding the passphrase that seals secrets (else ${PASSPHRASE_ENV}, else asked).",
+)
+@click.option(
+    "--recipient",
+    metavar="KEY|FILE",
+    help="Seal secrets for the target instance's public key (what 'packhorse bundle "
+    "recipient-key' prints there, or a file holding it) instead of a passphrase.",
+)
+@click.option("--no-secrets", is_flag=True, help="Leave secret values out of the bundle.")
+@click.option(
+    "--reproducible",
+    is_flag=True,
+    help="Byte-identical output when nothing changed: fixed time ($SOURCE_DATE_EPOCH or "
+    "1970), salt and nonces derived instead of drawn.",
+)
+@click.option("--with-executions", is_flag=True, help="Include the execution history.")
+@click.option(
+    "--events-days",
+    type=click.IntRange(min=0),
+    default=7,
+    show_default=True,
+    help="Trigger instances (with their rule enforcements) of the last N days, for replay.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON summary.")
+@pass_cli
+def export(
+    cli: CliContext,
+    output: Path,
+    passphrase_file: Path | None,
+    recipient: str | None,
+    no_secrets: bool,
+    reproducible: bool,
+    with_executions: bool,
+    events_days: int,
+    as_json: bool,
+) -> None:
+    """Export this instance into one bundle file. Read-only on the instance, and safe while
+    it runs (the database is read from a consistent snapshot)."""
+    import platform
+    import secrets
+
+    from packhorse import bootstrap
+    from packhorse.engine.clock import utc_now
+    from packhorse.engine.keyring import Keyring
+    from packhorse.errors import ConfigurationError
+    from packhorse.migrate.export import ExportOptions, export_bundle
+
+    settings = cli.settings
+    if sum([no_secrets, passphrase_file is not None, recipient is not None]) > 1:
+        raise click.UsageError("give one of --passphrase-file, --recipient and --no-secrets")
+    recipient_key = None if recipient is None else _recipient(recipient)
+    sealed_otherwise = no_secrets or recipient_key is not None
+    passphrase = None if sealed_otherwise else _passphrase(cli, passphrase_file, confirm=True)
+    if passphrase is None and not sealed_otherwise:
+        raise ConfigurationError(
+            "a passphrase is needed to export secret values",
+            hint=f"give --passphrase-file or ${PASSPHRASE_ENV}, or leave secrets out with "
+            "--no-secrets",
+        )
+    epoch = cli.environ.get("SOURCE_DATE_EPOCH")
+    options = ExportOptions(
+        passphrase=passphrase,
+        recipient=recipient_key,
+        no_secrets=no_secrets,
+        reproducible=reproducible,
+        with_executions=with_executions,
+        events_days=events_days,
+        source_date_epoch=int(epoch) if epoch and epoch.isdigit() else None,
+    )
+    with steps("bundle export", quiet=as_json) as say:
+        report = export_bundle(
+            settings,
+            output,
+            options,
+            instance_keys=Keyring(settings.keys_dir).keys().readers,
+            now=utc_now(),
+            random_bytes=secrets.token_bytes,
+            python_version=platform.python_version(),
+            say=say,
+            on_secret=bootstrap.redactor().add,
+        )
+    for warning in report.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    if as_json:
+        echo_json(report.to_dict())
+        return
+    counts = report.manifest.counts
+    lines = [
+        f"packs {counts.get('packs', 0)}",
+        f"configs {counts.get('configs', 0)}",
+        f"keys {counts.get('keys', 0)} ({counts.get('secret_keys', 0)} secret"
+        + (", left out)" if no_secrets else ")"),
+        f"rules {counts.get('rules', 0)}",
+        f"users {counts.get('users', 0)}",
+        f"api keys {counts.get('api_keys', 0)}",
+        f"trigger instances {counts.get('trigger_instances', 0)}",
+    ]
+    if with_executions:
+        lines.append(f"executions {counts.get('executions', 0)}")
+    click.echo(f"Exported to {report.path} ({_size(report.size)}): " + ", ".join(lines) + ".")
+    click.echo(f"Content checksum: {report.manifest.content_checksum}")
+
+
+def _recipient(value: str) -> bytes:
+    from packhorse.crypto.transport import RECIPIENT_PREFIX, parse_recipient
+    from packhorse.errors import ConfigurationError
+
+    text = value
+    if not value.startswith(RECIPIENT_PREFIX):
+        try:
+            text = Path(value).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            raise ConfigurationError(
+                f"--recipient {value}: neither a recipient key nor a readable file ({error})"
+            ) from None
+    try:
+        return parse_recipient(text)
+    except ValueError as error:
+        raise ConfigurationError(
+            f"--recipient: not a recipient key: {error}",
+            hint="run 'packhorse bundle recipient-key' on the target instance and pass what "
+            "it prints",
+        ) from None
+
+
+@bundle.command("recipient-key")
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write it to FILE."
+)
+@pass_cli
+def recipient_key(cli: CliContext, output: Path | None) -> None:
+    """Print this instance's public recipient key (created the first time), for
+    'bundle export --recipient' on a source instance: secrets then travel sealed for this
+    instance alone, with no passphrase to share."""
+    import secrets
+
+    from packhorse.crypto.transport import format_recipient
+    from packhorse.migrate.recipient import RECIPIENT_KEY_FILE, ensure_recipient_key
+
+    settings = cli.settings
+    public, created = ensure_recipient_key(settings.keys_dir, secrets.token_bytes)
+    if created:
+        click.echo(f"Created {settings.keys_dir / RECIPIENT_KEY_FILE} (keep it private).", err=True)
+    if output is None:
+        click.echo(format_recipient(public))
+    else:
+        output.write_text(format_recipient(public) + "\n", encoding="utf-8")
+        click.echo(f"Wrote the recipient key to {output}.", err=True)
+
+
+def _size(size: int) -> str:
+    if size < 1024:
+        return f"{size} bytes"
+    if size < 1024 * 1024:
+        return f"{size / 1024:.1f} KiB"
+    return f"{size / 1024 / 1024:.1f} MiB"
+
+
+@bundle.command("inspect")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--passphrase-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help=f"Also check the passphrase opens every sealed secret (or use ${PASSPHRASE_ENV}).",
+)
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print the manifest and the problems as JSON."
+)
+@pass_cli
+def inspect(cli: CliContext, file: Path, passphrase_file: Path | None, as_json: bool) -> None:
+    """Print a bundle's manifest and verify every member's checksum (exit 1 on a problem)."""
+    from packhorse.migrate.archive import read_archive
+    from packhorse.migrate.bundle_format import parse_manifest, verify_members
+
+    manifest_data, members = read_archive(file)
+    manifest = parse_manifest(manifest_data)
+    problems = verify_members(manifest, members)
+    secrets_checked = None
+    if not problems:
+        key, problem = _transport_key(cli, manifest, passphrase_file)
+        if problem:
+            problems.append(problem)
+        elif key is not None:
+            problems += _check_secrets(members, key)
+            secrets_checked = not problems
+    if as_json:
+        echo_json(
+            {
+                "manifest": manifest.model_dump(mode="json"),
+                "problems": problems,
+                "secrets_ok": secrets_checked,
+            }
+        )
+    else:
+        _print_manifest(manifest)
+        for problem in problems:
+            click.echo(f"problem: {problem}")
+        verdict = "every checksum matches" if not problems else f"{len(problems)} problems"
+        if secrets_checked:
+            verdict += "; every secret opens"
+        click.echo(f"{file}: {verdict}.")
+    if problems:
+        raise click.exceptions.Exit(1)
+
+
+def _transport_key(
+    cli: CliContext, manifest: Manifest, passphrase_file: Path | None
+) -> tuple[TransportKey | None, str | None]:
+    """The key that opens the bundle's secrets, when the caller can give it: a passphrase
+    (file or environment), or this instance's recipient key. ``(None, None)``: no check."""
+    from packhorse.errors import BundleError
+    from packhorse.migrate import sealing
+
+    block = manifest.secrets
+    try:
+        if block.mode == "passphrase":
+            if passphrase_file is None and not cli.environ.get(PASSPHRASE_ENV):
+                return None, None
+            passphrase = _passphrase(cli, passphrase_file, confirm=False)
+            assert passphrase is not None
+            key = sealing.key_from_passphrase(block, passphrase)
+            wrong = "wrong passphrase (the verifier does not open)"
+        elif block.mode == "recipient":
+            private = _local_recipient_key(cli)
+            if private is None:
+                return None, None
+            key = sealing.key_from_recipient(block, private)
+            wrong = "the verifier does not open: the manifest was altered"
+        else:
+            return None, None
+    except BundleError as error:
+        return None, error.message
+    return (key, None) if sealing.key_opens(block, key) else (None, wrong)
+
+
+def _local_recipient_key(cli: CliContext) -> bytes | None:
+    from packhorse.errors import InstanceError
+    from packhorse.migrate.recipient import load_private_key
+
+    try:
+        return load_private_key(cli.settings.keys_dir)
+    except InstanceError:  # no instance here: nothing to check with
+        return None
+
+
+def _check_secrets(members: dict[str, bytes], key: TransportKey) -> list[str]:
+    from packhorse.migrate.bundle_format import DATASTORE
+    from packhorse.migrate.sealing import sealed_problems
+
+    data = members.get(DATASTORE)
+    return [] if data is None else [f"{DATASTORE}: {p}" for p in sealed_problems(data, key)]
+
+
+def _print_manifest(manifest: Manifest) -> None:
+    rows: list[tuple[str, Any]] = [
+        ("format", manifest.format),
+        ("packhorse", manifest.packhorse_version),
+        ("python", manifest.python_version),
+        ("instance", manifest.instance_id),
+        ("created at", manifest.created_at),
+        ("reproducible", "yes" if manifest.reproducible else "no"),
+        ("events since", manifest.events_since),
+        ("secrets", manifest.secrets.mode),
+        ("members", len(manifest.members)),
+        ("content", manifest.content_checksum),
+    ]
+    rows += [(name.replace("_", " "), value) for name, value in sorted(manifest.counts.items())]
+    width = max(len(name) for name, _ in rows)
+    for name, value in rows:
+        click.echo(f"{name.ljust(width)}  {value}")

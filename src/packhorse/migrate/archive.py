@@ -1,0 +1,96 @@
+"""The bundle archive: tar + gzip, written so that the same members give the same bytes.
+
+Members are sorted by path after ``manifest.json`` (always first, so a reader learns what
+follows before it reads it); every header has mtime 0, uid and gid 0, empty owner names and a
+normalised mode; the gzip header has mtime 0 and no file name; the compression level is fixed.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import os
+import tarfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import BinaryIO
+
+from packhorse.errors import BundleError
+from packhorse.migrate.bundle_format import MANIFEST, Member, check_member_path
+
+COMPRESSION_LEVEL = 6
+MAX_MEMBER_BYTES = 1 << 30
+"""A member larger than this is refused when reading (a bundle is not a disk image)."""
+
+
+def write_archive(manifest: bytes, members: Sequence[Member], target: BinaryIO) -> None:
+    """Write the archive to ``target`` (a binary file open for writing)."""
+    with (
+        gzip.GzipFile(
+            filename="", mode="wb", fileobj=target, mtime=0, compresslevel=COMPRESSION_LEVEL
+        ) as compressed,
+        tarfile.open(fileobj=compressed, mode="w", format=tarfile.PAX_FORMAT) as archive,
+    ):
+        _add(archive, Member(MANIFEST, manifest))
+        for member in sorted(members, key=lambda m: m.path):
+            _add(archive, member)
+
+
+def _add(archive: tarfile.TarFile, member: Member) -> None:
+    info = tarfile.TarInfo(check_member_path(member.path))
+    info.size = len(member.data)
+    info.mode = member.mode
+    info.mtime = 0
+    info.uid = info.gid = 0
+    info.uname = info.gname = ""
+    info.type = tarfile.REGTYPE
+    archive.addfile(info, io.BytesIO(member.data))
+
+
+def read_archive(path: Path) -> tuple[bytes, dict[str, bytes]]:
+    """The manifest's bytes and every other member's, by path. Refuses anything but regular
+    files with safe relative paths (links, devices and ``..`` never reach an import)."""
+    members: dict[str, bytes] = {}
+    manifest: bytes | None = None
+    try:
+        with tarfile.open(path, mode="r:gz") as archive:
+            for index, info in enumerate(archive):
+                name = check_member_path(info.name)
+                if not info.isreg():
+                    raise BundleError(f"{path}: member {name!r} is not a regular file")
+                if info.size > MAX_MEMBER_BYTES:
+                    raise BundleError(f"{path}: member {name!r} is too large ({info.size} bytes)")
+                if name in members or (name == MANIFEST and manifest is not None):
+                    raise BundleError(f"{path}: member {name!r} appears twice")
+                extracted = archive.extractfile(info)
+                assert extracted is not None  # a regular file always has content
+                data = extracted.read()
+                if name == MANIFEST:
+                    if index != 0:
+                        raise BundleError(f"{path}: {MANIFEST} is not the first member")
+                    manifest = data
+                else:
+                    members[name] = data
+    except (tarfile.TarError, OSError, EOFError, gzip.BadGzipFile) as error:
+        raise BundleError(f"{path}: not a readable bundle archive: {error}") from error
+    if manifest is None:
+        raise BundleError(f"{path}: no {MANIFEST}; not a Packhorse bundle")
+    return manifest, members
+
+
+def write_private_file(path: Path, write: Callable[[BinaryIO], None]) -> None:
+    """Create ``path`` (mode 0600: it holds sealed secrets) through a temporary file and a
+    rename, so a failed export never leaves half a bundle under the final name.
+    ``write`` is called with the open binary file."""
+    temporary = path.with_name(f".{path.name}.partial")
+    temporary.unlink(missing_ok=True)
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(descriptor, "wb") as file:
+            write(file)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
