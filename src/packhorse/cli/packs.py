@@ -31,7 +31,7 @@ pass_cli = click.make_pass_decorator(CliContext)
 )
 @click.pass_context
 def pack(ctx: click.Context) -> None:
-    """Validate, register and inspect packs."""
+    """Install, validate, register, test and inspect packs, and build their virtualenvs."""
     cli = ctx.find_object(CliContext)
     if cli is not None and ctx.invoked_subcommand in ("register", "validate", "config"):
         cli.local_only()  # they read or write folders of this machine
