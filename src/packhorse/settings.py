@@ -279,6 +279,14 @@ def settings_to_toml(settings: Settings) -> str:
     return "\n".join(lines)
 
 
+def write_settings(settings: Settings) -> None:
+    """Replace ``packhorse.toml`` of ``settings.home`` atomically (the file is what makes the
+    folder an instance: it is never half-written)."""
+    temporary = settings.home / f".{SETTINGS_FILE}.tmp"
+    temporary.write_text(settings_to_toml(settings), encoding="utf-8")
+    temporary.replace(settings.home / SETTINGS_FILE)
+
+
 def _toml_value(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"

@@ -142,3 +142,64 @@ def db_status(cli: CliContext, as_json: bool) -> None:
     else:
         click.echo(f"At {status.current or 'empty'}; {status.head} is current.")
         click.echo("Run 'packhorse db upgrade' to apply the pending migrations.")
+
+
+@db.command("migrate-to")
+@click.argument("url")
+@click.option(
+    "--copy-only",
+    is_flag=True,
+    help="Copy, but leave this instance on its current database.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the copy's report as JSON.")
+@pass_cli
+def db_migrate_to(cli: CliContext, url: str, copy_only: bool, as_json: bool) -> None:
+    """Copy this instance's whole state to another database (SQLite to PostgreSQL:
+    postgresql://user@host/db), check it by row counts and checksums of every table, then
+    switch the instance to it ([database] url in packhorse.toml).
+
+    Stop 'packhorse up' first: what it writes after the copy starts stays behind. The target
+    must be an empty database. The SQLite file is kept as it was (a backup to go back to).
+    """
+    from packhorse.cli.output import echo_json, echo_table, steps
+    from packhorse.settings import write_settings
+    from packhorse.storage.copy import copy_database, sqlite_snapshot
+    from packhorse.storage.database import create_engine
+
+    settings = cli.settings
+    if url == settings.database:
+        raise click.UsageError("that is the database this instance uses already")
+    target = create_engine(url)
+    try:
+        with steps("db migrate-to", quiet=as_json) as say:
+            if settings.database_url:
+                source = create_engine(settings.database)
+                try:
+                    report = copy_database(source, target, progress=say)
+                finally:
+                    source.dispose()
+            else:
+                with sqlite_snapshot(settings.state_db) as source:
+                    report = copy_database(source, target, progress=say)
+    finally:
+        target.dispose()
+    if not copy_only:
+        write_settings(settings.with_overrides(database_url=url))
+    if as_json:
+        echo_json(report.to_dict() | {"switched": not copy_only})
+        return
+    echo_table(
+        ["table", "rows", "checksum"], [(t.table, t.rows, t.checksum[:16]) for t in report.tables]
+    )
+    click.echo(f"Copied {report.rows} rows; counts and checksums match.")
+    if copy_only:
+        click.echo("The instance still uses its current database (--copy-only).")
+    else:
+        click.echo(f"The instance now uses {_shown_url(url)}; {settings.state_db.name} is kept.")
+
+
+def _shown_url(url: str) -> str:
+    """A URL without its password."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)

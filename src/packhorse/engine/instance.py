@@ -20,7 +20,7 @@ from packhorse.engine.clock import iso_now
 from packhorse.engine.passwords import generate_password, hash_password
 from packhorse.engine.registration import RegistrationOutcome
 from packhorse.errors import InstanceError, ValidationFailed
-from packhorse.settings import SETTINGS_FILE, Settings, settings_to_toml
+from packhorse.settings import SETTINGS_FILE, Settings, write_settings
 from packhorse.storage import migrate
 
 #: Packs copied into a new instance's packs/ folder (core is served from the package).
@@ -100,9 +100,7 @@ def _init(home: Path, *, listen: str | None, admin_user: str) -> InitResult:
     )
     engine.dispose()
     # Last: the settings file is what makes the folder an instance.
-    temporary = home / f".{SETTINGS_FILE}.tmp"
-    temporary.write_text(settings_to_toml(settings), encoding="utf-8")
-    temporary.replace(home / SETTINGS_FILE)
+    write_settings(settings)
     return InitResult(settings, admin_user, password, registration)
 
 
