@@ -6,7 +6,7 @@ HOME_DIR ?= ./.packhorse
 LISTEN ?= 127.0.0.1:9101
 PYTEST_WORKERS ?= auto
 
-.PHONY: run test test-fast check lint types contracts bench fmt clean venv dev
+.PHONY: run test test-fast check lint types contracts migrations bench fmt clean venv dev
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,12 +29,13 @@ run: $(VENV)/.installed
 	@if [ ! -f "$(HOME_DIR)/packhorse.toml" ]; then $(BIN)/packhorse --home "$(HOME_DIR)" init; fi
 	$(BIN)/packhorse --home "$(HOME_DIR)" up --listen $(LISTEN)
 
-## make check: lint, format check, strict types and the import contracts of the pure core.
-check: lint types contracts
+## make check: lint, format check, strict types, the import contracts of the pure core, and
+## the migrations against schema.py on SQLite and PostgreSQL.
+check: lint types contracts migrations
 
 lint: $(VENV)/.dev-installed
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench tools
+	$(BIN)/ruff format --check src tests bench tools
 
 SITE := src/packhorse/compat/site
 SITE_PACKAGES := -p st2common -p st2reactor -p st2tests -p st2client -p eventlet -p _packhorse_pack
@@ -47,6 +48,9 @@ types: $(VENV)/.dev-installed
 
 contracts: $(VENV)/.dev-installed
 	$(BIN)/lint-imports
+
+migrations: $(VENV)/.dev-installed
+	$(BIN)/python tools/check_migrations.py
 
 ## make test: check, then every test tier in parallel.
 test: check
@@ -61,8 +65,8 @@ bench: $(VENV)/.dev-installed
 	@for script in bench/bench_*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
 fmt: $(VENV)/.dev-installed
-	$(BIN)/ruff format src tests bench
-	$(BIN)/ruff check --fix src tests bench
+	$(BIN)/ruff format src tests bench tools
+	$(BIN)/ruff check --fix src tests bench tools
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build dist
