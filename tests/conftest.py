@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import uuid
@@ -14,18 +15,16 @@ import pytest
 PG_ADMIN_URL = os.environ.get("PACKHORSE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 
 
-@pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
-    """A private PostgreSQL database for this test session, dropped afterwards.
-
-    Skips, saying why, only when no server is reachable.
-    """
+@contextlib.contextmanager
+def private_database(prefix: str) -> Iterator[str]:
+    """A new database on the PostgreSQL test server, dropped afterwards; its URL. Skips,
+    saying why, only when no server is reachable."""
     psycopg = pytest.importorskip("psycopg")
     try:
         admin = psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=3)
     except psycopg.OperationalError as error:
         pytest.skip(f"PostgreSQL not reachable at {PG_ADMIN_URL}: {error}")
-    name = f"packhorse_test_{uuid.uuid4().hex[:12]}"
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
     with admin:
         admin.execute(f'CREATE DATABASE "{name}"')
     base = PG_ADMIN_URL.rsplit("/", 1)[0]
@@ -34,6 +33,13 @@ def postgres_url() -> Iterator[str]:
     finally:
         with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A private PostgreSQL database for this test session, dropped afterwards."""
+    with private_database("packhorse_test") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

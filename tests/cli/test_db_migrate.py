@@ -4,7 +4,6 @@ database, checked, and the instance switched to it; a target that is not empty i
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -12,22 +11,14 @@ import pytest
 import sqlalchemy as sa
 
 from packhorse.settings import load_settings
-from tests.conftest import PG_ADMIN_URL, CliResult
+from tests.conftest import CliResult, private_database
 
 
 @pytest.fixture
-def empty_database(postgres_url: str) -> Iterator[str]:
+def empty_database() -> Iterator[str]:
     """A new empty PostgreSQL database on the test server, dropped afterwards."""
-    psycopg = pytest.importorskip("psycopg")
-    name = f"packhorse_copy_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    base = PG_ADMIN_URL.rsplit("/", 1)[0]
-    try:
-        yield f"{base}/{name}"
-    finally:
-        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with private_database("packhorse_copy") as url:
+        yield url
 
 
 def test_an_instance_moves_to_postgresql_and_goes_on_there(
