@@ -143,7 +143,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "bundle": (
         "packhorse.cli.bundle:bundle",
-        "Export the instance into one bundle file (packs, configs, datastore...); inspect one.",
+        "Export the instance into one bundle file (packs, configs, datastore...); import one.",
     ),
     "login": ("packhorse.cli.remote:login", "Sign in to a remote Packhorse (--url), keep a token."),
     "logout": ("packhorse.cli.remote:logout", "Forget the token of a remote Packhorse."),

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from packhorse.errors import BundleError
-from packhorse.migrate.bundle_format import MANIFEST, Member, check_member_path
+from packhorse.migrate.bundle_format import MANIFEST, Member, check_member_path, file_mode
 
 COMPRESSION_LEVEL = 6
 MAX_MEMBER_BYTES = 1 << 30
@@ -56,7 +56,7 @@ MAX_MEMBERS = 1_000_000
 class _Counted(io.RawIOBase):
     """The decompressed stream, refusing to give more than ``limit`` bytes in all."""
 
-    def __init__(self, stream: BinaryIO, limit: int, path: Path) -> None:
+    def __init__(self, stream: io.BufferedIOBase, limit: int, path: Path) -> None:
         self._stream = stream
         self._limit = limit
         self._path = path
@@ -86,20 +86,19 @@ def read_archive(
     *,
     max_member_bytes: int = MAX_MEMBER_BYTES,
     max_total_bytes: int = MAX_TOTAL_BYTES,
+    modes: dict[str, int] | None = None,
 ) -> tuple[bytes, dict[str, bytes]]:
     """The manifest's bytes and every other member's, by path. Refuses anything but regular
     files with safe relative paths (links, devices, fifos and ``..`` never reach an import),
     members over ``max_member_bytes`` and more than ``max_total_bytes`` decompressed in all
-    (counted as the stream is read). Only memory is written: a refusal leaves no trace."""
+    (counted as the stream is read). Only memory is written: a refusal leaves no trace.
+    ``modes``, when given, receives each member's mode (normalised: 0755 or 0644)."""
     members: dict[str, bytes] = {}
     manifest: bytes | None = None
     try:
         with (
             gzip.open(path, "rb") as compressed,
-            tarfile.open(
-                fileobj=_Counted(compressed, max_total_bytes, path),  # type: ignore[arg-type]
-                mode="r|",
-            ) as archive,
+            tarfile.open(mode="r|", fileobj=_Counted(compressed, max_total_bytes, path)) as archive,
         ):
             for index, info in enumerate(archive):
                 name = check_member_path(info.name)
@@ -120,6 +119,8 @@ def read_archive(
                     manifest = data
                 else:
                     members[name] = data
+                    if modes is not None:
+                        modes[name] = file_mode(bool(info.mode & 0o111))
     except (tarfile.TarError, OSError, EOFError, gzip.BadGzipFile) as error:
         raise BundleError(f"{path}: not a readable bundle archive: {error}") from error
     if manifest is None:

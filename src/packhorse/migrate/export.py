@@ -113,7 +113,7 @@ def export_bundle(
             if not folder.is_dir():
                 warnings.append(f"pack {ref}: folder {folder} is missing; not exported")
                 continue
-            members.extend(_pack_members(ref, folder))
+            members.extend(pack_members(ref, folder))
             counts["packs"] += 1
         configs = _config_members(settings.configs_dir)
         members.extend(configs)
@@ -198,7 +198,7 @@ def _walk(folder: Path) -> Iterator[tuple[Path, tuple[str, ...]]]:
             yield path, path.relative_to(folder).parts
 
 
-def _pack_members(ref: str, folder: Path) -> list[fmt.Member]:
+def pack_members(ref: str, folder: Path) -> list[fmt.Member]:
     members = []
     for path, parts in _walk(folder):
         if not fmt.exported_pack_file(parts) or not path.is_file():
