@@ -306,3 +306,27 @@ def test_failure_at_the_last_step_leaves_the_target_as_it_was(  # noqa: PLR0917 
     assert {p.ref: p.version for p in after.list_packs()}["demo_good"] == "1.3.0"
     rule = after.get_resource(Kind.RULE, "demo_good.on_line")
     assert rule is not None and rule.enabled
+
+
+def test_round_trip_keeps_the_content_checksum(
+    cli: Run, populated: Populated, target: Path, tmp_path: Path, passfile: Path
+) -> None:
+    """Export A, import into B (a fresh instance with its own key), export B with the same
+    passphrase: the same content checksum. A changed secret still changes it."""
+
+    def checksum(home: Path, bundle: Path) -> str:
+        done = cli(
+            "--home", home, "bundle", "export", "-o", bundle, "--passphrase-file", passfile,
+            "--with-executions", "--json",
+        )  # fmt: skip
+        assert done.code == 0, done.err
+        return str(json.loads(done.out)["content_checksum"])
+
+    first = checksum(populated.settings.home, tmp_path / "a.tgz")
+    done = import_(cli, target, tmp_path / "a.tgz", passfile, "--replace-users")
+    assert done.code == 0, done.err
+    assert checksum(target, tmp_path / "b.tgz") == first
+    bootstrap.datastore_service(load_settings(target)).set_value(
+        "db_password", "another one", secret=True
+    )
+    assert checksum(target, tmp_path / "c.tgz") != first

@@ -301,11 +301,11 @@ def plan_import(
 
     for ref, enabled in sorted(bundle.rules.items()):
         detail = "enabled" if enabled else "disabled"
-        current = target.rules.get(ref)
-        if current is None:
+        was = target.rules.get(ref)
+        if was is None:
             action = Action.ADD  # its pack comes with the bundle: the state is set after
         else:
-            action = Action.UNCHANGED if current is enabled else Action.UPDATE
+            action = Action.UNCHANGED if was is enabled else Action.UPDATE
         changes.append(Change(Kind.RULE, ref, action, detail))
 
     changes += _records(Kind.USER, bundle.users, target.users, replace_users, _user_fields)
