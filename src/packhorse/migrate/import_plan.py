@@ -13,7 +13,8 @@ Merge rules (``docs/bundle-format.md``, "Import"):
 - users and API keys: added when the target lacks them; one the target holds with other
   contents is a conflict, kept as the target has it unless ``replace_users``;
 - trigger instances, rule enforcements and executions: added when the target lacks their id,
-  never overwritten.
+  never overwritten; a trigger instance still pending and an execution not finished on the
+  source are skipped (imported, they would be processed or run a second time here).
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ import yaml
 
 from packhorse.errors import BundleError
 from packhorse.migrate import bundle_format as fmt
+from packhorse.model.events import TriggerInstanceStatus
+from packhorse.model.execution import COMPLETED
 
 KeyId = tuple[str, str, str]
 """A datastore item: (scope, user, name)."""
@@ -315,11 +318,26 @@ def plan_import(
         (Kind.RULE_ENFORCEMENT, bundle.rule_enforcements, target.rule_enforcements),
         (Kind.EXECUTION, bundle.executions, target.executions),
     ]:
-        for row_id in rows:
-            changes.append(
-                Change(kind, row_id, Action.UNCHANGED if row_id in present else Action.ADD)
-            )
+        for row_id, row in rows.items():
+            if row_id in present:
+                changes.append(Change(kind, row_id, Action.UNCHANGED))
+            elif (reason := _unfinished(kind, row)) is not None:
+                changes.append(Change(kind, row_id, Action.SKIP, reason))
+            else:
+                changes.append(Change(kind, row_id, Action.ADD))
     return ImportPlan(tuple(changes))
+
+
+def _unfinished(kind: Kind, row: Mapping[str, Any]) -> str | None:
+    """Why a record is not imported: a trigger instance the source's rules had not seen yet,
+    an execution not finished there. Imported, they would be picked up here and run a second
+    time; history is kept, work is not moved."""
+    status = row.get("status")
+    if kind is Kind.TRIGGER_INSTANCE and status == TriggerInstanceStatus.PENDING:
+        return "not processed on the source; it would fire again here"
+    if kind is Kind.EXECUTION and status not in {s.value for s in COMPLETED}:
+        return f"{status} on the source; it would run again here"
+    return None
 
 
 def _compare(current: object, new: object) -> Action:
