@@ -330,3 +330,26 @@ def test_round_trip_keeps_the_content_checksum(
         "db_password", "another one", secret=True
     )
     assert checksum(target, tmp_path / "c.tgz") != first
+
+
+@pytest.mark.parametrize("installed_first", [False, True], ids=["pack added", "pack staying"])
+def test_a_config_that_does_not_validate_is_refused_with_nothing_written(  # noqa: PLR0917
+    cli: Run,
+    populated: Populated,
+    target: Path,
+    tmp_path: Path,
+    passfile: Path,
+    installed_first: bool,
+) -> None:
+    """Checked by the installer when its pack comes with the bundle (and the config put
+    back), by the import itself when the pack is already there unchanged."""
+    source = populated.settings
+    if installed_first:
+        export(cli, source.home, tmp_path / "first.tgz", passfile)
+        assert import_(cli, target, tmp_path / "first.tgz", passfile).code == 0
+    (source.configs_dir / "demo_good.yaml").write_text("---\napi_url: 42\n")
+    export(cli, source.home, tmp_path / "bad.tgz", passfile)
+    before = state(target)
+    refused = import_(cli, target, tmp_path / "bad.tgz", passfile)
+    assert refused.code != 0 and "api_url" in refused.err, refused.err
+    assert state(target) == before

@@ -8,14 +8,15 @@ Order of the work, and what undoes each step if a later one fails:
    (the passphrase, or this instance's recipient key).
 2. **Plan**: a diff of the bundle against the instance; ``--dry-run`` stops here, and so does
    a plan that writes nothing (importing a bundle twice is a no-op).
-3. **Stage and validate**: the bundle's packs are extracted under ``<home>/.import/<id>/``,
-   and registration is dry-run for all of them with the configs as they will be (the
-   instance's, overlaid with the bundle's). Any error and nothing has been written.
+3. **Stage and validate**: the packs to install are extracted under ``<home>/.import/<id>/``;
+   packs that stay but get a new config are validated with it (a dry-run registration).
+   Any error and nothing has been written.
 4. **Configs** written (the files they replace kept in the staging folder).
 5. **Packs** installed through :func:`packhorse.packs.install.install` (directory specs of
    the staged folders, dependencies not fetched: the bundle carries them; virtualenvs built
-   for this interpreter). The installer undoes its own step; the folders of the packs it
-   replaces (and of pruned ones) are copied to the staging folder first.
+   for this interpreter), which validates them with the configs just written first. The
+   installer undoes its own step; the folders of the packs it replaces (and of pruned ones)
+   are copied to the staging folder first.
 6. **Database**: datastore (secrets sealed again under this instance's key), rule states,
    users, API keys, trigger instances, enforcements, executions, in one transaction.
 
@@ -272,21 +273,26 @@ def _apply(
     staging = settings.home / STAGING / uuid.uuid4().hex[:12]
     staged_packs, staged_configs, previous = staging / "packs", staging / "configs", staging / "old"
     try:
-        say(f"staging {len(contents.packs)} packs")
-        for ref, pack in contents.packs.items():
-            _extract(staged_packs / ref, pack.files)
-        staged_configs.mkdir(parents=True)
-        for name, data in {**target.configs, **contents.configs}.items():
-            (staged_configs / name).write_bytes(data)
-        say("validating the packs with their configs")
-        errors = instance.validate(staged_packs, staged_configs, sorted(contents.packs))
-        if errors:
-            raise BundleError(
-                "nothing imported: the bundle's packs do not validate here:\n  "
-                + "\n  ".join(errors),
-                hint="'packhorse upgrade check' will rewrite what can be; fix the rest on the "
-                "source and export again",
-            )
+        to_install = plan.names(Kind.PACK, Action.ADD, Action.UPDATE)
+        # The installer validates what it installs, with the configs as written before it
+        # runs; the packs that stay need checking here against their new configs.
+        new_configs = {name.removesuffix(".yaml") for name in plan.names(Kind.CONFIG, *_WRITES)}
+        staying = sorted(new_configs & set(target.packs) - set(to_install))
+        say(f"staging {len(to_install)} packs")
+        for ref in to_install:
+            _extract(staged_packs / ref, contents.packs[ref].files)
+        if staying:
+            staged_configs.mkdir(parents=True)
+            for name, data in {**target.configs, **contents.configs}.items():
+                (staged_configs / name).write_bytes(data)
+            say(f"validating {len(staying)} packs with their new configs")
+            errors = instance.validate(staged_packs, staged_configs, staying)
+            if errors:
+                raise BundleError(
+                    "nothing imported: the bundle's configs do not validate here:\n  "
+                    + "\n  ".join(errors),
+                    hint="fix the configs on the source and export again",
+                )
         added = plan.names(Kind.PACK, Action.ADD)
         replaced = plan.names(Kind.PACK, Action.UPDATE, Action.REMOVE)
         previous.mkdir()
@@ -298,7 +304,6 @@ def _apply(
             undo.files([settings.home / SOURCES_FILE])
             for name in plan.names(Kind.CONFIG, *_WRITES):
                 _write_file(settings.configs_dir / name, contents.configs[name])
-            to_install = plan.names(Kind.PACK, Action.ADD, Action.UPDATE)
             if to_install:
                 say(f"installing {len(to_install)} packs")
                 undo.installing = True
