@@ -353,3 +353,49 @@ def test_a_config_that_does_not_validate_is_refused_with_nothing_written(  # noq
     refused = import_(cli, target, tmp_path / "bad.tgz", passfile)
     assert refused.code != 0 and "api_url" in refused.err, refused.err
     assert state(target) == before
+
+
+def test_import_of_a_bundle_sealed_for_this_instance(
+    cli: Run, populated: Populated, target: Path, tmp_path: Path
+) -> None:
+    public = tmp_path / "target.pub"
+    assert cli("--home", target, "bundle", "recipient-key", "-o", public).code == 0
+    bundle = tmp_path / "site.tgz"
+    done = cli(
+        "--home", populated.settings.home, "bundle", "export", "-o", bundle, "--recipient", public
+    )
+    assert done.code == 0, done.err
+    imported = import_(cli, target, bundle, None)
+    assert imported.code == 0, imported.err
+    datastore = bootstrap.datastore_service(load_settings(target))
+    assert datastore.get_value("db_password", decrypt=True).value == SECRETS["db_password"]
+    elsewhere = tmp_path / "elsewhere"
+    init_instance(elsewhere)
+    refused = import_(cli, elsewhere, bundle, None)
+    assert refused.code != 0 and "recipient key" in refused.err
+
+
+@pytest.mark.postgres
+def test_import_into_an_instance_on_postgresql(
+    cli: Run, populated: Populated, tmp_path: Path, passfile: Path, postgres_url: str
+) -> None:
+    from tests.migrate.conftest import use_postgres
+
+    home = tmp_path / "pg"
+    init_instance(home)
+    use_postgres(home, postgres_url)
+    bundle = tmp_path / "site.tgz"
+    export(cli, populated.settings.home, bundle, passfile)
+    done = import_(cli, home, bundle, passfile, "--replace-users")
+    assert done.code == 0, done.err
+    settings = load_settings(home)
+    rule = bootstrap.content_registry(settings).get_resource(Kind.RULE, "demo_good.on_line")
+    assert rule is not None and not rule.enabled
+    token = bootstrap.datastore_service(settings).get_value(
+        "token", scope=Scope.USER, user="alice", decrypt=True
+    )
+    assert token.value == SECRETS["alice_token"]
+    before = state(home)
+    again = import_(cli, home, bundle, passfile, "--replace-users", "--json")
+    assert again.code == 0 and not json.loads(again.out)["plan"]["writes"]
+    assert state(home) == before
