@@ -12,6 +12,7 @@ once packs of identical requirements share one virtualenv).
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 import shutil
 import sys
@@ -65,14 +66,8 @@ def main() -> None:
             target = init_instance(root / f"target-{run}").settings
             instance = importing.wire(target)
             if not venvs:
-                instance = importing.Instance(
-                    **{
-                        **{f: getattr(instance, f) for f in instance.__dataclass_fields__},
-                        "install_environment": bootstrap.pack_install_environment(
-                            target, venvs=False
-                        ),
-                    }
-                )
+                environment = bootstrap.pack_install_environment(target, venvs=False)
+                instance = dataclasses.replace(instance, install_environment=environment)
             started = time.perf_counter()
             report = import_bundle(
                 instance,
@@ -88,7 +83,10 @@ def main() -> None:
             for folder in sorted(source.packs_dir.glob("bench_*")):
                 shutil.copytree(folder, floor_home.packs_dir / folder.name)
             started = time.perf_counter()
-            assert bootstrap.register_instance_packs(load_settings(floor_home.home), all_packs=True).ok
+            registered = bootstrap.register_instance_packs(
+                load_settings(floor_home.home), all_packs=True
+            )
+            assert registered.ok
             floors.append(time.perf_counter() - started)
             for folder in (target.home, floor_home.home):
                 shutil.rmtree(folder)
