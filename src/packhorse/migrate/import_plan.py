@@ -238,7 +238,12 @@ def _pack_version(ref: str, files: Mapping[str, tuple[bytes, int]]) -> str:
         document = yaml.safe_load(metadata[0])
     except yaml.YAMLError as error:
         raise BundleError(f"packs/{ref}/pack.yaml: not YAML: {error}") from None
-    return str(document.get("version", "")) if isinstance(document, dict) else ""
+    if not isinstance(document, dict):
+        raise BundleError(f"packs/{ref}/pack.yaml is not a mapping")
+    named = str(document.get("ref") or document.get("name") or "")
+    if named != ref:
+        raise BundleError(f"packs/{ref}/pack.yaml names another pack ({named!r})")
+    return str(document.get("version", ""))
 
 
 def _json(members: Mapping[str, bytes], path: str, default: Any) -> Any:

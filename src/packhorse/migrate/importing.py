@@ -335,11 +335,17 @@ _WRITES = (Action.ADD, Action.UPDATE)
 
 
 def _extract(folder: Path, files: Mapping[str, tuple[bytes, int]]) -> None:
-    for relative, (data, mode) in files.items():
-        target = folder / relative  # member paths were checked: relative, no ``..``
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(data)
-        target.chmod(mode)
+    try:
+        for relative, (data, mode) in files.items():
+            target = folder / relative  # member paths were checked: relative, no ``..``
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+            target.chmod(mode)
+    except OSError as error:
+        raise BundleError(
+            f"nothing imported: cannot stage pack {folder.name}: {error}",
+            hint="the bundle holds a file and a folder of one name, or the disk is full",
+        ) from error
 
 
 def _copy_pack(settings: Settings, ref: str, into: Path) -> None:
