@@ -399,3 +399,13 @@ def test_import_into_an_instance_on_postgresql(
     again = import_(cli, home, bundle, passfile, "--replace-users", "--json")
     assert again.code == 0 and not json.loads(again.out)["plan"]["writes"]
     assert state(home) == before
+
+
+def test_a_staging_folder_left_by_a_crash_is_cleared(
+    cli: Run, populated: Populated, target: Path, tmp_path: Path, passfile: Path
+) -> None:
+    (target / importing.STAGING / "0123abcd" / "packs").mkdir(parents=True)
+    bundle = tmp_path / "site.tgz"
+    export(cli, populated.settings.home, bundle, passfile)
+    assert import_(cli, target, bundle, passfile).code == 0
+    assert not (target / importing.STAGING).exists()

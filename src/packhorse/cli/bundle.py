@@ -398,6 +398,8 @@ def import_(
             say=say,
             on_secret=bootstrap.redactor().add,
         )
+    for warning in report.warnings:
+        click.echo(f"warning: {warning}", err=True)
     if as_json:
         echo_json(report.to_dict())
         return

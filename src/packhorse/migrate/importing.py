@@ -270,6 +270,9 @@ def _apply(
     from packhorse.packs.install import install
 
     settings = instance.settings
+    # An import a crash interrupted left its staging folder: nothing in it is needed (running
+    # the import again finishes the job: what it had written plans as unchanged).
+    shutil.rmtree(settings.home / STAGING, ignore_errors=True)
     staging = settings.home / STAGING / uuid.uuid4().hex[:12]
     staged_packs, staged_configs, previous = staging / "packs", staging / "configs", staging / "old"
     try:
@@ -319,7 +322,7 @@ def _apply(
                 instance.remove_packs(pruned)
             _write_sources(settings.home, contents, to_install)
             say("writing the datastore, rule states, users and events")
-            _write_database(instance, contents, plan)
+            warnings = _write_database(instance, contents, plan)
         except BaseException:
             say("failed: putting the instance back as it was")
             undo.run()
@@ -328,7 +331,7 @@ def _apply(
         shutil.rmtree(staging, ignore_errors=True)
         with contextlib.suppress(OSError):
             (settings.home / STAGING).rmdir()
-    return []
+    return warnings
 
 
 _WRITES = (Action.ADD, Action.UPDATE)
@@ -431,8 +434,10 @@ class _Undo:
                 _write_file(path, data)
 
 
-def _write_database(instance: Instance, contents: BundleContents, plan: ImportPlan) -> None:
-    """Everything the database takes from the bundle, in one transaction."""
+def _write_database(instance: Instance, contents: BundleContents, plan: ImportPlan) -> list[str]:
+    """Everything the database takes from the bundle, in one transaction; warnings (rules
+    of the bundle that no pack here defines)."""
+    warnings: list[str] = []
     from packhorse.bootstrap import database_engine
     from packhorse.storage.database import transaction
 
@@ -476,11 +481,13 @@ def _write_database(instance: Instance, contents: BundleContents, plan: ImportPl
         resources = schema.resources
         for ref, enabled in contents.rules.items():
             if (Kind.RULE, ref) in changed:
-                connection.execute(
+                updated = connection.execute(
                     resources.update()
                     .where(resources.c.kind == "rule", resources.c.ref == ref)
                     .values(enabled=enabled)
                 )
+                if updated.rowcount == 0:
+                    warnings.append(f"rule {ref}: no pack here defines it; its state is not kept")
         _records(connection, schema.users, "name", contents.users, changed, Kind.USER)
         _records(connection, schema.api_keys, "id", contents.api_keys, changed, Kind.API_KEY)
         for kind, table, rows in [
@@ -489,6 +496,7 @@ def _write_database(instance: Instance, contents: BundleContents, plan: ImportPl
             (Kind.EXECUTION, schema.executions, contents.executions),
         ]:
             _records(connection, table, "id", rows, changed, kind)
+    return warnings
 
 
 _JSON_COLUMNS = frozenset({"payload", "metadata", "parameters", "context", "result", "pids"})
