@@ -36,7 +36,9 @@ def populate(state_db: Path, count: int) -> None:
 
     from packhorse.storage.schema import execution_log, executions
 
-    start = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    # Recent, well inside the retention period (else packhorse up's collector purges them
+    # while the benchmark reads).
+    start = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=count + 3600)
     result = {"stdout": "x" * 2000, "stderr": "", "return_code": 0, "succeeded": True}
     rows, log = [], []
     for n in range(count):

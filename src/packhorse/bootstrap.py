@@ -376,7 +376,7 @@ async def collect_periodically(
     import logging
 
     from packhorse.engine.clock import utc_now
-    from packhorse.engine.retention import INTERVAL_SECONDS, collect
+    from packhorse.engine.retention import INTERVAL_SECONDS, collect, rest_as_long
     from packhorse.errors import PackhorseError
     from packhorse.storage.events import SqlEventStore
     from packhorse.storage.executions import SqlExecutionStore
@@ -391,6 +391,7 @@ async def collect_periodically(
                 executions_days=settings.retention_executions_days,
                 events=SqlEventStore(store.engine),
                 trigger_instances_days=settings.retention_trigger_instances_days,
+                between_batches=rest_as_long,
             )
         except PackhorseError:
             logging.getLogger(__name__).exception("retention run failed; will retry")

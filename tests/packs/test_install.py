@@ -288,8 +288,8 @@ def test_a_failed_registration_puts_back_folders_and_venvs(
     )
     assert os.path.realpath(instance_home / "venvs" / "hello") == venv_before
     assert Path(venv_before).is_dir()
-    leftovers = [p.name for p in (instance_home / "venvs").iterdir() if "hello-" in p.name]
-    assert leftovers == [Path(venv_before).name]
+    leftovers = [p.name for p in (instance_home / "venvs").iterdir() if p.name.startswith("env-")]
+    assert leftovers == [Path(venv_before).name]  # the 2.0 build is gone
 
 
 def test_an_interrupted_swap_is_put_back_at_the_next_install(

@@ -106,8 +106,8 @@ def test_built_once_then_reused_then_rebuilt_when_requirements_change(
     assert imports(venvs / "venvpack", "phtinylib") == "2.0"
     assert not Path(built_in).exists(), "the replaced venv is deleted"
     assert sorted(p.name for p in venvs.iterdir() if not p.name.startswith(".")) == [
+        f"env-{changed.key[:16]}",
         "venvpack",
-        f"venvpack-{changed.key[:12]}",
     ]
 
 
@@ -254,3 +254,44 @@ def test_bootstrap_builder_takes_the_settings(instance_home: Path, wheelhouse: P
     _use_wheelhouse(instance_home, wheelhouse, baseline=("six",))
     builder = bootstrap.venv_builder(load_settings(instance_home))
     assert builder.baseline == ("six",) and builder.wheelhouse == wheelhouse
+
+
+def test_packs_with_the_same_requirements_share_one_venv(
+    tmp_path: Path, wheelhouse: Path, pack_dir: Path
+) -> None:
+    venvs = tmp_path / "venvs"
+    builder = VenvBuilder(venvs, baseline=(), wheelhouse=wheelhouse)
+    twin = tmp_path / "packs" / "twin"
+    shutil.copytree(pack_dir, twin)
+    first = builder.ensure("venvpack", pack_dir)
+    second = builder.ensure("twin", twin)
+    assert (first.status, second.status) == (VenvStatus.BUILT, VenvStatus.SHARED)
+    assert os.path.realpath(venvs / "twin") == os.path.realpath(venvs / "venvpack")
+    shared = Path(os.path.realpath(venvs / "twin"))
+
+    (twin / "requirements.txt").write_text("phtinylib==2.0\n")
+    moved = builder.ensure("twin", twin)
+    assert moved.status == VenvStatus.REBUILT
+    assert imports(venvs / "twin", "phtinylib") == "2.0"
+    assert imports(venvs / "venvpack", "phtinylib") == "1.0"
+    assert shared.is_dir(), "still used by venvpack"
+
+    assert builder.remove("venvpack")
+    assert not shared.exists(), "deleted with its last user"
+    assert imports(venvs / "twin", "phtinylib") == "2.0"
+
+
+def test_requirements_that_name_files_are_not_shared(
+    tmp_path: Path, wheelhouse: Path, pack_dir: Path
+) -> None:
+    venvs = tmp_path / "venvs"
+    builder = VenvBuilder(venvs, baseline=(), wheelhouse=wheelhouse)
+    (pack_dir / "more.txt").write_text("phtinylib==1.0\n")
+    (pack_dir / "requirements.txt").write_text("-r more.txt\n")
+    twin = tmp_path / "packs" / "twin"
+    shutil.copytree(pack_dir, twin)
+    (twin / "more.txt").write_text("phtinylib==2.0\n")
+    assert builder.ensure("venvpack", pack_dir).status == VenvStatus.BUILT
+    assert builder.ensure("twin", twin).status == VenvStatus.BUILT
+    assert imports(venvs / "venvpack", "phtinylib") == "1.0"
+    assert imports(venvs / "twin", "phtinylib") == "2.0"

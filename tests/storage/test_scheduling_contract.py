@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -198,3 +199,22 @@ def test_retention_deletes_old_completed_executions_in_batches(engine: sa.Engine
                 sa.text(f"SELECT count(*) FROM {table} WHERE execution_id LIKE 'old%'")
             ).scalar_one()
             assert orphans == 0, table
+
+
+def test_collect_rests_between_full_batches_for_as_long_as_each_took(engine: sa.Engine) -> None:
+    from packhorse.engine.retention import collect
+
+    store = SqlExecutionStore(engine)
+    for index in range(5):
+        requested(store, f"old{index}", created=index)
+        assert store.transition(f"old{index}", Status.CANCELED, now=at(10))
+    rests: list[float] = []
+    report = collect(
+        store,
+        now=dt.datetime(2026, 3, 1, tzinfo=dt.UTC),
+        executions_days=1,
+        batch=2,
+        between_batches=rests.append,
+    )
+    assert report.executions == 5
+    assert len(rests) == 2 and all(spent > 0 for spent in rests)  # after each full batch

@@ -104,7 +104,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "init": ("packhorse.cli.instance:init", "Create a new instance folder and its database."),
     "up": ("packhorse.cli.instance:up", "Start Packhorse: API, engine and everything else."),
     "db": ("packhorse.cli.instance:db", "Database maintenance (migrations)."),
-    "pack": ("packhorse.cli.packs:pack", "Validate, register and inspect packs."),
+    "pack": (
+        "packhorse.cli.packs:pack",
+        "Install, validate, register, test and inspect packs.",
+    ),
     "action": ("packhorse.cli.content:action", "List and show registered actions."),
     "alias": (
         "packhorse.cli.aliases:alias",

@@ -31,13 +31,13 @@ pass_cli = click.make_pass_decorator(CliContext)
 )
 @click.pass_context
 def pack(ctx: click.Context) -> None:
-    """Validate, register and inspect packs."""
+    """Install, validate, register, test and inspect packs, and build their virtualenvs."""
     cli = ctx.find_object(CliContext)
     if cli is not None and ctx.invoked_subcommand in ("register", "validate", "config"):
         cli.local_only()  # they read or write folders of this machine
 
 
-@pack.command()
+@pack.command(short_help="Register packs from packs/ (all or nothing).")
 @click.argument("refs", nargs=-1)
 @click.option("--all", "all_packs", is_flag=True, help="Register every pack found.")
 @click.option("--dry-run", is_flag=True, help="Print the plan; change nothing.")
@@ -115,7 +115,7 @@ def list_packs(cli: CliContext, as_json: bool) -> None:
     )
 
 
-@pack.command("show")
+@pack.command("show", short_help="Show a registered pack and what it contains.")
 @click.argument("ref")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_cli
@@ -149,7 +149,7 @@ wheelhouse_option = click.option(
 )
 
 
-@pack.command("venv")
+@pack.command("venv", short_help="Build, reuse or remove packs' virtualenvs.")
 @click.argument("refs", nargs=-1)
 @click.option("--all", "all_packs", is_flag=True, help="Every registered pack (but core).")
 @click.option("--rebuild", is_flag=True, help="Build anew even when nothing changed.")
@@ -209,7 +209,7 @@ def venv(
     )
 
 
-@pack.command("install")
+@pack.command("install", short_help="Install packs and their dependencies, all or nothing.")
 @click.argument("sources", nargs=-1, required=True)
 @click.option(
     "--force", is_flag=True, help="Install even if stackstorm_version or python_versions refuse."
@@ -271,7 +271,7 @@ def _print_installed(outcome: InstallOutcome, *, as_json: bool) -> None:
     )
 
 
-@pack.command("remove")
+@pack.command("remove", short_help="Unregister packs and delete their folders.")
 @click.argument("refs", nargs=-1, required=True)
 @click.option("--keep-venv", is_flag=True, help="Leave the packs' virtualenvs in place.")
 @click.option("--json", "as_json", is_flag=True, help="Print what was removed as JSON.")
@@ -288,7 +288,11 @@ def remove(cli: CliContext, refs: tuple[str, ...], keep_venv: bool, as_json: boo
         click.echo(f"Removed: {', '.join(removed)}")
 
 
-@pack.command("test", context_settings={"ignore_unknown_options": True})
+@pack.command(
+    "test",
+    context_settings={"ignore_unknown_options": True},
+    short_help="Run a pack's tests with pytest in its test venv.",
+)
 @click.argument("ref")
 @click.argument("pytest_args", nargs=-1, type=click.UNPROCESSED)
 @wheelhouse_option
@@ -318,7 +322,7 @@ def test(cli: CliContext, ref: str, pytest_args: tuple[str, ...], wheelhouse: Pa
     raise SystemExit(done.returncode)
 
 
-@pack.command("create")
+@pack.command("create", short_help="Scaffold a new pack that validates and passes its test.")
 @click.argument("name")
 @click.option(
     "--dir",
@@ -357,7 +361,7 @@ def _available(cli: CliContext) -> list[Any]:
     return available(cli.settings.home, installed, index=cli.settings.pack_index)
 
 
-@pack.command("outdated")
+@pack.command("outdated", short_help="Packs with a newer release where they came from.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_cli
 def outdated(cli: CliContext, as_json: bool) -> None:
@@ -376,7 +380,7 @@ def outdated(cli: CliContext, as_json: bool) -> None:
         raise SystemExit(1)
 
 
-@pack.command("upgrade")
+@pack.command("upgrade", short_help="Install the newest release of packs.")
 @click.argument("refs", nargs=-1)
 @click.option("--all", "all_packs", is_flag=True, help="Every outdated pack.")
 @click.option("--force", is_flag=True, help="As pack install --force.")

@@ -47,11 +47,13 @@ def collect(
     trigger_instances_days: int = 7,
     dry_run: bool = False,
     batch: int = BATCH,
-    between_batches: Callable[[], None] = lambda: time.sleep(0),
+    between_batches: Callable[[float], None] = lambda _spent: time.sleep(0),
 ) -> GcReport:
     """Time out inquiries past their ``ttl``, then delete completed executions (and their log
     rows, output and workflow state) that ended more than ``executions_days`` before ``now``;
-    running and waiting ones are never touched."""
+    running and waiting ones are never touched. ``between_batches(seconds)`` is called after
+    each full batch with the time it took (``packhorse up`` rests as long: see
+    :func:`rest_as_long`)."""
     before = cutoff(now, executions_days)
     if dry_run:
         return GcReport(before, store.count_completed(before=before), dry_run=True)
@@ -68,11 +70,20 @@ def collect(
     )
 
 
-def _batches(delete: Callable[[], int], batch: int, between_batches: Callable[[], None]) -> int:
+def _batches(
+    delete: Callable[[], int], batch: int, between_batches: Callable[[float], None]
+) -> int:
     total = 0
     while True:
+        started = time.perf_counter()
         deleted = delete()
         total += deleted
         if deleted < batch:
             return total
-        between_batches()  # let other writers in between transactions
+        between_batches(time.perf_counter() - started)  # let other writers in between
+
+
+def rest_as_long(spent: float) -> None:
+    """Sleep as long as the batch took: a backlog of old executions (a big import, a long
+    outage) is purged at half a core at most, and requests do not queue behind it."""
+    time.sleep(min(spent, 1.0))

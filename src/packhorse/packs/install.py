@@ -489,9 +489,10 @@ def _swap_in(
                 env.venvs.restore(ref, previous)
         raise
     outcome.replaced = {p.ref: before[p.ref] for p in fetched if p.ref in before}
-    for previous in built.values():
-        if previous:
-            shutil.rmtree(previous, ignore_errors=True)
+    if env.venvs is not None:
+        for previous in built.values():
+            if previous:
+                env.venvs.discard(previous)
 
 
 def _put_back(live: Path, old: Path) -> None:

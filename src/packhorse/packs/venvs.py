@@ -7,10 +7,12 @@ packs came to rely on), and the interpreter (its real path and full version). An
 reuses the venv as it is; a changed one rebuilds it; a new interpreter rebuilds them all, which
 is what StackStorm's upgrades needed by hand (``--register-recreate-virtualenvs``).
 
-Layout under ``venvs/``: each build goes to a folder of its own, ``<ref>-<key12>``, and
-``<ref>`` is a symlink to the current one, replaced atomically once the new build is complete.
-A failed build leaves the previous venv in place and in use. Builds of one pack are serialised
-across processes by a lock file.
+Layout under ``venvs/``: a venv is a folder named by its key, ``env-<key16>``, and ``<ref>`` is
+a symlink to the one the pack uses, switched atomically once a new build is complete. Packs
+whose keys are equal (the same requirements, or none) share one venv: a hundred packs without
+requirements build one. A venv no pack links to any more is deleted. A failed build leaves the
+previous venv in place and in use. Builds and link switches are serialised across processes by
+a lock file.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import functools
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -50,8 +53,11 @@ class VenvError(PackhorseError):
 
 class VenvStatus(StrEnum):
     REUSED = "reused"
+    """The pack's venv was already what it needs."""
     BUILT = "built"
     REBUILT = "rebuilt"
+    SHARED = "shared"
+    """The pack now uses a venv built before for the same key (another pack's)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,91 +185,144 @@ class VenvBuilder:
         name: str = "",
     ) -> VenvOutcome:
         """The venv of ``pack`` as ``pack_dir`` needs it: reused when its key is unchanged
-        (and ``rebuild`` is not asked), else built beside the old one and swapped in. With
-        ``keep_previous`` the replaced venv is kept (see :meth:`restore`) for the caller to
-        delete. ``extra`` requirements are installed too (and are part of the key); ``name``
-        is the link's name when it is not the pack's (the test venv)."""
+        (and ``rebuild`` is not asked); else an existing venv of the same key is shared, or
+        one is built beside the old one, and the pack's link is switched to it. With
+        ``keep_previous`` the venv the pack used before is kept (see :meth:`restore` and
+        :meth:`discard`). ``extra`` requirements are installed too (and are part of the key);
+        ``name`` is the link's name when it is not the pack's (the test venv)."""
         started = time.perf_counter()
         requirements = _read_requirements(pack_dir)
         python = interpreter(self.python)
         baseline = (*self.baseline, *extra)
-        key = venv_key(requirements, python, baseline)
+        material = requirements
+        if _refers_to_files(requirements):
+            # "-r other.txt", "./lib"...: the same text means other content in another pack.
+            material += f"\n# pack folder: {pack_dir.resolve()}"
+        key = venv_key(material, python, baseline)
         pack_name, pack = pack, name or pack
         self.venvs_dir.mkdir(parents=True, exist_ok=True)
-        with self._locked(pack):
+        with self._locked():
+            link = self.venvs_dir / pack
             before = self.built_from(pack)
             reason = (
                 "rebuild asked"
                 if rebuild
                 else _why_build(before, key, requirements, python, baseline)
             )
-            link = self.venvs_dir / pack
             if reason is None:
-                return VenvOutcome(
-                    pack,
-                    str(link),
-                    VenvStatus.REUSED,
-                    key,
-                    "unchanged",
-                    time.perf_counter() - started,
-                )
-            if progress:
-                progress(f"{pack}: building its virtualenv ({reason})")
-            target = self.venvs_dir / f"{pack}-{key[:12]}"
-            staging = self.venvs_dir / f".{pack}-{key[:12]}.building"
-            shutil.rmtree(staging, ignore_errors=True)
-            try:
-                self._build(
-                    staging, pack_dir, requirements, baseline, progress=progress, pack=pack_name
-                )
-                _write_marker(staging, pack, key, requirements, python, baseline, self.tool)
-            except BaseException:
-                shutil.rmtree(staging, ignore_errors=True)
-                raise
+                seconds = time.perf_counter() - started
+                return VenvOutcome(pack, str(link), VenvStatus.REUSED, key, "unchanged", seconds)
             previous = os.path.realpath(link) if link.is_symlink() else None
-            if target.exists() and str(target) != previous:
-                shutil.rmtree(target)
-            if str(target) == previous:
-                # A forced rebuild of the same key: move the live one aside first.
-                aside = self.venvs_dir / f".{pack}-{key[:12]}.old"
-                shutil.rmtree(aside, ignore_errors=True)
-                os.rename(target, aside)
-                previous = str(aside)
-            os.rename(staging, target)
+            target = self.venvs_dir / f"env-{key[:16]}"
+            status = VenvStatus.BUILT if before is None else VenvStatus.REBUILT
+            if not rebuild and _marker_key(target) == key:
+                status = VenvStatus.SHARED
+                reason += ": the same as other packs' venv"
+            else:
+                if progress:
+                    progress(f"{pack}: building its virtualenv ({reason})")
+                previous = self._build_into(
+                    target,
+                    pack_dir,
+                    requirements,
+                    baseline,
+                    python,
+                    pack_name,
+                    key,
+                    previous,
+                    progress=progress,
+                )
             _replace_link(link, target.name)
             if previous == str(target):
                 previous = None
             if previous and not keep_previous:
-                shutil.rmtree(previous, ignore_errors=True)
+                self._collect(previous)
                 previous = None
-            status = VenvStatus.BUILT if before is None else VenvStatus.REBUILT
             seconds = time.perf_counter() - started
             return VenvOutcome(pack, str(link), status, key, reason, seconds, previous)
 
+    def _build_into(  # noqa: PLR0917 - what a build is made of
+        self,
+        target: Path,
+        pack_dir: Path,
+        requirements: str,
+        baseline: Sequence[str],
+        python: Interpreter,
+        pack: str,
+        key: str,
+        previous: str | None,
+        *,
+        progress: Progress | None,
+    ) -> str | None:
+        """Build into a staging folder, then put it at ``target``; what the pack's link
+        pointed to before (a forced rebuild moves the live ``target`` aside first)."""
+        staging = target.with_name(f".{target.name}.building")
+        shutil.rmtree(staging, ignore_errors=True)
+        try:
+            self._build(staging, pack_dir, requirements, baseline, progress=progress, pack=pack)
+            _write_marker(staging, key, requirements, python, baseline, self.tool)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        if target.exists():
+            aside = target.with_name(f".{target.name}.old-{time.time_ns()}")
+            os.rename(target, aside)
+            if previous == str(target):
+                previous = str(aside)
+            else:
+                shutil.rmtree(aside, ignore_errors=True)  # a stale build nobody pointed to
+        os.rename(staging, target)
+        return previous
+
     def restore(self, pack: str, previous: str | None) -> None:
-        """Undo a build made with ``keep_previous``: the link back to ``previous`` (or no
-        venv at all when None) and the new build deleted."""
+        """Undo a switch made with ``keep_previous``: the link back to ``previous`` (or no
+        venv at all when None); the venv it pointed to is deleted if no pack uses it."""
         link = self.venvs_dir / pack
-        with self._locked(pack):
+        with self._locked():
             current = os.path.realpath(link) if link.is_symlink() else None
             if previous:
+                if Path(previous).name.startswith("."):  # moved aside by a forced rebuild
+                    live = Path(previous).with_name(Path(previous).name.split(".")[1])
+                    shutil.rmtree(live, ignore_errors=True)
+                    os.rename(previous, live)
+                    previous = str(live)
                 _replace_link(link, Path(previous).name)
             elif link.is_symlink():
                 link.unlink()
             if current and current != previous:
-                shutil.rmtree(current, ignore_errors=True)
+                self._collect(current)
+
+    def discard(self, previous: str) -> None:
+        """Delete a venv kept with ``keep_previous`` once no pack uses it."""
+        with self._locked():
+            self._collect(previous)
 
     def remove(self, pack: str) -> bool:
-        """Delete ``pack``'s venv; whether there was one."""
+        """Delete ``pack``'s link, and its venv if no other pack uses it; whether it had one."""
         link = self.venvs_dir / pack
         if not link.is_symlink() and not link.exists():
             return False
-        with self._locked(pack):
+        with self._locked():
             real = os.path.realpath(link)
             if link.is_symlink():
                 link.unlink()
-            shutil.rmtree(real, ignore_errors=True)
+            else:
+                shutil.rmtree(link, ignore_errors=True)
+            self._collect(real)
         return True
+
+    def _collect(self, folder: str) -> None:
+        """Delete ``folder`` (a venv under ``venvs/``) unless a pack's link points to it."""
+        name = Path(folder).name
+        if (
+            Path(folder).parent != self.venvs_dir.resolve()
+            and Path(folder).parent != self.venvs_dir
+        ):
+            return
+        for entry in self.venvs_dir.iterdir():
+            if entry.is_symlink() and os.readlink(entry) == name:
+                return
+        shutil.rmtree(folder, ignore_errors=True)
 
     # -- building ------------------------------------------------------------------------------
 
@@ -338,8 +397,9 @@ class VenvBuilder:
             )
 
     @contextlib.contextmanager
-    def _locked(self, pack: str) -> Iterator[None]:
-        with open(self.venvs_dir / f".{pack}.lock", "w", encoding="utf-8") as lock:
+    def _locked(self) -> Iterator[None]:
+        """Builds and link switches of one instance, one at a time across processes."""
+        with open(self.venvs_dir / ".lock", "w", encoding="utf-8") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             try:
                 yield
@@ -387,9 +447,25 @@ def _why_build(
     return "key changed"
 
 
+def _marker_key(folder: Path) -> str | None:
+    """The key of the complete venv at ``folder``, if there is one."""
+    try:
+        data = json.loads((folder / MARKER).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return str(data.get("key")) if isinstance(data, dict) else None
+
+
+_FILE_REFERENCE = re.compile(r"^\s*(-r|-c|-e|--requirement|--constraint|--editable|\.|/|file:)")
+
+
+def _refers_to_files(requirements: str) -> bool:
+    """Whether a line names a file or folder (so the text alone does not say what is in it)."""
+    return any(_FILE_REFERENCE.match(line) for line in requirements.splitlines())
+
+
 def _write_marker(  # noqa: PLR0917 - every part of the key, written down
     folder: Path,
-    pack: str,
     key: str,
     requirements: str,
     python: Interpreter,
@@ -397,7 +473,6 @@ def _write_marker(  # noqa: PLR0917 - every part of the key, written down
     tool: str,
 ) -> None:
     marker = {
-        "pack": pack,
         "key": key,
         "requirements": requirements,
         "baseline": list(baseline),
