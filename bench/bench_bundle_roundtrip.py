@@ -6,8 +6,8 @@ Timed: the export (secrets sealed with the default scrypt cost) and the import (
 stage, validate, install through the pack installer with its virtualenvs, one database
 transaction). Not timed: creating the two instances. Floor, measured in the same run:
 registering the same 100 packs into a fresh instance (``pack register``), which the import
-must do too. Run with ``--no-venvs`` to leave the virtualenvs out (what the import costs
-once packs of identical requirements share one virtualenv).
+must do too. Packs of identical requirements share one virtualenv, so the 100 packs build
+one. ``--no-venvs`` leaves the virtualenvs out; ``--repeats=N`` (default 3).
 """
 
 from __future__ import annotations
