@@ -409,3 +409,26 @@ def test_a_staging_folder_left_by_a_crash_is_cleared(
     export(cli, populated.settings.home, bundle, passfile)
     assert import_(cli, target, bundle, passfile).code == 0
     assert not (target / importing.STAGING).exists()
+
+
+def test_a_failed_import_puts_back_the_packs_it_pruned(  # noqa: PLR0917 - fixtures
+    cli: Run,
+    populated: Populated,
+    target: Path,
+    tmp_path: Path,
+    passfile: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    shutil.copytree(FIXTURE_PACKS / "demo_user", target / "packs" / "demo_user")
+    assert bootstrap.register_instance_packs(load_settings(target), refs=["demo_user"]).ok
+    bundle = tmp_path / "site.tgz"
+    export(cli, populated.settings.home, bundle, passfile)
+    before = state(target)
+
+    def broken(*_args: object) -> None:
+        raise StorageError("database error: disk on fire")
+
+    monkeypatch.setattr(importing, "_write_database", broken)
+    failed = import_(cli, target, bundle, passfile, "--prune")
+    assert failed.code != 0 and "disk on fire" in failed.err
+    assert state(target) == before

@@ -173,13 +173,7 @@ def read_target(
         for ref, version, path in snapshot.packs():
             if ref in system_packs:
                 continue
-            folder = (settings.home / path).resolve()
-            files = pack_members(ref, folder) if folder.is_dir() else []
-            prefix = f"{fmt.PACKS_DIR}/{ref}/"
-            packs[ref] = (
-                version,
-                pack_digest((m.path.removeprefix(prefix), m.data, m.mode) for m in files),
-            )
+            packs[ref] = (version, _digest(settings, ref, path))
         keys = {
             (pair.scope.value, pair.user, pair.name): KeyState(
                 pair.secret,
@@ -309,8 +303,7 @@ def _apply(
                 _write_file(settings.configs_dir / name, contents.configs[name])
             if to_install:
                 say(f"installing {len(to_install)} packs")
-                undo.installing = True
-                install(
+                install(  # all or nothing itself
                     [str(staged_packs / ref) for ref in to_install],
                     instance.install_environment,
                     skip_dependencies=True,
@@ -403,28 +396,34 @@ class _Undo:
         self.added = added
         self.replaced = replaced
         self.saved: dict[Path, bytes | None] = {}
-        self.installing = False
 
     def files(self, paths: Any) -> None:
         for path in paths:
             self.saved[path] = path.read_bytes() if path.is_file() else None
 
     def run(self) -> None:
+        """Compare what is registered now with what was, and put back the difference: packs
+        replaced or removed are installed again from their copies, added ones removed."""
+        from packhorse.bootstrap import content_registry
         from packhorse.packs.install import install
 
-        if self.installing:
-            copies = [self.staging / "old" / ref for ref in self.replaced]
-            present = [str(copy) for copy in copies if copy.is_dir()]
-            if present:
-                install(
-                    present, self.instance.install_environment, skip_dependencies=True, force=True
-                )
-            from packhorse.bootstrap import content_registry
-
-            registered = {p.ref for p in content_registry(self.instance.settings).list_packs()}
-            gone = [ref for ref in self.added if ref in registered]
-            if gone:
-                self.instance.remove_packs(gone)
+        settings = self.instance.settings
+        now = {p.ref: p for p in content_registry(settings).list_packs()}
+        changed = []
+        for ref in self.replaced:
+            copy = self.staging / "old" / ref
+            registered = now.get(ref)
+            if (
+                registered is None
+                or _digest(settings, ref, registered.path) != (self.target.packs[ref][1])
+            ):
+                changed.append(str(copy))
+        if changed:
+            install(changed, self.instance.install_environment, skip_dependencies=True, force=True)
+        gone = [ref for ref in self.added if ref in now]
+        if gone:
+            self.instance.remove_packs(gone)
+        if changed or gone:
             for ref, enabled in self.target.rules.items():
                 self.instance.set_rule_enabled(ref, enabled)
         for path, data in self.saved.items():
@@ -432,6 +431,13 @@ class _Undo:
                 path.unlink(missing_ok=True)
             else:
                 _write_file(path, data)
+
+
+def _digest(settings: Settings, ref: str, path: str) -> str:
+    folder = (settings.home / path).resolve()
+    files = pack_members(ref, folder) if folder.is_dir() else []
+    prefix = f"{fmt.PACKS_DIR}/{ref}/"
+    return pack_digest((m.path.removeprefix(prefix), m.data, m.mode) for m in files)
 
 
 def _write_database(instance: Instance, contents: BundleContents, plan: ImportPlan) -> list[str]:
