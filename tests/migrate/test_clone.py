@@ -102,6 +102,27 @@ def test_clone_holds_everything_and_runs_the_same_workflow(
     assert run_greet(cli, clone) == expected
 
 
+def test_clone_with_a_given_passphrase(cli: Run, populated: Populated, tmp_path: Path) -> None:
+    (tmp_path / "pass").write_text("a long enough passphrase\n")
+    clone = tmp_path / "clone"
+    done = cli(
+        "clone", "--from", populated.settings.home, "--to", clone,
+        "--passphrase-file", tmp_path / "pass", "--json",
+    )  # fmt: skip
+    assert done.code == 0, done.err
+    summary = json.loads(done.out)
+    assert summary["target"] == str(clone) and summary["plan"]["pack"] == {
+        "add": 1,
+        "unchanged": 1,
+    }
+    (tmp_path / "short").write_text("short\n")
+    refused = cli(
+        "clone", "--from", populated.settings.home, "--to", tmp_path / "other",
+        "--passphrase-file", tmp_path / "short",
+    )  # fmt: skip
+    assert refused.code != 0 and not (tmp_path / "other").exists()
+
+
 def test_clone_refuses_a_folder_that_is_not_empty(
     cli: Run, populated: Populated, tmp_path: Path
 ) -> None:

@@ -57,6 +57,13 @@ def _passphrase(cli: CliContext, passphrase_file: Path | None, *, confirm: bool)
     return text
 
 
+def read_passphrase(cli: CliContext, passphrase_file: Path) -> str:
+    """The passphrase of ``passphrase_file``, checked as export checks it."""
+    passphrase = _passphrase(cli, passphrase_file, confirm=True)
+    assert passphrase is not None  # a file always gives one
+    return passphrase
+
+
 @bundle.command("export")
 @click.option(
     "-o",

@@ -28,9 +28,16 @@ pass_cli = click.make_pass_decorator(CliContext)
     type=click.Path(file_okay=False, path_type=Path),
     help="The new instance folder (must not exist, or be empty).",
 )
+@click.option(
+    "--passphrase-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Seal the temporary bundle's secrets with this passphrase instead of a random one.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary.")
 @pass_cli
-def clone(cli: CliContext, source: Path, target: Path, as_json: bool) -> None:
+def clone(
+    cli: CliContext, source: Path, target: Path, passphrase_file: Path | None, as_json: bool
+) -> None:
     """Clone an instance into a new folder: its packs (virtualenvs rebuilt for this
     interpreter), configs, datastore (secrets sealed again under the clone's own key), rule
     states, users, API keys, trigger instances and finished executions. The bundle travels
@@ -39,10 +46,11 @@ def clone(cli: CliContext, source: Path, target: Path, as_json: bool) -> None:
     import secrets
 
     from packhorse import bootstrap
+    from packhorse.cli.bundle import read_passphrase
     from packhorse.engine.clock import utc_now
     from packhorse.migrate.clone import clone_instance
 
-    del cli
+    passphrase = None if passphrase_file is None else read_passphrase(cli, passphrase_file)
     with steps("clone", quiet=as_json) as say:
         report = clone_instance(
             source,
@@ -50,6 +58,7 @@ def clone(cli: CliContext, source: Path, target: Path, as_json: bool) -> None:
             now=utc_now(),
             random_bytes=secrets.token_bytes,
             python_version=platform.python_version(),
+            passphrase=passphrase,
             say=say,
             on_secret=bootstrap.redactor().add,
         )
