@@ -57,6 +57,13 @@ def _passphrase(cli: CliContext, passphrase_file: Path | None, *, confirm: bool)
     return text
 
 
+def read_passphrase(cli: CliContext, passphrase_file: Path) -> str:
+    """The passphrase of ``passphrase_file``, checked as export checks it."""
+    passphrase = _passphrase(cli, passphrase_file, confirm=True)
+    assert passphrase is not None  # a file always gives one
+    return passphrase
+
+
 @bundle.command("export")
 @click.option(
     "-o",
@@ -338,3 +345,94 @@ def _print_manifest(manifest: Manifest) -> None:
     width = max(len(name) for name, _ in rows)
     for name, value in rows:
         click.echo(f"{name.ljust(width)}  {value}")
+
+
+@bundle.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--dry-run", is_flag=True, help="Print the plan and change nothing.")
+@click.option(
+    "--passphrase-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help=f"File holding the passphrase that opens the secrets (else ${PASSPHRASE_ENV}, else "
+    "asked).",
+)
+@click.option("--prune", is_flag=True, help="Remove the packs the bundle does not hold.")
+@click.option(
+    "--replace-users",
+    is_flag=True,
+    help="Overwrite users and API keys this instance holds with other contents.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the plan and outcome as JSON.")
+@pass_cli
+def import_(
+    cli: CliContext,
+    file: Path,
+    dry_run: bool,
+    passphrase_file: Path | None,
+    prune: bool,
+    replace_users: bool,
+    as_json: bool,
+) -> None:
+    """Import a bundle into this instance: verify it, print the plan, install the packs
+    (virtualenvs built here), write configs, datastore (secrets sealed again under this
+    instance's key), rule states, users, API keys and trigger instances. All or nothing;
+    importing the same bundle again changes nothing."""
+    from packhorse import bootstrap
+    from packhorse.engine.keyring import Keyring
+    from packhorse.migrate.archive import read_archive
+    from packhorse.migrate.bundle_format import parse_manifest
+    from packhorse.migrate.importing import ImportOptions, import_bundle, wire
+    from packhorse.migrate.recipient import load_private_key
+
+    settings = cli.settings
+    passphrase = None
+    if passphrase_file is not None or cli.environ.get(PASSPHRASE_ENV):
+        passphrase = _passphrase(cli, passphrase_file, confirm=False)
+    elif sys.stdin.isatty():
+        manifest = parse_manifest(read_archive(file)[0])
+        if manifest.secrets.mode == "passphrase":
+            passphrase = _passphrase(cli, None, confirm=False)
+    options = ImportOptions(
+        passphrase=passphrase, dry_run=dry_run, prune=prune, replace_users=replace_users
+    )
+    with steps("bundle import", quiet=as_json) as say:
+        report = import_bundle(
+            wire(settings),
+            file,
+            options,
+            instance_keys=Keyring(settings.keys_dir).keys().readers,
+            recipient_private=load_private_key(settings.keys_dir),
+            say=say,
+            on_secret=bootstrap.redactor().add,
+        )
+    for warning in report.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    if as_json:
+        echo_json(report.to_dict())
+        return
+    _print_plan(report.plan)
+    if report.applied:
+        click.echo(f"Imported {file} (content checksum {report.manifest.content_checksum}).")
+    elif not report.plan.writes:
+        click.echo("Nothing to do: this instance already holds everything in the bundle.")
+    else:
+        click.echo("Dry run: nothing changed.")
+
+
+def _print_plan(plan: Any) -> None:
+    """The plan as a table: one line per kind with its counts, then a line per change of the
+    packs, configs, keys, rules, users and API keys (events only counted)."""
+    from packhorse.migrate.import_plan import Action, Kind
+
+    counts = plan.counts()
+    width = max((len(kind) for kind in counts), default=4)
+    for kind in Kind:
+        if kind.value in counts:
+            shown = ", ".join(f"{n} {a}" for a, n in sorted(counts[kind.value].items()))
+            click.echo(f"{kind.value.replace('_', ' ').ljust(width)}  {shown}")
+    events = {Kind.TRIGGER_INSTANCE, Kind.RULE_ENFORCEMENT, Kind.EXECUTION}
+    for change in plan.changes:
+        if change.kind in events or change.action is Action.UNCHANGED:
+            continue
+        detail = f" ({change.detail})" if change.detail else ""
+        click.echo(f"  {change.action.value:<9} {change.kind.value} {change.name}{detail}")

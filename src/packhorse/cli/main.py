@@ -146,14 +146,18 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "bundle": (
         "packhorse.cli.bundle:bundle",
-        "Export the instance into one bundle file (packs, configs, datastore...); inspect one.",
+        "Export the instance into one bundle file (packs, configs, datastore...); import one.",
+    ),
+    "clone": (
+        "packhorse.cli.clone:clone",
+        "Copy an instance into a new folder (bundle export + init + import).",
     ),
     "login": ("packhorse.cli.remote:login", "Sign in to a remote Packhorse (--url), keep a token."),
     "logout": ("packhorse.cli.remote:logout", "Forget the token of a remote Packhorse."),
 }
 
 #: Commands that work on the instance folder only: refused under ``--url``.
-LOCAL_ONLY = frozenset({"init", "up", "db", "gc", "user", "workflow", "bundle"})
+LOCAL_ONLY = frozenset({"init", "up", "db", "gc", "user", "workflow", "bundle", "clone"})
 
 
 @click.group(

@@ -157,14 +157,33 @@ def check_verifier(key: TransportKey, verifier: str) -> bool:
 
 
 def fingerprint_key(instance_key: bytes) -> bytes:
-    """The key of secret fingerprints, derived from the instance's datastore key (which never
-    leaves the instance), so a fingerprint cannot be used to guess a secret offline."""
+    """A key derived from the instance's datastore key (which never leaves the instance):
+    what seeds the one-time key pair of a reproducible recipient bundle."""
     return hmac.new(instance_key, b"packhorse bundle fingerprint", hashlib.sha256).digest()
 
 
+FINGERPRINT_SALT = hashlib.sha256(b"packhorse bundle fingerprint salt, format 1").digest()[
+    :SALT_SIZE
+]
+"""Fixed, so that two bundles sealed with one passphrase (from any instance) carry the same
+fingerprints for the same secrets: a round trip keeps the content checksum."""
+
+
+def passphrase_fingerprint_key(passphrase: str, parameters: ScryptParameters) -> bytes:
+    """The key of secret fingerprints in a passphrase-sealed bundle: scrypt of the passphrase
+    with :data:`FINGERPRINT_SALT` (the bundle's own scrypt parameters). Without the
+    passphrase a fingerprint says nothing about the secret, so it cannot be used to guess
+    one offline; with it, the secrets open anyway."""
+    if not passphrase:
+        raise ValueError("the bundle passphrase is empty")
+    return Scrypt(
+        salt=FINGERPRINT_SALT, length=32, n=parameters.n, r=parameters.r, p=parameters.p
+    ).derive(normalise_passphrase(passphrase))
+
+
 def fingerprint(key: bytes, identity: bytes, plaintext: str) -> str:
-    """HMAC-SHA256 of an item's identity and clear value: equal in two bundles of one
-    instance exactly when the secret did not change, whatever the transport salt."""
+    """HMAC-SHA256 of an item's identity and clear value: equal in two bundles sealed with
+    one passphrase exactly when the secret is the same, whatever the transport salt."""
     message = identity + b"\0" + plaintext.encode("utf-8")
     return hmac.new(key, message, hashlib.sha256).hexdigest()
 

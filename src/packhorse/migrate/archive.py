@@ -13,10 +13,10 @@ import os
 import tarfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from packhorse.errors import BundleError
-from packhorse.migrate.bundle_format import MANIFEST, Member, check_member_path
+from packhorse.migrate.bundle_format import MANIFEST, Member, check_member_path, file_mode
 
 COMPRESSION_LEVEL = 6
 MAX_MEMBER_BYTES = 1 << 30
@@ -47,19 +47,67 @@ def _add(archive: tarfile.TarFile, member: Member) -> None:
     archive.addfile(info, io.BytesIO(member.data))
 
 
-def read_archive(path: Path) -> tuple[bytes, dict[str, bytes]]:
+MAX_TOTAL_BYTES = 8 << 30
+"""Decompressed bytes read from one bundle at most (headers included): a compressed bomb is
+stopped while it is being read, not after it has filled the memory or the disk."""
+MAX_MEMBERS = 1_000_000
+
+
+class _Counted(io.RawIOBase):
+    """The decompressed stream, refusing to give more than ``limit`` bytes in all."""
+
+    def __init__(self, stream: io.BufferedIOBase, limit: int, path: Path) -> None:
+        self._stream = stream
+        self._limit = limit
+        self._path = path
+        self.count = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._stream.read(self._limit - self.count + 1 if size < 0 else size)
+        self.count += len(data)
+        if self.count > self._limit:
+            raise BundleError(
+                f"{self._path}: more than {self._limit} bytes once decompressed; refused "
+                "(a compressed bomb, or a bundle larger than this reader allows)"
+            )
+        return data
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+
+def read_archive(
+    path: Path,
+    *,
+    max_member_bytes: int = MAX_MEMBER_BYTES,
+    max_total_bytes: int = MAX_TOTAL_BYTES,
+    modes: dict[str, int] | None = None,
+) -> tuple[bytes, dict[str, bytes]]:
     """The manifest's bytes and every other member's, by path. Refuses anything but regular
-    files with safe relative paths (links, devices and ``..`` never reach an import)."""
+    files with safe relative paths (links, devices, fifos and ``..`` never reach an import),
+    members over ``max_member_bytes`` and more than ``max_total_bytes`` decompressed in all
+    (counted as the stream is read). Only memory is written: a refusal leaves no trace.
+    ``modes``, when given, receives each member's mode (normalised: 0755 or 0644)."""
     members: dict[str, bytes] = {}
     manifest: bytes | None = None
     try:
-        with tarfile.open(path, mode="r:gz") as archive:
+        with (
+            gzip.open(path, "rb") as compressed,
+            tarfile.open(mode="r|", fileobj=_Counted(compressed, max_total_bytes, path)) as archive,
+        ):
             for index, info in enumerate(archive):
                 name = check_member_path(info.name)
                 if not info.isreg():
                     raise BundleError(f"{path}: member {name!r} is not a regular file")
-                if info.size > MAX_MEMBER_BYTES:
+                if info.size > max_member_bytes:
                     raise BundleError(f"{path}: member {name!r} is too large ({info.size} bytes)")
+                if index >= MAX_MEMBERS:
+                    raise BundleError(f"{path}: more than {MAX_MEMBERS} members; refused")
                 if name in members or (name == MANIFEST and manifest is not None):
                     raise BundleError(f"{path}: member {name!r} appears twice")
                 extracted = archive.extractfile(info)
@@ -71,6 +119,8 @@ def read_archive(path: Path) -> tuple[bytes, dict[str, bytes]]:
                     manifest = data
                 else:
                     members[name] = data
+                    if modes is not None:
+                        modes[name] = file_mode(bool(info.mode & 0o111))
     except (tarfile.TarError, OSError, EOFError, gzip.BadGzipFile) as error:
         raise BundleError(f"{path}: not a readable bundle archive: {error}") from error
     if manifest is None:

@@ -113,7 +113,7 @@ def export_bundle(
             if not folder.is_dir():
                 warnings.append(f"pack {ref}: folder {folder} is missing; not exported")
                 continue
-            members.extend(_pack_members(ref, folder))
+            members.extend(pack_members(ref, folder))
             counts["packs"] += 1
         configs = _config_members(settings.configs_dir)
         members.extend(configs)
@@ -129,8 +129,16 @@ def export_bundle(
             instance_keys=instance_keys,
             random_bytes=random_bytes,
         )
+        pairs = snapshot.key_values()
+        fingerprints = None
+        if options.passphrase is not None and any(pair.secret for pair in pairs):
+            fingerprints = transport.passphrase_fingerprint_key(options.passphrase, options.scrypt)
         datastore, secret_count = _datastore(
-            snapshot.key_values(), sealer, instance_keys=instance_keys, on_secret=on_secret
+            pairs,
+            sealer,
+            instance_keys=instance_keys,
+            fingerprints=fingerprints,
+            on_secret=on_secret,
         )
         members.append(fmt.Member(fmt.DATASTORE, fmt.canonical_json(datastore)))
         counts["keys"] = len(datastore["items"])
@@ -198,7 +206,7 @@ def _walk(folder: Path) -> Iterator[tuple[Path, tuple[str, ...]]]:
             yield path, path.relative_to(folder).parts
 
 
-def _pack_members(ref: str, folder: Path) -> list[fmt.Member]:
+def pack_members(ref: str, folder: Path) -> list[fmt.Member]:
     members = []
     for path, parts in _walk(folder):
         if not fmt.exported_pack_file(parts) or not path.is_file():
@@ -251,7 +259,7 @@ def _sealer(
         if options.reproducible:
             # Derived from the instance key (secret, never exported) and the recipient: the
             # same bytes every time, and still unknowable without the instance key.
-            seed = _fingerprint_key(instance_keys)
+            seed = _seed_key(instance_keys)
             ephemeral = hmac.new(seed, b"ephemeral\0" + options.recipient, "sha256").digest()
         else:
             ephemeral = random_bytes(transport.RECIPIENT_KEY_SIZE)
@@ -282,10 +290,12 @@ def _datastore(
     sealer: sealing.Sealer,
     *,
     instance_keys: dict[str, DatastoreKey],
+    fingerprints: bytes | None,
     on_secret: Callable[[str], None],
 ) -> tuple[dict[str, Any], int]:
+    """``datastore.json``; secret items get a fingerprint keyed by ``fingerprints`` (derived
+    from the passphrase; None: recipient-sealed or left out, no fingerprint)."""
     secret_count = sum(pair.secret for pair in pairs)
-    fingerprints = _fingerprint_key(instance_keys) if secret_count else b""
     items = []
     for pair in pairs:
         item: dict[str, Any] = {
@@ -302,14 +312,15 @@ def _datastore(
             identity = fmt.item_identity(pair.scope.value, pair.user, pair.name)
             clear = _clear_value(pair, instance_keys)
             on_secret(clear)
-            item["fingerprint"] = transport.fingerprint(fingerprints, identity, clear)
+            if fingerprints is not None:
+                item["fingerprint"] = transport.fingerprint(fingerprints, identity, clear)
             item["value"] = sealer.seal(identity, clear)
             del clear
         items.append(item)
     return {"items": items}, secret_count
 
 
-def _fingerprint_key(instance_keys: dict[str, DatastoreKey]) -> bytes:
+def _seed_key(instance_keys: dict[str, DatastoreKey]) -> bytes:
     # The lowest key id, so that the choice does not depend on dict order during a rotation.
     if not instance_keys:
         raise ConfigurationError("no datastore key: secret values cannot be read")

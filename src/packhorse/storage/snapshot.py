@@ -97,6 +97,12 @@ class Snapshot:
         query = sa.select(table.c.ref, table.c.version, table.c.path).order_by(table.c.ref)
         return [(str(r), str(v), str(p)) for r, v, p in self._connection.execute(query)]
 
+    def ids(self, table: sa.Table) -> frozenset[str]:
+        """The ``id`` of every row of ``table``."""
+        return frozenset(
+            str(row_id) for (row_id,) in self._connection.execute(sa.select(table.c.id))
+        )
+
     def rule_states(self) -> dict[str, bool]:
         table = schema.resources
         query = (
