@@ -408,7 +408,8 @@ def test_trigger_instances_stream_when_asked_for(served: Served) -> None:
         first = next(e for e in events if e is not None)
         assert first.name == "st2.trigger_instance__create"
         body = first.json()
-        assert body["trigger"].startswith("core.") and body["status"] == "pending"
+        # Read after it was stored: the rules may have processed it already.
+        assert body["trigger"].startswith("core.") and body["status"] in {"pending", "processed"}
         assert body["payload"]["body"] == {"ok": "yes"}
         # The rule's execution comes next; the instance is not announced a second time.
         following = next(e for e in events if e is not None)
