@@ -1,4 +1,4 @@
-"""Write ``tests/fixtures/bundles/format-1.tgz``: a reproducible bundle of the test instance
+"""Write ``tests/golden/format-1.tgz``: a reproducible bundle of the test instance
 (see ``conftest.populate``), secrets sealed under :data:`GOLDEN_PASSPHRASE` with cheap scrypt
 parameters. Run once per format version, then commit it: ``python -m tests.migrate.make_golden``.
 The golden bundles are what future imports must keep reading."""
@@ -10,7 +10,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-GOLDEN = Path(__file__).parents[1] / "fixtures" / "bundles" / "format-1.tgz"
+GOLDEN = Path(__file__).parents[1] / "golden" / "format-1.tgz"
 GOLDEN_PASSPHRASE = "golden bundle passphrase"
 
 
