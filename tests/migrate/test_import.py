@@ -8,6 +8,7 @@ import gzip
 import hashlib
 import io
 import json
+import os
 import shutil
 import tarfile
 from collections.abc import Callable
@@ -432,3 +433,48 @@ def test_a_failed_import_puts_back_the_packs_it_pruned(  # noqa: PLR0917 - fixtu
     failed = import_(cli, target, bundle, passfile, "--prune")
     assert failed.code != 0 and "disk on fire" in failed.err
     assert state(target) == before
+
+
+def test_an_import_killed_midway_is_undone_by_the_next_one(  # noqa: PLR0917 - fixtures
+    cli: Run,
+    populated: Populated,
+    target: Path,
+    tmp_path: Path,
+    passfile: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The process dies (no except, no finally) after the packs and configs are written and
+    before the database step: the next import puts them back before it plans."""
+    source = populated.settings
+    first, second = tmp_path / "first.tgz", tmp_path / "second.tgz"
+    export(cli, source.home, first, passfile)
+    assert import_(cli, target, first, passfile).code == 0
+    pack_yaml = source.packs_dir / "demo_good" / "pack.yaml"
+    pack_yaml.write_text(pack_yaml.read_text().replace("1.2.3", "1.3.0"))
+    shutil.copytree(FIXTURE_PACKS / "demo_user", source.packs_dir / "demo_user")
+    assert bootstrap.register_instance_packs(source, refs=["demo_good", "demo_user"]).ok
+    (source.configs_dir / "demo_good.yaml").write_text(
+        "---\napi_url: https://changed.example.org\napi_token: x\n"
+    )
+    export(cli, source.home, second, passfile)
+    before = state(target)
+
+    def killed(*_args: object) -> None:
+        os._exit(9)  # as SIGKILL would: nothing after this line runs
+
+    child = os.fork()
+    if child == 0:  # the import, in a process that dies in the middle
+        monkeypatch.setattr(importing, "_write_database", killed)
+        import_(cli, target, second, passfile)
+        os._exit(0)
+    _pid, status = os.waitpid(child, 0)
+    assert os.waitstatus_to_exitcode(status) == 9
+    assert state(target) != before, "the packs and configs were written before it died"
+
+    dry = import_(cli, target, first, passfile, "--dry-run")
+    assert dry.code == 0  # a dry run changes nothing, recovery included
+    again = import_(cli, target, first, passfile)
+    assert again.code == 0, again.err
+    assert "undid an import that was interrupted" in again.err
+    assert state(target) == before
+    assert not (target / importing.STAGING).exists()

@@ -245,6 +245,11 @@ def import_bundle(
         recipient_private=recipient_private,
         on_secret=on_secret,
     )
+    if not options.dry_run:
+        # An import a crash interrupted is undone first: the plan compares with what the
+        # instance held before it.
+        for line in recover_import(instance):
+            say(line)
     say("comparing with this instance")
     target = read_target(settings, instance_keys=instance_keys)
     plan = plan_import(contents, target, prune=options.prune, replace_users=options.replace_users)
@@ -264,9 +269,6 @@ def _apply(
     from packhorse.packs.install import install
 
     settings = instance.settings
-    # An import a crash interrupted left its staging folder: nothing in it is needed (running
-    # the import again finishes the job: what it had written plans as unchanged).
-    shutil.rmtree(settings.home / STAGING, ignore_errors=True)
     staging = settings.home / STAGING / uuid.uuid4().hex[:12]
     staged_packs, staged_configs, previous = staging / "packs", staging / "configs", staging / "old"
     try:
@@ -295,10 +297,12 @@ def _apply(
         previous.mkdir()
         for ref in replaced:
             _copy_pack(settings, ref, previous / ref)
-        undo = _Undo(instance, staging, target, added, replaced)
+        digests = {ref: target.packs[ref][1] for ref in replaced}
+        undo = _Undo(instance, staging, dict(target.rules), added, replaced, digests)
         try:
             undo.files(settings.configs_dir / n for n in plan.names(Kind.CONFIG, *_WRITES))
             undo.files([settings.home / SOURCES_FILE])
+            undo.write_journal(JOURNAL_APPLYING)  # from here a crash is undone by the next import
             for name in plan.names(Kind.CONFIG, *_WRITES):
                 _write_file(settings.configs_dir / name, contents.configs[name])
             if to_install:
@@ -316,6 +320,7 @@ def _apply(
             _write_sources(settings.home, contents, to_install)
             say("writing the datastore, rule states, users and events")
             warnings = _write_database(instance, contents, plan)
+            undo.write_journal(JOURNAL_DONE)
         except BaseException:
             say("failed: putting the instance back as it was")
             undo.run()
@@ -379,27 +384,84 @@ def _write_sources(home: Path, contents: BundleContents, installed: list[str]) -
         path.unlink()
 
 
-class _Undo:
-    """Puts the instance back as it was before the import's writes."""
+JOURNAL = "journal.json"
+JOURNAL_APPLYING = "applying"
+JOURNAL_DONE = "done"
 
-    def __init__(
+
+class _Undo:
+    """Puts the instance back as it was before the import's writes. What it needs is also
+    written to the staging folder's journal, so that an import a crash interrupted is undone
+    by the next one (:func:`recover_import`)."""
+
+    def __init__(  # noqa: PLR0917 - what was there before, part by part
         self,
         instance: Instance,
         staging: Path,
-        target: TargetState,
+        rules: dict[str, bool],
         added: list[str],
         replaced: list[str],
+        digests: dict[str, str],
     ) -> None:
         self.instance = instance
         self.staging = staging
-        self.target = target
+        self.rules = rules
         self.added = added
         self.replaced = replaced
+        self.digests = digests
+        """ref -> digest of the files of each replaced or removed pack before the import."""
         self.saved: dict[Path, bytes | None] = {}
 
     def files(self, paths: Any) -> None:
         for path in paths:
             self.saved[path] = path.read_bytes() if path.is_file() else None
+
+    def write_journal(self, state: str) -> None:
+        saved_dir = self.staging / "saved"
+        saved_dir.mkdir(parents=True, exist_ok=True)
+        files: dict[str, str | None] = {}
+        for number, (path, data) in enumerate(self.saved.items()):
+            if data is None:
+                files[str(path)] = None
+            else:
+                copy = saved_dir / str(number)
+                if not copy.exists():
+                    copy.write_bytes(data)
+                files[str(path)] = copy.name
+        journal = {
+            "state": state,
+            "added": self.added,
+            "replaced": self.replaced,
+            "digests": self.digests,
+            "rules": self.rules,
+            "files": files,
+        }
+        temporary = self.staging / f"{JOURNAL}.tmp"
+        temporary.write_text(json.dumps(journal, sort_keys=True), encoding="utf-8")
+        temporary.replace(self.staging / JOURNAL)
+
+    @classmethod
+    def from_journal(cls, instance: Instance, staging: Path) -> _Undo | None:
+        """The undo of an interrupted import, or None when there is nothing to undo."""
+        try:
+            journal = json.loads((staging / JOURNAL).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None  # it crashed before writing anything
+        if journal.get("state") != JOURNAL_APPLYING:
+            return None
+        undo = cls(
+            instance,
+            staging,
+            dict(journal["rules"]),
+            list(journal["added"]),
+            list(journal["replaced"]),
+            dict(journal["digests"]),
+        )
+        for path, name in dict(journal["files"]).items():
+            undo.saved[Path(path)] = (
+                None if name is None else (staging / "saved" / name).read_bytes()
+            )
+        return undo
 
     def run(self) -> None:
         """Compare what is registered now with what was, and put back the difference: packs
@@ -413,10 +475,7 @@ class _Undo:
         for ref in self.replaced:
             copy = self.staging / "old" / ref
             registered = now.get(ref)
-            if (
-                registered is None
-                or _digest(settings, ref, registered.path) != (self.target.packs[ref][1])
-            ):
+            if registered is None or _digest(settings, ref, registered.path) != self.digests[ref]:
                 changed.append(str(copy))
         if changed:
             install(changed, self.instance.install_environment, skip_dependencies=True, force=True)
@@ -424,13 +483,31 @@ class _Undo:
         if gone:
             self.instance.remove_packs(gone)
         if changed or gone:
-            for ref, enabled in self.target.rules.items():
+            for ref, enabled in self.rules.items():
                 self.instance.set_rule_enabled(ref, enabled)
         for path, data in self.saved.items():
             if data is None:
                 path.unlink(missing_ok=True)
             else:
                 _write_file(path, data)
+
+
+def recover_import(instance: Instance) -> list[str]:
+    """Undo the writes of an import a crash interrupted (its journal says ``applying``), then
+    clear what imports left behind; what was done, as lines."""
+    done: list[str] = []
+    root = instance.settings.home / STAGING
+    if not root.is_dir():
+        return done
+    for staging in sorted(root.iterdir()):
+        undo = _Undo.from_journal(instance, staging)
+        if undo is not None:
+            undo.run()
+            done.append(f"undid an import that was interrupted ({staging.name})")
+        shutil.rmtree(staging, ignore_errors=True)
+    with contextlib.suppress(OSError):
+        root.rmdir()
+    return done
 
 
 def _digest(settings: Settings, ref: str, path: str) -> str:
