@@ -4,7 +4,7 @@ what they rewrite.
 The shell around the pure :mod:`packhorse.migrate.transforms`: it reads the pack files, and
 for a fix writes the rewritten files into a copy of the pack first, validates the copy with
 the pack validator, and only then replaces each changed file atomically. A fix that would
-add validation errors is refused and nothing is written.
+add a validation error (a code in a file) is refused and nothing is written.
 """
 
 from __future__ import annotations
@@ -63,9 +63,10 @@ def read_files(folder: Path) -> dict[str, str]:
     return files
 
 
-def _errors(folder: Path) -> int:
-    results = validate_packs([read_pack(folder)], default_context())
-    return sum(1 for result in results for d in result.diagnostics if d.is_error)
+def _errors(folder: Path) -> set[tuple[str, str]]:
+    """(code, file) of every validation error of the pack in ``folder``."""
+    results = validate_packs([read_pack(folder, "")], default_context())
+    return {(d.code, d.path) for result in results for d in result.diagnostics if d.is_error}
 
 
 def _write_atomically(target: Path, text: str) -> None:
@@ -110,10 +111,12 @@ def check_pack(folder: Path, shown: str, *, fix: bool = False) -> PackCheck:
         for path, text in changed.items():
             (copy / path).write_text(text, encoding="utf-8", newline="")
         before, after = _errors(folder), _errors(copy)
-    if after > before:
+    new_errors = sorted(after - before)
+    if new_errors:
+        shown_errors = ", ".join(f"{code} in {path}" for code, path in new_errors)
         check.refused = (
-            f"the fixed pack has {after} validation errors where it had {before}; nothing "
-            "written (run 'packhorse pack validate' on it to see them)"
+            f"the fixed pack has validation errors it did not have ({shown_errors}); nothing "
+            "written"
         )
         return check
     for path, text in changed.items():
