@@ -34,7 +34,7 @@ def test_check_reports_every_transform_with_place(cli: Cli, packs: Path) -> None
     result = cli("upgrade", "check", packs)
     assert result.code == 1, result.err
     lines = result.out.splitlines()
-    assert lines[-1] == "16 findings (7 fixable) in 2 packs"
+    assert lines[-1] == "19 findings (10 fixable) in 2 packs"
     assert "packs/oldpack/pack.yaml:5:10: pack-version-semver: version '1.0' is not " in result.out
     assert (
         "packs/oldpack/actions/workflows/flow.yaml:13:3: continue-task-name: task name "
@@ -61,7 +61,7 @@ def test_json(cli: Cli, packs: Path) -> None:
     assert result.code == 0  # every finding is fixable
     document = json.loads(result.out)
     assert document["unfixable"] == 0
-    assert document["findings"] == 7
+    assert document["findings"] == 10
     [pack] = document["packs"]
     assert pack["path"] == "packs/oldpack"
     assert {f["transform"] for f in pack["findings"]} >= {"yaql-format", "flat-output-schema"}
@@ -73,7 +73,9 @@ def test_fix_then_validate_passes_and_a_second_fix_changes_nothing(cli: Cli, pac
     fixed = cli("upgrade", "check", "--fix", packs / "oldpack")
     assert fixed.code == 0, fixed.out + fixed.err
     assert fixed.out.splitlines() == [
+        "fixed packs/oldpack/actions/deploy.yaml: +1 -1 lines",
         "fixed packs/oldpack/actions/greet.yaml: +8 -5 lines",
+        "fixed packs/oldpack/actions/workflows/deploy.yaml: +27 -25 lines",
         "fixed packs/oldpack/actions/workflows/flow.yaml: +5 -5 lines",
         "fixed packs/oldpack/pack.yaml: +1 -1 lines",
         "0 findings (0 fixable) in 1 pack",
@@ -82,6 +84,7 @@ def test_fix_then_validate_passes_and_a_second_fix_changes_nothing(cli: Cli, pac
     assert validated.code == 0, validated.out
     text = (packs / "oldpack" / "pack.yaml").read_text()
     assert 'version: "1.0.0"  # kept quoted' in text
+    assert "runner_type: orquesta\n" in (packs / "oldpack" / "actions" / "deploy.yaml").read_text()
     after_first = _tree(packs / "oldpack")
     again = cli("upgrade", "check", "--fix", packs / "oldpack")
     assert again.code == 0

@@ -52,6 +52,7 @@ def test_mistral_reports_workflow_runner_and_manual_features() -> None:
         ("actions/workflows/wf.yaml", 7, 7),
         ("actions/workflows/wf.yaml", 11, 7),
     ]
+    # the entry point is not set: the action cannot be converted either
     assert not any(f.fixable for f in findings)
     assert "retry" in findings[2].message
     assert "with-items" in findings[3].message

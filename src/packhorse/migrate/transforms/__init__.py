@@ -41,11 +41,11 @@ def detect(files: PackFiles) -> list[Finding]:
 def apply_all(files: PackFiles) -> dict[str, str]:
     """The files every fixable transform changes, with their new text (unchanged ones left
     out). Running it on its own output changes nothing."""
-    changed: dict[str, str] = {}
-    for path, text in files.items():
-        new = text
+    current = dict(files)
+    for path in files:
         for transform in REGISTRY:
-            new = transform.apply(path, new)
-        if new != text:
-            changed[path] = new
-    return changed
+            current[path] = transform.apply(path, current[path])
+    for transform in REGISTRY:
+        if transform.apply_pack is not None:
+            current.update(transform.apply_pack(current))
+    return {path: text for path, text in current.items() if text != files.get(path)}

@@ -63,6 +63,8 @@ class Transform:
     detect: Callable[[PackFiles], list[Finding]]
     apply: Callable[[str, str], str] = _no_change
     """``apply(relative path, text) -> new text``; the text unchanged when nothing applies."""
+    apply_pack: Callable[[PackFiles], dict[str, str]] | None = None
+    """For rewrites that span files: the files it changes (path -> new text)."""
 
 
 @dataclass(frozen=True, slots=True)
