@@ -128,3 +128,30 @@ def test_unconvertible_workflow_leaves_the_action_alone() -> None:
     findings = mistral.detect(files)
     assert not any(f.fixable for f in findings)
     assert any("retry" in f.message and f.line == 15 for f in findings)
+
+
+@pytest.mark.parametrize(
+    ("say", "sequence", "status", "output"),
+    [
+        ("succeeded", ["say", "after", "cleanup"], "succeeded", {"said": "hi bob"}),
+        ("failed", ["say", "fail", "cleanup"], "failed", None),
+    ],
+)
+def test_converted_workflow_runs_on_our_conductor(
+    say: str, sequence: list[str], status: str, output: dict[str, str] | None
+) -> None:
+    from packhorse.workflow.rehearse import run_rehearsal
+
+    spec: dict[str, object] = {
+        "workflow": mistral_convert.convert(WORKFLOW),
+        "inputs": {"who": "bob"},
+        "mock_action_executions": [
+            {"task_id": "say", "status": say, "result": {"stdout": "hi bob"}},
+        ],
+        "expected_task_sequence": sequence,
+        "expected_workflow_status": status,
+    }
+    if output is not None:
+        spec["expected_output"] = output
+    outcome = run_rehearsal(spec)
+    assert outcome.passed, (outcome.unsupported, outcome.problems)
