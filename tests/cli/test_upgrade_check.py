@@ -120,3 +120,9 @@ def test_default_is_the_instance_packs_folder(cli: Cli, packs: Path, instance_ho
     result = cli("--home", instance_home, "upgrade", "check")
     assert result.code == 0, result.out + result.err
     assert "oldpack/pack.yaml:5:10: pack-version-semver" in result.out
+
+
+def test_a_folder_without_packs_is_refused(cli: Cli, tmp_path: Path) -> None:
+    result = cli("upgrade", "check", tmp_path)
+    assert result.code == 2
+    assert "no pack in" in result.err

@@ -37,6 +37,7 @@ def check(cli: CliContext, folders: tuple[Path, ...], fix: bool, as_json: bool) 
     from packhorse.migrate.upgrade_check import check_pack
     from packhorse.packs.discover import discover_packs, is_pack_dir
 
+    named = bool(folders)
     if not folders:
         cli.local_only()
         folders = (cli.settings.packs_dir,)
@@ -46,6 +47,11 @@ def check(cli: CliContext, folders: tuple[Path, ...], fix: bool, as_json: bool) 
             packs.append((folder, str(folder)))
         else:
             found, _ = discover_packs([folder])
+            if not found and named:
+                raise click.UsageError(
+                    f"no pack in {folder}: a pack folder holds pack.yaml (and a folder of "
+                    "packs holds such folders)"
+                )
             packs.extend((Path(source.path), source.display_path) for source in found)
     results = [check_pack(folder, shown, fix=fix) for folder, shown in packs]
     findings = sum(len(r.findings) for r in results)
