@@ -136,6 +136,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "packhorse.cli.inquiries:inquiry",
         "List, show and answer inquiries (core.ask) that workflows wait on.",
     ),
+    "upgrade": (
+        "packhorse.cli.upgrade:upgrade",
+        "Check packs before an upgrade; --fix rewrites what can be rewritten.",
+    ),
     "gc": ("packhorse.cli.gc:gc", "Delete old completed executions ([retention] settings)."),
     "key": ("packhorse.cli.keys:key", "Read and write the datastore (st2kv), secrets encrypted."),
     "user": ("packhorse.cli.users:user", "Add, list and remove API users and their roles."),
