@@ -127,7 +127,7 @@ class Lab:
         self.runtime.executions.cancel(execution_id)
 
     def respond(self, inquiry_id: str, response: Mapping[str, Any]) -> None:
-        self.runtime.inquiries.respond(inquiry_id, dict(response), user=USER)
+        self.runtime.inquiries.respond(inquiry_id, dict(response), user=USER, role="admin")
 
     def rerun(
         self, execution_id: str, tasks: Sequence[str] = (), no_reset: Sequence[str] = ()
