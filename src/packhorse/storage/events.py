@@ -35,6 +35,22 @@ _sensors = schema.sensor_status
 _cursors = schema.event_cursors
 _log = schema.execution_log
 
+INSTANCE_COLUMNS = tuple(
+    _instances.c[name]
+    for name in (
+        "id",
+        "trigger",
+        "trigger_type",
+        "payload",
+        "occurrence_time",
+        "status",
+        "source",
+        "trace_tag",
+        "created_at",
+    )
+)
+"""What a trigger instance is (its claim, ``claimed_by`` and ``lease_expires_at``, is not)."""
+
 _INSTANCE_INSERT = Prepared(
     _instances.insert()
     .inline()
@@ -61,6 +77,23 @@ _ENFORCEMENT_INSERT = Prepared(
         failure_reason=sa.bindparam("failure_reason"),
         enforced_at=sa.bindparam("enforced_at"),
     )
+)
+_CLAIMABLE_INSTANCE = sa.and_(
+    _instances.c.status == TriggerInstanceStatus.PENDING.value,
+    sa.or_(_instances.c.claimed_by.is_(None), _instances.c.lease_expires_at <= sa.bindparam("now")),
+)
+_PENDING_SELECT = (
+    sa.select(*INSTANCE_COLUMNS)
+    .where(_CLAIMABLE_INSTANCE)
+    .order_by(_instances.c.created_at, _instances.c.id)
+    .limit(sa.bindparam("limit"))
+)
+_PENDING = Prepared(_PENDING_SELECT)
+_PENDING_SKIP_LOCKED = Prepared(_PENDING_SELECT.with_for_update(skip_locked=True))
+_CLAIM_INSTANCE = Prepared(
+    _instances.update()
+    .where(_instances.c.id == sa.bindparam("target_id"), _CLAIMABLE_INSTANCE)
+    .values(claimed_by=sa.bindparam("worker"), lease_expires_at=sa.bindparam("until"))
 )
 _STATUS_UPDATE = Prepared(
     _instances.update()
@@ -178,7 +211,7 @@ class SqlEventStore:
             driver.execute(_INSTANCE_INSERT, _instance_row(instance))
 
     def get(self, instance_id: str) -> TriggerInstance | None:
-        select = sa.select(_instances).where(_instances.c.id == instance_id)
+        select = sa.select(*INSTANCE_COLUMNS).where(_instances.c.id == instance_id)
         with transaction(self._engine) as connection:
             row = connection.execute(select).first()
         return None if row is None else instance_from_row(row)
@@ -207,7 +240,7 @@ class SqlEventStore:
 
     def find(self, query: InstanceFilter) -> list[TriggerInstance]:
         """Newest first."""
-        select = sa.select(_instances).where(*self._instance_conditions(query))
+        select = sa.select(*INSTANCE_COLUMNS).where(*self._instance_conditions(query))
         select = (
             select.order_by(_instances.c.created_at.desc(), _instances.c.id.desc())
             .limit(query.limit)
@@ -219,13 +252,36 @@ class SqlEventStore:
     def pending(self, *, limit: int = 100) -> list[TriggerInstance]:
         """Instances the rules have not finished with, oldest first."""
         select = (
-            sa.select(_instances)
+            sa.select(*INSTANCE_COLUMNS)
             .where(_instances.c.status == TriggerInstanceStatus.PENDING.value)
             .order_by(_instances.c.created_at, _instances.c.id)
             .limit(limit)
         )
         with transaction(self._engine) as connection:
             return [instance_from_row(row) for row in connection.execute(select)]
+
+    def claim_pending(
+        self, worker: str, *, now: str, lease_until: str, limit: int = 100
+    ) -> list[TriggerInstance]:
+        """Take up to ``limit`` pending instances, oldest first, that no other rules engine
+        holds (or whose holder's lease ran out: it died), leased to ``worker`` until
+        ``lease_until``. On PostgreSQL the rows are read ``FOR UPDATE SKIP LOCKED``, so engines
+        claiming at once take different instances; on SQLite the claim is one ``BEGIN
+        IMMEDIATE`` transaction. Marking an instance processed ends its claim."""
+        postgres = self._engine.dialect.name == "postgresql"
+        select = _PENDING_SKIP_LOCKED if postgres else _PENDING
+        claimed = []
+        with driver_transaction(self._engine, write=True) as driver:
+            for row in driver.all(select, {"now": now, "limit": limit}):
+                arguments = {
+                    "target_id": row[0],
+                    "now": now,
+                    "worker": worker,
+                    "until": lease_until,
+                }
+                if driver.execute(_CLAIM_INSTANCE, arguments):
+                    claimed.append(instance_from_row(row))
+        return claimed
 
     def set_status(self, instance_id: str, status: TriggerInstanceStatus) -> None:
         with driver_transaction(self._engine, write=True) as driver:

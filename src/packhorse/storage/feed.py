@@ -19,7 +19,7 @@ from packhorse.model.events import TriggerInstance
 from packhorse.model.execution import Execution
 from packhorse.storage import schema
 from packhorse.storage.database import transaction
-from packhorse.storage.events import instance_from_row
+from packhorse.storage.events import INSTANCE_COLUMNS, instance_from_row
 from packhorse.storage.executions import SqlExecutionStore
 
 _log = schema.execution_log
@@ -102,7 +102,7 @@ class SqlFeed:
     def _instances_since(
         connection: sa.Connection, after: str, limit: int
     ) -> tuple[TriggerInstance, ...]:
-        query = sa.select(_instances).order_by(_instances.c.created_at, _instances.c.id)
+        query = sa.select(*INSTANCE_COLUMNS).order_by(_instances.c.created_at, _instances.c.id)
         if after:
             query = query.where(_instances.c.created_at > earlier(after, INSTANCE_LAG))
         return tuple(instance_from_row(row) for row in connection.execute(query.limit(limit)))
