@@ -23,7 +23,7 @@ from packhorse.model.events import (
     TriggerInstance,
     TriggerInstanceStatus,
 )
-from packhorse.storage import schema
+from packhorse.storage import schema, watermark
 from packhorse.storage.database import transaction
 from packhorse.storage.driver import DriverTransaction, Prepared, driver_transaction
 from packhorse.storage.rows import SENSOR_STATUS_COLUMNS, sensor_status_from_row
@@ -432,8 +432,21 @@ class SqlEventStore:
     ) -> tuple[list[tuple[int, str, str]], int]:
         """Execution log rows after ``after`` that moved an execution to one of ``statuses``
         (``(log id, execution id, status)``, oldest first, at most ``limit``), and the
-        position to advance to: the last row read, or the end of the log when fewer matched."""
+        position to advance to: the last row read, or the end of the log when fewer matched.
+        On PostgreSQL positions are transaction ids, not log ids (see ``watermark.py``)."""
         with transaction(self._engine) as connection:
+            if watermark.follows_transactions(connection):
+                found_rows, position = watermark.rows_between(
+                    connection,
+                    _log,
+                    (_log.c.id, _log.c.execution_id, _log.c.status),
+                    after=after,
+                    until=watermark.horizon(connection),
+                    limit=limit,
+                    where=(_log.c.status.in_(list(statuses)),),
+                )
+                found = [(int(r[0]), str(r[1]), str(r[2])) for r in found_rows]
+                return found, max(after, position)
             # The end first: rows committed after it are left for the next read.
             end = int(connection.execute(sa.select(sa.func.max(_log.c.id))).scalar() or 0)
             rows = (

@@ -125,7 +125,11 @@ execution_log = sa.Table(
     sa.Column("execution_id", sa.String(32), nullable=False, index=True),
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("timestamp", sa.String(32), nullable=False),
+    sa.Column("tx", sa.BigInteger, nullable=True),
+    sa.Index("ix_execution_log_tx_id", "tx", "id"),
 )
+"""Every status change. ``tx`` is the writing transaction's id on PostgreSQL (filled in by the
+database; NULL on SQLite): readers of the log follow it, not ``id`` (see ``watermark.py``)."""
 
 execution_output = sa.Table(
     "execution_output",
@@ -135,6 +139,8 @@ execution_output = sa.Table(
     sa.Column("stream", sa.String(8), nullable=False),
     sa.Column("data", sa.Text, nullable=False),
     sa.Column("timestamp", sa.String(32), nullable=False),
+    sa.Column("tx", sa.BigInteger, nullable=True),
+    sa.Index("ix_execution_output_tx_id", "tx", "id"),
 )
 
 workflows = sa.Table(
