@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from packhorse.engine.registration import RegistrationOutcome
     from packhorse.engine.runtime import Runtime
     from packhorse.engine.sensors import SensorContainer
+    from packhorse.engine.stream import Broadcaster
     from packhorse.engine.timers import TimerService
     from packhorse.model.content import Resource
     from packhorse.model.events import SensorStatus
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
     from packhorse.packs.venvs import VenvBuilder
     from packhorse.params.masking import Redactor
     from packhorse.settings import Settings
+    from packhorse.storage.notifications import Listener
     from packhorse.storage.ports import ContentRegistry, RegistryReader, UserStore
 
 
@@ -170,9 +172,12 @@ def create_app(settings: Settings, *, workers: int = 4) -> FastAPI:
                 asyncio.create_task(events.run(stop), name="stream"),
             ]
             stop_listening = listen_to_writes(runtime.store.engine, events.wake)
+            listener = wake_ups(runtime, events, asyncio.get_running_loop())
             try:
                 yield
             finally:
+                if listener is not None:
+                    listener.stop()
                 stop_listening()
                 stop.set()  # finish what is running; claimed work not started is released
                 for loop in loops:
@@ -203,6 +208,36 @@ def create_app(settings: Settings, *, workers: int = 4) -> FastAPI:
     app.state.auth_enabled = settings.auth_enabled
     security.install(app)
     return app
+
+
+def wake_ups(
+    runtime: Runtime, events: Broadcaster, loop: asyncio.AbstractEventLoop
+) -> Listener | None:
+    """On PostgreSQL, wake this process's loops when another process stores work for them
+    (``LISTEN``/``NOTIFY``); None on SQLite. Started here, stopped by the caller."""
+    from packhorse.storage import notifications
+
+    engine = runtime.store.engine
+    if not notifications.listens(engine):
+        return None
+
+    def on_loop(wake: Callable[[], None]) -> Callable[[], None]:
+        def call() -> None:
+            loop.call_soon_threadsafe(wake)
+
+        return call
+
+    listener = notifications.Listener(
+        engine,
+        {
+            notifications.EXECUTIONS: [runtime.worker.wake],
+            notifications.TRIGGER_INSTANCES: [runtime.rules.wake, events.wake],
+            notifications.WORKFLOW_EVENTS: [on_loop(runtime.workflows.wake)],
+            notifications.LOG: [events.wake, on_loop(runtime.execution_triggers.wake)],
+        },
+    )
+    listener.start()
+    return listener
 
 
 def observe(runtime: Runtime) -> tuple[CollectorRegistry, Observer]:
