@@ -140,7 +140,9 @@ def create_app(settings: Settings, *, workers: int = 4) -> FastAPI:
     from packhorse.api.app import create_app as build
     from packhorse.engine.heap import start_up_frozen
     from packhorse.engine.runtime import build_runtime
+    from packhorse.engine.singleton import Loop, run_as_singleton
     from packhorse.storage.database import listen_to_writes
+    from packhorse.storage.singletons import Singleton
 
     # Built before the app serves: routes reach the engine's services through app.state.
     runtime = build_runtime(settings, slots=workers)
@@ -159,16 +161,25 @@ def create_app(settings: Settings, *, workers: int = 4) -> FastAPI:
         gc.collect()
         stop = asyncio.Event()
         with start_up_frozen():
+            engine = runtime.store.engine
+
+            def alone(name: str, loop: Loop) -> asyncio.Task[None]:
+                """A loop one process of the deployment runs (see ``engine/singleton.py``)."""
+                return asyncio.create_task(
+                    run_as_singleton(Singleton(engine, name), loop, stop), name=name
+                )
+
             loops = [
-                asyncio.create_task(sensors.run(stop), name="sensors"),
-                asyncio.create_task(timers.run(stop), name="timers"),
+                alone("sensors", sensors.run),
+                alone("timers", timers.run),
                 asyncio.create_task(runtime.worker.run(stop), name="worker"),
                 asyncio.create_task(runtime.workflows.run(stop), name="workflows"),
                 asyncio.create_task(runtime.rules.run(stop), name="rules"),
                 asyncio.create_task(
                     runtime.execution_triggers.run(stop), name="execution-triggers"
                 ),
-                asyncio.create_task(collect_periodically(settings, stop), name="gc"),
+                alone("retention", lambda stopped: collect_periodically(settings, stopped)),
+                alone("housekeeping", lambda stopped: recover_periodically(runtime, stopped)),
                 asyncio.create_task(events.run(stop), name="stream"),
             ]
             stop_listening = listen_to_writes(runtime.store.engine, events.wake)
@@ -399,6 +410,33 @@ def timer_service(settings: Settings, runtime: Runtime) -> TimerService:
         missed=MissedFires(settings.timers_missed),
         timezone=ZoneInfo(settings.timers_timezone),
     )
+
+
+async def recover_periodically(runtime: Runtime, stop: asyncio.Event) -> None:
+    """Settle what workers of other processes left when they died (their leases ran out),
+    every lease period, while ``packhorse up`` runs. PostgreSQL only: there several processes
+    share the work, and this runs in one of them (a singleton); on SQLite recovery runs at
+    start-up, as before."""
+    import asyncio
+    import contextlib
+    import logging
+
+    from packhorse.errors import PackhorseError
+
+    if runtime.store.engine.dialect.name != "postgresql":
+        return
+    interval = runtime.worker.settings.lease_seconds
+    while not stop.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), interval)
+        if stop.is_set():
+            return
+        try:
+            await asyncio.to_thread(runtime.recover)
+        except PackhorseError:
+            logging.getLogger(__name__).exception("recovery failed; will retry")
+            continue
+        runtime.worker.wake()  # released work, or retries a policy requested
 
 
 async def collect_periodically(
