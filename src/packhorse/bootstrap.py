@@ -126,9 +126,32 @@ def readiness_problem(settings: Settings) -> str | None:
     return None
 
 
-def create_app(settings: Settings, *, workers: int = 4) -> FastAPI:
+ROLES = {
+    "api": frozenset({"stream"}),
+    "worker": frozenset(
+        {
+            "stream",
+            "worker",
+            "workflows",
+            "rules",
+            "execution-triggers",
+            "housekeeping",
+            "retention",
+        }
+    ),
+    "sensors": frozenset({"stream", "sensors"}),
+    "timers": frozenset({"stream", "timers"}),
+}
+"""What each role of ``packhorse up --role`` runs besides the HTTP API; ``all`` runs all."""
+ROLES["all"] = frozenset().union(*ROLES.values())
+
+
+def create_app(
+    settings: Settings, *, workers: int = 4, roles: frozenset[str] = frozenset({"all"})
+) -> FastAPI:
     """The app of ``packhorse up``: the API, with the engine (recovery, then a worker
-    claiming executions) running in its lifespan."""
+    claiming executions) running in its lifespan; ``roles`` (keys of :data:`ROLES`) say
+    which of the engine's loops run in this process."""
     import asyncio
     import contextlib
     import gc
@@ -151,7 +174,9 @@ def create_app(settings: Settings, *, workers: int = 4) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        runtime.recover()
+        run = frozenset().union(*(ROLES[role] for role in roles))
+        if "worker" in run:
+            runtime.recover()
         sensors = sensor_container(settings, runtime)
         sensors.observer = observer
         timers = timer_service(settings, runtime)
@@ -169,19 +194,26 @@ def create_app(settings: Settings, *, workers: int = 4) -> FastAPI:
                     run_as_singleton(Singleton(engine, name), loop, stop), name=name
                 )
 
-            loops = [
-                alone("sensors", sensors.run),
-                alone("timers", timers.run),
-                asyncio.create_task(runtime.worker.run(stop), name="worker"),
-                asyncio.create_task(runtime.workflows.run(stop), name="workflows"),
-                asyncio.create_task(runtime.rules.run(stop), name="rules"),
-                asyncio.create_task(
+            every: dict[str, Callable[[], asyncio.Task[None]]] = {
+                "sensors": lambda: alone("sensors", sensors.run),
+                "timers": lambda: alone("timers", timers.run),
+                "worker": lambda: asyncio.create_task(runtime.worker.run(stop), name="worker"),
+                "workflows": lambda: asyncio.create_task(
+                    runtime.workflows.run(stop), name="workflows"
+                ),
+                "rules": lambda: asyncio.create_task(runtime.rules.run(stop), name="rules"),
+                "execution-triggers": lambda: asyncio.create_task(
                     runtime.execution_triggers.run(stop), name="execution-triggers"
                 ),
-                alone("retention", lambda stopped: collect_periodically(settings, stopped)),
-                alone("housekeeping", lambda stopped: recover_periodically(runtime, stopped)),
-                asyncio.create_task(events.run(stop), name="stream"),
-            ]
+                "retention": lambda: alone(
+                    "retention", lambda stopped: collect_periodically(settings, stopped)
+                ),
+                "housekeeping": lambda: alone(
+                    "housekeeping", lambda stopped: recover_periodically(runtime, stopped)
+                ),
+                "stream": lambda: asyncio.create_task(events.run(stop), name="stream"),
+            }
+            loops = [start() for name, start in every.items() if name in run]
             stop_listening = listen_to_writes(runtime.store.engine, events.wake)
             listener = wake_ups(runtime, events, asyncio.get_running_loop())
             try:
