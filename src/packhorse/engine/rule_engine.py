@@ -100,6 +100,10 @@ class RuleEngine:
         """Process pending instances until ``stop``; wakes on :meth:`wake` and polls (another
         process may have stored instances: ``packhorse trigger-instance re-emit``)."""
         self._loop = asyncio.get_running_loop()
+        try:
+            await asyncio.to_thread(self.release_dead_claims)
+        except PackhorseError as error:
+            log.warning("rules engine: %s", error.message)
         while not stop.is_set():
             self._wake.clear()
             try:
@@ -109,6 +113,19 @@ class RuleEngine:
             except PackhorseError as error:
                 log.warning("rules engine: %s (retrying)", error.message)
             await nap(self._poll_seconds, stop, self._wake)
+
+    def release_dead_claims(self) -> int:
+        """Give back what rules engines of this host that are gone (a previous run killed
+        before it finished) had claimed, so that it is processed now rather than when their
+        leases run out; those of other hosts wait for their leases. Returns how many."""
+        host = socket.gethostname()
+        released = 0
+        for holder in self._store.claim_holders():
+            holder_host, _, rest = holder.partition(":")
+            pid = rest.partition(":")[0]
+            if holder_host == host and pid.isdigit() and not _alive(int(pid)):
+                released += self._store.release_claims(holder)
+        return released
 
     def process_pending(self) -> int:
         """Claim and process one batch of pending instances; returns how many there were."""
@@ -283,6 +300,16 @@ def _both(
         second(driver)
 
     return write
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _moment(timestamp: str) -> dt.datetime:

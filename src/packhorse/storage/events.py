@@ -283,6 +283,32 @@ class SqlEventStore:
                     claimed.append(instance_from_row(row))
         return claimed
 
+    def claim_holders(self) -> list[str]:
+        """Who holds claims on pending instances now (rules engines, alive or not)."""
+        select = (
+            sa.select(_instances.c.claimed_by)
+            .where(
+                _instances.c.status == TriggerInstanceStatus.PENDING.value,
+                _instances.c.claimed_by.is_not(None),
+            )
+            .distinct()
+        )
+        with transaction(self._engine) as connection:
+            return sorted(str(row[0]) for row in connection.execute(select))
+
+    def release_claims(self, holder: str) -> int:
+        """Give back the pending instances ``holder`` claimed (it is known to be dead)."""
+        update = (
+            _instances.update()
+            .where(
+                _instances.c.claimed_by == holder,
+                _instances.c.status == TriggerInstanceStatus.PENDING.value,
+            )
+            .values(claimed_by=None, lease_expires_at=None)
+        )
+        with transaction(self._engine, write=True) as connection:
+            return int(connection.execute(update).rowcount)
+
     def set_status(self, instance_id: str, status: TriggerInstanceStatus) -> None:
         with driver_transaction(self._engine, write=True) as driver:
             self.status_writer(instance_id, status)(driver)
