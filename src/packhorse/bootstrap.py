@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -165,7 +165,7 @@ def create_app(
     from packhorse.engine.runtime import build_runtime
     from packhorse.engine.singleton import Loop, run_as_singleton
     from packhorse.storage.database import listen_to_writes
-    from packhorse.storage.singletons import Singleton
+    from packhorse.storage.singletons import LockSet, Singleton
 
     # Built before the app serves: routes reach the engine's services through app.state.
     runtime = build_runtime(settings, slots=workers)
@@ -177,7 +177,11 @@ def create_app(
         run = frozenset().union(*(ROLES[role] for role in roles))
         if "worker" in run:
             runtime.recover()
-        sensors = sensor_container(settings, runtime)
+        engine = runtime.store.engine
+        # One process runs each sensor (PostgreSQL); on SQLite this one runs them all.
+        sensor_locks = LockSet(engine, "sensor:")
+        hold = sensor_locks.hold if engine.dialect.name == "postgresql" else None
+        sensors = sensor_container(settings, runtime, hold=hold)
         sensors.observer = observer
         timers = timer_service(settings, runtime)
         # What start-up loaded (modules, the app, caches) lives as long as the process: frozen
@@ -186,7 +190,6 @@ def create_app(
         gc.collect()
         stop = asyncio.Event()
         with start_up_frozen():
-            engine = runtime.store.engine
 
             def alone(name: str, loop: Loop) -> asyncio.Task[None]:
                 """A loop one process of the deployment runs (see ``engine/singleton.py``)."""
@@ -195,7 +198,7 @@ def create_app(
                 )
 
             every: dict[str, Callable[[], asyncio.Task[None]]] = {
-                "sensors": lambda: alone("sensors", sensors.run),
+                "sensors": lambda: asyncio.create_task(sensors.run(stop), name="sensors"),
                 "timers": lambda: alone("timers", timers.run),
                 "worker": lambda: asyncio.create_task(runtime.worker.run(stop), name="worker"),
                 "workflows": lambda: asyncio.create_task(
@@ -225,6 +228,7 @@ def create_app(
                 stop.set()  # finish what is running; claimed work not started is released
                 for loop in loops:
                     await loop
+                sensor_locks.release()
                 await runtime.aclose()
 
     # Every /api/v1 route needs a valid caller, whatever role its own dependency asks.
@@ -308,8 +312,14 @@ def observe(runtime: Runtime) -> tuple[CollectorRegistry, Observer]:
     return registry, observer
 
 
-def sensor_container(settings: Settings, runtime: Runtime) -> SensorContainer:
-    """The sensor container of ``packhorse up``: every enabled sensor in a process of its own."""
+def sensor_container(
+    settings: Settings,
+    runtime: Runtime,
+    *,
+    hold: Callable[[Collection[str]], Collection[str]] | None = None,
+) -> SensorContainer:
+    """The sensor container of ``packhorse up``: every enabled sensor in a process of its own
+    (``hold``: only those this process holds, when several share a PostgreSQL database)."""
     from packhorse.engine.pack_datastore import ServiceDatastoreChannel
     from packhorse.engine.sensors import SensorContainer, SensorSettings
 
@@ -323,6 +333,7 @@ def sensor_container(settings: Settings, runtime: Runtime) -> SensorContainer:
         system_user=settings.system_user,
         settings=SensorSettings(max_failures=settings.sensor_max_failures),
         venv_for=pack_venv_finder(settings),
+        hold=hold,
     )
 
 

@@ -12,7 +12,7 @@ import time
 import sqlalchemy as sa
 
 from packhorse.engine.singleton import run_as_singleton
-from packhorse.storage.singletons import Singleton, lock_key
+from packhorse.storage.singletons import LockSet, Singleton, lock_key
 
 HOLDER = """
 import sys, time, psycopg
@@ -97,3 +97,20 @@ def test_a_singleton_loop_runs_in_one_place_and_moves_on_release(engine: sa.Engi
     ran = asyncio.run(scenario())
     # PostgreSQL: b waits until a lets go, then takes over; SQLite: both run at once.
     assert ran == ["a", "b"]
+
+
+def test_a_lock_set_gives_each_name_to_one_holder(engine: sa.Engine) -> None:
+    first, second = LockSet(engine, "sensor:"), LockSet(engine, "sensor:")
+    try:
+        assert first.hold(["a", "b"]) == {"a", "b"}
+        if engine.dialect.name != "postgresql":
+            assert second.hold(["a", "b", "c"]) == {"a", "b", "c"}  # every process runs all
+            return
+        assert second.hold(["a", "b", "c"]) == {"c"}
+        assert first.hold(["b"]) == {"b"}  # no longer wanted: let go
+        assert second.hold(["a", "b", "c"]) == {"a", "c"}
+        first.release()  # the process died: its session, and every lock in it, ends
+        assert second.hold(["a", "b", "c"]) == {"a", "b", "c"}
+    finally:
+        first.release()
+        second.release()

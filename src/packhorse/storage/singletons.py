@@ -12,6 +12,7 @@ import contextlib
 import hashlib
 import logging
 import threading
+from collections.abc import Iterable
 from typing import Any
 
 import sqlalchemy as sa
@@ -71,3 +72,62 @@ class Singleton:
             with contextlib.suppress(Exception):
                 self._connection.close()
             self._connection = None
+
+
+class LockSet:
+    """Many named singletons held on one dedicated connection (one per sensor: a site with
+    fifty sensors needs one more connection per process, not fifty). Losing the connection
+    loses them all; the next :meth:`hold` reconnects and takes again what is free."""
+
+    def __init__(self, engine: sa.Engine, prefix: str) -> None:
+        self._postgres = engine.dialect.name == "postgresql"
+        self._url = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        self._prefix = prefix
+        self._connection: Any = None
+        self._held: set[str] = set()
+        self._guard = threading.Lock()
+
+    def hold(self, names: Iterable[str]) -> set[str]:
+        """Which of ``names`` this process holds now, taking those that are free; those it
+        held and are no longer named are let go. Blocking: call from a thread."""
+        wanted = set(names)
+        if not self._postgres:
+            return wanted
+        import psycopg
+
+        with self._guard:
+            try:
+                if self._connection is None:
+                    self._connection = psycopg.connect(
+                        self._url, autocommit=True, connect_timeout=5
+                    )
+                    self._held = set()
+                else:
+                    self._connection.execute("SELECT 1")  # still ours?
+                for name in sorted(self._held - wanted):
+                    self._connection.execute(
+                        "SELECT pg_advisory_unlock(%s)", (lock_key(self._prefix + name),)
+                    )
+                    self._held.discard(name)
+                for name in sorted(wanted - self._held):
+                    row = self._connection.execute(
+                        "SELECT pg_try_advisory_lock(%s)", (lock_key(self._prefix + name),)
+                    ).fetchone()
+                    if row is not None and row[0]:
+                        self._held.add(name)
+                return set(self._held)
+            except psycopg.Error as error:
+                log.warning("locks %s*: %s", self._prefix, error)
+                self._drop()
+                return set()
+
+    def release(self) -> None:
+        with self._guard:
+            self._drop()
+
+    def _drop(self) -> None:
+        if self._connection is not None:
+            with contextlib.suppress(Exception):
+                self._connection.close()
+            self._connection = None
+        self._held = set()
