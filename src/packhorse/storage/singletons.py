@@ -109,12 +109,14 @@ class LockSet:
                         "SELECT pg_advisory_unlock(%s)", (lock_key(self._prefix + name),)
                     )
                     self._held.discard(name)
-                for name in sorted(wanted - self._held):
-                    row = self._connection.execute(
-                        "SELECT pg_try_advisory_lock(%s)", (lock_key(self._prefix + name),)
-                    ).fetchone()
-                    if row is not None and row[0]:
-                        self._held.add(name)
+                free = {lock_key(self._prefix + name): name for name in wanted - self._held}
+                if free:  # one round trip for all of them
+                    taken = self._connection.execute(
+                        "SELECT key FROM unnest(%s::bigint[]) AS key"
+                        " WHERE pg_try_advisory_lock(key)",
+                        (sorted(free),),
+                    ).fetchall()
+                    self._held.update(free[int(row[0])] for row in taken)
                 return set(self._held)
             except psycopg.Error as error:
                 log.warning("locks %s*: %s", self._prefix, error)
