@@ -76,3 +76,33 @@ def test_a_commit_in_another_process_wakes_the_listener_at_once(postgres: sa.Eng
     latency = min(at for _, at in woken) - committed
     print(f"wake-up latency across processes: {latency * 1000:.1f} ms")
     assert 0 <= latency < 0.25  # the worker and the rules engine poll every 0.5 s
+
+
+def test_the_listener_reconnects_when_its_connection_is_lost(postgres: sa.Engine) -> None:
+    heard = threading.Event()
+    listener = Listener(
+        postgres,
+        {notifications.TRIGGER_INSTANCES: [heard.set]},
+        check_seconds=0.2,
+        retry_seconds=0.1,
+    )
+    listener.start()
+    try:
+        assert listener.listening.wait(10)
+        with postgres.begin() as connection:  # the server ends the listening session
+            ended = connection.exec_driver_sql(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE query = 'LISTEN packhorse' AND pid <> pg_backend_pid()"
+                " AND datname = current_database()"
+            ).all()
+        assert ended == [(True,)]
+        deadline = time.monotonic() + 10
+        while True:  # notify until the listener, back, hears it
+            heard.clear()
+            with postgres.begin() as connection:
+                connection.exec_driver_sql("NOTIFY packhorse, 'trigger_instances'")
+            if heard.wait(0.5):
+                break
+            assert time.monotonic() < deadline, "the listener did not come back"
+    finally:
+        listener.stop()
