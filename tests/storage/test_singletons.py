@@ -114,3 +114,21 @@ def test_a_lock_set_gives_each_name_to_one_holder(engine: sa.Engine) -> None:
     finally:
         first.release()
         second.release()
+
+
+def test_a_holder_that_lost_its_session_says_so_then_takes_it_again(engine: sa.Engine) -> None:
+    if engine.dialect.name != "postgresql":
+        return  # nothing is shared on SQLite
+    singleton = Singleton(engine, "housekeeping")
+    try:
+        assert singleton.held()
+        with engine.begin() as connection:
+            connection.exec_driver_sql(
+                "SELECT pg_terminate_backend(pid) FROM pg_locks"
+                f" WHERE locktype = 'advisory' AND objid = {lock_key('housekeeping') & 0xFFFFFFFF}"
+                " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+            )
+        assert not singleton.held()  # the lock went with the session
+        assert singleton.held()  # free: taken again on a new session
+    finally:
+        singleton.release()
