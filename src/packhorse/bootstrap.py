@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from packhorse.engine.registration import RegistrationOutcome
     from packhorse.engine.runtime import Runtime
     from packhorse.engine.sensors import SensorContainer
+    from packhorse.engine.stream import Broadcaster
     from packhorse.engine.timers import TimerService
     from packhorse.model.content import Resource
     from packhorse.model.events import SensorStatus
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
     from packhorse.packs.venvs import VenvBuilder
     from packhorse.params.masking import Redactor
     from packhorse.settings import Settings
+    from packhorse.storage.notifications import Listener
     from packhorse.storage.ports import ContentRegistry, RegistryReader, UserStore
 
 
@@ -124,9 +126,32 @@ def readiness_problem(settings: Settings) -> str | None:
     return None
 
 
-def create_app(settings: Settings, *, workers: int = 4) -> FastAPI:
+ROLES = {
+    "api": frozenset({"stream"}),
+    "worker": frozenset(
+        {
+            "stream",
+            "worker",
+            "workflows",
+            "rules",
+            "execution-triggers",
+            "housekeeping",
+            "retention",
+        }
+    ),
+    "sensors": frozenset({"stream", "sensors"}),
+    "timers": frozenset({"stream", "timers"}),
+}
+"""What each role of ``packhorse up --role`` runs besides the HTTP API; ``all`` runs all."""
+ROLES["all"] = frozenset().union(*ROLES.values())
+
+
+def create_app(
+    settings: Settings, *, workers: int = 4, roles: frozenset[str] = frozenset({"all"})
+) -> FastAPI:
     """The app of ``packhorse up``: the API, with the engine (recovery, then a worker
-    claiming executions) running in its lifespan."""
+    claiming executions) running in its lifespan; ``roles`` (keys of :data:`ROLES`) say
+    which of the engine's loops run in this process."""
     import asyncio
     import contextlib
     import gc
@@ -138,7 +163,9 @@ def create_app(settings: Settings, *, workers: int = 4) -> FastAPI:
     from packhorse.api.app import create_app as build
     from packhorse.engine.heap import start_up_frozen
     from packhorse.engine.runtime import build_runtime
+    from packhorse.engine.singleton import Loop, run_as_singleton
     from packhorse.storage.database import listen_to_writes
+    from packhorse.storage.singletons import LockSet, Singleton
 
     # Built before the app serves: routes reach the engine's services through app.state.
     runtime = build_runtime(settings, slots=workers)
@@ -147,8 +174,14 @@ def create_app(settings: Settings, *, workers: int = 4) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        runtime.recover()
-        sensors = sensor_container(settings, runtime)
+        run = frozenset().union(*(ROLES[role] for role in roles))
+        if "worker" in run:
+            runtime.recover()
+        engine = runtime.store.engine
+        # One process runs each sensor (PostgreSQL); on SQLite this one runs them all.
+        sensor_locks = LockSet(engine, "sensor:")
+        hold = sensor_locks.hold if engine.dialect.name == "postgresql" else None
+        sensors = sensor_container(settings, runtime, hold=hold)
         sensors.observer = observer
         timers = timer_service(settings, runtime)
         # What start-up loaded (modules, the app, caches) lives as long as the process: frozen
@@ -157,26 +190,45 @@ def create_app(settings: Settings, *, workers: int = 4) -> FastAPI:
         gc.collect()
         stop = asyncio.Event()
         with start_up_frozen():
-            loops = [
-                asyncio.create_task(sensors.run(stop), name="sensors"),
-                asyncio.create_task(timers.run(stop), name="timers"),
-                asyncio.create_task(runtime.worker.run(stop), name="worker"),
-                asyncio.create_task(runtime.workflows.run(stop), name="workflows"),
-                asyncio.create_task(runtime.rules.run(stop), name="rules"),
-                asyncio.create_task(
+
+            def alone(name: str, loop: Loop) -> asyncio.Task[None]:
+                """A loop one process of the deployment runs (see ``engine/singleton.py``)."""
+                return asyncio.create_task(
+                    run_as_singleton(Singleton(engine, name), loop, stop), name=name
+                )
+
+            every: dict[str, Callable[[], asyncio.Task[None]]] = {
+                "sensors": lambda: asyncio.create_task(sensors.run(stop), name="sensors"),
+                "timers": lambda: alone("timers", timers.run),
+                "worker": lambda: asyncio.create_task(runtime.worker.run(stop), name="worker"),
+                "workflows": lambda: asyncio.create_task(
+                    runtime.workflows.run(stop), name="workflows"
+                ),
+                "rules": lambda: asyncio.create_task(runtime.rules.run(stop), name="rules"),
+                "execution-triggers": lambda: asyncio.create_task(
                     runtime.execution_triggers.run(stop), name="execution-triggers"
                 ),
-                asyncio.create_task(collect_periodically(settings, stop), name="gc"),
-                asyncio.create_task(events.run(stop), name="stream"),
-            ]
+                "retention": lambda: alone(
+                    "retention", lambda stopped: collect_periodically(settings, stopped)
+                ),
+                "housekeeping": lambda: alone(
+                    "housekeeping", lambda stopped: recover_periodically(runtime, stopped)
+                ),
+                "stream": lambda: asyncio.create_task(events.run(stop), name="stream"),
+            }
+            loops = [start() for name, start in every.items() if name in run]
             stop_listening = listen_to_writes(runtime.store.engine, events.wake)
+            listener = wake_ups(runtime, events, asyncio.get_running_loop())
             try:
                 yield
             finally:
+                if listener is not None:
+                    listener.stop()
                 stop_listening()
                 stop.set()  # finish what is running; claimed work not started is released
                 for loop in loops:
                     await loop
+                sensor_locks.release()
                 await runtime.aclose()
 
     # Every /api/v1 route needs a valid caller, whatever role its own dependency asks.
@@ -205,6 +257,36 @@ def create_app(settings: Settings, *, workers: int = 4) -> FastAPI:
     return app
 
 
+def wake_ups(
+    runtime: Runtime, events: Broadcaster, loop: asyncio.AbstractEventLoop
+) -> Listener | None:
+    """On PostgreSQL, wake this process's loops when another process stores work for them
+    (``LISTEN``/``NOTIFY``); None on SQLite. Started here, stopped by the caller."""
+    from packhorse.storage import notifications
+
+    engine = runtime.store.engine
+    if not notifications.listens(engine):
+        return None
+
+    def on_loop(wake: Callable[[], None]) -> Callable[[], None]:
+        def call() -> None:
+            loop.call_soon_threadsafe(wake)
+
+        return call
+
+    listener = notifications.Listener(
+        engine,
+        {
+            notifications.EXECUTIONS: [runtime.worker.wake],
+            notifications.TRIGGER_INSTANCES: [runtime.rules.wake, events.wake],
+            notifications.WORKFLOW_EVENTS: [on_loop(runtime.workflows.wake)],
+            notifications.LOG: [events.wake, on_loop(runtime.execution_triggers.wake)],
+        },
+    )
+    listener.start()
+    return listener
+
+
 def observe(runtime: Runtime) -> tuple[CollectorRegistry, Observer]:
     """A metrics registry of this app's own, and the observer that feeds it, told by the
     runtime's worker, workflow shell, execution service and rules engine."""
@@ -230,8 +312,14 @@ def observe(runtime: Runtime) -> tuple[CollectorRegistry, Observer]:
     return registry, observer
 
 
-def sensor_container(settings: Settings, runtime: Runtime) -> SensorContainer:
-    """The sensor container of ``packhorse up``: every enabled sensor in a process of its own."""
+def sensor_container(
+    settings: Settings,
+    runtime: Runtime,
+    *,
+    hold: Callable[[Collection[str]], Collection[str]] | None = None,
+) -> SensorContainer:
+    """The sensor container of ``packhorse up``: every enabled sensor in a process of its own
+    (``hold``: only those this process holds, when several share a PostgreSQL database)."""
     from packhorse.engine.pack_datastore import ServiceDatastoreChannel
     from packhorse.engine.sensors import SensorContainer, SensorSettings
 
@@ -245,6 +333,7 @@ def sensor_container(settings: Settings, runtime: Runtime) -> SensorContainer:
         system_user=settings.system_user,
         settings=SensorSettings(max_failures=settings.sensor_max_failures),
         venv_for=pack_venv_finder(settings),
+        hold=hold,
     )
 
 
@@ -364,6 +453,33 @@ def timer_service(settings: Settings, runtime: Runtime) -> TimerService:
         missed=MissedFires(settings.timers_missed),
         timezone=ZoneInfo(settings.timers_timezone),
     )
+
+
+async def recover_periodically(runtime: Runtime, stop: asyncio.Event) -> None:
+    """Settle what workers of other processes left when they died (their leases ran out),
+    every lease period, while ``packhorse up`` runs. PostgreSQL only: there several processes
+    share the work, and this runs in one of them (a singleton); on SQLite recovery runs at
+    start-up, as before."""
+    import asyncio
+    import contextlib
+    import logging
+
+    from packhorse.errors import PackhorseError
+
+    if runtime.store.engine.dialect.name != "postgresql":
+        return
+    interval = runtime.worker.settings.lease_seconds
+    while not stop.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), interval)
+        if stop.is_set():
+            return
+        try:
+            await asyncio.to_thread(runtime.recover)
+        except PackhorseError:
+            logging.getLogger(__name__).exception("recovery failed; will retry")
+            continue
+        runtime.worker.wake()  # released work, or retries a policy requested
 
 
 async def collect_periodically(

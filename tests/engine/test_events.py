@@ -152,6 +152,30 @@ def _rule(runtime: Runtime, ref: str) -> Rule:
     return next(rule for rule in runtime.rules.matcher().rules if rule.ref == ref)
 
 
+def test_a_rules_engine_killed_holding_claims_leaves_them_to_the_next_start(
+    runtime: Runtime,
+) -> None:
+    """Its claims are given back at once when its process is gone (same host); another
+    engine's, alive, are left to their lease."""
+    import os
+    import socket
+
+    store = runtime.events.store
+    dead = f"{socket.gethostname()}:{2**22 + 7}:rules-x"  # a pid that cannot exist
+    alive = f"{socket.gethostname()}:{os.getpid()}:rules-y"
+    first = alert(runtime, service="a", severity="LOW")
+    second = alert(runtime, service="b", severity="LOW")
+    now = "2026-01-01T00:00:00.000000Z"
+    later = "2099-01-01T00:00:00.000000Z"
+    assert [i.id for i in store.claim_pending(dead, now=now, lease_until=later, limit=1)] == [first]
+    assert [i.id for i in store.claim_pending(alive, now=now, lease_until=later)] == [second]
+    assert runtime.rules.process_pending() == 0  # both held, leases far off
+    assert runtime.rules.release_dead_claims() == 1
+    assert runtime.rules.process_pending() == 1
+    assert stored(runtime, first).status is TriggerInstanceStatus.PROCESSED
+    assert stored(runtime, second).status is TriggerInstanceStatus.PENDING
+
+
 def test_enabling_a_rule_takes_effect_for_the_next_instance(runtime: Runtime) -> None:
     registry = bootstrap.content_registry(runtime.settings)
     before = alert(runtime, service="db-main", severity="low")

@@ -15,7 +15,7 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -66,7 +66,11 @@ class World:
     datastore: DatastoreService
 
     def container(
-        self, *refs: str, settings: SensorSettings = FAST, venv: str = ""
+        self,
+        *refs: str,
+        settings: SensorSettings = FAST,
+        venv: str = "",
+        hold: Callable[[Collection[str]], Collection[str]] | None = None,
     ) -> SensorContainer:
         return SensorContainer(
             self.events,
@@ -79,6 +83,7 @@ class World:
             settings=settings,
             only=refs,
             venv_for=lambda pack: venv,
+            hold=hold,
         )
 
     def instances(self, source: str, trigger_type: str | None = None) -> list[TriggerInstance]:
@@ -310,6 +315,39 @@ def test_a_changed_sensor_is_restarted_and_a_disabled_one_stopped(world: World) 
 
             await until(stopped, "the stop")
             assert world.value("sensorpack.EchoSensor:cleaned") == "yes"
+            return first.pid, second.pid
+
+    first_pid, second_pid = asyncio.run(scenario())
+    assert not alive(first_pid) and not alive(second_pid)
+
+
+def test_a_sensor_runs_where_it_is_held_and_moves_when_the_hold_does(world: World) -> None:
+    """Two containers (two processes sharing a database): the one holding the sensor's lock
+    runs it; when the lock moves (its holder died), the other starts it."""
+    owner = {"who": "a"}
+
+    def hold_for(name: str) -> Callable[[Collection[str]], Collection[str]]:
+        return lambda refs: set(refs) if owner["who"] == name else set()
+
+    async def scenario() -> tuple[int, int]:
+        a, b = world.container(ECHO, hold=hold_for("a")), world.container(ECHO, hold=hold_for("b"))
+        async with running(a), running(b):
+            await until(lambda: is_running(world, ECHO), "the running state")
+            first = world.status(ECHO)
+            assert first is not None and first.pid is not None
+            await asyncio.sleep(0.3)  # a few watch intervals: b does not start it as well
+            assert world.status(ECHO) == first
+            owner["who"] = ""  # a's holder died: its sensor goes with it
+            await until(lambda: not alive(first.pid or 0), "the stop")
+            owner["who"] = "b"  # b takes the lock
+
+            def moved() -> bool:
+                status = world.status(ECHO)
+                return is_running(world, ECHO) and status is not None and status.pid != first.pid
+
+            await until(moved, "the takeover")
+            second = world.status(ECHO)
+            assert second is not None and second.pid is not None
             return first.pid, second.pid
 
     first_pid, second_pid = asyncio.run(scenario())

@@ -131,6 +131,32 @@ def test_recover_abandons_started_work_and_releases_unstarted(engine: sa.Engine)
     assert [e.id for e in recover(store, now=at(51), host="thishost")] == ["alive"]
 
 
+def test_recover_kills_the_processes_of_its_own_host_only(engine: sa.Engine) -> None:
+    """A dead worker of another host (its lease ran out) is abandoned, but the pids it
+    recorded are that host's: a process here with the same pid is left alone."""
+    import subprocess
+
+    store = SqlExecutionStore(engine)
+    queued(store, "there")
+    queued(store, "here")
+    bystander = subprocess.Popen(["sleep", "30"], start_new_session=True)  # a group leader
+    victim = subprocess.Popen(["sleep", "30"], start_new_session=True)
+    try:
+        store.claim_one("there", "otherhost:1234:x", now=at(1), lease_until=at(10))
+        store.claim_one("here", f"thishost:{2**22 + 7}:x", now=at(1), lease_until=at(10))
+        for execution_id, process in (("there", bystander), ("here", victim)):
+            store.transition(execution_id, Status.RUNNING, now=at(2), attempt=1)
+            store.add_pid(execution_id, process.pid)
+        abandoned = recover(store, now=at(11), host="thishost")
+        assert sorted(e.id for e in abandoned) == ["here", "there"]
+        assert victim.wait(timeout=5) == -9
+        assert bystander.poll() is None
+    finally:
+        for process in (bystander, victim):
+            process.kill()
+            process.wait()
+
+
 def test_status_counts_and_the_oldest_of_some_statuses(engine: sa.Engine) -> None:
     """What the metrics read at each scrape."""
     store = SqlExecutionStore(engine)

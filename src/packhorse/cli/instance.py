@@ -71,6 +71,18 @@ def _home_flag(cli: CliContext) -> str:
 @click.option(
     "--tls-key", metavar="FILE", help="The PEM private key of --tls-cert ([server] tls_key)."
 )
+@click.option(
+    "--role",
+    "roles",
+    type=click.Choice(["all", "api", "worker", "sensors", "timers"]),
+    multiple=True,
+    help="What this process runs (repeatable; default: all). See docs/scaling.md.",
+)
+@click.option(
+    "--database",
+    metavar="URL",
+    help="Database URL, e.g. postgresql://user@host/db (default: [database] url).",
+)
 @pass_cli
 def up(
     cli: CliContext,
@@ -79,6 +91,8 @@ def up(
     workers: int | None,
     tls_cert: str | None,
     tls_key: str | None,
+    roles: tuple[str, ...],
+    database: str | None,
 ) -> None:
     """Start Packhorse in this process: the HTTP API and the execution engine.
 
@@ -86,22 +100,30 @@ def up(
     work that had started is marked abandoned). Stops cleanly on Ctrl-C or SIGTERM,
     finishing the executions in flight. With --tls-cert and --tls-key (or [server] tls_cert
     and tls_key) it serves HTTPS only; both files are checked before it starts.
+
+    Several processes, on several machines, can share one PostgreSQL database (--database);
+    --role splits the work among them: api (the HTTP API and event stream only), worker
+    (scheduler, workers, workflows, rules engine, recovery, retention), sensors, timers.
+    Every role serves the HTTP API.
     """
     from pathlib import Path
 
     from packhorse.engine.server import serve
 
-    overrides = {
+    overrides: dict[str, str] = {
         name: str(Path(value).resolve())
         for name, value in (("tls_cert", tls_cert), ("tls_key", tls_key))
         if value
     }
+    if database:
+        overrides["database_url"] = database
     settings = cli.settings.with_overrides(**overrides) if overrides else cli.settings
     serve(
         settings,
         listen=listen or cli.settings.listen,
         log_level=log_level,
         workers=workers or cli.settings.workers,
+        roles=frozenset(roles or ("all",)),
     )
 
 

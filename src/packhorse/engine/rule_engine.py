@@ -8,6 +8,10 @@ why. The instance is then ``processed``. A crash anywhere leaves it ``pending``:
 processed again at start-up and the enforcement rows (unique per instance and rule) make the
 rules already enforced a no-op, so nothing is lost and nothing runs twice.
 
+Each batch is claimed with a lease (:meth:`SqlEventStore.claim_pending`), so the rules engines
+of several processes sharing one PostgreSQL database take different instances; an instance
+whose engine died is taken over when its lease (``lease_seconds``) runs out.
+
 The matcher is rebuilt when the registered rules change (checked at most every second), so
 enabling a rule or registering a pack while ``packhorse up`` runs takes effect at once.
 """
@@ -17,12 +21,15 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import os
+import socket
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from packhorse.engine.clock import ISO, iso_now
+from packhorse.engine.clock import ISO, iso, iso_now
 from packhorse.engine.events import EventService, TriggerIndex
 from packhorse.engine.executions import ExecutionService
 from packhorse.engine.ids import new_id
@@ -56,6 +63,7 @@ class RuleEngine:
         ttl: float = 1.0,
         batch: int = 100,
         poll_seconds: float = 0.5,
+        lease_seconds: float = 30.0,
         observer: Observer = NO_OBSERVER,
     ) -> None:
         self.events = events
@@ -71,6 +79,9 @@ class RuleEngine:
         self._ttl = ttl
         self._batch = batch
         self._poll_seconds = poll_seconds
+        self._lease_seconds = lease_seconds
+        self.name = f"{socket.gethostname()}:{os.getpid()}:rules-{uuid.uuid4().hex[:8]}"
+        """Who holds the instances this engine claimed."""
         self._matcher: _MatcherEntry | None = None
         self._wake = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -89,6 +100,10 @@ class RuleEngine:
         """Process pending instances until ``stop``; wakes on :meth:`wake` and polls (another
         process may have stored instances: ``packhorse trigger-instance re-emit``)."""
         self._loop = asyncio.get_running_loop()
+        try:
+            await asyncio.to_thread(self.release_dead_claims)
+        except PackhorseError as error:
+            log.warning("rules engine: %s", error.message)
         while not stop.is_set():
             self._wake.clear()
             try:
@@ -99,9 +114,26 @@ class RuleEngine:
                 log.warning("rules engine: %s (retrying)", error.message)
             await nap(self._poll_seconds, stop, self._wake)
 
+    def release_dead_claims(self) -> int:
+        """Give back what rules engines of this host that are gone (a previous run killed
+        before it finished) had claimed, so that it is processed now rather than when their
+        leases run out; those of other hosts wait for their leases. Returns how many."""
+        host = socket.gethostname()
+        released = 0
+        for holder in self._store.claim_holders():
+            holder_host, _, rest = holder.partition(":")
+            pid = rest.partition(":")[0]
+            if holder_host == host and pid.isdigit() and not _alive(int(pid)):
+                released += self._store.release_claims(holder)
+        return released
+
     def process_pending(self) -> int:
-        """Process one batch of pending instances; returns how many there were."""
-        pending = self._store.pending(limit=self._batch)
+        """Claim and process one batch of pending instances; returns how many there were."""
+        now = self._clock()
+        lease_until = iso(_moment(now) + dt.timedelta(seconds=self._lease_seconds))
+        pending = self._store.claim_pending(
+            self.name, now=now, lease_until=lease_until, limit=self._batch
+        )
         for instance in pending:
             fresh = instance.id in self._fresh
             self._fresh.discard(instance.id)
@@ -268,6 +300,16 @@ def _both(
         second(driver)
 
     return write
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _moment(timestamp: str) -> dt.datetime:

@@ -85,7 +85,10 @@ class SensorContainer:
     ``datastore`` answers the sensors' datastore calls, made as ``system_user``;
     ``venv_for(pack)`` gives a pack's virtualenv ("" runs Packhorse's own interpreter);
     ``only`` limits the container to these sensor refs (None: every enabled sensor);
-    ``clock`` (monotonic seconds) times restarts, ``now`` stamps statuses.
+    ``clock`` (monotonic seconds) times restarts, ``now`` stamps statuses;
+    ``hold(refs)`` (blocking; None: all of them) says which of the sensors to run this process
+    holds, when several processes share a database (see ``storage/singletons.py``): asked at
+    every ``watch_interval``, so a sensor whose holder died is taken over within seconds.
     """
 
     def __init__(
@@ -104,6 +107,7 @@ class SensorContainer:
         clock: Callable[[], float] = time.monotonic,
         now: Callable[[], str] = iso_now,
         observer: Observer = NO_OBSERVER,
+        hold: Callable[[Collection[str]], Collection[str]] | None = None,
     ) -> None:
         self._events = events
         self.observer = observer
@@ -124,6 +128,8 @@ class SensorContainer:
         self._index: TriggerIndex | None = None
         self._wakeup = asyncio.Event()
         self._reload = True
+        self._hold = hold
+        self._planned: dict[str, SensorSpec] = {}
 
     # -- public surface -----------------------------------------------------------------------
 
@@ -165,20 +171,28 @@ class SensorContainer:
         state = self._registry.state()
         # Digests do not change when a rule is only enabled or disabled: compare those too.
         rule_versions = self._store.rule_versions()
-        if state == self._state and rule_versions == self._rule_versions and not retry_failed:
+        changed = state != self._state or rule_versions != self._rule_versions or retry_failed
+        if not changed and self._hold is None:
             return
-        first, self._state, self._rule_versions = self._state is None, state, rule_versions
-        self._index = self._events.index()
-        wanted = plan_sensors(
-            self._registry.list_resources(Kind.SENSOR),
-            self._registry.list_resources(Kind.RULE),
-            {pack.ref: pack for pack in self._registry.list_packs()},
-            state,
-            home=self._home,
-            only=self._only,
-        )
-        if first:
-            self._settle_leftovers(wanted)
+        if changed:
+            first, self._state, self._rule_versions = self._state is None, state, rule_versions
+            self._index = self._events.index()
+            self._planned = plan_sensors(
+                self._registry.list_resources(Kind.SENSOR),
+                self._registry.list_resources(Kind.RULE),
+                {pack.ref: pack for pack in self._registry.list_packs()},
+                state,
+                home=self._home,
+                only=self._only,
+            )
+            if first:  # all planned ones: those another process holds are not leftovers
+                self._settle_leftovers(self._planned)
+        wanted = self._planned
+        if self._hold is not None:
+            held = await asyncio.to_thread(self._hold, sorted(wanted))
+            wanted = {ref: spec for ref, spec in wanted.items() if ref in held}
+            if not changed and wanted.keys() == self._supervisors.keys():
+                return
         leaving: list[_Supervisor] = []
         for ref, supervisor in list(self._supervisors.items()):
             spec = wanted.get(ref)

@@ -54,8 +54,16 @@ def check_tls(cert: str, key: str) -> None:
         ) from None
 
 
-def serve(settings: Settings, *, listen: str, log_level: str = "info", workers: int = 4) -> None:
-    """Serve until SIGTERM or SIGINT; HTTPS when the settings name a TLS certificate."""
+def serve(
+    settings: Settings,
+    *,
+    listen: str,
+    log_level: str = "info",
+    workers: int = 4,
+    roles: frozenset[str] = frozenset({"all"}),
+) -> None:
+    """Serve until SIGTERM or SIGINT; HTTPS when the settings name a TLS certificate.
+    ``roles`` says which engine loops this process runs (see ``bootstrap.ROLES``)."""
     import uvicorn
 
     host, port = parse_listen(listen)
@@ -69,8 +77,10 @@ def serve(settings: Settings, *, listen: str, log_level: str = "info", workers: 
             f"cannot start: {problem}",
             hint="run 'packhorse db upgrade' if the schema is behind",
         )
-    app = bootstrap.create_app(settings, workers=workers)
+    app = bootstrap.create_app(settings, workers=workers, roles=roles)
     print(f"Packhorse {settings.instance_id} serving on {scheme}://{host}:{port}", file=sys.stderr)
+    if "all" not in roles:
+        print(f"  roles: {', '.join(sorted(roles))}", file=sys.stderr)
     print(f"  try: curl {scheme}://{host}:{port}/health", file=sys.stderr)
     print(f"       packhorse --home {settings.home} action list", file=sys.stderr)
     config = uvicorn.Config(

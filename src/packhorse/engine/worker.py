@@ -385,7 +385,9 @@ def recover(
     abandoned = []
     for execution in _orphans(store, now=now, host=host):
         if execution.status in (Status.RUNNING, Status.CANCELING, Status.PENDING):
-            _reap(execution.pids)
+            owner_host = (execution.claimed_by or "").partition(":")[0]
+            if owner_host in ("", host):  # another host's pids are not ours to kill
+                _reap(execution.pids)
             target = Status.CANCELED if execution.status is Status.CANCELING else Status.ABANDONED
             retry = retry_for(execution, target, now) if retry_for is not None else None
             if store.transition(

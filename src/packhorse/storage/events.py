@@ -23,7 +23,7 @@ from packhorse.model.events import (
     TriggerInstance,
     TriggerInstanceStatus,
 )
-from packhorse.storage import schema
+from packhorse.storage import schema, watermark
 from packhorse.storage.database import transaction
 from packhorse.storage.driver import DriverTransaction, Prepared, driver_transaction
 from packhorse.storage.rows import SENSOR_STATUS_COLUMNS, sensor_status_from_row
@@ -34,6 +34,22 @@ _timers = schema.timer_fires
 _sensors = schema.sensor_status
 _cursors = schema.event_cursors
 _log = schema.execution_log
+
+INSTANCE_COLUMNS = tuple(
+    _instances.c[name]
+    for name in (
+        "id",
+        "trigger",
+        "trigger_type",
+        "payload",
+        "occurrence_time",
+        "status",
+        "source",
+        "trace_tag",
+        "created_at",
+    )
+)
+"""What a trigger instance is (its claim, ``claimed_by`` and ``lease_expires_at``, is not)."""
 
 _INSTANCE_INSERT = Prepared(
     _instances.insert()
@@ -61,6 +77,23 @@ _ENFORCEMENT_INSERT = Prepared(
         failure_reason=sa.bindparam("failure_reason"),
         enforced_at=sa.bindparam("enforced_at"),
     )
+)
+_CLAIMABLE_INSTANCE = sa.and_(
+    _instances.c.status == TriggerInstanceStatus.PENDING.value,
+    sa.or_(_instances.c.claimed_by.is_(None), _instances.c.lease_expires_at <= sa.bindparam("now")),
+)
+_PENDING_SELECT = (
+    sa.select(*INSTANCE_COLUMNS)
+    .where(_CLAIMABLE_INSTANCE)
+    .order_by(_instances.c.created_at, _instances.c.id)
+    .limit(sa.bindparam("limit"))
+)
+_PENDING = Prepared(_PENDING_SELECT)
+_PENDING_SKIP_LOCKED = Prepared(_PENDING_SELECT.with_for_update(skip_locked=True))
+_CLAIM_INSTANCE = Prepared(
+    _instances.update()
+    .where(_instances.c.id == sa.bindparam("target_id"), _CLAIMABLE_INSTANCE)
+    .values(claimed_by=sa.bindparam("worker"), lease_expires_at=sa.bindparam("until"))
 )
 _STATUS_UPDATE = Prepared(
     _instances.update()
@@ -178,7 +211,7 @@ class SqlEventStore:
             driver.execute(_INSTANCE_INSERT, _instance_row(instance))
 
     def get(self, instance_id: str) -> TriggerInstance | None:
-        select = sa.select(_instances).where(_instances.c.id == instance_id)
+        select = sa.select(*INSTANCE_COLUMNS).where(_instances.c.id == instance_id)
         with transaction(self._engine) as connection:
             row = connection.execute(select).first()
         return None if row is None else instance_from_row(row)
@@ -207,7 +240,7 @@ class SqlEventStore:
 
     def find(self, query: InstanceFilter) -> list[TriggerInstance]:
         """Newest first."""
-        select = sa.select(_instances).where(*self._instance_conditions(query))
+        select = sa.select(*INSTANCE_COLUMNS).where(*self._instance_conditions(query))
         select = (
             select.order_by(_instances.c.created_at.desc(), _instances.c.id.desc())
             .limit(query.limit)
@@ -219,13 +252,62 @@ class SqlEventStore:
     def pending(self, *, limit: int = 100) -> list[TriggerInstance]:
         """Instances the rules have not finished with, oldest first."""
         select = (
-            sa.select(_instances)
+            sa.select(*INSTANCE_COLUMNS)
             .where(_instances.c.status == TriggerInstanceStatus.PENDING.value)
             .order_by(_instances.c.created_at, _instances.c.id)
             .limit(limit)
         )
         with transaction(self._engine) as connection:
             return [instance_from_row(row) for row in connection.execute(select)]
+
+    def claim_pending(
+        self, worker: str, *, now: str, lease_until: str, limit: int = 100
+    ) -> list[TriggerInstance]:
+        """Take up to ``limit`` pending instances, oldest first, that no other rules engine
+        holds (or whose holder's lease ran out: it died), leased to ``worker`` until
+        ``lease_until``. On PostgreSQL the rows are read ``FOR UPDATE SKIP LOCKED``, so engines
+        claiming at once take different instances; on SQLite the claim is one ``BEGIN
+        IMMEDIATE`` transaction. Marking an instance processed ends its claim."""
+        postgres = self._engine.dialect.name == "postgresql"
+        select = _PENDING_SKIP_LOCKED if postgres else _PENDING
+        claimed = []
+        with driver_transaction(self._engine, write=True) as driver:
+            for row in driver.all(select, {"now": now, "limit": limit}):
+                arguments = {
+                    "target_id": row[0],
+                    "now": now,
+                    "worker": worker,
+                    "until": lease_until,
+                }
+                if driver.execute(_CLAIM_INSTANCE, arguments):
+                    claimed.append(instance_from_row(row))
+        return claimed
+
+    def claim_holders(self) -> list[str]:
+        """Who holds claims on pending instances now (rules engines, alive or not)."""
+        select = (
+            sa.select(_instances.c.claimed_by)
+            .where(
+                _instances.c.status == TriggerInstanceStatus.PENDING.value,
+                _instances.c.claimed_by.is_not(None),
+            )
+            .distinct()
+        )
+        with transaction(self._engine) as connection:
+            return sorted(str(row[0]) for row in connection.execute(select))
+
+    def release_claims(self, holder: str) -> int:
+        """Give back the pending instances ``holder`` claimed (it is known to be dead)."""
+        update = (
+            _instances.update()
+            .where(
+                _instances.c.claimed_by == holder,
+                _instances.c.status == TriggerInstanceStatus.PENDING.value,
+            )
+            .values(claimed_by=None, lease_expires_at=None)
+        )
+        with transaction(self._engine, write=True) as connection:
+            return int(connection.execute(update).rowcount)
 
     def set_status(self, instance_id: str, status: TriggerInstanceStatus) -> None:
         with driver_transaction(self._engine, write=True) as driver:
@@ -376,8 +458,21 @@ class SqlEventStore:
     ) -> tuple[list[tuple[int, str, str]], int]:
         """Execution log rows after ``after`` that moved an execution to one of ``statuses``
         (``(log id, execution id, status)``, oldest first, at most ``limit``), and the
-        position to advance to: the last row read, or the end of the log when fewer matched."""
+        position to advance to: the last row read, or the end of the log when fewer matched.
+        On PostgreSQL positions are transaction ids, not log ids (see ``watermark.py``)."""
         with transaction(self._engine) as connection:
+            if watermark.follows_transactions(connection):
+                found_rows, position = watermark.rows_between(
+                    connection,
+                    _log,
+                    (_log.c.id, _log.c.execution_id, _log.c.status),
+                    after=after,
+                    until=watermark.horizon(connection),
+                    limit=limit,
+                    where=(_log.c.status.in_(list(statuses)),),
+                )
+                found = [(int(r[0]), str(r[1]), str(r[2])) for r in found_rows]
+                return found, max(after, position)
             # The end first: rows committed after it are left for the next read.
             end = int(connection.execute(sa.select(sa.func.max(_log.c.id))).scalar() or 0)
             rows = (

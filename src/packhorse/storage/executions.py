@@ -2,8 +2,9 @@
 
 Every status change is written together with its row in ``execution_log``, in one
 transaction, and only when the status table allows it. Claims take a lease that heartbeats
-extend; on SQLite a claim is one ``BEGIN IMMEDIATE`` transaction (the PostgreSQL claim with
-``FOR UPDATE SKIP LOCKED`` comes with the scale-out issue, behind this same class).
+extend. On SQLite a claim is one ``BEGIN IMMEDIATE`` transaction (one writer at a time); on
+PostgreSQL the due rows are read with ``FOR UPDATE SKIP LOCKED``, so processes claiming at the
+same moment take different rows instead of waiting on each other's locks.
 
 The hot path of an execution (create, claim, transition, get, add_pid) runs its statements
 on the driver (:mod:`packhorse.storage.driver`): Core builds and compiles each statement once,
@@ -73,7 +74,7 @@ _CLAIM_ONE = Prepared(
     .where(_table.c.id == sa.bindparam("target_id"), _CLAIMABLE)
     .values(claimed_by=sa.bindparam("worker"), lease_expires_at=sa.bindparam("until"))
 )
-_DUE = Prepared(
+_DUE_SELECT = (
     sa.select(_table.c.id)
     .where(
         _CLAIMABLE,
@@ -82,6 +83,10 @@ _DUE = Prepared(
     .order_by(_table.c.created_at, _table.c.id)
     .limit(sa.bindparam("limit"))
 )
+_DUE = Prepared(_DUE_SELECT)
+_DUE_SKIP_LOCKED = Prepared(_DUE_SELECT.with_for_update(skip_locked=True))
+"""PostgreSQL: rows another claimer has locked are skipped, not waited for (and a row it
+claimed meanwhile is re-checked against the conditions once locked)."""
 _WAITING_ACTIONS = Prepared(
     sa.select(_table.c.action_ref)
     .where(
@@ -283,8 +288,9 @@ class SqlExecutionStore:
     def claim(self, worker: str, *, now: str, lease_until: str, limit: int) -> list[Execution]:
         """Take up to ``limit`` scheduled executions that are due and not leased."""
         claimed = []
+        due_select = _DUE_SKIP_LOCKED if self._engine.dialect.name == "postgresql" else _DUE
         with driver_transaction(self._engine, write=True) as driver:
-            due = [row[0] for row in driver.all(_DUE, {"now": now, "limit": limit})]
+            due = [row[0] for row in driver.all(due_select, {"now": now, "limit": limit})]
             for execution_id in due:
                 arguments = {
                     "target_id": execution_id,

@@ -2,10 +2,11 @@
 stored output chunks, both after a cursor, with the executions they concern; and the trigger
 instances stored since a time.
 
-Both tables have increasing integer ids, so a position is two numbers. A read takes the end of
-each table first and reads up to it, so a row committed during the read is left for the next
-one. (On PostgreSQL a row with a lower id can commit after a higher one was read; such a row
-is not streamed. SQLite has one writer at a time, so its ids commit in order.)
+A position is two numbers. On SQLite they are the tables' increasing ids: a read takes the
+end of each table first and reads up to it, so a row committed during the read is left for the
+next one (one writer at a time: ids commit in order). On PostgreSQL a row with a lower id can
+commit after a higher one was read, so there they are transaction ids: a read takes the rows of
+the transactions that ended before the oldest one in progress (see ``watermark.py``).
 """
 
 from __future__ import annotations
@@ -17,9 +18,9 @@ import sqlalchemy as sa
 
 from packhorse.model.events import TriggerInstance
 from packhorse.model.execution import Execution
-from packhorse.storage import schema
+from packhorse.storage import schema, watermark
 from packhorse.storage.database import transaction
-from packhorse.storage.events import instance_from_row
+from packhorse.storage.events import INSTANCE_COLUMNS, instance_from_row
 from packhorse.storage.executions import SqlExecutionStore
 
 _log = schema.execution_log
@@ -93,6 +94,10 @@ class SqlFeed:
 
     @staticmethod
     def _end(connection: sa.Connection) -> Position:
+        if watermark.follows_transactions(connection):
+            horizon = watermark.horizon(connection)
+            newest = connection.execute(sa.select(sa.func.max(_instances.c.created_at))).scalar()
+            return Position(horizon, horizon, str(newest or ""))
         log_end = connection.execute(sa.select(sa.func.max(_log.c.id))).scalar()
         output_end = connection.execute(sa.select(sa.func.max(_output.c.id))).scalar()
         newest = connection.execute(sa.select(sa.func.max(_instances.c.created_at))).scalar()
@@ -102,7 +107,7 @@ class SqlFeed:
     def _instances_since(
         connection: sa.Connection, after: str, limit: int
     ) -> tuple[TriggerInstance, ...]:
-        query = sa.select(_instances).order_by(_instances.c.created_at, _instances.c.id)
+        query = sa.select(*INSTANCE_COLUMNS).order_by(_instances.c.created_at, _instances.c.id)
         if after:
             query = query.where(_instances.c.created_at > earlier(after, INSTANCE_LAG))
         return tuple(instance_from_row(row) for row in connection.execute(query.limit(limit)))
@@ -128,32 +133,59 @@ class SqlFeed:
             if not details:
                 return Batch((), (), position=end)
             instances = self._instances_since(connection, after.instances, limit)
-            status_rows = connection.execute(
-                sa.select(_log.c.id, _log.c.execution_id, _log.c.status, _log.c.timestamp)
-                .where(_log.c.id > after.log, _log.c.id <= end.log)
-                .order_by(_log.c.id)
-                .limit(limit)
-            ).all()
-            output_rows = connection.execute(
-                sa.select(
-                    _output.c.id,
-                    _output.c.execution_id,
-                    _output.c.stream,
-                    _output.c.data,
-                    _output.c.timestamp,
+            status_columns = (_log.c.id, _log.c.execution_id, _log.c.status, _log.c.timestamp)
+            output_columns = (
+                _output.c.id,
+                _output.c.execution_id,
+                _output.c.stream,
+                _output.c.data,
+                _output.c.timestamp,
+            )
+            by_transaction = watermark.follows_transactions(connection)
+            if by_transaction:
+                status_rows, log_to = watermark.rows_between(
+                    connection, _log, status_columns, after=after.log, until=end.log, limit=limit
                 )
-                .where(_output.c.id > after.output, _output.c.id <= end.output)
-                .order_by(_output.c.id)
-                .limit(limit)
-            ).all()
-            log_to = int(status_rows[-1][0]) if len(status_rows) == limit else end.log
-            output_to = int(output_rows[-1][0]) if len(output_rows) == limit else end.output
+                output_rows, output_to = watermark.rows_between(
+                    connection,
+                    _output,
+                    output_columns,
+                    after=after.output,
+                    until=end.output,
+                    limit=limit,
+                )
+                log_to, output_to = max(log_to, after.log), max(output_to, after.output)
+                full = log_to < end.log or output_to < end.output
+                log_bound = _log.c.tx < log_to
+            else:
+                status_rows = [
+                    tuple(row)
+                    for row in connection.execute(
+                        sa.select(*status_columns)
+                        .where(_log.c.id > after.log, _log.c.id <= end.log)
+                        .order_by(_log.c.id)
+                        .limit(limit)
+                    )
+                ]
+                output_rows = [
+                    tuple(row)
+                    for row in connection.execute(
+                        sa.select(*output_columns)
+                        .where(_output.c.id > after.output, _output.c.id <= end.output)
+                        .order_by(_output.c.id)
+                        .limit(limit)
+                    )
+                ]
+                log_to = int(status_rows[-1][0]) if len(status_rows) == limit else end.log
+                output_to = int(output_rows[-1][0]) if len(output_rows) == limit else end.output
+                full = len(status_rows) == limit or len(output_rows) == limit
+                log_bound = _log.c.id <= log_to
             ids = {str(row[1]) for row in status_rows} | {str(row[1]) for row in output_rows}
             logs: dict[str, list[tuple[int, str, str]]] = {}
             if ids:
                 every = connection.execute(
                     sa.select(_log.c.execution_id, _log.c.id, _log.c.status, _log.c.timestamp)
-                    .where(_log.c.execution_id.in_(sorted(ids)), _log.c.id <= log_to)
+                    .where(_log.c.execution_id.in_(sorted(ids)), log_bound)
                     .order_by(_log.c.id)
                 )
                 for execution_id, row_id, status, at in every:
@@ -179,7 +211,7 @@ class SqlFeed:
                 output_to,
                 max([after.instances, *(i.created_at for i in instances)]),
             ),
-            full=len(status_rows) == limit or len(output_rows) == limit,
+            full=full,
             instances=instances,
         )
 

@@ -125,7 +125,11 @@ execution_log = sa.Table(
     sa.Column("execution_id", sa.String(32), nullable=False, index=True),
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("timestamp", sa.String(32), nullable=False),
+    sa.Column("tx", sa.BigInteger, nullable=True),
+    sa.Index("ix_execution_log_tx_id", "tx", "id"),
 )
+"""Every status change. ``tx`` is the writing transaction's id on PostgreSQL (filled in by the
+database; NULL on SQLite): readers of the log follow it, not ``id`` (see ``watermark.py``)."""
 
 execution_output = sa.Table(
     "execution_output",
@@ -135,6 +139,8 @@ execution_output = sa.Table(
     sa.Column("stream", sa.String(8), nullable=False),
     sa.Column("data", sa.Text, nullable=False),
     sa.Column("timestamp", sa.String(32), nullable=False),
+    sa.Column("tx", sa.BigInteger, nullable=True),
+    sa.Index("ix_execution_output_tx_id", "tx", "id"),
 )
 
 workflows = sa.Table(
@@ -191,12 +197,16 @@ trigger_instances = sa.Table(
     sa.Column("source", sa.String(255), nullable=False),
     sa.Column("trace_tag", sa.String(255), nullable=True),
     sa.Column("created_at", sa.String(32), nullable=False),
+    sa.Column("claimed_by", sa.String(64), nullable=True),
+    sa.Column("lease_expires_at", sa.String(32), nullable=True),
     sa.Index("ix_trigger_instances_status_created_at", "status", "created_at"),
     sa.Index("ix_trigger_instances_trigger_created_at", "trigger", "created_at"),
     sa.Index("ix_trigger_instances_created_at", "created_at"),
 )
 """What happened: stored before anything acts on it (``pending``), then ``processed`` (or
-``processing_failed``) once every matching rule is enforced."""
+``processing_failed``) once every matching rule is enforced. A rules engine claims pending
+instances (``claimed_by``, ``lease_expires_at``) so that processes sharing a database take
+different ones."""
 
 rule_enforcements = sa.Table(
     "rule_enforcements",

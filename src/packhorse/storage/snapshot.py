@@ -27,6 +27,7 @@ from packhorse.errors import StorageError
 from packhorse.model.datastore import KeyValue, Scope
 from packhorse.storage import schema
 from packhorse.storage.database import create_engine
+from packhorse.storage.events import INSTANCE_COLUMNS
 
 
 @contextlib.contextmanager
@@ -148,7 +149,7 @@ class Snapshot:
         """Trigger instances created at or after ``since``, oldest first."""
         table = schema.trigger_instances
         query = (
-            sa.select(table)
+            sa.select(*INSTANCE_COLUMNS)
             .where(table.c.created_at >= since)
             .order_by(table.c.created_at, table.c.id)
         )

@@ -1,0 +1,135 @@
+"""One holder across processes: session-level advisory locks on PostgreSQL.
+
+A :class:`Singleton` keeps a connection of its own (outside the engine's pool) and takes
+``pg_try_advisory_lock`` on it: the lock is held as long as that session lives, so it is let go
+when the process dies or loses the database, and another process's next try takes it. On SQLite
+every process holds every singleton (one machine; the work behind them is fire-once anyway).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import threading
+from collections.abc import Iterable
+from typing import Any
+
+import sqlalchemy as sa
+
+log = logging.getLogger(__name__)
+
+
+def lock_key(name: str) -> int:
+    """A signed 64-bit advisory lock key for singleton ``name``."""
+    digest = hashlib.sha256(f"packhorse.singleton:{name}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+class Singleton:
+    """The right to run ``name`` (``timers``, ``housekeeping``, ``retention``, ``sensors``)."""
+
+    def __init__(self, engine: sa.Engine, name: str) -> None:
+        self.name = name
+        self._postgres = engine.dialect.name == "postgresql"
+        self._url = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        self._key = lock_key(name)
+        self._connection: Any = None
+        self._guard = threading.Lock()
+
+    def held(self) -> bool:
+        """Whether this process holds it now: takes it if free, checks it is still held
+        (its session alive) if taken before. Blocking: call from a thread."""
+        if not self._postgres:
+            return True
+        import psycopg
+
+        with self._guard:
+            try:
+                if self._connection is not None:
+                    self._connection.execute("SELECT 1")
+                    return True
+                connection = psycopg.connect(self._url, autocommit=True, connect_timeout=5)
+                row = connection.execute("SELECT pg_try_advisory_lock(%s)", (self._key,)).fetchone()
+                if row is not None and row[0]:
+                    self._connection = connection
+                    log.info("this process now runs %s", self.name)
+                    return True
+                connection.close()
+                return False
+            except psycopg.Error as error:
+                log.warning("singleton %s: %s", self.name, error)
+                self._drop()
+                return False
+
+    def release(self) -> None:
+        """Let go (clean shutdown): closing the session ends the lock."""
+        with self._guard:
+            self._drop()
+
+    def _drop(self) -> None:
+        if self._connection is not None:
+            with contextlib.suppress(Exception):
+                self._connection.close()
+            self._connection = None
+
+
+class LockSet:
+    """Many named singletons held on one dedicated connection (one per sensor: a site with
+    fifty sensors needs one more connection per process, not fifty). Losing the connection
+    loses them all; the next :meth:`hold` reconnects and takes again what is free."""
+
+    def __init__(self, engine: sa.Engine, prefix: str) -> None:
+        self._postgres = engine.dialect.name == "postgresql"
+        self._url = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        self._prefix = prefix
+        self._connection: Any = None
+        self._held: set[str] = set()
+        self._guard = threading.Lock()
+
+    def hold(self, names: Iterable[str]) -> set[str]:
+        """Which of ``names`` this process holds now, taking those that are free; those it
+        held and are no longer named are let go. Blocking: call from a thread."""
+        wanted = set(names)
+        if not self._postgres:
+            return wanted
+        import psycopg
+
+        with self._guard:
+            try:
+                if self._connection is None:
+                    self._connection = psycopg.connect(
+                        self._url, autocommit=True, connect_timeout=5
+                    )
+                    self._held = set()
+                else:
+                    self._connection.execute("SELECT 1")  # still ours?
+                for name in sorted(self._held - wanted):
+                    self._connection.execute(
+                        "SELECT pg_advisory_unlock(%s)", (lock_key(self._prefix + name),)
+                    )
+                    self._held.discard(name)
+                free = {lock_key(self._prefix + name): name for name in wanted - self._held}
+                if free:  # one round trip for all of them
+                    taken = self._connection.execute(
+                        "SELECT key FROM unnest(%s::bigint[]) AS key"
+                        " WHERE pg_try_advisory_lock(key)",
+                        (sorted(free),),
+                    ).fetchall()
+                    self._held.update(free[int(row[0])] for row in taken)
+                return set(self._held)
+            except psycopg.Error as error:
+                log.warning("locks %s*: %s", self._prefix, error)
+                self._drop()
+                return set()
+
+    def release(self) -> None:
+        with self._guard:
+            self._drop()
+
+    def _drop(self) -> None:
+        if self._connection is not None:
+            with contextlib.suppress(Exception):
+                self._connection.close()
+            self._connection = None
+        self._held = set()
