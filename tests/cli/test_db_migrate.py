@@ -56,8 +56,13 @@ def test_an_instance_moves_to_postgresql_and_goes_on_there(
             sa.text("SELECT count(*) FROM execution_log WHERE execution_id = :id"),
             {"id": json.loads(after.out)["id"]},
         ).scalar_one()
+        # The log's readers follow transaction ids on PostgreSQL: none is left without one.
+        untracked = connection.execute(
+            sa.text("SELECT count(*) FROM execution_log WHERE tx IS NULL")
+        ).scalar_one()
     engine.dispose()
     assert statuses >= 3
+    assert untracked == 0
 
 
 def test_a_target_that_is_not_empty_is_refused_and_left_alone(

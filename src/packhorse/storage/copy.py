@@ -115,7 +115,28 @@ def copy_database(
     if problems:
         _empty(target)
         raise CopyError("the copy does not match its source: " + "; ".join(problems))
+    if source.dialect.name != "postgresql" and target.dialect.name == "postgresql":
+        tell("moving the execution-log cursor to PostgreSQL's transaction ids")
+        with target.begin() as writing:
+            _cursor_to_transaction_ids(writing)
     return report
+
+
+def _cursor_to_transaction_ids(writing: sa.Connection) -> None:
+    """On PostgreSQL the readers of the execution log follow transaction ids (``tx``, see
+    migration 0011), which SQLite leaves empty: rows the action-trigger cursor has read get
+    ``tx = 0``, the others 1, and the cursor starts at 1, as the migration does in place."""
+    writing.execute(
+        sa.text(
+            "UPDATE execution_log SET tx = CASE WHEN id <= coalesce((SELECT position FROM"
+            " event_cursors WHERE name = 'execution-triggers'), 0) THEN 0 ELSE 1 END"
+            " WHERE tx IS NULL"
+        )
+    )
+    writing.execute(sa.text("UPDATE execution_output SET tx = 1 WHERE tx IS NULL"))
+    writing.execute(
+        sa.text("UPDATE event_cursors SET position = 1 WHERE name = 'execution-triggers'")
+    )
 
 
 def _refuse_unless_empty(target: sa.Engine) -> None:
