@@ -164,6 +164,7 @@ def create_app(
     from packhorse.engine.heap import start_up_frozen
     from packhorse.engine.runtime import build_runtime
     from packhorse.engine.singleton import Loop, run_as_singleton
+    from packhorse.engine.supervise import supervised
     from packhorse.storage.database import listen_to_writes
     from packhorse.storage.singletons import LockSet, Singleton
 
@@ -191,22 +192,24 @@ def create_app(
         stop = asyncio.Event()
         with start_up_frozen():
 
+            def task(name: str, loop: Loop) -> asyncio.Task[None]:
+                """A loop of this process, started again if it fails (engine/supervise.py)."""
+                return asyncio.create_task(supervised(name, loop, stop), name=name)
+
             def alone(name: str, loop: Loop) -> asyncio.Task[None]:
                 """A loop one process of the deployment runs (see ``engine/singleton.py``)."""
-                return asyncio.create_task(
-                    run_as_singleton(Singleton(engine, name), loop, stop), name=name
+                return task(
+                    name, lambda stopped: run_as_singleton(Singleton(engine, name), loop, stopped)
                 )
 
             every: dict[str, Callable[[], asyncio.Task[None]]] = {
-                "sensors": lambda: asyncio.create_task(sensors.run(stop), name="sensors"),
+                "sensors": lambda: task("sensors", sensors.run),
                 "timers": lambda: alone("timers", timers.run),
-                "worker": lambda: asyncio.create_task(runtime.worker.run(stop), name="worker"),
-                "workflows": lambda: asyncio.create_task(
-                    runtime.workflows.run(stop), name="workflows"
-                ),
-                "rules": lambda: asyncio.create_task(runtime.rules.run(stop), name="rules"),
-                "execution-triggers": lambda: asyncio.create_task(
-                    runtime.execution_triggers.run(stop), name="execution-triggers"
+                "worker": lambda: task("worker", runtime.worker.run),
+                "workflows": lambda: task("workflows", runtime.workflows.run),
+                "rules": lambda: task("rules", runtime.rules.run),
+                "execution-triggers": lambda: task(
+                    "execution-triggers", runtime.execution_triggers.run
                 ),
                 "retention": lambda: alone(
                     "retention", lambda stopped: collect_periodically(settings, stopped)
@@ -214,7 +217,7 @@ def create_app(
                 "housekeeping": lambda: alone(
                     "housekeeping", lambda stopped: recover_periodically(runtime, stopped)
                 ),
-                "stream": lambda: asyncio.create_task(events.run(stop), name="stream"),
+                "stream": lambda: task("stream", events.run),
             }
             loops = [start() for name, start in every.items() if name in run]
             stop_listening = listen_to_writes(runtime.store.engine, events.wake)

@@ -136,7 +136,11 @@ def driver_transaction(engine: sa.Engine, *, write: bool = False) -> Iterator[Dr
 def _driver_transaction(engine: sa.Engine, write: bool) -> Iterator[DriverTransaction]:
     dialect = engine.dialect
     dbapi = dialect.loaded_dbapi
-    connection = engine.raw_connection()
+    try:
+        connection = engine.raw_connection()
+    except sa.exc.DBAPIError as error:
+        # The server is down or restarting: the caller's loop tries again.
+        raise StorageError(f"database error: {error.orig}", retryable=True) from error
     try:
         cursor = connection.cursor()
         try:
