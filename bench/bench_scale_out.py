@@ -1,12 +1,14 @@
-"""Scale-out throughput: ``core.noop`` executions per second with 1, 2 and 4
-``packhorse up --role worker`` processes (``--workers 4`` each) sharing one PostgreSQL
-database (a private one on the server at 127.0.0.1:5432, dropped afterwards).
+"""Scale-out throughput (issue 11): ``core.noop`` and a 10 ms ``sleep`` action
+(``core.local cmd="sleep 0.01"``) with 1, 2 and 4 ``packhorse up --role worker`` processes,
+each running one action at a time (``--workers 1``), sharing one PostgreSQL database (a private
+one on the server at 127.0.0.1:5432, dropped afterwards); beside them, one process on SQLite.
 
-Each run starts the workers, waits until they are ready, then requests EXECUTIONS executions
-from this process (four threads) and times until the last one has succeeded. Floor: the same
-requests with no worker running (what storing them costs; no run can be faster).
-One run per row (the "median" column is that run's time). The machine has two cores shared
-with the database and the requesting process: past two nodes there is no core left to add.
+Each run starts the workers, waits until they are ready, then requests the executions from
+this process (four threads) and times until the last one has succeeded. Floor: the same
+requests with no worker running (what storing them costs; no run can be faster). One run per
+row. The machine has two cores shared with the database and the requesting process.
+
+Target: 4 workers give at least 3 times the single-worker throughput for the sleep action.
 """
 
 from __future__ import annotations
@@ -32,8 +34,12 @@ from packhorse.storage.database import create_engine
 from packhorse.storage.executions import ExecutionFilter, SqlExecutionStore
 
 ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
-EXECUTIONS = 1000
 NODES = (1, 2, 4)
+ACTIONS = {
+    # name shown: (action, parameters, how many)
+    "core.noop": ("core.noop", {}, 600),
+    "sleep 10 ms": ("core.local", {"cmd": "sleep 0.01"}, 240),
+}
 
 
 def reset(home: Path, url: str) -> SqlExecutionStore:
@@ -46,16 +52,19 @@ def reset(home: Path, url: str) -> SqlExecutionStore:
     return SqlExecutionStore(engine)
 
 
-def request_all(home: Path, url: str) -> float:
-    """Request EXECUTIONS ``core.noop`` from four threads; the seconds it took."""
-    runtime = build_runtime(load_settings(home).with_overrides(database_url=url), warm_python=False)
+def request_all(
+    home: Path, url: str, action: str, parameters: dict[str, object], count: int
+) -> float:
+    """Request ``count`` executions from four threads; the seconds it took."""
+    settings = load_settings(home).with_overrides(database_url=url)
+    runtime = build_runtime(settings, warm_python=False)
     started = time.perf_counter()
     try:
         with concurrent.futures.ThreadPoolExecutor(4) as pool:
             list(
                 pool.map(
-                    lambda _: runtime.executions.request("core.noop", {}, user="stanley"),
-                    range(EXECUTIONS),
+                    lambda _: runtime.executions.request(action, parameters, user="stanley"),
+                    range(count),
                 )
             )
     finally:
@@ -63,12 +72,27 @@ def request_all(home: Path, url: str) -> float:
     return time.perf_counter() - started
 
 
-def drain(store: SqlExecutionStore, started: float) -> float:
+def drain(store: SqlExecutionStore, started: float, count: int) -> float:
     done = ExecutionFilter(statuses=tuple(COMPLETED))
-    while store.count(done) < EXECUTIONS:
+    while store.count(done) < count:
         assert time.perf_counter() - started < 600, "executions left unfinished"
         time.sleep(0.05)
     return time.perf_counter() - started
+
+
+def sqlite_run(action: str, parameters: dict[str, object], count: int) -> float:
+    """One ``packhorse up`` (one action at a time) on its SQLite file."""
+    with tempfile.TemporaryDirectory() as folder:
+        home = Path(folder) / "home"
+        port = free_port()
+        packhorse(home, "init", "--listen", f"127.0.0.1:{port}")
+        store = SqlExecutionStore(create_engine(f"sqlite:///{home / 'state.db'}"))
+        with running_up(home, port, "--workers", "1"):
+            started = time.perf_counter()
+            request_all(home, "", action, parameters, count)
+            seconds = drain(store, started, count)
+        store.engine.dispose()
+    return seconds
 
 
 def main() -> None:
@@ -79,46 +103,63 @@ def main() -> None:
         admin.execute(f'CREATE DATABASE "{name}"')
     url = ADMIN.rsplit("/", 1)[0] + f"/{name}"
     rows = []
+    ratios: dict[str, dict[int, float]] = {}
     try:
         with tempfile.TemporaryDirectory() as folder:
             home = Path(folder) / "home"
             packhorse(home, "init")
-            reset(home, url).engine.dispose()
-            floor = request_all(home, url)
-            for nodes in NODES:
-                store = reset(home, url)
-                ports = [free_port() for _ in range(nodes)]
-                with contextlib.ExitStack() as stack:
-                    for port in ports:
-                        stack.enter_context(
-                            running_up(
-                                home,
-                                port,
-                                "--role",
-                                "worker",
-                                "--database",
-                                url,
-                                "--listen",
-                                f"127.0.0.1:{port}",
-                            )
-                        )
-                    started = time.perf_counter()
-                    request_all(home, url)
-                    seconds = drain(store, started)
-                store.engine.dispose()
+            for shown, (action, parameters, count) in ACTIONS.items():
+                reset(home, url).engine.dispose()
+                floor = request_all(home, url, action, parameters, count)
+                single = sqlite_run(action, parameters, count)
                 rows.append(
                     (
-                        f"{EXECUTIONS} core.noop, {nodes} worker node(s)"
-                        f" ({EXECUTIONS / seconds:.0f}/s)",
-                        seconds,
+                        f"{count} {shown}, SQLite, 1 process ({count / single:.0f}/s)",
+                        single,
                         floor,
-                        "more nodes: not slower",
+                        "",
                     )
                 )
+                for nodes in NODES:
+                    store = reset(home, url)
+                    ports = [free_port() for _ in range(nodes)]
+                    with contextlib.ExitStack() as stack:
+                        for port in ports:
+                            stack.enter_context(
+                                running_up(
+                                    home,
+                                    port,
+                                    "--role",
+                                    "worker",
+                                    "--workers",
+                                    "1",
+                                    "--database",
+                                    url,
+                                    "--listen",
+                                    f"127.0.0.1:{port}",
+                                )
+                            )
+                        started = time.perf_counter()
+                        request_all(home, url, action, parameters, count)
+                        seconds = drain(store, started, count)
+                    store.engine.dispose()
+                    ratios.setdefault(shown, {})[nodes] = count / seconds
+                    target = "4 workers >= 3x 1 worker" if shown.startswith("sleep") else ""
+                    rows.append(
+                        (
+                            f"{count} {shown}, {nodes} worker(s) ({count / seconds:.0f}/s)",
+                            seconds,
+                            floor,
+                            target,
+                        )
+                    )
     finally:
         with psycopg.connect(ADMIN, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     print_table("Scale-out on PostgreSQL: request -> all succeeded", rows)
+    for shown, by_nodes in ratios.items():
+        curve = ", ".join(f"{n}: {by_nodes[n] / by_nodes[1]:.1f}x" for n in NODES)
+        print(f"{shown}: throughput against 1 worker: {curve}")
 
 
 if __name__ == "__main__":
