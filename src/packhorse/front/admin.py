@@ -1,0 +1,116 @@
+"""The admin interface of a running front: HTTP on a unix socket next to the state file
+(``<state>.sock``, mode 0600: only the user the front runs as can flip it).
+
+* ``GET /state``: the state, as the state file holds it.
+* ``POST /flip`` with ``{"to": URL, "force": false, "by": "who"}``: checks ``URL/ready``
+  (unless ``force``), writes the state file, then switches new requests to ``URL``. Answers
+  the new state and ``flip_ms`` (persist + switch) and ``ready_ms`` (the readiness check);
+  409 with a ``faultstring`` when the target is not ready, 400 when the request is wrong.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from packhorse.errors import ConfigurationError
+from packhorse.front.proxy import Proxy, Receive, Scope, Send
+from packhorse.front.state import flipped, save_state, target_url
+
+
+def admin_socket(state_file: Path) -> Path:
+    """Where the admin interface of the front with this state file listens."""
+    return state_file.with_name(state_file.name + ".sock")
+
+
+def utc_now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+async def ready_problem(client: httpx.AsyncClient, url: str) -> str | None:
+    """None when ``url/ready`` answers 200, else why not (in a sentence's words)."""
+    try:
+        response = await client.get(f"{url}/ready", timeout=5)
+    except httpx.TransportError as error:
+        return f"{url} cannot be reached ({error or type(error).__name__})"
+    if response.status_code != 200:
+        reason = ""
+        with contextlib.suppress(ValueError, AttributeError):
+            reason = str(response.json().get("reason", ""))
+        return f"{url}/ready answered {response.status_code}" + (f": {reason}" if reason else "")
+    return None
+
+
+class Admin:
+    """The admin ASGI app; flips ``proxy`` and persists to ``state_file``."""
+
+    def __init__(self, proxy: Proxy, state_file: Path, clock: Callable[[], str] = utc_now) -> None:
+        self.proxy = proxy
+        self.state_file = state_file
+        self.clock = clock
+        self.lock = asyncio.Lock()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            while (await receive())["type"] != "lifespan.shutdown":
+                await send({"type": "lifespan.startup.complete"})
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+        if scope["type"] != "http":
+            return
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body", False):
+                break
+        status, answer = await self.handle(scope["method"], scope["path"], body)
+        encoded = json.dumps(answer).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [(b"content-type", b"application/json")],
+            }
+        )
+        await send({"type": "http.response.body", "body": encoded})
+
+    async def handle(self, method: str, path: str, body: bytes) -> tuple[int, dict[str, Any]]:
+        if (method, path) == ("GET", "/state"):
+            return 200, self.proxy.state.to_dict()
+        if (method, path) != ("POST", "/flip"):
+            return 404, {"faultstring": f"no admin endpoint {method} {path}"}
+        try:
+            request = json.loads(body or b"{}")
+            to = target_url(str(request["to"]))
+        except (ValueError, KeyError, TypeError):
+            return 400, {"faultstring": 'give {"to": "http://host:port"}'}
+        except ConfigurationError as error:
+            return 400, {"faultstring": error.message}
+        async with self.lock:
+            started = time.perf_counter()
+            if not request.get("force"):
+                async with httpx.AsyncClient() as client:
+                    problem = await ready_problem(client, to)
+                if problem is not None:
+                    return 409, {"faultstring": f"not flipped: {problem}"}
+            checked = time.perf_counter()
+            state = flipped(
+                self.proxy.state, to, by=str(request.get("by", "")), at=self.clock(), via="front"
+            )
+            # Persisted before it is acted on; in a thread, so forwarding goes on meanwhile.
+            await asyncio.to_thread(save_state, self.state_file, state)
+            self.proxy.state = state
+            done = time.perf_counter()
+        return 200, state.to_dict() | {
+            "ready_ms": round((checked - started) * 1000, 3),
+            "flip_ms": round((done - checked) * 1000, 3),
+        }
