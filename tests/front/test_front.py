@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import ssl
 import sys
 import time
 from pathlib import Path
@@ -109,3 +110,183 @@ def test_a_flip_under_continuous_load_fails_no_request(tmp_path: Path):
     held_across = [o for o in outcomes if o[0] < flip_time - 0.3 and o[1] > flip_time]
     assert held_across and {name for _, _, name, _ in held_across} == {"a"}
     assert old.requests > 50 and new.requests > 50
+
+
+def test_server_sent_events_pass_through_unbuffered(tmp_path: Path):
+    state = tmp_path / "front.json"
+    with upstream("a") as (app, a), running_front(state) as front:
+        flip(state, a)
+        with httpx.stream("GET", f"{front}/events", timeout=10) as response:
+            lines = response.iter_lines()
+            assert next(lines) == "event: hello"
+            assert next(lines) == "data: a"
+            # The upstream has not ended the stream: the event came through on its own.
+            assert not app.release.is_set()
+            app.release.set()
+            rest = list(lines)
+    assert response.headers["content-type"] == "text/event-stream"
+    assert "data: done" in rest
+
+
+def test_a_target_that_is_down_gets_a_502_faultstring_naming_it(tmp_path: Path):
+    state = tmp_path / "front.json"
+    nowhere = f"http://127.0.0.1:{free_port()}"
+    with running_front(state) as front:
+        empty = httpx.get(f"{front}/api/v1/actions")
+        flip(state, nowhere, "--force")
+        response = httpx.get(f"{front}/api/v1/actions")
+    assert empty.status_code == 502
+    assert "no active instance" in empty.json()["faultstring"]
+    assert response.status_code == 502
+    fault = response.json()["faultstring"]
+    assert nowhere in fault and "down" in fault and "GET /api/v1/actions" in fault
+
+
+def test_a_flip_to_a_target_that_is_not_ready_is_refused_and_changes_nothing(tmp_path: Path):
+    state = tmp_path / "front.json"
+    with upstream("a") as (_, a), upstream("b", ready=False) as (_, b):
+        with running_front(state) as front:
+            flip(state, a)
+            refused = packhorse("front", "flip", "--state", str(state), "--to", b, check=False)
+            assert httpx.get(f"{front}/x").json()["name"] == "a"
+        offline = packhorse("front", "flip", "--state", str(state), "--to", b, check=False)
+    for done in (refused, offline):
+        assert done.returncode == 1
+        assert f"not flipped: {b}/ready answered 503: not yet" in done.stderr
+    assert load_state(state).active == a
+
+
+def test_the_state_persists_across_a_restart_and_rollback_flips_back(tmp_path: Path):
+    state = tmp_path / "front.json"
+    with upstream("a") as (_, a), upstream("b") as (_, b):
+        with running_front(state):
+            flip(state, a)
+            flip(state, b, "--by", "ops")
+        saved = json.loads(state.read_text())
+        assert saved | {"flipped_at": ""} == {
+            "format": 1,
+            "active": b,
+            "previous": a,
+            "flipped_at": "",
+            "flipped_by": "ops",
+            "via": "front",
+        }
+        with running_front(state) as front:
+            assert httpx.get(f"{front}/x").json()["name"] == "b"
+            status = json.loads(
+                packhorse("front", "status", "--state", str(state), "--json").stdout
+            )
+            assert status["running"] is True
+            assert status["health"] == {"active": "ready", "previous": "ready"}
+            back = packhorse("front", "rollback", "--state", str(state), "--json")
+            assert (json.loads(back.stdout)["active"], httpx.get(f"{front}/x").json()["name"]) == (
+                a,
+                "a",
+            )
+        status = packhorse("front", "status", "--state", str(state)).stdout
+    assert "not running" in status and f"active:   {a}  [ready]" in status
+    assert load_state(state) == FrontState(
+        active=a,
+        previous=b,
+        flipped_at=load_state(state).flipped_at,
+        flipped_by=load_state(state).flipped_by,
+        via="front",
+    )
+
+
+def test_a_flip_without_a_running_front_is_recorded_for_its_start(tmp_path: Path):
+    state = tmp_path / "front.json"
+    with upstream("a") as (_, a):
+        done = packhorse("front", "flip", "--state", str(state), "--to", a + "/")
+        assert "No front is running" in done.stdout
+        assert load_state(state).via == "file"
+        with running_front(state) as front:
+            assert httpx.get(f"{front}/x").json()["name"] == "a"
+
+
+HOOK = (
+    f"{sys.executable} -c "
+    "\"import sys; open(sys.argv[2], 'w').write(sys.argv[1]); print('switched to', sys.argv[1]); "
+    'sys.exit(int(sys.argv[3]))" {address} '
+)
+
+
+def test_hook_mode_runs_the_command_with_the_new_address(tmp_path: Path):
+    state = tmp_path / "front.json"
+    record = tmp_path / "dns.txt"
+    with upstream("a") as (_, a):
+        done = packhorse(
+            "front", "flip", "--state", str(state), "--to", a, "--hook",
+            "--hook-command", HOOK + f"{record} 0",
+        )  # fmt: skip
+    assert record.read_text() == a
+    assert f"  | switched to {a}" in done.stdout
+    assert "hook exit status: 0" in done.stdout
+    assert (load_state(state).active, load_state(state).via) == (a, "hook")
+
+
+def test_a_failing_hook_fails_the_flip_and_leaves_the_state(tmp_path: Path):
+    state = tmp_path / "front.json"
+    with upstream("a") as (_, a):
+        done = packhorse(
+            "front", "flip", "--state", str(state), "--to", a, "--hook", "--json",
+            "--hook-command", HOOK + f"{tmp_path / 'dns.txt'} 3", check=False,
+        )  # fmt: skip
+    assert done.returncode == 1
+    result = json.loads(done.stdout)
+    assert (result["flipped"], result["exit_status"]) == (False, 3)
+    assert result["output"] == f"switched to {a}\n"
+    assert "flip failed: the hook exited with status 3; state unchanged" in done.stderr
+    assert not state.exists() or load_state(state).active == ""
+
+
+def test_hook_mode_reads_the_hook_from_the_instance_settings(tmp_path: Path, instance_home: Path):
+    state = tmp_path / "front.json"
+    record = tmp_path / "dns.txt"
+    settings = instance_home / "packhorse.toml"
+    hook = HOOK + f"{record} 0"
+    settings.write_text(settings.read_text() + f"\n[front]\nhook = {json.dumps(hook)}\n")
+    with upstream("a") as (_, a):
+        packhorse("--home", str(instance_home), "front", "flip", "--state", str(state),
+                  "--to", a, "--hook")  # fmt: skip
+    assert record.read_text() == a
+
+
+@pytest.mark.parametrize("url", ["ftp://host", "http://", "http://h:1/?q=1"])
+def test_a_target_that_is_no_base_url_is_refused(tmp_path: Path, url: str):
+    done = packhorse("front", "flip", "--state", str(tmp_path / "f.json"), "--to", url,
+                     check=False)  # fmt: skip
+    assert done.returncode == 2 and "error: target" in done.stderr
+
+
+def test_the_front_serves_https_with_a_certificate(tmp_path: Path):
+    from tests.test_up_tls import self_signed
+
+    cert, key = self_signed(tmp_path)
+    state = tmp_path / "front.json"
+    tls = ("--tls-cert", str(cert), "--tls-key", str(key))
+    with upstream("a") as (_, a), running_front(state, *tls, scheme="https") as front:
+        flip(state, a)
+        response = httpx.get(f"{front}/x", verify=ssl.create_default_context(cafile=cert))
+    assert response.json()["name"] == "a"
+    assert response.json()["headers"]["x-forwarded-proto"] == "https"
+
+
+def test_the_admin_socket_is_for_its_owner_only_and_a_stream_does_not_hold_up_a_stop(
+    tmp_path: Path,
+):
+    state = tmp_path / "front.json"
+    with upstream("a") as (_, a):
+        with running_front(state) as front:
+            flip(state, a)
+            socket_path = tmp_path / "front.json.sock"
+            assert socket_path.stat().st_mode & 0o777 == 0o600
+            client = httpx.Client(timeout=10)
+            held = client.send(client.build_request("GET", f"{front}/events"), stream=True)
+            assert next(held.iter_lines()) == "event: hello"
+            started = time.monotonic()
+        # running_front stopped the front (SIGTERM, exit 0) with the stream still open
+        assert time.monotonic() - started < 5
+        assert not socket_path.exists()
+        held.close()
+        client.close()
