@@ -86,37 +86,21 @@ def _who() -> str:
 
 def _admin_call(state_file: Path, method: str, path: str, body: Any = None) -> Any | None:
     """The running front's answer, or None when no front runs with this state file."""
-    import httpx
+    from packhorse.front.control import admin_call
 
-    from packhorse.front.admin import admin_socket
-
-    sock = admin_socket(state_file.resolve())
-    if not sock.exists():
+    answered = admin_call(state_file, method, path, body)
+    if answered is None:
         return None
-    transport = httpx.HTTPTransport(uds=str(sock))
-    try:
-        with httpx.Client(transport=transport, base_url="http://front", timeout=30) as client:
-            response = client.request(method, path, json=body)
-    except httpx.TransportError:
-        return None
-    answer = response.json()
-    if response.status_code != 200:
+    status, answer = answered
+    if status != 200:
         raise click.ClickException(str(answer.get("faultstring", answer)))
     return answer
 
 
 def _ready_problem(url: str) -> str | None:
-    import asyncio
+    from packhorse.front.control import target_problem
 
-    import httpx
-
-    from packhorse.front.admin import ready_problem
-
-    async def check() -> str | None:
-        async with httpx.AsyncClient() as client:
-            return await ready_problem(client, url)
-
-    return asyncio.run(check())
+    return target_problem(url)
 
 
 def _hook_command(cli: CliContext, given: str | None) -> str:
