@@ -1,0 +1,190 @@
+"""The stable front: how long a flip takes, and what the proxy adds to a request.
+
+Two ``packhorse up`` instances run as real processes on fresh instance folders, with
+``packhorse front`` in front of them (a real process too). Measured:
+
+* flip: the front's own figure for a flip (state file written and fsynced, then the target
+  switched), as its admin socket reports it; and the admin call's round trip including the
+  new target's ``/ready`` check (what ``packhorse front flip`` waits for, less its start-up);
+  and the whole ``packhorse front flip`` command, Python start included;
+* while the flips happen, a load generator sends requests through the front continuously:
+  the number that failed is printed (it must be 0);
+* added latency: ``GET /health`` through the front, against the floor, the same request
+  straight to the instance, one keep-alive client, sequential.
+
+Every figure is the median of several runs. Target (issue 10): a flip under 100 ms, no
+request failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).parent))
+from common import free_port, packhorse, print_table, running_up
+
+from packhorse.front.control import admin_call
+
+PACKHORSE = (sys.executable, "-m", "packhorse")
+
+
+@contextlib.contextmanager
+def running_front(state: Path, port: int) -> Iterator[str]:
+    process = subprocess.Popen(
+        [*PACKHORSE, "front", "--listen", f"127.0.0.1:{port}", "--state", str(state)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while not state.with_name(state.name + ".sock").exists():
+            assert time.monotonic() < deadline and process.poll() is None, "no front"
+            time.sleep(0.05)
+        yield base
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
+
+
+def sequential_latency(url: str, count: int) -> float:
+    """Median seconds of ``count`` sequential GETs on one keep-alive connection."""
+    samples = []
+    with httpx.Client(timeout=10) as client:
+        client.get(url)  # warm the connection
+        for _ in range(count):
+            started = time.perf_counter()
+            response = client.get(url)
+            samples.append(time.perf_counter() - started)
+            assert response.status_code == 200, response.text
+    return statistics.median(samples)
+
+
+class Load(threading.Thread):
+    """Requests through the front, back to back from 8 clients, until stopped."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(daemon=True)
+        self.url = url
+        self.stop = threading.Event()
+        self.sent = 0
+        self.failed: list[str] = []
+
+    def run(self) -> None:
+        async def client_loop(client: httpx.AsyncClient) -> None:
+            while not self.stop.is_set():
+                self.sent += 1
+                try:
+                    response = await client.get(self.url)
+                    if response.status_code != 200:
+                        self.failed.append(f"{response.status_code} {response.text[:80]}")
+                except httpx.HTTPError as error:
+                    self.failed.append(repr(error))
+
+        async def main() -> None:
+            async with httpx.AsyncClient(timeout=30) as client:
+                await asyncio.gather(*(client_loop(client) for _ in range(8)))
+
+        asyncio.run(main())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--flips", type=int, default=20, help="flips measured (each way)")
+    parser.add_argument("--requests", type=int, default=300, help="requests per latency run")
+    parser.add_argument("--runs", type=int, default=5, help="latency runs (median of medians)")
+    arguments = parser.parse_args()
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = Path(scratch)
+        ports = [free_port(), free_port()]
+        homes = [folder / "a", folder / "b"]
+        for home, port in zip(homes, ports, strict=True):
+            packhorse(home, "init", "--listen", f"127.0.0.1:{port}")
+        state = folder / "front.json"
+        with (
+            running_up(homes[0], ports[0]) as a,
+            running_up(homes[1], ports[1]) as b,
+            running_front(state, free_port()) as front,
+        ):
+            assert admin_call(state, "POST", "/flip", {"to": a})
+            direct = statistics.median(
+                sequential_latency(f"{a}/health", arguments.requests) for _ in range(arguments.runs)
+            )
+            proxied = statistics.median(
+                sequential_latency(f"{front}/health", arguments.requests)
+                for _ in range(arguments.runs)
+            )
+            load = Load(f"{front}/health")
+            load.start()
+            time.sleep(0.5)
+            flip_ms, ready_ms, round_trip = [], [], []
+            for n in range(arguments.flips * 2):
+                to = b if n % 2 == 0 else a
+                started = time.perf_counter()
+                answered = admin_call(state, "POST", "/flip", {"to": to, "by": "bench"})
+                round_trip.append(time.perf_counter() - started)
+                assert answered is not None and answered[0] == 200, answered
+                flip_ms.append(answered[1]["flip_ms"] / 1000)
+                ready_ms.append(answered[1]["ready_ms"] / 1000)
+                time.sleep(0.05)
+            command = []
+            for n in range(6):
+                started = time.perf_counter()
+                subprocess.run(
+                    [*PACKHORSE, "front", "flip", "--state", str(state), "--to", b if n % 2 else a],
+                    check=True,
+                    capture_output=True,
+                    env={**os.environ},
+                )
+                command.append(time.perf_counter() - started)
+            time.sleep(0.5)
+            load.stop.set()
+            load.join(timeout=30)
+    print_table(
+        f"The front: {arguments.flips * 2} flips under load, then 6 by the CLI "
+        f"(medians; latency: median of {arguments.runs} runs of {arguments.requests})",
+        [
+            (
+                "flip: persist + switch (front's figure)",
+                statistics.median(flip_ms),
+                None,
+                "< 100 ms",
+            ),
+            ("flip: the new target's /ready check", statistics.median(ready_ms), None, ""),
+            (
+                "flip: admin call incl. /ready check",
+                statistics.median(round_trip),
+                None,
+                "< 100 ms",
+            ),
+            ("flip: whole 'packhorse front flip' command", statistics.median(command), None, ""),
+            ("GET /health through the front", proxied, direct, ""),
+            ("added by the front (proxied - direct)", proxied - direct, None, ""),
+        ],
+    )
+    print(
+        f"\nrequests sent through the front during the flips: {load.sent}; failed: "
+        f"{len(load.failed)}"
+    )
+    for failure in load.failed[:5]:
+        print(f"  {failure}")
+    if load.failed or statistics.median(round_trip) > 0.1:
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
