@@ -177,8 +177,11 @@ def main() -> None:
         ],
     )
     print(
-        f"\nrequests sent through the front during the flips: {load.sent}; failed: "
-        f"{len(load.failed)}"
+        f"\nslowest of the {len(flip_ms)} flips: persist + switch {max(flip_ms) * 1000:.1f} ms, "
+        f"admin call incl. /ready {max(round_trip) * 1000:.1f} ms"
+    )
+    print(
+        f"requests sent through the front during the flips: {load.sent}; failed: {len(load.failed)}"
     )
     for failure in load.failed[:5]:
         print(f"  {failure}")
