@@ -290,3 +290,25 @@ def test_the_admin_socket_is_for_its_owner_only_and_a_stream_does_not_hold_up_a_
         assert not socket_path.exists()
         held.close()
         client.close()
+
+
+def test_cutover_flips_and_rolls_back_through_the_library(tmp_path: Path):
+    from packhorse.errors import FlipRefused
+    from packhorse.front.control import flip_front, rollback_front
+
+    state = tmp_path / "front.json"
+    with pytest.raises(FlipRefused, match="nothing to roll back to"):
+        rollback_front(state, by="cutover")
+    with upstream("a") as (_, a), upstream("b") as (_, b), running_front(state) as front:
+        first = flip_front(state, a, by="cutover")
+        second = flip_front(state, b, by="cutover")
+        assert httpx.get(f"{front}/x").json()["name"] == "b"
+        back = rollback_front(state, by="cutover")
+        assert httpx.get(f"{front}/x").json()["name"] == "a"
+    assert (first.state.via, first.flip_ms is not None, first.ready_ms is not None) == (
+        "front",
+        True,
+        True,
+    )
+    assert (second.state.active, second.state.previous) == (b, a)
+    assert (back.state.active, back.state.previous, back.state.flipped_by) == (a, b, "cutover")

@@ -84,25 +84,6 @@ def _who() -> str:
         return socket.gethostname()
 
 
-def _admin_call(state_file: Path, method: str, path: str, body: Any = None) -> Any | None:
-    """The running front's answer, or None when no front runs with this state file."""
-    from packhorse.front.control import admin_call
-
-    answered = admin_call(state_file, method, path, body)
-    if answered is None:
-        return None
-    status, answer = answered
-    if status != 200:
-        raise click.ClickException(str(answer.get("faultstring", answer)))
-    return answer
-
-
-def _ready_problem(url: str) -> str | None:
-    from packhorse.front.control import target_problem
-
-    return target_problem(url)
-
-
 def _hook_command(cli: CliContext, given: str | None) -> str:
     if given:
         return given
@@ -174,99 +155,78 @@ def rollback(
     as_json: bool,
 ) -> None:
     """Switch back to the previous instance."""
-    from packhorse.front.state import load_state
-
-    running = _admin_call(state_file, "GET", "/state")
-    previous = running["previous"] if running else load_state(state_file).previous
-    if not previous:
-        raise click.ClickException("nothing to roll back to: the front has no previous target")
-    _flip(cli, state_file, previous, force, by, use_hook, hook_command, as_json)
+    _flip(cli, state_file, None, force, by, use_hook, hook_command, as_json)
 
 
 def _flip(
     cli: CliContext,
     state_file: Path,
-    to: str,
+    to: str | None,
     force: bool,
     by: str | None,
     use_hook: bool,
     hook_command: str | None,
     as_json: bool,
 ) -> None:
-    from packhorse.front.admin import utc_now
-    from packhorse.front.state import flipped, load_state, save_state, target_url
+    """Flip to ``to`` (None: roll back), saying what happened; exit status 1 if refused."""
+    from packhorse.errors import FlipRefused
+    from packhorse.front.control import flip_front, rollback_front
 
-    to = target_url(to)
-    by = by or _who()
-    if use_hook:
-        command = _hook_command(cli, hook_command)
-        _flip_with_hook(state_file, to, command, force=force, by=by, as_json=as_json)
-        return
+    hook = _hook_command(cli, hook_command) if use_hook else None
     started = time.perf_counter()
-    answer = _admin_call(state_file, "POST", "/flip", {"to": to, "force": force, "by": by})
-    if answer is not None:
-        total_ms = round((time.perf_counter() - started) * 1000, 3)
-        if as_json:
-            echo_json(answer | {"total_ms": total_ms})
-            return
-        click.echo(f"Flipped: new requests go to {answer['active']} (was {answer['previous']}).")
-        click.echo(
-            f"  readiness check {answer['ready_ms']:.1f} ms, flip {answer['flip_ms']:.1f} ms, "
-            f"whole command round trip {total_ms:.1f} ms"
-        )
-        return
-    # No front runs with this state file: record the flip; the front reads it at start.
-    if not force:
-        problem = _ready_problem(to)
-        if problem is not None:
-            raise click.ClickException(f"not flipped: {problem} (--force flips anyway)")
-    state = flipped(load_state(state_file), to, by=by, at=utc_now(), via="file")
-    save_state(state_file, state)
-    if as_json:
-        echo_json(state.to_dict())
-        return
-    click.echo(f"No front is running with {state_file}: recorded {to} as the active instance;")
-    click.echo("the front forwards there when it starts.")
-
-
-def _flip_with_hook(
-    state_file: Path, to: str, command: str, *, force: bool, by: str, as_json: bool
-) -> None:
-    from packhorse.front.admin import utc_now
-    from packhorse.front.hook import run_hook
-    from packhorse.front.state import flipped, load_state, save_state
-
-    if not force:
-        problem = _ready_problem(to)
-        if problem is not None:
-            raise click.ClickException(f"not flipped: {problem} (--force flips anyway)")
-    result = run_hook(command, to)
-    state = load_state(state_file)
-    if result.exit_status == 0:
-        state = flipped(state, to, by=by, at=utc_now(), via="hook")
-        save_state(state_file, state)
-    if as_json:
-        echo_json(
-            {
-                "flipped": result.exit_status == 0,
-                "hook": list(result.argv),
-                "exit_status": result.exit_status,
-                "output": result.output,
-            }
-            | state.to_dict()
-        )
-    else:
-        click.echo(f"hook: {' '.join(result.argv)}")
-        for line in result.output.rstrip("\n").splitlines():
-            click.echo(f"  | {line}")
-        click.echo(f"hook exit status: {result.exit_status}")
-    if result.exit_status != 0:
+    try:
+        if to is None:
+            outcome = rollback_front(state_file, by=by or _who(), force=force, hook=hook)
+        else:
+            outcome = flip_front(state_file, to, by=by or _who(), force=force, hook=hook)
+    except FlipRefused as refused:
+        if refused.hook is not None:
+            _echo_hook(refused.hook, as_json, flipped=False)
         raise click.ClickException(
-            f"flip failed: the hook exited with status {result.exit_status}; state unchanged "
-            f"(active: {state.active or 'none'})"
+            refused.message + (f" ({refused.hint})" if refused.hint else "")
+        ) from None
+    total_ms = round((time.perf_counter() - started) * 1000, 3)
+    state = outcome.state
+    if as_json:
+        result: dict[str, Any] = state.to_dict() | {"total_ms": total_ms}
+        if outcome.flip_ms is not None:
+            result |= {"flip_ms": outcome.flip_ms, "ready_ms": outcome.ready_ms}
+        if outcome.hook is not None:
+            result |= _hook_dict(outcome.hook, flipped=True)
+        echo_json(result)
+        return
+    if outcome.hook is not None:
+        _echo_hook(outcome.hook, as_json, flipped=True)
+        click.echo(f"Flipped by the hook: the active instance is {state.active}.")
+    elif outcome.flip_ms is not None:
+        click.echo(f"Flipped: new requests go to {state.active} (was {state.previous or 'none'}).")
+        ready = f"readiness check {outcome.ready_ms:.1f} ms, " if outcome.ready_ms else ""
+        click.echo(f"  {ready}flip {outcome.flip_ms:.1f} ms, command round trip {total_ms:.1f} ms")
+    else:
+        click.echo(
+            f"No front is running with {state_file}: recorded {state.active} as the active "
+            "instance;"
         )
-    if not as_json:
-        click.echo(f"Flipped by the hook: the active instance is {to}.")
+        click.echo("the front forwards there when it starts.")
+
+
+def _hook_dict(hook: Any, *, flipped: bool) -> dict[str, Any]:
+    return {
+        "flipped": flipped,
+        "hook": list(hook.argv),
+        "exit_status": hook.exit_status,
+        "output": hook.output,
+    }
+
+
+def _echo_hook(hook: Any, as_json: bool, *, flipped: bool) -> None:
+    if as_json:
+        echo_json(_hook_dict(hook, flipped=flipped))
+        return
+    click.echo(f"hook: {' '.join(hook.argv)}")
+    for line in hook.output.rstrip("\n").splitlines():
+        click.echo(f"  | {line}")
+    click.echo(f"hook exit status: {hook.exit_status}")
 
 
 @front.command("status")
@@ -274,15 +234,14 @@ def _flip_with_hook(
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def status(state_file: Path, as_json: bool) -> None:
     """The active and previous targets, their health, and whether the front is running."""
-    from packhorse.front.state import load_state
+    from packhorse.front.control import current_state, target_problem
 
-    running = _admin_call(state_file, "GET", "/state")
-    state = load_state(state_file)
+    state, running = current_state(state_file)
     targets = {"active": state.active, "previous": state.previous}
     health = {
-        role: (_ready_problem(url) or "ready") if url else "" for role, url in targets.items()
+        role: (target_problem(url) or "ready") if url else "" for role, url in targets.items()
     }
-    result = state.to_dict() | {"running": running is not None, "health": health}
+    result = state.to_dict() | {"running": running, "health": health}
     if as_json:
         echo_json(result)
         return
