@@ -312,3 +312,24 @@ def test_cutover_flips_and_rolls_back_through_the_library(tmp_path: Path):
     )
     assert (second.state.active, second.state.previous) == (b, a)
     assert (back.state.active, back.state.previous, back.state.flipped_by) == (a, b, "cutover")
+
+
+def test_an_https_instance_is_verified_against_the_target_ca(tmp_path: Path):
+    from tests.test_up_tls import self_signed
+
+    cert, key = self_signed(tmp_path, "instance")
+    trusting, untrusting = tmp_path / "trusting.json", tmp_path / "untrusting.json"
+    with upstream("a", tls=(cert, key)) as (_, a):
+        with running_front(trusting, "--target-ca", str(cert)) as front:
+            flip(trusting, a)  # the front checks /ready over verified https
+            assert httpx.get(f"{front}/x").json()["name"] == "a"
+        status = packhorse("front", "status", "--state", str(trusting), "--json",
+                           "--target-ca", str(cert))  # fmt: skip
+        assert json.loads(status.stdout)["health"]["active"] == "ready"
+        with running_front(untrusting) as front:
+            refused = flip(untrusting, a, check=False)
+            flip(untrusting, a, "--force")
+            response = httpx.get(f"{front}/x")
+    assert "not flipped" in refused["error"] and "CERTIFICATE_VERIFY_FAILED" in refused["error"]
+    assert response.status_code == 502
+    assert "CERTIFICATE_VERIFY_FAILED" in response.json()["faultstring"]

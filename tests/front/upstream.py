@@ -94,11 +94,22 @@ class Upstream:
 
 
 @contextlib.contextmanager
-def upstream(name: str, **options: Any) -> Iterator[tuple[Upstream, str]]:
-    """An :class:`Upstream` on loopback until the block ends; it and its base URL."""
+def upstream(
+    name: str, tls: tuple[Path, Path] | None = None, **options: Any
+) -> Iterator[tuple[Upstream, str]]:
+    """An :class:`Upstream` on loopback until the block ends; it and its base URL. With
+    ``tls`` (certificate, key) it serves HTTPS."""
     app = Upstream(name, **options)
     port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    config = uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        lifespan="off",
+        ssl_certfile=tls[0] if tls else None,
+        ssl_keyfile=tls[1] if tls else None,
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -107,7 +118,7 @@ def upstream(name: str, **options: Any) -> Iterator[tuple[Upstream, str]]:
         assert time.monotonic() < deadline and thread.is_alive(), "upstream did not start"
         time.sleep(0.01)
     try:
-        yield app, f"http://127.0.0.1:{port}"
+        yield app, f"{'https' if tls else 'http'}://127.0.0.1:{port}"
     finally:
         app.release.set()
         server.should_exit = True

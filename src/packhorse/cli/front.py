@@ -15,6 +15,15 @@ from packhorse.cli.output import echo_json
 
 pass_cli = click.make_pass_decorator(CliContext)
 
+_TARGET_CA = click.option(
+    "--target-ca",
+    metavar="FILE",
+    envvar="PACKHORSE_FRONT_TARGET_CA",
+    default="",
+    help="CA certificate(s) that https instances are verified against (default: "
+    "$PACKHORSE_FRONT_TARGET_CA, else the system's).",
+)
+
 _STATE = click.option(
     "--state",
     "state_file",
@@ -35,6 +44,7 @@ _STATE = click.option(
 )
 @click.option("--tls-cert", metavar="FILE", help="Serve HTTPS with this PEM certificate (chain).")
 @click.option("--tls-key", metavar="FILE", help="The PEM private key of --tls-cert.")
+@_TARGET_CA
 @click.option(
     "--log-level",
     type=click.Choice(["critical", "error", "warning", "info", "debug"]),
@@ -48,6 +58,7 @@ def front(
     state_file: Path | None,
     tls_cert: str | None,
     tls_key: str | None,
+    target_ca: str,
     log_level: str,
 ) -> None:
     """The stable front: a reverse proxy that owns the public address (API and webhooks)
@@ -73,6 +84,7 @@ def front(
         state_file=state_file.resolve(),
         tls_cert=str(Path(tls_cert).resolve()) if tls_cert else "",
         tls_key=str(Path(tls_key).resolve()) if tls_key else "",
+        target_ca=target_ca,
         log_level=log_level,
     )
 
@@ -113,6 +125,7 @@ _FLIP_OPTIONS = [
         "--hook-command", metavar="CMD", help="The hook, with {address} (default: [front] hook)."
     ),
     click.option("--json", "as_json", is_flag=True, help="Print the result as JSON."),
+    _TARGET_CA,
 ]
 
 
@@ -136,9 +149,10 @@ def flip(
     use_hook: bool,
     hook_command: str | None,
     as_json: bool,
+    target_ca: str,
 ) -> None:
     """Switch the active instance to URL, after checking its /ready (unless --force)."""
-    _flip(cli, state_file, to, force, by, use_hook, hook_command, as_json)
+    _flip(cli, state_file, to, force, by, use_hook, hook_command, as_json, target_ca)
 
 
 @front.command("rollback")
@@ -153,9 +167,10 @@ def rollback(
     use_hook: bool,
     hook_command: str | None,
     as_json: bool,
+    target_ca: str,
 ) -> None:
     """Switch back to the previous instance."""
-    _flip(cli, state_file, None, force, by, use_hook, hook_command, as_json)
+    _flip(cli, state_file, None, force, by, use_hook, hook_command, as_json, target_ca)
 
 
 def _flip(
@@ -167,6 +182,7 @@ def _flip(
     use_hook: bool,
     hook_command: str | None,
     as_json: bool,
+    target_ca: str = "",
 ) -> None:
     """Flip to ``to`` (None: roll back), saying what happened; exit status 1 if refused."""
     from packhorse.errors import FlipRefused
@@ -176,9 +192,13 @@ def _flip(
     started = time.perf_counter()
     try:
         if to is None:
-            outcome = rollback_front(state_file, by=by or _who(), force=force, hook=hook)
+            outcome = rollback_front(
+                state_file, by=by or _who(), force=force, hook=hook, ca_file=target_ca
+            )
         else:
-            outcome = flip_front(state_file, to, by=by or _who(), force=force, hook=hook)
+            outcome = flip_front(
+                state_file, to, by=by or _who(), force=force, hook=hook, ca_file=target_ca
+            )
     except FlipRefused as refused:
         if refused.hook is not None:
             _echo_hook(refused.hook, as_json, flipped=False)
@@ -232,14 +252,16 @@ def _echo_hook(hook: Any, as_json: bool, *, flipped: bool) -> None:
 @front.command("status")
 @_STATE
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-def status(state_file: Path, as_json: bool) -> None:
+@_TARGET_CA
+def status(state_file: Path, as_json: bool, target_ca: str) -> None:
     """The active and previous targets, their health, and whether the front is running."""
     from packhorse.front.control import current_state, target_problem
 
     state, running = current_state(state_file)
     targets = {"active": state.active, "previous": state.previous}
     health = {
-        role: (target_problem(url) or "ready") if url else "" for role, url in targets.items()
+        role: (target_problem(url, target_ca) or "ready") if url else ""
+        for role, url in targets.items()
     }
     result = state.to_dict() | {"running": running, "health": health}
     if as_json:

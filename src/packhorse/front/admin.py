@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import json
+import ssl
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -24,6 +25,18 @@ import httpx
 from packhorse.errors import ConfigurationError
 from packhorse.front.proxy import Proxy, Receive, Scope, Send
 from packhorse.front.state import flipped, save_state, target_url
+
+
+def target_verify(ca_file: str = "") -> ssl.SSLContext | bool:
+    """How https targets are verified: against ``ca_file`` (PEM CA certificates, e.g. the
+    self-signed certificate of ``packhorse up --tls-cert``) when given, else the system's
+    trusted authorities."""
+    if not ca_file:
+        return True
+    try:
+        return ssl.create_default_context(cafile=ca_file)
+    except (OSError, ssl.SSLError) as error:
+        raise ConfigurationError(f"target CA file {ca_file} cannot be used: {error}") from None
 
 
 def admin_socket(state_file: Path) -> Path:
@@ -52,14 +65,20 @@ async def ready_problem(client: httpx.AsyncClient, url: str) -> str | None:
 class Admin:
     """The admin ASGI app; flips ``proxy`` and persists to ``state_file``."""
 
-    def __init__(self, proxy: Proxy, state_file: Path, clock: Callable[[], str] = utc_now) -> None:
+    def __init__(
+        self,
+        proxy: Proxy,
+        state_file: Path,
+        clock: Callable[[], str] = utc_now,
+        verify: ssl.SSLContext | bool = True,
+    ) -> None:
         self.proxy = proxy
         self.state_file = state_file
         self.clock = clock
         self.lock = asyncio.Lock()
         # One client for every readiness check: making one costs tens of milliseconds (its
         # TLS context), more than the rest of a flip.
-        self.client = httpx.AsyncClient()
+        self.client = httpx.AsyncClient(verify=verify)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":

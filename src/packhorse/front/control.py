@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 
 from packhorse.errors import FlipRefused
-from packhorse.front.admin import admin_socket, ready_problem, utc_now
+from packhorse.front.admin import admin_socket, ready_problem, target_verify, utc_now
 from packhorse.front.hook import HookResult, run_hook
 from packhorse.front.state import FrontState, flipped, load_state, save_state, target_url
 
@@ -50,11 +50,12 @@ def admin_call(
     return response.status_code, response.json()
 
 
-def target_problem(url: str) -> str | None:
-    """None when ``url/ready`` answers 200, else why not."""
+def target_problem(url: str, ca_file: str = "") -> str | None:
+    """None when ``url/ready`` answers 200, else why not (``ca_file``: see
+    :func:`~packhorse.front.admin.target_verify`)."""
 
     async def check() -> str | None:
-        async with httpx.AsyncClient() as client:
+        async with httpx.AsyncClient(verify=target_verify(ca_file)) as client:
             return await ready_problem(client, url)
 
     return asyncio.run(check())
@@ -70,24 +71,31 @@ def current_state(state_file: Path) -> tuple[FrontState, bool]:
     return load_state(state_file), False
 
 
-def _check_ready(to: str) -> None:
-    problem = target_problem(to)
+def _check_ready(to: str, ca_file: str) -> None:
+    problem = target_problem(to, ca_file)
     if problem is not None:
         raise FlipRefused(f"not flipped: {problem}", hint="--force flips anyway")
 
 
 def flip_front(
-    state_file: Path, to: str, *, by: str, force: bool = False, hook: str | None = None
+    state_file: Path,
+    to: str,
+    *,
+    by: str,
+    force: bool = False,
+    hook: str | None = None,
+    ca_file: str = "",
 ) -> FlipOutcome:
     """Make ``to`` the active target, after its ``/ready`` (unless ``force``).
 
     With ``hook`` (a command with ``{address}``), run it instead of switching a front; the
     state file records the flip only when it exits 0. Raises :class:`FlipRefused`, the state
-    unchanged, when the target is not ready or the hook fails."""
+    unchanged, when the target is not ready or the hook fails. ``ca_file`` verifies an https
+    target when this process checks it (a running front checks with its own)."""
     to = target_url(to)
     if hook is not None:
         if not force:
-            _check_ready(to)
+            _check_ready(to, ca_file)
         result = run_hook(hook, to)
         if result.exit_status != 0:
             raise FlipRefused(
@@ -108,17 +116,22 @@ def flip_front(
         return FlipOutcome(FrontState(**fields), ready_ms=ready_ms, flip_ms=answer["flip_ms"])
     # No front runs with this state file: record the flip; the front reads it at start.
     if not force:
-        _check_ready(to)
+        _check_ready(to, ca_file)
     state = flipped(load_state(state_file), to, by=by, at=utc_now(), via="file")
     save_state(state_file, state)
     return FlipOutcome(state)
 
 
 def rollback_front(
-    state_file: Path, *, by: str, force: bool = False, hook: str | None = None
+    state_file: Path,
+    *,
+    by: str,
+    force: bool = False,
+    hook: str | None = None,
+    ca_file: str = "",
 ) -> FlipOutcome:
     """Flip back to the previous target."""
     state, _ = current_state(state_file)
     if not state.previous:
         raise FlipRefused("nothing to roll back to: the front has no previous target")
-    return flip_front(state_file, state.previous, by=by, force=force, hook=hook)
+    return flip_front(state_file, state.previous, by=by, force=force, hook=hook, ca_file=ca_file)

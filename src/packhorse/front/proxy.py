@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from typing import Any
 
@@ -112,12 +113,17 @@ async def fault(send: Send, status: int, message: str) -> None:
 class Proxy:
     """The ASGI app of the public address."""
 
-    def __init__(self, state: FrontState, transport: httpx.AsyncBaseTransport | None = None):
+    def __init__(
+        self,
+        state: FrontState,
+        transport: httpx.AsyncBaseTransport | None = None,
+        verify: ssl.SSLContext | bool = True,
+    ):
         self.state = state
         """What new requests are forwarded to; replaced whole by a flip."""
         self.transport = transport or httpx.AsyncHTTPTransport(
             limits=httpx.Limits(max_connections=1000, max_keepalive_connections=200),
-            verify=True,
+            verify=verify,
         )
         self.stopping = asyncio.Event()
         """Set when the server stops: open streamed responses end instead of holding it up."""

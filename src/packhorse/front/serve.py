@@ -17,7 +17,7 @@ import uvicorn
 
 from packhorse.engine.server import check_tls, parse_listen
 from packhorse.errors import ConfigurationError
-from packhorse.front.admin import Admin, admin_socket
+from packhorse.front.admin import Admin, admin_socket, target_verify
 from packhorse.front.proxy import Proxy
 from packhorse.front.state import load_state
 
@@ -73,6 +73,7 @@ def serve_front(
     state_file: Path,
     tls_cert: str = "",
     tls_key: str = "",
+    target_ca: str = "",
     log_level: str = "warning",
 ) -> None:
     """Serve until SIGTERM or SIGINT."""
@@ -80,7 +81,8 @@ def serve_front(
     if tls_cert or tls_key:
         check_tls(tls_cert, tls_key)
     state = load_state(state_file)
-    proxy = Proxy(state)
+    verify = target_verify(target_ca)
+    proxy = Proxy(state, verify=verify)
     public = _PublicServer(
         uvicorn.Config(
             proxy,
@@ -101,7 +103,9 @@ def serve_front(
     socket_path = admin_socket(state_file)
     listener = bind_admin(socket_path)
     admin = _AdminServer(
-        uvicorn.Config(Admin(proxy, state_file), log_level=log_level, lifespan="on", ws="none")
+        uvicorn.Config(
+            Admin(proxy, state_file, verify=verify), log_level=log_level, lifespan="on", ws="none"
+        )
     )
     scheme = "https" if tls_cert else "http"
     print(f"Packhorse front serving on {scheme}://{host}:{port}", file=sys.stderr)
