@@ -62,6 +62,7 @@ def test_forwarded_headers_drop_hop_by_hop_and_extend_x_forwarded_for():
             (b"te", b"trailers"),
             (b"transfer-encoding", b"chunked"),
             (b"x-forwarded-proto", b"http"),
+            (b"x-forwarded-host", b"spoofed.example"),
             (b"x-forwarded-for", b"198.51.100.1"),
             (b"content-type", b"application/json"),
         ],

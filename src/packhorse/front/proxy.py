@@ -61,17 +61,14 @@ def forwarded_headers(scope: Scope) -> list[tuple[bytes, bytes]]:
     headers: list[tuple[bytes, bytes]] = []
     forwarded_for = b""
     host = b""
-    forwarded_host = b""
     for name, value in incoming:
         lower = name.lower()
         if lower == b"host":
             host = value
         if lower == b"x-forwarded-for":
             forwarded_for = value
-        elif lower == b"x-forwarded-host":
-            forwarded_host = value
-        elif lower == b"x-forwarded-proto":
-            continue
+        elif lower in (b"x-forwarded-host", b"x-forwarded-proto"):
+            continue  # the front is the edge: what a client claims here is not kept
         elif lower not in dropped:
             headers.append((lower, value))
     client = scope.get("client")
@@ -80,8 +77,8 @@ def forwarded_headers(scope: Scope) -> list[tuple[bytes, bytes]]:
         (b"x-forwarded-for", forwarded_for + b", " + address if forwarded_for else address)
     )
     headers.append((b"x-forwarded-proto", str(scope.get("scheme", "http")).encode()))
-    if forwarded_host or host:
-        headers.append((b"x-forwarded-host", forwarded_host or host))
+    if host:
+        headers.append((b"x-forwarded-host", host))
     return headers
 
 
