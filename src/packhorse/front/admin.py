@@ -15,6 +15,7 @@ import contextlib
 import datetime as dt
 import json
 import ssl
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -132,6 +133,12 @@ class Admin:
             await asyncio.to_thread(save_state, self.state_file, state)
             self.proxy.state = state
             done = time.perf_counter()
+        print(
+            f"{state.flipped_at} flipped to {state.active} (was {state.previous or 'none'}) "
+            f"by {state.flipped_by or 'unknown'} in {(done - checked) * 1000:.1f} ms",
+            file=sys.stderr,
+            flush=True,
+        )
         return 200, state.to_dict() | {
             "ready_ms": round((checked - started) * 1000, 3),
             "flip_ms": round((done - checked) * 1000, 3),
