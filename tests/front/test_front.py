@@ -301,6 +301,8 @@ def test_cutover_flips_and_rolls_back_through_the_library(tmp_path: Path):
         rollback_front(state, by="cutover")
     with upstream("a") as (_, a), upstream("b") as (_, b), running_front(state) as front:
         first = flip_front(state, a, by="cutover")
+        with pytest.raises(FlipRefused, match="nothing to roll back to"):
+            rollback_front(state, by="cutover")  # the running front has no previous target
         second = flip_front(state, b, by="cutover")
         assert httpx.get(f"{front}/x").json()["name"] == "b"
         back = rollback_front(state, by="cutover")

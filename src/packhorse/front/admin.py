@@ -6,6 +6,8 @@
   (unless ``force``), writes the state file, then switches new requests to ``URL``. Answers
   the new state and ``flip_ms`` (persist + switch) and ``ready_ms`` (the readiness check);
   409 with a ``faultstring`` when the target is not ready, 400 when the request is wrong.
+* ``POST /rollback`` with ``{"force": false, "by": "who"}``: the same, to the previous
+  target (read under the flip lock); 409 when there is none.
 """
 
 from __future__ import annotations
@@ -110,17 +112,24 @@ class Admin:
     async def handle(self, method: str, path: str, body: bytes) -> tuple[int, dict[str, Any]]:
         if (method, path) == ("GET", "/state"):
             return 200, self.proxy.state.to_dict()
-        if (method, path) != ("POST", "/flip"):
+        if method != "POST" or path not in ("/flip", "/rollback"):
             return 404, {"faultstring": f"no admin endpoint {method} {path}"}
         try:
             request = json.loads(body or b"{}")
-            to = target_url(str(request["to"]))
+            to = target_url(str(request["to"])) if path == "/flip" else ""
         except (ValueError, KeyError, TypeError):
             return 400, {"faultstring": 'give {"to": "http://host:port"}'}
         except ConfigurationError as error:
             return 400, {"faultstring": error.message}
         async with self.lock:
             started = time.perf_counter()
+            if path == "/rollback":
+                # Read under the lock: two rollbacks at once cannot both go "back".
+                to = self.proxy.state.previous
+                if not to:
+                    return 409, {
+                        "faultstring": "nothing to roll back to: the front has no previous target"
+                    }
             if not request.get("force"):
                 problem = await ready_problem(self.client, to)
                 if problem is not None:

@@ -108,12 +108,7 @@ def flip_front(
         return FlipOutcome(state, hook=result)
     answered = admin_call(state_file, "POST", "/flip", {"to": to, "force": force, "by": by})
     if answered is not None:
-        status, answer = answered
-        if status != 200:
-            raise FlipRefused(str(answer.get("faultstring", answer)), hint="--force flips anyway")
-        fields = {name: str(answer.get(name, "")) for name in FrontState.__dataclass_fields__}
-        ready_ms = None if force else float(answer["ready_ms"])
-        return FlipOutcome(FrontState(**fields), ready_ms=ready_ms, flip_ms=answer["flip_ms"])
+        return _outcome(answered, force)
     # No front runs with this state file: record the flip; the front reads it at start.
     if not force:
         _check_ready(to, ca_file)
@@ -130,8 +125,23 @@ def rollback_front(
     hook: str | None = None,
     ca_file: str = "",
 ) -> FlipOutcome:
-    """Flip back to the previous target."""
+    """Flip back to the previous target (one call to a running front, which reads its
+    previous target under its flip lock)."""
+    if hook is None:
+        answered = admin_call(state_file, "POST", "/rollback", {"force": force, "by": by})
+        if answered is not None:
+            return _outcome(answered, force)
     state, _ = current_state(state_file)
     if not state.previous:
         raise FlipRefused("nothing to roll back to: the front has no previous target")
     return flip_front(state_file, state.previous, by=by, force=force, hook=hook, ca_file=ca_file)
+
+
+def _outcome(answered: tuple[int, Any], force: bool) -> FlipOutcome:
+    status, answer = answered
+    if status != 200:
+        hint = "--force flips anyway" if status == 409 and "not flipped" in str(answer) else None
+        raise FlipRefused(str(answer.get("faultstring", answer)), hint=hint)
+    fields = {name: str(answer.get(name, "")) for name in FrontState.__dataclass_fields__}
+    ready_ms = None if force else float(answer["ready_ms"])
+    return FlipOutcome(FrontState(**fields), ready_ms=ready_ms, flip_ms=answer["flip_ms"])
