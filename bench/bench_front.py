@@ -9,7 +9,8 @@ Two ``packhorse up`` instances run as real processes on fresh instance folders, 
   every other flip is a rollback through ``rollback_front`` (what ``packhorse front rollback``
   and cutover run: read the previous target, check it, flip); and the whole
   ``packhorse front flip`` command, Python start included;
-* while the flips happen, a load generator sends requests through the front continuously:
+* while the flips happen, a load generator (a process of its own) sends requests through the
+  front continuously:
   the number that failed is printed (it must be 0);
 * added latency: ``GET /health`` through the front, against the floor, the same request
   straight to the instance, one keep-alive client, sequential.
@@ -23,6 +24,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import os
 import signal
 import statistics
@@ -76,32 +78,49 @@ def sequential_latency(url: str, count: int) -> float:
     return statistics.median(samples)
 
 
-class Load(threading.Thread):
-    """Requests through the front, back to back from 8 clients, until stopped."""
+def generate_load(url: str) -> None:
+    """``--load URL``: requests back to back from 8 clients until SIGTERM; then prints
+    ``{"sent": N, "failed": [...]}``. A process of its own, so that it does not share the
+    measuring process's interpreter lock and inflate the flip times measured there."""
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    sent = 0
+    failed: list[str] = []
+
+    async def client_loop(client: httpx.AsyncClient) -> None:
+        nonlocal sent
+        while not stop.is_set():
+            sent += 1
+            try:
+                response = await client.get(url)
+                if response.status_code != 200:
+                    failed.append(f"{response.status_code} {response.text[:80]}")
+            except httpx.HTTPError as error:
+                failed.append(repr(error))
+
+    async def run() -> None:
+        async with httpx.AsyncClient(timeout=30) as client:
+            await asyncio.gather(*(client_loop(client) for _ in range(8)))
+
+    asyncio.run(run())
+    print(json.dumps({"sent": sent, "failed": failed}))
+
+
+class Load:
+    """:func:`generate_load` in a child process."""
 
     def __init__(self, url: str) -> None:
-        super().__init__(daemon=True)
-        self.url = url
-        self.stop = threading.Event()
+        self.process = subprocess.Popen(
+            [sys.executable, __file__, "--load", url], stdout=subprocess.PIPE, text=True
+        )
         self.sent = 0
         self.failed: list[str] = []
 
-    def run(self) -> None:
-        async def client_loop(client: httpx.AsyncClient) -> None:
-            while not self.stop.is_set():
-                self.sent += 1
-                try:
-                    response = await client.get(self.url)
-                    if response.status_code != 200:
-                        self.failed.append(f"{response.status_code} {response.text[:80]}")
-                except httpx.HTTPError as error:
-                    self.failed.append(repr(error))
-
-        async def main() -> None:
-            async with httpx.AsyncClient(timeout=30) as client:
-                await asyncio.gather(*(client_loop(client) for _ in range(8)))
-
-        asyncio.run(main())
+    def stop(self) -> None:
+        self.process.send_signal(signal.SIGTERM)
+        out, _ = self.process.communicate(timeout=60)
+        result = json.loads(out)
+        self.sent, self.failed = result["sent"], result["failed"]
 
 
 def main() -> None:
@@ -109,7 +128,11 @@ def main() -> None:
     parser.add_argument("--flips", type=int, default=20, help="flips measured (each way)")
     parser.add_argument("--requests", type=int, default=300, help="requests per latency run")
     parser.add_argument("--runs", type=int, default=5, help="latency runs (median of medians)")
+    parser.add_argument("--load", metavar="URL", help=argparse.SUPPRESS)
     arguments = parser.parse_args()
+    if arguments.load:
+        generate_load(arguments.load)
+        return
     with tempfile.TemporaryDirectory() as scratch:
         folder = Path(scratch)
         ports = [free_port(), free_port()]
@@ -131,7 +154,6 @@ def main() -> None:
                 for _ in range(arguments.runs)
             )
             load = Load(f"{front}/health")
-            load.start()
             time.sleep(0.5)
             flip_ms, ready_ms, round_trip = [], [], []
             rollbacks = []
@@ -162,8 +184,7 @@ def main() -> None:
                 )
                 command.append(time.perf_counter() - started)
             time.sleep(0.5)
-            load.stop.set()
-            load.join(timeout=30)
+            load.stop()
     print_table(
         f"The front: {arguments.flips * 2} flips under load, then 6 by the CLI "
         f"(medians; latency: median of {arguments.runs} runs of {arguments.requests})",
