@@ -335,3 +335,24 @@ def test_an_https_instance_is_verified_against_the_target_ca(tmp_path: Path):
     assert "not flipped" in refused["error"] and "CERTIFICATE_VERIFY_FAILED" in refused["error"]
     assert response.status_code == 502
     assert "CERTIFICATE_VERIFY_FAILED" in response.json()["faultstring"]
+
+
+def test_large_and_chunked_request_bodies_arrive_whole(tmp_path: Path):
+    state = tmp_path / "front.json"
+    big = "x" * 2_000_000
+
+    def chunks():
+        for n in range(100):
+            yield f"{n:03d}".encode() * 1000
+
+    with upstream("a") as (_, a), running_front(state) as front:
+        flip(state, a)
+        sized = httpx.put(f"{front}/big", content=big.encode(), timeout=30).json()
+        chunked = httpx.post(f"{front}/chunked", content=chunks(), timeout=30).json()
+    assert (sized["method"], len(sized["body"]), sized["headers"]["content-length"]) == (
+        "PUT",
+        2_000_000,
+        "2000000",
+    )
+    assert chunked["body"] == b"".join(chunks()).decode()
+    assert chunked["headers"]["transfer-encoding"] == "chunked"
