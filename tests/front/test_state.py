@@ -88,3 +88,33 @@ def test_the_hook_substitutes_the_address_word_by_word():
             hook_argv(wrong, "http://b:1")
     missing = run_hook("no-such-command-packhorse {address}", "http://b:1")
     assert missing.exit_status == 127 and "command not found" in missing.output
+
+
+def test_the_admin_interface_refuses_what_it_cannot_do(tmp_path: Path):
+    import asyncio
+
+    import httpx
+
+    from packhorse.front.admin import Admin
+    from packhorse.front.proxy import Proxy
+
+    async def calls() -> list[tuple[int, dict]]:
+        admin = Admin(Proxy(FrontState()), tmp_path / "front.json", clock=lambda: "T")
+        transport = httpx.ASGITransport(app=admin)
+        async with httpx.AsyncClient(transport=transport, base_url="http://front") as client:
+            answers = [
+                await client.post("/flip", content=b"not json"),
+                await client.post("/flip", json={"to": "ftp://x"}),
+                await client.get("/flip"),
+                await client.post("/rollback", json={}),
+                await client.post("/flip", json={"to": "http://127.0.0.1:9", "force": True}),
+                await client.get("/state"),
+            ]
+        return [(answer.status_code, answer.json()) for answer in answers]
+
+    answers = asyncio.run(calls())
+    assert [status for status, _ in answers] == [400, 400, 404, 409, 200, 200]
+    assert "nothing to roll back to" in answers[3][1]["faultstring"]
+    assert answers[4][1]["ready_ms"] < 1 and answers[4][1]["flipped_at"] == "T"
+    assert answers[5][1]["active"] == "http://127.0.0.1:9"
+    assert load_state(tmp_path / "front.json").active == "http://127.0.0.1:9"
