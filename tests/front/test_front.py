@@ -356,3 +356,16 @@ def test_large_and_chunked_request_bodies_arrive_whole(tmp_path: Path):
     )
     assert chunked["body"] == b"".join(chunks()).decode()
     assert chunked["headers"]["transfer-encoding"] == "chunked"
+
+
+def test_a_second_front_on_the_same_state_or_a_socket_path_too_long_is_refused(tmp_path: Path):
+    state = tmp_path / "front.json"
+    with running_front(state):
+        second = packhorse("front", "--listen", f"127.0.0.1:{free_port()}",
+                           "--state", str(state), check=False)  # fmt: skip
+    deep = tmp_path / ("d" * 110) / "front.json"
+    deep.parent.mkdir()
+    too_long = packhorse("front", "--listen", f"127.0.0.1:{free_port()}",
+                         "--state", str(deep), check=False)  # fmt: skip
+    assert second.returncode == 2 and "a front is already running" in second.stderr
+    assert too_long.returncode == 2 and "shorter path" in too_long.stderr

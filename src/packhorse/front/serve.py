@@ -60,6 +60,13 @@ def bind_admin(path: Path) -> socket.socket:
     old_mask = os.umask(0o177)
     try:
         listener.bind(str(path))
+    except OSError as error:
+        listener.close()
+        raise ConfigurationError(
+            f"cannot create the admin socket {path}: {error.strerror or error}",
+            hint="unix socket paths are limited to about 100 characters: "
+            "give a --state file with a shorter path",
+        ) from None
     finally:
         os.umask(old_mask)
     listener.listen(64)
