@@ -19,6 +19,9 @@
     │                               ``parameter`` names the one at fault when there is one
     ├── BundleError                 a bundle cannot be read: not a bundle, a format this version
     │                               does not read, a member missing or altered
+    ├── FlipRefused                 the front was not flipped (the target is not ready, the hook
+    │                               failed, nothing to roll back to); ``hook`` holds what the
+    │                               hook did, if it ran
     ├── Refusal                     the workflow conductor refused a request or event (unknown
     │                               task, task not staged, status change not allowed...);
     │                               ``kind`` is orquesta's exception class name
@@ -209,3 +212,12 @@ class WorkflowInspectionFailed(PackhorseError):
 class BundleError(PackhorseError):
     """A bundle cannot be read: not a bundle, a format this version does not read, a member
     missing, altered or with an unsafe path."""
+
+
+class FlipRefused(PackhorseError):
+    """The front was not flipped, and its state is unchanged. ``hook`` is the
+    :class:`packhorse.front.hook.HookResult` when the site's hook ran and failed."""
+
+    def __init__(self, message: str, *, hint: str | None = None, hook: Any = None) -> None:
+        super().__init__(message, hint=hint)
+        self.hook = hook

@@ -156,6 +156,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "packhorse.cli.clone:clone",
         "Copy an instance into a new folder (bundle export + init + import).",
     ),
+    "front": (
+        "packhorse.cli.front:front",
+        "The stable front: a proxy on the public address; flip it to another instance.",
+    ),
     "login": ("packhorse.cli.remote:login", "Sign in to a remote Packhorse (--url), keep a token."),
     "logout": ("packhorse.cli.remote:logout", "Forget the token of a remote Packhorse."),
 }
