@@ -258,6 +258,25 @@ def test_hostile_bundle_is_refused_with_nothing_written(  # noqa: PLR0917 - fixt
     assert not (tmp_path / "escaped").exists() and not (target / importing.STAGING).exists()
 
 
+def two_bundles(
+    cli: Run, populated: Populated, target: Path, tmp_path: Path, passfile: Path
+) -> Path:
+    """The source's first bundle imported into ``target``; then, on the source, pack demo_good
+    updated, demo_user added, demo_good's config changed: the second bundle (returned)."""
+    source = populated.settings
+    first, second = tmp_path / "first.tgz", tmp_path / "second.tgz"
+    export(cli, source.home, first, passfile)
+    assert import_(cli, target, first, passfile).code == 0
+    pack_yaml = source.packs_dir / "demo_good" / "pack.yaml"
+    pack_yaml.write_text(pack_yaml.read_text().replace("1.2.3", "1.3.0"))
+    shutil.copytree(FIXTURE_PACKS / "demo_user", source.packs_dir / "demo_user")
+    assert bootstrap.register_instance_packs(source, refs=["demo_good", "demo_user"]).ok
+    (source.configs_dir / "demo_good.yaml").write_text(
+        "---\napi_url: https://changed.example.org\napi_token: x\n"
+    )
+    return second
+
+
 def test_failure_at_the_last_step_leaves_the_target_as_it_was(  # noqa: PLR0917 - fixtures
     cli: Run,
     populated: Populated,
@@ -269,18 +288,8 @@ def test_failure_at_the_last_step_leaves_the_target_as_it_was(  # noqa: PLR0917 
     """The target holds the source's first bundle; the second updates a pack, adds one,
     changes a config, a key, a rule state and adds a user. The database step fails."""
     source = populated.settings
-    first, second = tmp_path / "first.tgz", tmp_path / "second.tgz"
-    export(cli, source.home, first, passfile)
-    assert import_(cli, target, first, passfile).code == 0
-
-    pack_yaml = source.packs_dir / "demo_good" / "pack.yaml"
-    pack_yaml.write_text(pack_yaml.read_text().replace("1.2.3", "1.3.0"))
-    shutil.copytree(FIXTURE_PACKS / "demo_user", source.packs_dir / "demo_user")
-    assert bootstrap.register_instance_packs(source, refs=["demo_good", "demo_user"]).ok
+    second = two_bundles(cli, populated, target, tmp_path, passfile)
     assert bootstrap.content_registry(source).set_enabled(Kind.RULE, "demo_good.on_line", True)
-    (source.configs_dir / "demo_good.yaml").write_text(
-        "---\napi_url: https://changed.example.org\napi_token: x\n"
-    )
     bootstrap.datastore_service(source).set_value("region", "us-east-2")
     bootstrap.user_store(source).add_user("bob", "hash", "operator", now="2026-01-01T00:00:00Z")
     export(cli, source.home, second, passfile)
@@ -446,16 +455,8 @@ def test_an_import_killed_midway_is_undone_by_the_next_one(  # noqa: PLR0917 - f
     """The process dies (no except, no finally) after the packs and configs are written and
     before the database step: the next import puts them back before it plans."""
     source = populated.settings
-    first, second = tmp_path / "first.tgz", tmp_path / "second.tgz"
-    export(cli, source.home, first, passfile)
-    assert import_(cli, target, first, passfile).code == 0
-    pack_yaml = source.packs_dir / "demo_good" / "pack.yaml"
-    pack_yaml.write_text(pack_yaml.read_text().replace("1.2.3", "1.3.0"))
-    shutil.copytree(FIXTURE_PACKS / "demo_user", source.packs_dir / "demo_user")
-    assert bootstrap.register_instance_packs(source, refs=["demo_good", "demo_user"]).ok
-    (source.configs_dir / "demo_good.yaml").write_text(
-        "---\napi_url: https://changed.example.org\napi_token: x\n"
-    )
+    first = tmp_path / "first.tgz"
+    second = two_bundles(cli, populated, target, tmp_path, passfile)
     export(cli, source.home, second, passfile)
     before = state(target)
 
