@@ -162,7 +162,7 @@ def create_app(
     from packhorse.api import auth, metrics, security, stream, v1, webhooks
     from packhorse.api.app import create_app as build
     from packhorse.engine.heap import start_up_frozen
-    from packhorse.engine.runtime import build_runtime
+    from packhorse.engine.runtime import build_runtime, recover_periodically
     from packhorse.engine.singleton import Loop, run_as_singleton
     from packhorse.engine.supervise import supervised
     from packhorse.storage.database import listen_to_writes
@@ -351,40 +351,20 @@ def pack_venv_finder(settings: Settings) -> Callable[[str], str]:
 def remove_instance_packs(
     settings: Settings, refs: Sequence[str], *, keep_venv: bool = False
 ) -> list[str]:
-    """Unregister packs, then delete their folders under ``packs/`` (folders on other pack
-    paths are the site's and stay) and their virtualenvs. Refuses system packs, packs that
-    are not registered and packs other registered packs depend on."""
-    import shutil
-
+    """Unregister packs and delete their folders and virtualenvs (see
+    :func:`packhorse.engine.registration.remove_packs`)."""
     from packhorse.engine.clock import iso_now
-    from packhorse.engine.registration import dependents_of, unregister_packs
-    from packhorse.errors import Conflict, NotFound
+    from packhorse.engine.registration import remove_packs
 
-    registry = content_registry(settings)
-    registered = registry.list_packs()
-    known = {p.ref: p for p in registered}
-    for ref in refs:
-        if ref in {d.name for d in system_pack_dirs()}:
-            raise Conflict(f"{ref} is a system pack that ships with Packhorse; it stays")
-        if ref not in known:
-            raise NotFound("pack", ref)
-    needed = dependents_of(registered, refs)
-    if needed:
-        reasons = "; ".join(f"{ref} is needed by {', '.join(by)}" for ref, by in needed.items())
-        raise Conflict(
-            f"nothing removed: {reasons}", hint="remove the packs that depend on it first"
-        )
-    unregister_packs(registry, refs, now=iso_now())
-    from packhorse.packs.install import forget_sources
-
-    forget_sources(settings.home, refs)
-    for ref in refs:
-        folder = (settings.home / known[ref].path).resolve()
-        if folder.parent == settings.packs_dir.resolve() and folder.is_dir():
-            shutil.rmtree(folder)
-        if not keep_venv:
-            venv_builder(settings).remove(ref)
-    return list(refs)
+    return remove_packs(
+        content_registry(settings),
+        refs,
+        system_packs={d.name for d in system_pack_dirs()},
+        home=settings.home,
+        packs_dir=settings.packs_dir,
+        venvs=None if keep_venv else venv_builder(settings),
+        now=iso_now(),
+    )
 
 
 def pack_install_environment(
@@ -458,64 +438,23 @@ def timer_service(settings: Settings, runtime: Runtime) -> TimerService:
     )
 
 
-async def recover_periodically(runtime: Runtime, stop: asyncio.Event) -> None:
-    """Settle what workers of other processes left when they died (their leases ran out),
-    every lease period, while ``packhorse up`` runs. PostgreSQL only: there several processes
-    share the work, and this runs in one of them (a singleton); on SQLite recovery runs at
-    start-up, as before."""
-    import asyncio
-    import contextlib
-    import logging
-
-    from packhorse.errors import PackhorseError
-
-    if runtime.store.engine.dialect.name != "postgresql":
-        return
-    interval = runtime.worker.settings.lease_seconds
-    while not stop.is_set():
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), interval)
-        if stop.is_set():
-            return
-        try:
-            await asyncio.to_thread(runtime.recover)
-        except PackhorseError:
-            logging.getLogger(__name__).exception("recovery failed; will retry")
-            continue
-        runtime.worker.wake()  # released work, or retries a policy requested
-
-
 async def collect_periodically(
     settings: Settings, stop: asyncio.Event, *, interval: float | None = None
 ) -> None:
-    """``packhorse gc`` every ``interval`` seconds (ten minutes) until ``stop`` is set; each
-    run goes in a thread, batch by batch, so neither the API nor the workers wait on it."""
-    import asyncio
-    import contextlib
-    import logging
-
-    from packhorse.engine.clock import utc_now
-    from packhorse.engine.retention import INTERVAL_SECONDS, collect, rest_as_long
-    from packhorse.errors import PackhorseError
+    """``packhorse gc`` every ``interval`` seconds (ten minutes) until ``stop`` is set."""
+    from packhorse.engine.retention import collect_periodically as collect_every
     from packhorse.storage.events import SqlEventStore
     from packhorse.storage.executions import SqlExecutionStore
 
     store = SqlExecutionStore(database_engine(settings))
-    while not stop.is_set():
-        try:
-            await asyncio.to_thread(
-                collect,
-                store,
-                now=utc_now(),
-                executions_days=settings.retention_executions_days,
-                events=SqlEventStore(store.engine),
-                trigger_instances_days=settings.retention_trigger_instances_days,
-                between_batches=rest_as_long,
-            )
-        except PackhorseError:
-            logging.getLogger(__name__).exception("retention run failed; will retry")
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), interval or INTERVAL_SECONDS)
+    await collect_every(
+        store,
+        SqlEventStore(store.engine),
+        stop,
+        executions_days=settings.retention_executions_days,
+        trigger_instances_days=settings.retention_trigger_instances_days,
+        interval=interval,
+    )
 
 
 def event_service(settings: Settings) -> EventService:

@@ -8,14 +8,18 @@ in it blocks registration like any other.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from packhorse.model.content import Kind, Pack, RegisteredPack
 from packhorse.model.diagnostics import Diagnostic, Severity, has_errors
 from packhorse.packs.plan import Plan, plan_registration
 from packhorse.storage.ports import ContentRegistry
+
+if TYPE_CHECKING:
+    from packhorse.packs.venvs import VenvBuilder
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,3 +185,46 @@ def unregister_packs(registry: ContentRegistry, refs: Sequence[str], *, now: str
     if not plan.is_empty:
         registry.apply(plan, now=now)
     return plan
+
+
+def remove_packs(
+    registry: ContentRegistry,
+    refs: Sequence[str],
+    *,
+    system_packs: Collection[str],
+    home: Path,
+    packs_dir: Path,
+    venvs: VenvBuilder | None,
+    now: str,
+) -> list[str]:
+    """Unregister packs (one transaction), then delete their folders under ``packs_dir``
+    (folders on other pack paths are the site's and stay) and, with ``venvs``, their
+    virtualenvs. Refuses system packs, packs that are not registered and packs other
+    registered packs depend on."""
+    import shutil
+
+    from packhorse.errors import Conflict, NotFound
+    from packhorse.packs.install import forget_sources
+
+    registered = registry.list_packs()
+    known = {p.ref: p for p in registered}
+    for ref in refs:
+        if ref in system_packs:
+            raise Conflict(f"{ref} is a system pack that ships with Packhorse; it stays")
+        if ref not in known:
+            raise NotFound("pack", ref)
+    needed = dependents_of(registered, refs)
+    if needed:
+        reasons = "; ".join(f"{ref} is needed by {', '.join(by)}" for ref, by in needed.items())
+        raise Conflict(
+            f"nothing removed: {reasons}", hint="remove the packs that depend on it first"
+        )
+    unregister_packs(registry, refs, now=now)
+    forget_sources(home, refs)
+    for ref in refs:
+        folder = (home / known[ref].path).resolve()
+        if folder.parent == packs_dir.resolve() and folder.is_dir():
+            shutil.rmtree(folder)
+        if venvs is not None:
+            venvs.remove(ref)
+    return list(refs)

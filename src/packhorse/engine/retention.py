@@ -8,14 +8,21 @@ so that workers recording results are never held up for long.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from packhorse.engine.clock import utc_now
 from packhorse.engine.inquiries import InquiryService
+from packhorse.engine.waiting import nap
+from packhorse.errors import PackhorseError
 from packhorse.storage.events import SqlEventStore
 from packhorse.storage.executions import SqlExecutionStore
+
+log = logging.getLogger(__name__)
 
 INTERVAL_SECONDS = 600.0
 BATCH = 500
@@ -87,3 +94,31 @@ def rest_as_long(spent: float) -> None:
     """Sleep as long as the batch took: a backlog of old executions (a big import, a long
     outage) is purged at half a core at most, and requests do not queue behind it."""
     time.sleep(min(spent, 1.0))
+
+
+async def collect_periodically(
+    store: SqlExecutionStore,
+    events: SqlEventStore,
+    stop: asyncio.Event,
+    *,
+    executions_days: int,
+    trigger_instances_days: int,
+    interval: float | None = None,
+) -> None:
+    """:func:`collect` every ``interval`` seconds (ten minutes) until ``stop`` is set; each
+    run goes in a thread, batch by batch and resting between batches, so that neither the API
+    nor the workers wait on it."""
+    while not stop.is_set():
+        try:
+            await asyncio.to_thread(
+                collect,
+                store,
+                now=utc_now(),
+                executions_days=executions_days,
+                events=events,
+                trigger_instances_days=trigger_instances_days,
+                between_batches=rest_as_long,
+            )
+        except PackhorseError:
+            log.exception("retention run failed; will retry")
+        await nap(interval or INTERVAL_SECONDS, stop)

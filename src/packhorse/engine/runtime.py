@@ -5,6 +5,8 @@ builds one to run a single execution in-process."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,7 +24,7 @@ from packhorse.engine.rule_engine import RuleEngine
 from packhorse.engine.scheduling import PolicyBook, Scheduler
 from packhorse.engine.worker import Worker, WorkerSettings, recover
 from packhorse.engine.workflows import WorkflowShell
-from packhorse.errors import NotFound
+from packhorse.errors import NotFound, PackhorseError
 from packhorse.model.content import Kind, Resource
 from packhorse.model.execution import Execution, Status
 from packhorse.model.workflow import WorkflowDriver
@@ -30,6 +32,8 @@ from packhorse.settings import Settings
 from packhorse.storage.events import SqlEventStore
 from packhorse.storage.executions import SqlExecutionStore
 from packhorse.storage.workflows import SqlWorkflowStore
+
+log = logging.getLogger(__name__)
 
 #: Statuses that wait for a person (an inquiry, a paused workflow): ``packhorse run`` returns.
 _WAITING = frozenset({Status.PENDING, Status.PAUSED})
@@ -288,3 +292,24 @@ def build_runtime(settings: Settings, *, slots: int = 4, warm_python: bool = Tru
         execution_triggers,
         closers=[python_runner.aclose],
     )
+
+
+async def recover_periodically(runtime: Runtime, stop: asyncio.Event) -> None:
+    """Settle what workers of other processes left when they died (their leases ran out),
+    every lease period, while ``packhorse up`` runs. PostgreSQL only: there several processes
+    share the work, and this runs in one of them (a singleton); on SQLite recovery runs at
+    start-up, as before."""
+    if runtime.store.engine.dialect.name != "postgresql":
+        return
+    interval = runtime.worker.settings.lease_seconds
+    while not stop.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), interval)
+        if stop.is_set():
+            return
+        try:
+            await asyncio.to_thread(runtime.recover)
+        except PackhorseError:
+            log.exception("recovery failed; will retry")
+            continue
+        runtime.worker.wake()  # released work, or retries a policy requested
