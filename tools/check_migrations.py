@@ -14,12 +14,9 @@ import uuid
 from pathlib import Path
 
 import sqlalchemy as sa
-from alembic.autogenerate import compare_metadata
-from alembic.runtime.migration import MigrationContext
 
 from packhorse.storage import migrate
 from packhorse.storage.database import create_engine
-from packhorse.storage.schema import metadata
 
 PG_ADMIN_URL = os.environ.get("PACKHORSE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 
@@ -27,9 +24,7 @@ PG_ADMIN_URL = os.environ.get("PACKHORSE_TEST_PG", "postgresql://postgres@127.0.
 def differences(engine: sa.Engine) -> list[object]:
     migrate.upgrade(engine)
     assert migrate.status(engine).at_head
-    with engine.connect() as connection:
-        found = compare_metadata(MigrationContext.configure(connection), metadata)
-    return [d for d in found if not (d[0] == "remove_table" and d[1].name == "alembic_version")]
+    return migrate.schema_differences(engine)
 
 
 def check_sqlite() -> list[object]:

@@ -53,3 +53,15 @@ def upgrade(engine: sa.Engine, target: str = "head") -> MigrationStatus:
         config.attributes["connection"] = connection
         command.upgrade(config, target)
     return before
+
+
+def schema_differences(engine: sa.Engine) -> list[object]:
+    """How the database at ``engine`` differs from what ``storage/schema.py`` declares (empty:
+    the migrations built exactly that schema)."""
+    from alembic.autogenerate import compare_metadata
+
+    from packhorse.storage.schema import metadata
+
+    with engine.connect() as connection:
+        found = compare_metadata(MigrationContext.configure(connection), metadata)
+    return [d for d in found if not (d[0] == "remove_table" and d[1].name == "alembic_version")]
