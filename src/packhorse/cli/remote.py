@@ -63,11 +63,17 @@ def _store(cli: CliContext) -> CredentialStore:
 
 def connect(cli: CliContext) -> ApiClient:
     """The API client for ``cli.url`` with the credentials that apply (see the module)."""
+    assert cli.url
+    return connect_to(cli, cli.url)
+
+
+def connect_to(cli: CliContext, target: str) -> ApiClient:
+    """The API client for the server at ``target`` with the credentials that apply to it:
+    ``--api-key``, ``$PACKHORSE_TOKEN``, then the token ``packhorse login`` kept for it."""
     from packhorse.client.http import ApiClient, Credentials, normalise_url
     from packhorse.errors import Unauthenticated
 
-    assert cli.url
-    url = normalise_url(cli.url)
+    url = normalise_url(target)
     stored = _store(cli).get(url)
     token = cli.environ.get("PACKHORSE_TOKEN") or None
     if cli.api_key:
