@@ -355,16 +355,18 @@ def remove_instance_packs(
     :func:`packhorse.engine.registration.remove_packs`)."""
     from packhorse.engine.clock import iso_now
     from packhorse.engine.registration import remove_packs
+    from packhorse.packs.content_lock import content_lock
 
-    return remove_packs(
-        content_registry(settings),
-        refs,
-        system_packs={d.name for d in system_pack_dirs()},
-        home=settings.home,
-        packs_dir=settings.packs_dir,
-        venvs=None if keep_venv else venv_builder(settings),
-        now=iso_now(),
-    )
+    with content_lock(settings.home, what="a pack removal"):
+        return remove_packs(
+            content_registry(settings),
+            refs,
+            system_packs={d.name for d in system_pack_dirs()},
+            home=settings.home,
+            packs_dir=settings.packs_dir,
+            venvs=None if keep_venv else venv_builder(settings),
+            now=iso_now(),
+        )
 
 
 def pack_install_environment(

@@ -64,6 +64,7 @@ from packhorse.migrate.import_undo import (
     recover_import,
     write_file,
 )
+from packhorse.packs.content_lock import content_lock
 from packhorse.packs.install import SOURCES_FILE, SYSTEM_PACKS
 from packhorse.settings import Settings
 from packhorse.storage import schema
@@ -235,11 +236,25 @@ def import_bundle(
         recipient_private=recipient_private,
         on_secret=on_secret,
     )
-    if not options.dry_run:
+    if options.dry_run:
+        return _plan_and_apply(instance, contents, manifest, options, instance_keys, say)
+    with content_lock(settings.home, what="a bundle import"):
         # An import a crash interrupted is undone first: the plan compares with what the
         # instance held before it.
         for line in recover_import(instance):
             say(line)
+        return _plan_and_apply(instance, contents, manifest, options, instance_keys, say)
+
+
+def _plan_and_apply(  # noqa: PLR0917 - import_bundle's state, passed on
+    instance: Instance,
+    contents: BundleContents,
+    manifest: fmt.Manifest,
+    options: ImportOptions,
+    instance_keys: Mapping[str, DatastoreKey],
+    say: Say,
+) -> ImportReport:
+    settings = instance.settings
     say("comparing with this instance")
     target = read_target(settings, instance_keys=instance_keys)
     plan = plan_import(contents, target, prune=options.prune, replace_users=options.replace_users)

@@ -41,6 +41,7 @@ from typing import Any
 import yaml
 
 from packhorse.errors import PackhorseError
+from packhorse.packs.content_lock import content_lock
 from packhorse.packs.dependencies import (
     DependencyConflict,
     Need,
@@ -138,6 +139,18 @@ def install(
     say: Say | None = None,
 ) -> InstallOutcome:
     """Install the packs ``specs`` name, and their dependencies; see the module docstring."""
+    with content_lock(env.home, what="a pack install"):
+        return _install(specs, env, force=force, skip_dependencies=skip_dependencies, say=say)
+
+
+def _install(
+    specs: Sequence[str],
+    env: Environment,
+    *,
+    force: bool,
+    skip_dependencies: bool,
+    say: Say | None,
+) -> InstallOutcome:
     tell = say or (lambda _line: None)
     recover(env)
     staging = env.home / STAGING / uuid.uuid4().hex[:12]
