@@ -55,6 +55,8 @@ tasks:
 output:
   - said: <% ctx(said) %>
 """,
+    # Python 2 only: reported, not fixable; the pack still imports (nothing runs it).
+    "actions/lib/old_helper.py": 'print "hello"\n',
     "rules/on_hook.yaml": "---\nname: on_hook\npack: legacy\nenabled: true\ntrigger:\n"
     "  type: core.st2.webhook\n  parameters:\n    url: legacy\naction:\n  ref: legacy.flow\n",
 }
@@ -204,6 +206,8 @@ def test_import_carries_packs_configs_keys_and_rule_states(
     assert "keys    4 system, 2 user" in done.out
     assert "config ghost.yaml: no pack ghost imported or here" in done.out
     assert "rule gone.rule: enabled state not carried" in done.out
+    assert "pack legacy: " in done.out and "/legacy/actions/lib/old_helper.py:1:" in done.out
+    assert "python2-only" in done.out and "(imported as it is)" in done.out
     assert "import-st2: installing 2 packs" in done.err  # progress on stderr
 
     settings = load_settings(instance_home)
