@@ -66,10 +66,14 @@ CONFIGURED_PACK = {
     "author: Tests\nemail: tests@example.org\n",
     "config.schema.yaml": "---\nregion:\n  type: string\n  required: true\n"
     "api_token:\n  type: string\n  secret: true\n  required: true\n"
-    "retries:\n  type: integer\n  default: 3\n",
+    "retries:\n  type: integer\n  default: 3\n"
+    "password:\n  type: string\n  secret: true\n",
 }
 
-CONFIG = "---\nregion: eu-west-1\napi_token: '{{ st2kv.system.api_token }}'\nretries: 5\n"
+CONFIG = (
+    "---\nregion: eu-west-1\napi_token: '{{ st2kv.system.api_token }}'\nretries: 5\n"
+    "password: written-in-clear\n"
+)
 
 
 @dataclass
@@ -206,6 +210,8 @@ def test_import_carries_packs_configs_keys_and_rule_states(
     assert "keys    4 system, 2 user" in done.out
     assert "config ghost.yaml: no pack ghost imported or here" in done.out
     assert "rule gone.rule: enabled state not carried" in done.out
+    assert "config configured.yaml: secret 'password' is in clear in the file" in done.out
+    assert "'api_token'" not in done.out  # a datastore reference, not a clear value
     assert "pack legacy: " in done.out and "/legacy/actions/lib/old_helper.py:1:" in done.out
     assert "python2-only" in done.out and "(imported as it is)" in done.out
     assert "import-st2: installing 2 packs" in done.err  # progress on stderr
@@ -324,3 +330,18 @@ def test_refused_under_url(cli: Run, site: St2Site) -> None:
     done = cli("--url", "http://127.0.0.1:1", "import-st2", "--packs", site.packs)
     assert done.code != 0
     assert "import-st2" in done.err
+
+
+def test_a_config_that_breaks_the_schema_of_a_pack_already_here_writes_nothing(
+    cli: Run, instance_home: Path, site: St2Site
+) -> None:
+    assert import_st2(cli, instance_home, *site.args()).code == 0
+    (site.configs / "configured.yaml").write_text(CONFIG.replace("retries: 5", "retries: many"))
+    before = state(instance_home)
+    done = import_st2(cli, instance_home, *site.args())
+    assert done.code == 2
+    assert "the StackStorm configs do not validate here" in done.err
+    assert "configured.yaml:4:1: PH611: config key retries must be an integer" in done.err
+    assert "hint: fix them in the --configs folder and run import-st2 again" in done.err
+    assert state(instance_home) == before
+    assert (instance_home / "configs" / "configured.yaml").read_text() == CONFIG

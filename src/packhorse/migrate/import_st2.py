@@ -38,7 +38,7 @@ from typing import Any
 import yaml
 
 from packhorse.crypto.stackstorm import parse_st2_key_file, st2_decrypt
-from packhorse.errors import ConfigurationError, DecryptionError, ValidationFailed
+from packhorse.errors import BundleError, ConfigurationError, DecryptionError, ValidationFailed
 from packhorse.migrate import bundle_format as fmt
 from packhorse.migrate.export import pack_members
 from packhorse.migrate.import_plan import (
@@ -171,6 +171,10 @@ def import_st2(
     if install.configs_dir is not None:
         say(f"reading the configs of {install.configs_dir}")
         configs = _read_configs(install.configs_dir, set(packs) | set(target.packs), cannot)
+        for name, data in configs.items():
+            schema = packs.get(name.removesuffix(".yaml"))
+            if schema is not None:
+                cannot += _clear_secrets(name, data, schema)
 
     keys: dict[KeyId, tuple[KeyState | None, Mapping[str, Any]]] = {}
     if install.key_dump is not None:
@@ -213,7 +217,13 @@ def import_st2(
     )
     if dry_run or not plan.writes:
         return report
-    warnings = apply_plan(instance, contents, target, plan, say)
+    try:
+        warnings = apply_plan(instance, contents, target, plan, say)
+    except BundleError as error:  # the bundle import's words; the advice differs here
+        raise ConfigurationError(
+            error.message.replace("the bundle's configs", "the StackStorm configs"),
+            hint="fix them in the --configs folder and run import-st2 again",
+        ) from error
     report.cannot_carry += warnings
     report.applied = True
     return report
@@ -326,6 +336,27 @@ def _read_configs(configs_dir: Path, packs: set[str], cannot: list[str]) -> dict
         else:
             configs[f"{ref}.yaml"] = path.read_bytes()
     return configs
+
+
+def _clear_secrets(name: str, data: bytes, pack: BundlePack) -> list[str]:
+    """A line for each value a config holds in clear that its pack's schema marks secret."""
+    schema_file = pack.files.get("config.schema.yaml")
+    try:
+        schema = yaml.safe_load(schema_file[0]) if schema_file else None
+        values = yaml.safe_load(data)
+    except yaml.YAMLError:
+        return []  # the installer's validation names the problem
+    if not isinstance(schema, dict) or not isinstance(values, dict):
+        return []
+    return [
+        f"config {name}: secret {key!r} is in clear in the file (imported as it is; keep it in "
+        "the datastore, encrypted, and refer to it with {{ st2kv.system.NAME }})"
+        for key, item in schema.items()
+        if isinstance(item, dict)
+        and item.get("secret")
+        and isinstance(values.get(key), str)
+        and "{{" not in values[key]
+    ]
 
 
 def _read_keys(
