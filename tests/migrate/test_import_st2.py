@@ -345,3 +345,31 @@ def test_a_config_that_breaks_the_schema_of_a_pack_already_here_writes_nothing(
     assert "hint: fix them in the --configs folder and run import-st2 again" in done.err
     assert state(instance_home) == before
     assert (instance_home / "configs" / "configured.yaml").read_text() == CONFIG
+
+
+def test_a_mistral_workflow_the_transforms_cannot_convert_refuses_the_import(
+    cli: Run, instance_home: Path, site: St2Site
+) -> None:
+    write_pack(
+        site.packs / "old_mistral",
+        {
+            "pack.yaml": "---\nname: old_mistral\nversion: 0.1.0\ndescription: x\n"
+            "author: Tests\nemail: tests@example.org\n",
+            "actions/each.yaml": "---\nname: each\nrunner_type: mistral-v2\n"
+            "entry_point: workflows/each.yaml\n",
+            "actions/workflows/each.yaml": "version: '2.0'\nold_mistral.each:\n  tasks:\n"
+            "    each:\n      with-items: host in <% $.hosts %>\n"
+            "      action: core.echo message=<% $.host %>\n",
+        },
+    )
+    before = state(instance_home)
+    done = import_st2(cli, instance_home, *site.args())
+    assert done.code == 2
+    each = site.packs / "old_mistral" / "actions"
+    assert f"{each / 'each.yaml'}:3:1: PH201: runner type 'mistral-v2' was removed" in done.err
+    assert "what the transforms could not fix in them:" in done.err
+    assert (
+        f"{each / 'workflows' / 'each.yaml'}:5:7: mistral-v2: no mechanical orquesta form: "
+        "task 'each': with-items" in done.err
+    )
+    assert state(instance_home) == before

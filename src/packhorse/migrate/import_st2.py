@@ -239,6 +239,7 @@ def _read_packs(
     reports: list[PackImport] = []
     skipped: list[str] = []
     errors: list[Diagnostic] = []
+    not_fixed: list[str] = []
     with tempfile.TemporaryDirectory(prefix="packhorse-import-st2-") as scratch:
         for folder in sorted(p for p in packs_dir.iterdir() if (p / "pack.yaml").is_file()):
             ref, _version = _identity(folder)
@@ -259,7 +260,10 @@ def _read_packs(
             if check.refused:
                 raise ConfigurationError(f"pack {ref} ({folder}): {check.refused}")
             say(f"{ref}: " + (f"transformed ({', '.join(fixable)})" if fixable else "as it is"))
-            errors += _validation_errors(staged, str(folder))
+            pack_errors = _validation_errors(staged, str(folder))
+            errors += pack_errors
+            if pack_errors:
+                not_fixed += [f.format(str(folder)) for f in check.unfixable]
             files = {
                 m.path.removeprefix(f"{fmt.PACKS_DIR}/{ref}/"): (m.data, m.mode)
                 for m in pack_members(ref, staged)
@@ -279,9 +283,11 @@ def _read_packs(
                 )
             )
     if errors:
+        why = "\nwhat the transforms could not fix in them:\n  " + "\n  ".join(not_fixed)
         raise ValidationFailed(
             "nothing imported: these StackStorm packs do not validate, even transformed:\n  "
-            + "\n  ".join(d.format() for d in errors),
+            + "\n  ".join(d.format() for d in errors)
+            + (why if not_fixed else ""),
             errors,
         )
     return packs, reports, skipped
