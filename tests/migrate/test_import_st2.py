@@ -17,6 +17,8 @@ import pytest
 
 from packhorse import bootstrap
 from packhorse.crypto.stackstorm import St2Key, render_st2_key_file, st2_encrypt
+from packhorse.errors import StorageError
+from packhorse.migrate import importing
 from packhorse.model.content import Kind
 from packhorse.settings import load_settings
 from tests.conftest import CliResult
@@ -184,6 +186,11 @@ def tree(folder: Path) -> dict[str, str]:
     }
 
 
+def database_bytes(home: Path) -> str:
+    """A hash of the database file itself, for refusals that must not even open it to write."""
+    return hashlib.sha256((home / "state.db").read_bytes()).hexdigest()
+
+
 def key_json(cli: Run, home: Path, name: str, *extra: str) -> dict[str, Any]:
     result = cli("--home", home, "key", "get", name, "--decrypt", "--json", *extra)
     assert result.code == 0, result.err
@@ -274,6 +281,7 @@ def test_dry_run_prints_the_plan_and_writes_nothing(
     cli: Run, instance_home: Path, site: St2Site
 ) -> None:
     before, files_before = state(instance_home), tree(instance_home)
+    database = database_bytes(instance_home)
     done = import_st2(cli, instance_home, *site.args(), "--dry-run")
     assert done.code == 0, done.err
     assert "add       pack legacy (1.0.0)" in done.out
@@ -282,6 +290,7 @@ def test_dry_run_prints_the_plan_and_writes_nothing(
     for clear in SECRETS.values():
         assert clear not in done.out + done.err
     assert state(instance_home) == before
+    assert database_bytes(instance_home) == database
     assert tree(instance_home) == files_before
 
 
@@ -289,12 +298,13 @@ def test_a_config_that_breaks_its_schema_leaves_the_instance_as_it_was(
     cli: Run, instance_home: Path, site: St2Site
 ) -> None:
     (site.configs / "configured.yaml").write_text(CONFIG.replace("retries: 5", "retries: many"))
-    before = state(instance_home)
+    before, database = state(instance_home), database_bytes(instance_home)
     done = import_st2(cli, instance_home, *site.args())
     assert done.code == 2
     assert "configured.yaml:4:1: PH611: config key retries must be an integer" in done.err
     assert "putting the instance back" in done.err
     assert state(instance_home) == before
+    assert database_bytes(instance_home) == database
     assert not (instance_home / ".import").exists()
     listed = cli("--home", instance_home, "key", "list", "--json")
     assert [k["name"] for k in json.loads(listed.out)] == []
@@ -306,12 +316,13 @@ def test_a_pack_that_does_not_validate_refuses_the_import_naming_the_line(
     (site.packs / "legacy" / "actions" / "broken.yaml").write_text(
         "---\nname: broken\nrunner_type: no-such-runner\nentry_point: x.sh\n"
     )
-    before = state(instance_home)
+    before, database = state(instance_home), database_bytes(instance_home)
     done = import_st2(cli, instance_home, *site.args())
     assert done.code == 2
     assert "nothing imported: these StackStorm packs do not validate" in done.err
     assert f"{site.packs / 'legacy' / 'actions' / 'broken.yaml'}:3" in done.err
     assert state(instance_home) == before
+    assert database_bytes(instance_home) == database
 
 
 def test_an_encrypted_value_the_key_file_does_not_open_refuses_the_import(
@@ -319,11 +330,12 @@ def test_an_encrypted_value_the_key_file_does_not_open_refuses_the_import(
 ) -> None:
     other = St2Key(aes_key=os.urandom(32), hmac_key=os.urandom(32))
     site.key_file.write_text(render_st2_key_file(other))
-    before = state(instance_home)
+    before, database = state(instance_home), database_bytes(instance_home)
     done = import_st2(cli, instance_home, *site.args())
     assert done.code == 2
     assert "system:api_token: HMAC mismatch" in done.err
     assert state(instance_home) == before
+    assert database_bytes(instance_home) == database
 
 
 def test_refused_under_url(cli: Run, site: St2Site) -> None:
@@ -362,7 +374,7 @@ def test_a_mistral_workflow_the_transforms_cannot_convert_refuses_the_import(
             "      action: core.echo message=<% $.host %>\n",
         },
     )
-    before = state(instance_home)
+    before, database = state(instance_home), database_bytes(instance_home)
     done = import_st2(cli, instance_home, *site.args())
     assert done.code == 2
     each = site.packs / "old_mistral" / "actions"
@@ -373,3 +385,25 @@ def test_a_mistral_workflow_the_transforms_cannot_convert_refuses_the_import(
         "task 'each': with-items" in done.err
     )
     assert state(instance_home) == before
+    assert database_bytes(instance_home) == database
+
+
+def test_a_failure_after_the_packs_are_installed_puts_everything_back(
+    cli: Run, instance_home: Path, site: St2Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*_args: object) -> None:
+        raise StorageError("database error: disk on fire")
+
+    monkeypatch.setattr(importing, "_write_database", broken)
+    before, files_before = state(instance_home), tree(instance_home / "configs")
+    done = import_st2(cli, instance_home, *site.args())
+    assert done.code != 0 and "disk on fire" in done.err
+    assert "import-st2: installing 2 packs" in done.err  # it failed after installing them
+    assert state(instance_home) == before
+    assert tree(instance_home / "configs") == files_before
+    assert not (instance_home / ".import").exists()
+    for clear in SECRETS.values():
+        assert clear not in done.out + done.err
+
+    monkeypatch.undo()
+    assert import_st2(cli, instance_home, *site.args()).code == 0
