@@ -157,6 +157,9 @@ def site(tmp_path: Path) -> St2Site:
             "expire_timestamp": "2099-01-01T00:00:00.000000Z",
         },
     ]
+    dump.append(
+        {"name": "stale", "value": "old", "expire_timestamp": "2001-01-01T00:00:00.000000Z"}
+    )
     keys = root / "keys.json"
     keys.write_text(json.dumps(dump))
     rules = root / "rules.json"
@@ -217,6 +220,7 @@ def test_import_carries_packs_configs_keys_and_rule_states(
     assert "keys    4 system, 2 user" in done.out
     assert "config ghost.yaml: no pack ghost imported or here" in done.out
     assert "rule gone.rule: enabled state not carried" in done.out
+    assert "key system:stale: expired on StackStorm (2001-01-01T00:00:00.000000Z)" in done.out
     assert "config configured.yaml: secret 'password' is in clear in the file" in done.out
     assert "'api_token'" not in done.out  # a datastore reference, not a clear value
     assert "pack legacy: " in done.out and "/legacy/actions/lib/old_helper.py:1:" in done.out
@@ -340,8 +344,8 @@ def test_an_encrypted_value_the_key_file_does_not_open_refuses_the_import(
 
 def test_refused_under_url(cli: Run, site: St2Site) -> None:
     done = cli("--url", "http://127.0.0.1:1", "import-st2", "--packs", site.packs)
-    assert done.code != 0
-    assert "import-st2" in done.err
+    assert done.code == 2
+    assert "'packhorse import-st2' works on a local instance folder, not over the API" in done.err
 
 
 def test_a_config_that_breaks_the_schema_of_a_pack_already_here_writes_nothing(

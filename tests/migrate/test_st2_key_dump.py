@@ -59,6 +59,8 @@ def test_the_internal_user_spelling_gives_the_user() -> None:
         ('[1]', "dump.json: item 1: not an object"),
         ('[{"value": "v"}]', "dump.json: item 1: 'name' is missing or not a string"),
         ('[{"name": "k"}]', "dump.json: item 1 (k): 'value' is missing"),
+        ('[{"name": " k", "value": "v"}]',
+         "dump.json: item 1 ( k): a name with surrounding spaces or control characters"),
         ('[{"name": "k", "value": "v", "scope": "st2kv.user"}]',
          "dump.json: item 1 (k): a user-scoped item without a user"),
         ('[{"name": "k", "value": "v", "ttl": 0}]',

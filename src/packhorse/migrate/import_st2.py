@@ -392,7 +392,11 @@ def _read_keys(
         st2_key = parse_st2_key_file(key_text, str(install.st2_key_file))
     keys: dict[KeyId, tuple[KeyState | None, Mapping[str, Any]]] = {}
     failed: list[str] = []
+    expired_before = now.astimezone(dt.UTC).strftime(ISO_FORMAT)
     for item in items:
+        if item.expires_at is not None and item.expires_at <= expired_before:
+            cannot.append(f"key {item.shown}: expired on StackStorm ({item.expires_at})")
+            continue
         value = item.value
         if item.encrypted:
             if st2_key is None:

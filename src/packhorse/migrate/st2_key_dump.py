@@ -85,6 +85,9 @@ def _item(entry: Any, where: str, now: dt.datetime, problems: list[str]) -> Dump
         problems.append(f"{where}: 'name' is missing or not a string")
         return None
     where = f"{where} ({name})"
+    if name != name.strip() or any(ord(c) < 32 for c in name):
+        problems.append(f"{where}: a name with surrounding spaces or control characters")
+        return None
     try:
         scope = Scope.parse(str(entry.get("scope") or "system"))
     except ValueError as error:
