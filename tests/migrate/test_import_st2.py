@@ -348,6 +348,13 @@ def test_refused_under_url(cli: Run, site: St2Site) -> None:
     assert "'packhorse import-st2' works on a local instance folder, not over the API" in done.err
 
 
+def test_a_key_file_without_a_dump_is_a_usage_error(
+    cli: Run, instance_home: Path, site: St2Site
+) -> None:
+    done = import_st2(cli, instance_home, "--packs", site.packs, "--st2-key-file", site.key_file)
+    assert done.code == 2 and "give --keys" in done.err
+
+
 def test_a_config_that_breaks_the_schema_of_a_pack_already_here_writes_nothing(
     cli: Run, instance_home: Path, site: St2Site
 ) -> None:

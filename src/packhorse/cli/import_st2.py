@@ -68,6 +68,8 @@ def import_st2(
     from packhorse.migrate.import_st2 import St2Install, import_st2
     from packhorse.migrate.importing import wire
 
+    if st2_key_file is not None and key_dump is None:
+        raise click.UsageError("--st2-key-file opens the values of a --keys dump: give --keys")
     settings = cli.settings
     install = St2Install(
         packs_dir=packs_dir,
