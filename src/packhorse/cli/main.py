@@ -160,12 +160,18 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "packhorse.cli.front:front",
         "The stable front: a proxy on the public address; flip it to another instance.",
     ),
+    "import-st2": (
+        "packhorse.cli.import_st2:import_st2",
+        "Import a StackStorm install: packs (transformed), configs, datastore, rule states.",
+    ),
     "login": ("packhorse.cli.remote:login", "Sign in to a remote Packhorse (--url), keep a token."),
     "logout": ("packhorse.cli.remote:logout", "Forget the token of a remote Packhorse."),
 }
 
 #: Commands that work on the instance folder only: refused under ``--url``.
-LOCAL_ONLY = frozenset({"init", "up", "db", "gc", "user", "workflow", "bundle", "clone"})
+LOCAL_ONLY = frozenset(
+    {"init", "up", "db", "gc", "user", "workflow", "bundle", "clone", "import-st2"}
+)
 
 
 @click.group(
