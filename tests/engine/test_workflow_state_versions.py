@@ -112,3 +112,42 @@ def test_a_workflow_saved_by_a_newer_version_is_refused_and_left_as_it_is(
     assert runtime.executions.get(workflow_id).status is Status.PAUSED
     assert store.load(workflow_id).parts == newer  # type: ignore[union-attr]
     assert store.inbox() == waiting
+
+
+def _as_version_1(parts: dict[str, Any]) -> dict[str, Any]:
+    """Current parts said as version 1 did (its one difference: ``ctx`` for ``chain``); the
+    inverse of the 1 -> 2 transform, which the fixture test above checks against real
+    version-1 parts."""
+    old = {}
+    for key, value in parts.items():
+        if key.startswith(("seq/", "staged/")):
+            value = {("ctx" if k == "chain" else k): v for k, v in value.items()}
+        old[key] = value
+    old["meta"] = {**parts["meta"], "version": 1}
+    return old
+
+
+def test_a_rerun_of_a_workflow_saved_in_version_1_starts_from_its_upgraded_state(
+    instance_home: Path, tmp_path: Path
+) -> None:
+    runtime = flows_runtime(instance_home)
+    marker = tmp_path / "marker"
+    failed = runtime.executions.request("flows.flaky", {"marker": str(marker)}, user="admin")
+    failed = asyncio.run(runtime.run_and_close(failed.id))
+    assert failed.status is Status.FAILED
+    store = runtime.workflows.store
+    stored = store.load(failed.id)
+    assert stored is not None and "chain" in stored.parts["seq/0"]
+    _replace_parts(runtime, failed.id, _as_version_1(dict(stored.parts)))
+
+    runtime = _restarted(instance_home)
+    marker.touch()
+    again = runtime.executions.re_run(failed.id, user="admin", overrides={}, tasks=["second"])
+    done = asyncio.run(runtime.run_and_close(again.id))
+    assert done.status is Status.SUCCEEDED, done.result
+    assert done.result["output"] == {"first_said": "word=none", "second_said": "second ran"}
+    rerun = runtime.workflows.store.load(done.id)
+    assert rerun is not None and rerun.parts["meta"]["version"] == 2
+    records = [v for k, v in rerun.parts.items() if k.startswith(("seq/", "staged/"))]
+    assert records and all("chain" in r and "ctx" not in r for r in records)
+    assert runtime.workflows.store.load(failed.id).parts["meta"]["version"] == 1  # type: ignore[union-attr]
