@@ -19,6 +19,8 @@
     │                               ``parameter`` names the one at fault when there is one
     ├── BundleError                 a bundle cannot be read: not a bundle, a format this version
     │                               does not read, a member missing or altered
+    ├── StateVersionError           a workflow's saved state is of a version this code does not
+    │                               read (a newer one); ``found``, ``supported``, ``owner``
     ├── FlipRefused                 the front was not flipped (the target is not ready, the hook
     │                               failed, nothing to roll back to); ``hook`` holds what the
     │                               hook did, if it ran
@@ -212,6 +214,27 @@ class WorkflowInspectionFailed(PackhorseError):
 class BundleError(PackhorseError):
     """A bundle cannot be read: not a bundle, a format this version does not read, a member
     missing, altered or with an unsafe path."""
+
+
+class StateVersionError(PackhorseError):
+    """A workflow's saved state is of a version this code does not read: written by a newer
+    Packhorse (or damaged). ``owner`` is the workflow execution's id when known."""
+
+    def __init__(self, found: Any, supported: int, *, owner: str = "") -> None:
+        whose = f"workflow execution {owner}" if owner else "a workflow execution"
+        super().__init__(
+            f"the saved state of {whose} is version {found!r}; this Packhorse reads versions"
+            f" up to {supported}",
+            hint="run the Packhorse version that saved it (or a newer one), or roll back to it;"
+            " the workflow is left as it is",
+        )
+        self.found = found
+        self.supported = supported
+        self.owner = owner
+
+    def naming(self, owner: str) -> StateVersionError:
+        """The same error, naming the workflow execution it is about."""
+        return StateVersionError(self.found, self.supported, owner=owner)
 
 
 class FlipRefused(PackhorseError):

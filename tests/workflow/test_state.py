@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from packhorse.errors import StateVersionError
 from packhorse.workflow.contexts import ROOT, ChainNode, MergedCache, indexes, merge, merged
 from packhorse.workflow.records import plain
 from packhorse.workflow.state import WorkflowState
@@ -62,7 +63,7 @@ def _sample_state() -> WorkflowState:
     root = state.root_chain()
     state.add_route([])
     staged = state.stage("task1", 0, root, state.new_prevs(), ready=True)
-    record = state.add_record("task1", 0, staged.ctx, staged.prev)
+    record = state.add_record("task1", 0, staged.chain, staged.prev)
     state.unstage(staged.key)
     state.set_record_status(record, Status.RUNNING)
     state.set_record_status(record, Status.SUCCEEDED)
@@ -90,7 +91,7 @@ def test_round_trips() -> None:
     assert WorkflowState.from_json(state.to_json()) == state
     parts = _parts_of(state)
     assert WorkflowState.from_parts(parts) == state
-    assert state.to_json()["version"] == 1
+    assert state.to_json()["version"] == 2
     assert state.errors == [{"type": "error", "message": "boom", "task_id": "task1"}]
     assert state.contexts[1] == {"greeting": ["hi", "there"]}  # stored as JSON stores it
 
@@ -119,7 +120,7 @@ def test_indexes_are_rebuilt_on_load() -> None:
     assert state.task_status("task1", 0) == Status.SUCCEEDED
     assert state.satisfied[("task2", 0)] == {"task1"}
     assert list(state.ready) == [("task2", 0)]
-    assert state.variables(state.staged[("task2", 0)].ctx) == {
+    assert state.variables(state.staged[("task2", 0)].chain) == {
         "name": "Stanley",
         "greeting": ["hi", "there"],
     }
@@ -128,7 +129,7 @@ def test_indexes_are_rebuilt_on_load() -> None:
 def test_an_unknown_version_is_refused() -> None:
     document = _sample_state().to_json()
     document["version"] = 99
-    with pytest.raises(ValueError, match="version 99"):
+    with pytest.raises(StateVersionError, match="version 99"):
         WorkflowState.from_json(document)
 
 

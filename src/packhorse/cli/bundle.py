@@ -247,10 +247,11 @@ def _size(size: int) -> str:
 def inspect(cli: CliContext, file: Path, passphrase_file: Path | None, as_json: bool) -> None:
     """Print a bundle's manifest and verify every member's checksum (exit 1 on a problem)."""
     from packhorse.migrate.archive import read_archive
-    from packhorse.migrate.bundle_format import parse_manifest, verify_members
+    from packhorse.migrate.bundle_format import verify_members
+    from packhorse.migrate.bundle_versions import read_bundle
 
-    manifest_data, members = read_archive(file)
-    manifest = parse_manifest(manifest_data)
+    read = read_bundle(*read_archive(file))  # an older format converted up front
+    manifest, members = read.manifest, read.members
     problems = verify_members(manifest, members)
     secrets_checked = None
     if not problems:
@@ -263,13 +264,14 @@ def inspect(cli: CliContext, file: Path, passphrase_file: Path | None, as_json: 
     if as_json:
         echo_json(
             {
+                "format": read.written_format,
                 "manifest": manifest.model_dump(mode="json"),
                 "problems": problems,
                 "secrets_ok": secrets_checked,
             }
         )
     else:
-        _print_manifest(manifest)
+        _print_manifest(manifest, read.written_format)
         for problem in problems:
             click.echo(f"problem: {problem}")
         verdict = "every checksum matches" if not problems else f"{len(problems)} problems"
@@ -328,9 +330,12 @@ def _check_secrets(members: dict[str, bytes], key: TransportKey) -> list[str]:
     return [] if data is None else [f"{DATASTORE}: {p}" for p in sealed_problems(data, key)]
 
 
-def _print_manifest(manifest: Manifest) -> None:
+def _print_manifest(manifest: Manifest, written_format: int) -> None:
+    shown: object = written_format
+    if written_format != manifest.format:
+        shown = f"{written_format} (read as format {manifest.format})"
     rows: list[tuple[str, Any]] = [
-        ("format", manifest.format),
+        ("format", shown),
         ("packhorse", manifest.packhorse_version),
         ("python", manifest.python_version),
         ("instance", manifest.instance_id),
@@ -380,7 +385,7 @@ def import_(
     from packhorse import bootstrap
     from packhorse.engine.keyring import Keyring
     from packhorse.migrate.archive import read_archive
-    from packhorse.migrate.bundle_format import parse_manifest
+    from packhorse.migrate.bundle_versions import read_bundle
     from packhorse.migrate.importing import ImportOptions, import_bundle, wire
     from packhorse.migrate.recipient import load_private_key
 
@@ -389,7 +394,7 @@ def import_(
     if passphrase_file is not None or cli.environ.get(PASSPHRASE_ENV):
         passphrase = _passphrase(cli, passphrase_file, confirm=False)
     elif sys.stdin.isatty():
-        manifest = parse_manifest(read_archive(file)[0])
+        manifest = read_bundle(*read_archive(file)).manifest
         if manifest.secrets.mode == "passphrase":
             passphrase = _passphrase(cli, None, confirm=False)
     options = ImportOptions(

@@ -34,7 +34,13 @@ from packhorse.engine.workflow_steps import (
     stepping_bound,
     task_label,
 )
-from packhorse.errors import Conflict, NotFound, PackhorseError, WorkflowInspectionFailed
+from packhorse.errors import (
+    Conflict,
+    NotFound,
+    PackhorseError,
+    StateVersionError,
+    WorkflowInspectionFailed,
+)
 from packhorse.model.content import Resource
 from packhorse.model.execution import COMPLETED, Execution, Status
 from packhorse.model.workflow import (
@@ -51,6 +57,7 @@ from packhorse.storage.workflows import (
     InboxEvent,
     Move,
     SqlWorkflowStore,
+    StoredWorkflow,
     VersionConflict,
 )
 
@@ -106,6 +113,8 @@ class WorkflowShell:
         self._sessions: dict[str, tuple[int, WorkflowSession, Execution]] = {}
         """Live workflows: stored version, session, and the workflow's row as last written."""
         self._wake = asyncio.Event()
+        self._refused: set[str] = set()
+        """Workflows whose saved state is of a newer version, already reported."""
 
     def drives(self, runner_type: str) -> bool:
         return runner_type in self._drivers
@@ -177,8 +186,7 @@ class WorkflowShell:
         stored = self.store.load(str(rerun.get("ref")))
         if stored is None:
             raise NotFound("workflow state of execution", str(rerun.get("ref")))
-        session = self._drivers[execution.runner_type].load(stored.definition, stored.parts)
-        session.take_changes()
+        session = self._load(execution.runner_type, stored)
         return session, stored.parts, stored.definition
 
     def _fail_to_start(
@@ -232,8 +240,18 @@ class WorkflowShell:
                 self._discard(workflow_id, batch)
                 continue
             with stepping_bound(workflow_id):
-                self._step(workflow, batch, rows)
+                try:
+                    self._step(workflow, batch, rows)
+                except StateVersionError as error:
+                    # Left as it is, events and all, for the Packhorse that can read it.
+                    self._refuse(error)
         return len(events)
+
+    def _refuse(self, error: StateVersionError) -> None:
+        """Say once per workflow that its state is of a version this code does not read."""
+        if error.owner not in self._refused:
+            self._refused.add(error.owner)
+            log.error("%s: %s", error.message, error.hint)
 
     def _discard(self, workflow_id: str, batch: Sequence[InboxEvent]) -> None:
         """Events for a workflow that has ended (a late child) change nothing."""
@@ -260,9 +278,16 @@ class WorkflowShell:
         stored = self.store.load(workflow.id)
         if stored is None:
             return None
-        session = self._drivers[workflow.runner_type].load(stored.definition, stored.parts)
-        session.take_changes()  # loaded as stored: nothing to write back
-        return stored.version, session
+        return stored.version, self._load(workflow.runner_type, stored)
+
+    def _load(self, runner_type: str, stored: StoredWorkflow) -> WorkflowSession:
+        """The session of a stored workflow. One whose state was saved in an older version is
+        upgraded as it loads, and its next step writes it back in the current version; one of
+        a newer version is refused, naming the workflow."""
+        try:
+            return self._drivers[runner_type].load(stored.definition, stored.parts)
+        except StateVersionError as error:
+            raise error.naming(stored.execution_id) from None
 
     def _step(
         self, workflow: Execution, batch: Sequence[InboxEvent], rows: Mapping[str, Execution]

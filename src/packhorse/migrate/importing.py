@@ -4,8 +4,9 @@
 Order of the work, and what undoes each step if a later one fails:
 
 1. **Verify** everything before anything is written: the archive (hostile members refused
-   while reading), every member's checksum, the format version, and that the secrets open
-   (the passphrase, or this instance's recipient key).
+   while reading), the format version (an older format converted to the current one, see
+   :mod:`packhorse.migrate.bundle_versions`), every member's checksum, and that the secrets
+   open (the passphrase, or this instance's recipient key).
 2. **Plan**: a diff of the bundle against the instance; ``--dry-run`` stops here, and so does
    a plan that writes nothing (importing a bundle twice is a no-op).
 3. **Stage and validate**: the packs to install are extracted under ``<home>/.import/<id>/``;
@@ -44,6 +45,7 @@ from packhorse.errors import BundleError, DecryptionError
 from packhorse.migrate import bundle_format as fmt
 from packhorse.migrate import sealing
 from packhorse.migrate.archive import read_archive
+from packhorse.migrate.bundle_versions import read_bundle
 from packhorse.migrate.import_plan import (
     Action,
     BundleContents,
@@ -118,8 +120,9 @@ def open_bundle(
     """Read and verify the bundle at ``path`` and open its secrets; :class:`BundleError`
     saying what is wrong (and what to do) otherwise. Nothing is written."""
     modes: dict[str, int] = {}
-    manifest_data, members = read_archive(path, modes=modes)
-    manifest = fmt.parse_manifest(manifest_data)
+    manifest_data, archived = read_archive(path, modes=modes)
+    read = read_bundle(manifest_data, archived)  # an older format converted up front
+    manifest, members = read.manifest, read.members
     problems = fmt.verify_members(manifest, members)
     if problems:
         raise BundleError(

@@ -61,7 +61,7 @@ def _render(flow: Flow, staged: StagedRecord) -> NextTask | None:
     spec = flow.graph.task_spec(staged.id)
     if spec is None:  # an engine command: run by the conductor itself, never handed out
         return None
-    scope = flow.scope(staged.ctx, task=staged.key)
+    scope = flow.scope(staged.chain, task=staged.key)
     if spec.with_items is not None:
         return _render_items(flow, staged, spec, scope)
     action = flow.evaluate(spec.action, scope)

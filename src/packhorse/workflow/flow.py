@@ -342,7 +342,7 @@ class Flow:
     def new_record(self, task_id: str, staged: StagedRecord) -> TaskRecord:
         """A new execution of a staged task, with its retry policy set up."""
         retry = self._retry_state(task_id, staged)
-        return self.state.add_record(task_id, staged.route, staged.ctx, staged.prev, retry)
+        return self.state.add_record(task_id, staged.route, staged.chain, staged.prev, retry)
 
     def _retry_state(self, task_id: str, staged: StagedRecord) -> dict[str, Any] | None:
         """The task's retry policy with its count and delay evaluated (against the task's
@@ -351,7 +351,7 @@ class Flow:
         if policy is None:
             return None
         retry: dict[str, Any] = {"when": policy.when, "count": policy.count, "delay": policy.delay}
-        scope = self.scope(staged.ctx)
+        scope = self.scope(staged.chain)
         for name in ("delay", "count"):
             if isinstance(retry[name], str):
                 try:
@@ -374,7 +374,7 @@ class Flow:
         retry["tally"] = retry.get("tally", 0) + 1
         state.set_record_retry(record, retry)
         state.unstage((record.id, record.route))
-        state.stage(record.id, record.route, record.ctx, record.prev, ready=True, retry=retry)
+        state.stage(record.id, record.route, record.chain, record.prev, ready=True, retry=retry)
 
     def _task_result(
         self, record: TaskRecord, staged: StagedRecord | None, item: int | None, result: Any
@@ -401,7 +401,7 @@ class Flow:
         if record.retry is None or state.status not in ACTIVE:
             return False
         task_result = self._task_result(record, staged, item, result)
-        scope = self.scope(record.ctx, task=key, result=task_result, with_result=True)
+        scope = self.scope(record.chain, task=key, result=task_result, with_result=True)
         if not self._should_retry(record, scope):
             return False
         self.task_event(record.id, record.route, Status.RETRYING, source=Source.ENGINE)
@@ -432,7 +432,7 @@ class Flow:
             state.set_term(record, True)
             return []
         scope = self.scope(
-            record.ctx, task=(record.id, record.route), result=result, with_result=True
+            record.chain, task=(record.id, record.route), result=result, with_result=True
         )
         commands: list[tuple[str, int]] = []
         ready: list[StagedRecord] = []
@@ -465,7 +465,7 @@ class Flow:
         state.set_next(record, transition.id, taken, transition.target)
         if not taken:
             return None
-        out = record.ctx
+        out = record.chain
         spec = self.graph.task_spec(record.id)
         publish = spec.next[transition.index].publish if spec is not None else ()
         if publish:
@@ -474,7 +474,7 @@ class Flow:
                 self._transition_failed(record, transition, errors)
                 return None
             if published:
-                out = state.extend_chain(record.ctx, state.add_context(published))
+                out = state.extend_chain(record.chain, state.add_context(published))
         route = self._route(transition, record.route)
         staged = state.staged.get((transition.target, route))
         if staged is not None:
@@ -484,7 +484,7 @@ class Flow:
             state.rendered_items.pop(staged.order, None)
             state.items_cache.pop(staged.order, None)
             state.update_staged(
-                staged, ctx=state.join_chain(staged.ctx, out), items=None, completed=False
+                staged, chain=state.join_chain(staged.chain, out), items=None, completed=False
             )
         else:
             prev = state.new_prevs({transition.backref: record.index})

@@ -118,9 +118,9 @@ def terminal_context(flow: Flow) -> dict[str, Any]:
     terminals = sorted(state.terminal)
     if not terminals:
         return {}
-    variables = dict(state.variables(state.sequence[terminals[0]].ctx))
+    variables = dict(state.variables(state.sequence[terminals[0]].chain))
     for index in terminals[1:]:
-        for delta in state.context_indexes(state.sequence[index].ctx)[1:]:
+        for delta in state.context_indexes(state.sequence[index].chain)[1:]:
             variables = merge(variables, state.contexts[delta])
     return variables
 
@@ -212,8 +212,8 @@ def _rerun_task(flow: Flow, task_id: str, route: int, reset_items: bool) -> None
                 state.set_item(staged.items, index, status=None)
     elif flow.graph.has_items(task_id):
         # Its items are gone (it succeeded or was canceled): all of them run again.
-        state.stage(task_id, route, record.ctx, record.prev, ready=True)
+        state.stage(task_id, route, record.chain, record.prev, ready=True)
     else:
-        flow.new_record(task_id, state.stage(task_id, route, record.ctx, record.prev, ready=True))
+        flow.new_record(task_id, state.stage(task_id, route, record.chain, record.prev, ready=True))
     for index in _followers(flow, task_id, route):
         state.set_term(state.sequence[index], False)

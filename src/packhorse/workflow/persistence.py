@@ -15,13 +15,14 @@ from collections import defaultdict
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Final
 
+from packhorse.workflow import state_versions
 from packhorse.workflow.records import key_text, parse_key
 
 if TYPE_CHECKING:
     from packhorse.workflow.state import WorkflowState
 
-VERSION: Final = 1
-"""Version of the state's JSON form (``to_json`` and parts)."""
+VERSION: Final = state_versions.CURRENT
+"""Version of the state's JSON form (``to_json`` and parts) this code writes."""
 
 
 def part_keys(state: WorkflowState) -> Iterator[str]:
@@ -107,7 +108,7 @@ def document_from_parts(parts: Mapping[str, Any]) -> dict[str, Any]:
         number, index = rest.split("/")
         item_sets[number]["items"][index] = value
     return {
-        "version": meta.get("version"),
+        "version": meta.get("version"),  # none before versions were written: version 1
         "status": parts.get("status"),
         "input": meta["input"],
         "context": meta["context"],

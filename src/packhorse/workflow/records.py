@@ -34,8 +34,8 @@ class TaskRecord:
 
     id: str
     route: int
-    ctx: int
-    """Chain node of the contexts the task sees."""
+    chain: int
+    """Chain node of the contexts the task sees (an index into ``chains``)."""
     prev: int
     """Prev map: the executions that led here."""
     status: Status | None = None
@@ -54,7 +54,7 @@ class TaskRecord:
         data: dict[str, Any] = {
             "id": self.id,
             "route": self.route,
-            "ctx": self.ctx,
+            "chain": self.chain,
             "prev": self.prev,
             "status": self.status,
             "next": self.next,
@@ -72,7 +72,7 @@ class TaskRecord:
         return cls(
             data["id"],
             data["route"],
-            data["ctx"],
+            data["chain"],
             data["prev"],
             parse_status(data.get("status")),
             dict(data.get("next", {})),
@@ -88,7 +88,7 @@ class StagedRecord:
 
     id: str
     route: int
-    ctx: int
+    chain: int
     prev: int
     ready: bool
     order: int
@@ -109,7 +109,7 @@ class StagedRecord:
         data: dict[str, Any] = {
             "id": self.id,
             "route": self.route,
-            "ctx": self.ctx,
+            "chain": self.chain,
             "prev": self.prev,
             "ready": self.ready,
             "order": self.order,
@@ -129,7 +129,7 @@ class StagedRecord:
         return cls(
             data["id"],
             data["route"],
-            data["ctx"],
+            data["chain"],
             data["prev"],
             bool(data["ready"]),
             data["order"],

@@ -35,7 +35,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Final
 
-from packhorse.workflow import persistence
+from packhorse.workflow import persistence, state_versions
 from packhorse.workflow.contexts import ROOT, ChainNode, MergedCache, indexes, merged
 from packhorse.workflow.records import (
     ExecutionView,
@@ -162,7 +162,7 @@ class WorkflowState:
     def to_json(self) -> dict[str, Any]:
         """The whole state as one JSON document."""
         return {
-            "version": persistence.VERSION,
+            "version": state_versions.CURRENT,
             "status": self._status,
             "input": self.input,
             "context": self.context,
@@ -192,9 +192,9 @@ class WorkflowState:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> WorkflowState:
-        """The state :meth:`to_json` gave (a copy: nothing is shared with ``data``)."""
-        data = json.loads(json.dumps(data))
-        _check_version(data.get("version"))
+        """The state :meth:`to_json` gave (a copy: nothing is shared with ``data``); a document
+        of an older version is upgraded first (see ``state_versions``)."""
+        data = state_versions.upgrade_state(json.loads(json.dumps(data)))
         state = cls.__new__(cls)
         state.input = data["input"]
         state.context = data["context"]
@@ -224,8 +224,18 @@ class WorkflowState:
     @classmethod
     def from_parts(cls, parts: Mapping[str, Any]) -> WorkflowState:
         """The state whose current parts are ``parts`` (every key :meth:`take_changes` has
-        written and not deleted since)."""
-        return cls.from_json(persistence.document_from_parts(parts))
+        written and not deleted since). Parts of an older version are upgraded, and the next
+        :meth:`take_changes` rewrites every part in the current version (deleting those it
+        no longer has), so that the stored state is never a mix of versions."""
+        document = persistence.document_from_parts(parts)
+        state = cls.from_json(document)
+        found = state_versions.stored_version(document)
+        if found is not None and found < state_versions.CURRENT:
+            current = set(persistence.part_keys(state))
+            state._saved = set(parts)
+            state._changed = current
+            state._deleted = state._saved - current
+        return state
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, WorkflowState):
@@ -401,11 +411,11 @@ class WorkflowState:
     # -- task executions -------------------------------------------------------------------
 
     def add_record(
-        self, task_id: str, route: int, ctx: int, prev: int, retry: dict[str, Any] | None = None
+        self, task_id: str, route: int, chain: int, prev: int, retry: dict[str, Any] | None = None
     ) -> TaskRecord:
         """Append an execution of ``task_id`` on ``route``; it becomes the latest."""
         index = len(self.sequence)
-        record = TaskRecord(task_id, route, ctx, prev, retry=plain(retry), index=index)
+        record = TaskRecord(task_id, route, chain, prev, retry=plain(retry), index=index)
         self.sequence.append(record)
         key = (task_id, route)
         old = self.pointers.get(key)
@@ -475,7 +485,7 @@ class WorkflowState:
         self,
         task_id: str,
         route: int,
-        ctx: int,
+        chain: int,
         prev: int,
         *,
         ready: bool,
@@ -484,7 +494,7 @@ class WorkflowState:
         """Stage ``task_id`` on ``route`` (replacing a staged entry of the same key)."""
         if (task_id, route) in self.staged:
             self.unstage((task_id, route), force=True)
-        staged = StagedRecord(task_id, route, ctx, prev, ready, self._next_order, retry=retry)
+        staged = StagedRecord(task_id, route, chain, prev, ready, self._next_order, retry=retry)
         self._next_order += 1
         self.staged[staged.key] = staged
         self._index_staged(staged)
@@ -510,7 +520,7 @@ class WorkflowState:
             self.ready = {}
 
     def update_staged(self, staged: StagedRecord, **changes: Any) -> None:
-        """Change fields of a staged entry (``ready``, ``ctx``, ``completed``, ``run_on_fail``,
+        """Change fields of a staged entry (``ready``, ``chain``, ``completed``, ``run_on_fail``,
         ``retry``, ``items``)."""
         for name, value in changes.items():
             setattr(staged, name, value)
@@ -590,10 +600,3 @@ def _canonical(entry: Mapping[str, Any]) -> str:
 
 def _order(staged: StagedRecord) -> int:
     return staged.order
-
-
-def _check_version(version: Any) -> None:
-    if version != persistence.VERSION:
-        raise ValueError(
-            f"workflow state version {version!r} is not supported (expected {persistence.VERSION})"
-        )
