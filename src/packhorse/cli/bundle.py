@@ -415,7 +415,7 @@ def import_(
     if as_json:
         echo_json(report.to_dict())
         return
-    _print_plan(report.plan)
+    print_plan(report.plan)
     if report.applied:
         click.echo(f"Imported {file} (content checksum {report.manifest.content_checksum}).")
     elif not report.plan.writes:
@@ -424,7 +424,7 @@ def import_(
         click.echo("Dry run: nothing changed.")
 
 
-def _print_plan(plan: Any) -> None:
+def print_plan(plan: Any) -> None:
     """The plan as a table: one line per kind with its counts, then a line per change of the
     packs, configs, keys, rules, users and API keys (events only counted)."""
     from packhorse.migrate.import_plan import Action, Kind

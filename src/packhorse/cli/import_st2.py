@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from packhorse.cli.bundle import _print_plan
+from packhorse.cli.bundle import print_plan
 from packhorse.cli.main import CliContext
 from packhorse.cli.output import echo_json, steps
 
@@ -91,7 +91,7 @@ def import_st2(
     if as_json:
         echo_json(report.to_dict())
         return
-    _print_plan(report.plan)
+    print_plan(report.plan)
     for pack in report.packs:
         done = f"transformed by {', '.join(pack.transforms)}" if pack.transforms else "as it was"
         click.echo(f"pack    {pack.ref} {pack.version} ({done})")

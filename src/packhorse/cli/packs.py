@@ -73,12 +73,12 @@ def register(
         if outcome.plan is None:
             click.echo("Nothing registered: fix the errors above and run again.", err=True)
         else:
-            _print_plan(outcome.plan, dry_run=dry_run)
+            print_plan(outcome.plan, dry_run=dry_run)
     if not outcome.ok:
         raise SystemExit(1)
 
 
-def _print_plan(plan: object, *, dry_run: bool) -> None:
+def print_plan(plan: object, *, dry_run: bool) -> None:
     from packhorse.packs.plan import Plan
 
     assert isinstance(plan, Plan)

@@ -26,6 +26,7 @@ pack defines.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import shutil
@@ -51,12 +52,12 @@ from packhorse.migrate.import_plan import (
     plan_import,
 )
 from packhorse.migrate.import_undo import Instance, recover_import
-from packhorse.migrate.importing import _apply as apply_plan
-from packhorse.migrate.importing import read_target
+from packhorse.migrate.importing import apply_plan, read_target
 from packhorse.migrate.st2_key_dump import ISO_FORMAT, DumpItem, parse_key_dump
 from packhorse.migrate.transforms import Finding, detect
 from packhorse.migrate.upgrade_check import FileChange, check_pack, read_files
 from packhorse.model.diagnostics import Diagnostic
+from packhorse.packs.content_lock import content_lock
 from packhorse.packs.discover import default_context, read_pack
 from packhorse.packs.install import SYSTEM_PACKS
 from packhorse.packs.validate import validate_packs
@@ -149,6 +150,33 @@ def import_st2(
     """Import ``install`` into ``instance``; see the module docstring. Raises before writing
     anything when the input is wrong (a pack does not validate, the dump does not parse, an
     encrypted value does not open); a failure while writing puts the instance back."""
+    lock = (
+        contextlib.nullcontext()
+        if dry_run
+        else content_lock(instance.settings.home, what="a StackStorm import")
+    )
+    with lock:
+        return _import_st2(
+            instance,
+            install,
+            dry_run=dry_run,
+            instance_keys=instance_keys,
+            now=now,
+            say=say,
+            on_secret=on_secret,
+        )
+
+
+def _import_st2(
+    instance: Instance,
+    install: St2Install,
+    *,
+    dry_run: bool,
+    instance_keys: Mapping[str, Any],
+    now: dt.datetime,
+    say: Say,
+    on_secret: Callable[[str], None],
+) -> St2ImportReport:
     cannot: list[str] = []
     packs_dir = install.packs_dir
     if not packs_dir.is_dir():

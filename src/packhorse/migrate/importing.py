@@ -263,11 +263,11 @@ def _plan_and_apply(  # noqa: PLR0917 - import_bundle's state, passed on
     plan = plan_import(contents, target, prune=options.prune, replace_users=options.replace_users)
     if options.dry_run or not plan.writes:
         return ImportReport(manifest, plan, applied=False)
-    warnings = _apply(instance, contents, target, plan, say)
+    warnings = apply_plan(instance, contents, target, plan, say)
     return ImportReport(manifest, plan, applied=True, warnings=tuple(warnings))
 
 
-def _apply(
+def apply_plan(
     instance: Instance,
     contents: BundleContents,
     target: TargetState,
