@@ -7,7 +7,9 @@ import json
 import shutil
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 
 from packhorse import bootstrap
@@ -16,6 +18,8 @@ from packhorse.engine.runtime import build_runtime
 from packhorse.model.datastore import Scope
 from packhorse.settings import Settings, load_settings
 from packhorse.storage.events import EnforcementFilter
+from tests.api.credentials import headers_for, token_for
+from tests.api.serving import serving
 from tests.conftest import CliResult
 
 TOKEN = "tok-0123456789-do-not-leak"
@@ -340,3 +344,48 @@ def test_a_folder_that_is_no_instance_is_a_usage_error(
     )
     assert done.code == 2
     assert "--candidate" in done.err
+
+
+@pytest.mark.slow
+def test_a_remote_candidate_gives_the_same_report_as_the_local_one(
+    monkeypatch: pytest.MonkeyPatch,
+    cli: Callable[..., CliResult],
+    baseline: Settings,
+    candidate: Settings,
+) -> None:
+    """The candidate served by ``packhorse up``'s app on loopback, read over HTTP."""
+    change_rule(candidate, "big_order", "pattern: 100", "pattern: 200")
+    bootstrap.datastore_service(candidate).set_value(
+        "api_token", "tok-remote-other-secret", scope=Scope.SYSTEM, secret=True
+    )
+    local = json.loads(verify(cli, baseline, candidate, "--json").out)
+    monkeypatch.setenv("PACKHORSE_TOKEN", token_for(candidate))
+    with serving(bootstrap.create_app(candidate, workers=1)) as url:
+        done = cli("upgrade", "verify", "--baseline", baseline.home, "--candidate", url, "--json")
+        viewer = httpx.post(
+            f"{url}/api/v1/packhorse/shadow",
+            json={"key": "00" * 16, "trigger_instances": []},
+            headers=headers_for(candidate, "viewer", "viewer"),
+        )
+        bad = httpx.post(
+            f"{url}/api/v1/packhorse/shadow",
+            json={"key": "short", "trigger_instances": []},
+            headers=headers_for(candidate),
+        )
+    assert done.code == 1, done.err
+    remote = json.loads(done.out)
+    assert remote["candidate"] == url
+    assert "remote" in remote["pack_tests_skipped"]
+
+    def comparable(report: dict[str, Any]) -> list[tuple[str, str, str, str, bool]]:
+        # Fingerprints use a fresh key per run: compare whether values differ, not the digests.
+        return sorted(
+            (d["trigger_instance"], d["rule"], d["kind"], d["field"], d["unexpected"])
+            for d in report["differences"]
+        )
+
+    assert comparable(remote) == comparable(local)
+    assert {d["field"] for d in remote["differences"]} == {"criteria", "parameters.token"}
+    assert "tok-remote-other-secret" not in done.out and TOKEN not in done.out
+    assert viewer.status_code == 403
+    assert bad.status_code == 400 and "hexadecimal" in bad.text
