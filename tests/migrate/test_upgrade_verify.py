@@ -389,3 +389,37 @@ def test_a_remote_candidate_gives_the_same_report_as_the_local_one(
     assert "tok-remote-other-secret" not in done.out and TOKEN not in done.out
     assert viewer.status_code == 403
     assert bad.status_code == 400 and "hexadecimal" in bad.text
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_a_failing_pack_test_in_the_candidate_fails_verify(
+    cli: Callable[..., CliResult], baseline: Settings, candidate: Settings
+) -> None:
+    """Pack tests run in their test venvs (pytest and mock come from the package index)."""
+    tests = candidate.packs_dir / "shop" / "tests"
+    tests.mkdir()
+    (tests / "test_shop.py").write_text("def test_totals():\n    assert 1 + 1 == 3\n")
+    done = cli(
+        "upgrade", "verify", "--baseline", baseline.home, "--candidate", candidate.home, "--json"
+    )
+    assert done.code == 1, done.out + done.err
+    report = json.loads(done.out)
+    statuses = {t["pack"]: t["status"] for t in report["pack_tests"]}
+    assert statuses["shop"] == "failed" and statuses["core"] == "no tests"
+    assert statuses["examples"] == "passed"  # the bundled examples pack's tests
+    assert report["differences"] == [
+        {
+            "trigger_instance": "",
+            "rule": "shop",
+            "kind": "pack-tests",
+            "field": "tests",
+            "baseline": None,
+            "candidate": "failed",
+            "expected": False,
+            "unexpected": True,
+        }
+    ]
+    table = cli("upgrade", "verify", "--baseline", baseline.home, "--candidate", candidate.home)
+    assert "pack shop: tests failed" in table.out
+    assert "pack tests: 1 passed, 1 failed, 1 without tests" in table.out
