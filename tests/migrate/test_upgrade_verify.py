@@ -15,9 +15,11 @@ import pytest
 from packhorse import bootstrap
 from packhorse.engine.instance import init_instance
 from packhorse.engine.runtime import build_runtime
+from packhorse.model.content import Kind
 from packhorse.model.datastore import Scope
 from packhorse.settings import Settings, load_settings
-from packhorse.storage.events import EnforcementFilter
+from packhorse.storage.events import EnforcementFilter, InstanceFilter, SqlEventStore
+from packhorse.storage.executions import ExecutionFilter, SqlExecutionStore
 from tests.api.credentials import headers_for, token_for
 from tests.api.serving import serving
 from tests.conftest import CliResult
@@ -423,3 +425,30 @@ def test_a_failing_pack_test_in_the_candidate_fails_verify(
     table = cli("upgrade", "verify", "--baseline", baseline.home, "--candidate", candidate.home)
     assert "pack shop: tests failed" in table.out
     assert "pack tests: 1 passed, 1 failed, 1 without tests" in table.out
+
+
+def counts(settings: Settings) -> tuple[int, int, int]:
+    """Trigger instances, enforcements and executions an instance holds."""
+    engine = bootstrap.database_engine(settings)
+    store, executions = SqlEventStore(engine), SqlExecutionStore(engine)
+    return (
+        store.count(InstanceFilter()),
+        store.count_enforcements(EnforcementFilter()),
+        executions.count(ExecutionFilter()),
+    )
+
+
+def test_verify_writes_nothing_and_a_disabled_action_is_a_request_error(
+    cli: Callable[..., CliResult], baseline: Settings, candidate: Settings
+) -> None:
+    assert bootstrap.content_registry(candidate).set_enabled(Kind.ACTION, "shop.notify", False)
+    before = counts(baseline), counts(candidate)
+    assert before == ((3, 5, 5), (0, 0, 0))
+    done = verify(cli, baseline, candidate, "--json")
+    assert (counts(baseline), counts(candidate)) == before
+    assert done.code == 1
+    report = json.loads(done.out)
+    assert len(report["differences"]) == 5
+    for difference in report["differences"]:
+        assert (difference["kind"], difference["field"]) == ("error", "error")
+        assert (difference["baseline"], difference["candidate"]) == (None, "action is disabled")
