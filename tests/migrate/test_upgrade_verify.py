@@ -452,3 +452,32 @@ def test_verify_writes_nothing_and_a_disabled_action_is_a_request_error(
     for difference in report["differences"]:
         assert (difference["kind"], difference["field"]) == ("error", "error")
         assert (difference["baseline"], difference["candidate"]) == (None, "action is disabled")
+
+
+@pytest.mark.slow
+def test_a_remote_baseline_is_read_and_replayed_over_its_api(
+    monkeypatch: pytest.MonkeyPatch,
+    cli: Callable[..., CliResult],
+    baseline: Settings,
+    candidate: Settings,
+) -> None:
+    """Its trigger instances and enforcements come from the API, its outcomes from the shadow
+    route: drift and differences as with the folder."""
+    change_rule(baseline, "big_order", "pattern: 100", "pattern: 1000")  # drift
+    change_rule(candidate, "every_order", 'message: "order {{', 'message: "Order {{')
+    local = json.loads(verify(cli, baseline, candidate, "--json").out)
+    monkeypatch.setenv("PACKHORSE_TOKEN", token_for(baseline))
+    with serving(bootstrap.create_app(baseline, workers=1)) as url:
+        done = cli("upgrade", "verify", "--baseline", url, "--candidate", candidate.home, "--json")
+    assert done.code == 1, done.err
+    remote = json.loads(done.out)
+    assert remote["baseline"] == url and remote["replayed"] == 3
+    assert remote["baseline_drift"] == 2 and remote["unexpected"] == 5  # 3 + big_order twice
+
+    def comparable(report: dict[str, Any]) -> list[tuple[Any, ...]]:
+        return sorted(
+            tuple(d[k] for k in ("trigger_instance", "rule", "kind", "field", "candidate"))
+            for d in report["differences"]
+        )
+
+    assert comparable(remote) == comparable(local)
