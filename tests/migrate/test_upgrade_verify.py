@@ -256,6 +256,7 @@ def test_the_json_report_has_stable_keys(
         "candidate": "not matched",
         "expected": False,
         "unexpected": True,
+        "timestamp_only": False,
     }
 
 
@@ -420,6 +421,7 @@ def test_a_failing_pack_test_in_the_candidate_fails_verify(
             "candidate": "failed",
             "expected": False,
             "unexpected": True,
+            "timestamp_only": False,
         }
     ]
     table = cli("upgrade", "verify", "--baseline", baseline.home, "--candidate", candidate.home)

@@ -110,6 +110,26 @@ def _freeze(value: Any) -> Any:
     return tuple(value) if isinstance(value, list) else value
 
 
+@pytest.mark.parametrize(
+    ("old", "new", "only"),
+    [
+        ("at 2026-11-28T10:00:00.000000Z", "at 2026-11-28T10:00:05.123456Z", True),
+        ("at 2026-11-28 10:00", "at 2026-11-29 11:00+01:00", True),
+        ("t=1764324000", "t=1764324005.5", True),
+        ("at 2026-11-28T10:00:00Z by ada", "at 2026-11-28T10:00:05Z by bob", False),
+        ("ada", "bob", False),
+        ("2026-11-28T10:00:00Z", "2026-11-28T10:00:00Z", False),
+        (1764324000, 1764324005, False),
+    ],
+)
+def test_values_that_differ_by_timestamps_only_are_flagged(old: Any, new: Any, only: bool) -> None:
+    (found,) = compare([outcome(match(when=old))], [outcome(match(when=new))]) or [None]
+    if old == new:
+        assert found is None
+        return
+    assert found is not None and found.timestamp_only is only and found.unexpected
+
+
 def test_fingerprints_compare_by_value_under_one_key() -> None:
     key, other = b"k" * 32, b"o" * 32
     assert fingerprint(key, "s3cret") == fingerprint(key, "s3cret")

@@ -202,7 +202,9 @@ def _print(report: VerifyReport) -> None:
                 [
                     d.trigger_instance,
                     d.rule,
-                    d.kind.label + (" (expected)" if d.expected else ""),
+                    d.kind.label
+                    + (" (timestamps only)" if d.timestamp_only else "")
+                    + (" (expected)" if d.expected else ""),
                     d.field,
                     d.baseline,
                     d.candidate,

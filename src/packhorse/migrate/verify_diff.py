@@ -10,6 +10,7 @@ it recorded: a rule edited since, not an upgrade difference) or an expectation a
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
@@ -74,6 +75,9 @@ class Difference:
     """For baseline drift: what the baseline recorded, and what its replay does."""
     expected: bool = False
     """Accepted by an expectation (``--expect``)."""
+    timestamp_only: bool = False
+    """Both values are texts equal but for timestamps in them (a template that reads the
+    clock): still a difference, flagged so that it is easy to judge."""
 
     @property
     def unexpected(self) -> bool:
@@ -89,7 +93,24 @@ class Difference:
             "candidate": self.candidate,
             "expected": self.expected,
             "unexpected": self.unexpected,
+            "timestamp_only": self.timestamp_only,
         }
+
+
+_TIMESTAMP = re.compile(
+    r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?"
+    r"|\b1\d{9}(?:\.\d+)?\b"
+)
+"""ISO-8601 date-times and Unix times (seconds since 2001)."""
+
+
+def differs_by_timestamps_only(old: Any, new: Any) -> bool:
+    """Two different texts that read the same once their timestamps are blanked out."""
+    if not isinstance(old, str) or not isinstance(new, str) or old == new:
+        return False
+    if not _TIMESTAMP.search(old) or not _TIMESTAMP.search(new):
+        return False
+    return _TIMESTAMP.sub("<time>", old) == _TIMESTAMP.sub("<time>", new)
 
 
 def compare(
@@ -131,7 +152,15 @@ def _compare_match(instance: str, old: ShadowMatch, new: ShadowMatch) -> Iterabl
         yield Difference(instance, rule, DifferenceKind.ERROR, "error", old.error, new.error)
     if old.parameters is not None and new.parameters is not None:
         for path, before, after in _value_changes("parameters", old.parameters, new.parameters):
-            yield Difference(instance, rule, DifferenceKind.PARAMETER, path, before, after)
+            yield Difference(
+                instance,
+                rule,
+                DifferenceKind.PARAMETER,
+                path,
+                before,
+                after,
+                timestamp_only=differs_by_timestamps_only(before, after),
+            )
 
 
 def _value_changes(path: str, old: Any, new: Any) -> Iterable[tuple[str, Any, Any]]:
