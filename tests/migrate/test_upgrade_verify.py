@@ -21,7 +21,7 @@ from packhorse.settings import Settings, load_settings
 from packhorse.storage.events import EnforcementFilter, InstanceFilter, SqlEventStore
 from packhorse.storage.executions import ExecutionFilter, SqlExecutionStore
 from tests.api.credentials import headers_for, token_for
-from tests.api.serving import serving
+from tests.api.serving import free_port, serving
 from tests.conftest import CliResult
 
 TOKEN = "tok-0123456789-do-not-leak"
@@ -483,3 +483,13 @@ def test_a_remote_baseline_is_read_and_replayed_over_its_api(
         )
 
     assert comparable(remote) == comparable(local)
+
+
+def test_an_instance_that_does_not_answer_exits_2(
+    monkeypatch: pytest.MonkeyPatch, cli: Callable[..., CliResult], baseline: Settings
+) -> None:
+    monkeypatch.setenv("PACKHORSE_API_KEY", "some-key")
+    url = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    done = cli("upgrade", "verify", "--baseline", baseline.home, "--candidate", url, "--json")
+    assert done.code == 2, done.out + done.err
+    assert "127.0.0.1" in done.err and done.out == ""
