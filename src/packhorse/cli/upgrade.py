@@ -8,6 +8,7 @@ import click
 
 from packhorse.cli.main import CliContext
 from packhorse.cli.output import echo_json
+from packhorse.cli.upgrade_verify import verify
 
 pass_cli = click.make_pass_decorator(CliContext)
 
@@ -94,3 +95,6 @@ def check(cli: CliContext, folders: tuple[Path, ...], fix: bool, as_json: bool) 
         )
     if unfixable or refused:
         raise click.exceptions.Exit(1)
+
+
+upgrade.add_command(verify)

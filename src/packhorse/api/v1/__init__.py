@@ -17,6 +17,7 @@ def routers() -> list[APIRouter]:
         packs,
         rules,
         sensors,
+        shadow,
         triggers,
     )
 
@@ -30,4 +31,5 @@ def routers() -> list[APIRouter]:
         sensors.router(),
         inquiries.router(),
         aliases.router,
+        shadow.router(),
     ]
