@@ -149,7 +149,10 @@ def resolve_home(option: str | os.PathLike[str] | None, environ: Mapping[str, st
 
 
 def load_settings(home: Path) -> Settings:
-    """Read ``<home>/packhorse.toml``. Raises InstanceError when the folder is no instance."""
+    """Read ``<home>/packhorse.toml``. Raises InstanceError when the folder is no instance.
+    ``home`` is made absolute: every path of the settings derives from it, and subprocesses
+    (git, uv, pack tests) run in other working folders."""
+    home = Path(home).expanduser().resolve()
     file = home / SETTINGS_FILE
     try:
         raw = tomllib.loads(file.read_text(encoding="utf-8"))

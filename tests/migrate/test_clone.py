@@ -7,6 +7,7 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 import yaml
 
 from packhorse import bootstrap
@@ -132,3 +133,20 @@ def test_clone_refuses_a_folder_that_is_not_empty(
     refused = cli("clone", "--from", populated.settings.home, "--to", occupied)
     assert refused.code != 0 and "not empty" in refused.err
     assert [p.name for p in occupied.iterdir()] == ["keep.txt"]
+
+
+def test_clone_between_relative_folders(
+    cli: Run, populated: Populated, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Paths relative to the working folder work as absolute ones (the pack installer and
+    the virtualenv builder run subprocesses in other folders)."""
+    (populated.settings.home / "packs" / "demo_good" / "requirements.txt").write_text("")
+    monkeypatch.chdir(populated.settings.home.parent)
+    done = cli("clone", "--from", populated.settings.home.name, "--to", "relative-clone")
+    assert done.code == 0, done.err
+    clone = populated.settings.home.parent / "relative-clone"
+    assert f"into {clone}" in done.out
+    settings = load_settings(Path("relative-clone"))
+    assert settings.home == clone
+    packs = {p.ref for p in bootstrap.content_registry(settings).list_packs()}
+    assert "demo_good" in packs

@@ -18,14 +18,14 @@ pass_cli = click.make_pass_decorator(CliContext)
     "--from",
     "source",
     required=True,
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    type=click.Path(exists=True, file_okay=False, path_type=Path, resolve_path=True),
     help="The instance folder to clone.",
 )
 @click.option(
     "--to",
     "target",
     required=True,
-    type=click.Path(file_okay=False, path_type=Path),
+    type=click.Path(file_okay=False, path_type=Path, resolve_path=True),
     help="The new instance folder (must not exist, or be empty).",
 )
 @click.option(
