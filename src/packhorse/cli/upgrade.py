@@ -94,3 +94,7 @@ def check(cli: CliContext, folders: tuple[Path, ...], fix: bool, as_json: bool) 
         )
     if unfixable or refused:
         raise click.exceptions.Exit(1)
+
+
+# Subcommands defined in modules of their own register themselves on the group.
+import packhorse.cli.upgrade_run  # noqa: E402, F401
