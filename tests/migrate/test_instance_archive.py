@@ -128,7 +128,11 @@ def test_wrong_passphrase_damage_and_truncation_write_nothing(
     offsets = chunk_offsets(archive)
     flipped = bytearray(data)
     flipped[offsets[1] + 40] ^= 1
+    created = json.loads(cli("archive", "inspect", archive, "--json").out)["created_at"]
+    altered = data.replace(created.encode(), created.replace("20", "19", 1).encode(), 1)
+    assert altered != data
     damaged = {
+        "an altered header": altered,
         "at a chunk boundary": data[: offsets[-1]],
         "inside a chunk": data[: offsets[1] + 1000],
         "in the header": data[:20],
