@@ -213,4 +213,14 @@ def test_archive_refuses_a_url_and_a_short_passphrase(
     short = cli("archive", instance_home, "-o", tmp_path / "a.phar",
                 "--passphrase-file", passphrase_file(tmp_path, "short"))  # fmt: skip
     assert short.code == 2 and "shorter than" in short.err
+    inside = cli("archive", instance_home, "-o", instance_home / "logs" / "a.phar",
+                 "--passphrase-file", passphrase_file(tmp_path))  # fmt: skip
+    assert inside.code == 2 and "cannot be written inside" in inside.err
+    settings = (instance_home / "packhorse.toml").read_text()
+    (instance_home / "packhorse.toml").write_text(
+        settings.replace('url = ""', 'url = "postgresql://nobody@127.0.0.1:9/none"')
+    )
+    postgres = cli("archive", instance_home, "-o", tmp_path / "a.phar",
+                   "--passphrase-file", passphrase_file(tmp_path))  # fmt: skip
+    assert postgres.code == 2 and "keeps its state in PostgreSQL" in postgres.err
     assert not (tmp_path / "a.phar").exists()

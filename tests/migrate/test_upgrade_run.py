@@ -100,6 +100,8 @@ def test_a_full_run_moves_everything_and_says_how_to_roll_back(
     assert [e["status"] for e in executions] == ["succeeded"]
     assert export_checksum(new, tmp_path / "check.tgz") == outputs["export"]["content_checksum"]
 
+    text = (tmp_path / "plan.journal.jsonl").read_text()
+    assert not any(clear in text for clear in [PASSPHRASE, *SECRETS.values()])
     journal = events(tmp_path)
     assert [(e["event"], e.get("step")) for e in journal] == [
         ("run", None),
@@ -126,6 +128,7 @@ def test_a_full_run_moves_everything_and_says_how_to_roll_back(
 
 def test_dry_run_writes_nothing(cli: Run, source: Path, tmp_path: Path) -> None:
     plan = write_plan(tmp_path, source)
+    (tmp_path / "pass.txt").unlink()  # a dry run needs no passphrase
     before = sorted(tmp_path.rglob("*"))
     done = cli("upgrade", "run", plan, "--dry-run")
     assert done.code == 0, done.err
@@ -140,7 +143,7 @@ def test_plan_errors_name_the_line_and_the_field(cli: Run, tmp_path: Path) -> No
     plan.write_text(
         "version: 1\n"
         "from: http://old.example.org:9101\n"
-        "to: new\n"
+        "to: http://old.example.org:9101\n"
         "passphrase: hunter2-hunter2\n"
         "fix: yes please\n"
         "verify:\n"
@@ -153,6 +156,8 @@ def test_plan_errors_name_the_line_and_the_field(cli: Run, tmp_path: Path) -> No
     lines = done.err.splitlines()
     expected = [
         f"{plan}:2:1: PH012: from: http://old.example.org:9101 is a URL",
+        f"{plan}:3:1: PH012: to: http://old.example.org:9101 is a URL",
+        f"{plan}:3:1: PH012: to must be another folder than from",
         f"{plan}:4:1: PH011: unknown field 'passphrase': never put the passphrase in the plan",
         f"{plan}:5:1: PH012: fix must be a bool, not str",
         f"{plan}:8:3: PH011: unknown field 'verify.replay_dayz'",

@@ -65,9 +65,11 @@ def run(
     journal = (journal_file or default_journal(plan.file)).absolute()
     if resume and not journal.exists():
         raise ConfigurationError(f"--resume: no journal at {journal}", hint="run without --resume")
-    passphrase = _passphrase(cli, plan)
+    # A dry run reads and writes no secret: it needs no passphrase.
+    passphrase = "" if dry_run else _passphrase(cli, plan)
     redactor = bootstrap.redactor()
-    redactor.add(passphrase)
+    if passphrase:
+        redactor.add(passphrase)
     with steps("upgrade run", quiet=as_json) as say:
         report = run_upgrade(
             plan,

@@ -175,6 +175,8 @@ class _Problems:
                 self.error(
                     "PH012", f"{name}: {data[name]} is a URL; {why}: give the folder", (name,)
                 )
+        if isinstance(data.get("from"), str) and data.get("from") == data.get("to"):
+            self.error("PH012", "to must be another folder than from", ("to",))
         archive = data.get("archive")
         if isinstance(archive, dict) and not archive.get("skip") and "output" not in archive:
             self.error(
