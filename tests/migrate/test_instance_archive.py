@@ -6,8 +6,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import sqlite3
 import struct
+import subprocess
+import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -224,3 +227,50 @@ def test_archive_refuses_a_url_and_a_short_passphrase(
                    "--passphrase-file", passphrase_file(tmp_path))  # fmt: skip
     assert postgres.code == 2 and "keeps its state in PostgreSQL" in postgres.err
     assert not (tmp_path / "a.phar").exists()
+
+
+def start(home: Path) -> tuple[subprocess.Popen[bytes], str]:
+    from tests.test_up import free_port, wait_for
+
+    url = f"http://127.0.0.1:{free_port()}"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "packhorse", "--home", str(home), "up", "--listen", url[7:]],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    assert wait_for(f"{url}/health", process).status_code == 200
+    return process, url
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=20)
+    assert process.returncode == 0, stderr.decode()
+
+
+@pytest.mark.slow
+def test_a_running_instance_is_archived_and_the_restored_one_starts_as_it(
+    cli: Run, populated: Populated, tmp_path: Path
+) -> None:
+    import httpx
+
+    home = populated.settings.home
+    process, _ = start(home)
+    try:
+        archive = tmp_path / "running.phar"
+        done = cli("archive", home, "-o", archive, "--passphrase-file", passphrase_file(tmp_path))
+        assert done.code == 0, done.err
+    finally:
+        stop(process)
+    target = tmp_path / "restored"
+    restored = cli("restore", archive, "--to", target, "--passphrase-file",
+                   passphrase_file(tmp_path))  # fmt: skip
+    assert restored.code == 0, restored.err
+    process, url = start(target)
+    try:
+        health = httpx.get(f"{url}/health", timeout=5).json()
+        assert health["instance"] == populated.settings.instance_id
+    finally:
+        stop(process)
+    got = cli("--home", target, "key", "get", "db_password", "--decrypt", "--json")
+    assert json.loads(got.out)["value"] == SECRETS["db_password"]
