@@ -54,9 +54,9 @@ def events(folder: Path) -> list[dict[str, object]]:
 def export_checksum(home: Path, output: Path) -> str:
     """The content checksum of a bundle of ``home`` under the plan's passphrase: equal for
     two instances that hold the same packs, configs, datastore, rules, users and events."""
-    from packhorse.migrate.upgrade_run import Services
+    from packhorse.migrate.upgrade_services import InstanceServices
 
-    services = Services(utc_now, secrets.token_bytes, platform.python_version())
+    services = InstanceServices(utc_now, secrets.token_bytes, platform.python_version())
     report = services.export(home, output, PASSPHRASE, lambda _line: None)
     return str(report.manifest.content_checksum)
 

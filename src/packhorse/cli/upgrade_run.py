@@ -54,7 +54,8 @@ def run(
     from packhorse.engine.clock import utc_now
     from packhorse.errors import ConfigurationError, ValidationFailed
     from packhorse.migrate.upgrade_plan import load_plan
-    from packhorse.migrate.upgrade_run import KILL_ENV, Services, default_journal, run_upgrade
+    from packhorse.migrate.upgrade_run import KILL_ENV, default_journal, run_upgrade
+    from packhorse.migrate.upgrade_services import InstanceServices
     from packhorse.migrate.upgrade_steps import default_steps
 
     plan, diagnostics = load_plan(plan_file)
@@ -76,7 +77,7 @@ def run(
             default_steps(),
             journal,
             passphrase=passphrase,
-            services=Services(
+            services=InstanceServices(
                 now=utc_now,
                 random_bytes=secrets.token_bytes,
                 python_version=platform.python_version(),

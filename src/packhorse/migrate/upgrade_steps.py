@@ -14,14 +14,39 @@ import shutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from packhorse.errors import ConfigurationError, InstanceError, PackhorseError
 from packhorse.migrate.upgrade_journal import JournalState
 from packhorse.migrate.upgrade_plan import StepOptions, UpgradePlan
 
+if TYPE_CHECKING:
+    from packhorse.migrate.export import ExportReport
+    from packhorse.migrate.importing import ImportReport
+    from packhorse.migrate.instance_archive import ArchiveReport
+
 Say = Callable[[str], None]
 Outputs = dict[str, Any]
+
+
+class Services(Protocol):
+    """What the steps do to instances (the shell's side: files, databases, virtualenvs)."""
+
+    def export(self, source: Path, bundle: Path, passphrase: str, say: Say) -> ExportReport:
+        """``bundle export`` of the instance folder ``source`` (with executions)."""
+
+    def init(self, target: Path) -> str:
+        """``packhorse init`` of ``target``; the new instance's id."""
+
+    def import_bundle(self, target: Path, bundle: Path, passphrase: str, say: Say) -> ImportReport:
+        """``bundle import --prune --replace-users`` into ``target``."""
+
+    def check(self, target: Path, fix: bool, say: Say) -> dict[str, Any]:
+        """``upgrade check [--fix]`` of every pack of ``target``; :class:`StepFailed` when
+        problems that cannot be fixed remain."""
+
+    def archive(self, source: Path, output: Path, passphrase: str, say: Say) -> ArchiveReport:
+        """``packhorse archive`` of ``source`` into ``output``."""
 
 
 class StepUnavailable(PackhorseError):
@@ -41,9 +66,7 @@ class StepContext:
     """The journal as it was when this run began."""
     passphrase: str = field(repr=False)
     say: Say
-    services: Any
-    """The shell's side (:class:`packhorse.migrate.upgrade_run.Services`): clock, randomness,
-    and the functions that touch instances."""
+    services: Services
 
 
 class Step(Protocol):
