@@ -19,6 +19,8 @@
     │                               ``parameter`` names the one at fault when there is one
     ├── BundleError                 a bundle cannot be read: not a bundle, a format this version
     │                               does not read, a member missing or altered
+    │   └── ArchiveError            an instance archive cannot be read or restored (not one,
+    │                               wrong passphrase, damaged, truncated); ``path`` is the file
     ├── StateVersionError           a workflow's saved state is of a version this code does not
     │                               read (a newer one); ``found``, ``supported``, ``owner``
     ├── FlipRefused                 the front was not flipped (the target is not ready, the hook
@@ -214,6 +216,16 @@ class WorkflowInspectionFailed(PackhorseError):
 class BundleError(PackhorseError):
     """A bundle cannot be read: not a bundle, a format this version does not read, a member
     missing, altered or with an unsafe path."""
+
+
+class ArchiveError(BundleError):
+    """An instance archive (``packhorse archive``) cannot be read or restored: not an
+    archive, a format this version does not read, a wrong passphrase, damaged or truncated.
+    ``path`` is the archive file."""
+
+    def __init__(self, message: str, *, path: str, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.path = path
 
 
 class StateVersionError(PackhorseError):

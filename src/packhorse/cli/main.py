@@ -156,6 +156,14 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "packhorse.cli.clone:clone",
         "Copy an instance into a new folder (bundle export + init + import).",
     ),
+    "archive": (
+        "packhorse.cli.archive:archive",
+        "Pack an instance folder into one encrypted file ('archive inspect FILE' reads it).",
+    ),
+    "restore": (
+        "packhorse.cli.archive:restore",
+        "Bring an archived instance back into a new folder, virtualenvs rebuilt.",
+    ),
     "front": (
         "packhorse.cli.front:front",
         "The stable front: a proxy on the public address; flip it to another instance.",
@@ -170,7 +178,19 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 #: Commands that work on the instance folder only: refused under ``--url``.
 LOCAL_ONLY = frozenset(
-    {"init", "up", "db", "gc", "user", "workflow", "bundle", "clone", "import-st2"}
+    {
+        "init",
+        "up",
+        "db",
+        "gc",
+        "user",
+        "workflow",
+        "bundle",
+        "clone",
+        "import-st2",
+        "archive",
+        "restore",
+    }
 )
 
 

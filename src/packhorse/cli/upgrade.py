@@ -98,3 +98,5 @@ def check(cli: CliContext, folders: tuple[Path, ...], fix: bool, as_json: bool) 
 
 
 upgrade.add_command(verify)
+# Subcommands defined in modules of their own register themselves on the group.
+import packhorse.cli.upgrade_run  # noqa: E402, F401

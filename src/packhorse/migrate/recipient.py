@@ -24,11 +24,15 @@ RECIPIENT_KEY_FILE = "bundle-recipient.key"
 
 def load_private_key(keys_dir: Path) -> bytes | None:
     """The instance's recipient private key; None when it has none yet."""
-    path = keys_dir / RECIPIENT_KEY_FILE
+    if not (keys_dir / RECIPIENT_KEY_FILE).exists():
+        return None
+    return read_private_key_file(keys_dir / RECIPIENT_KEY_FILE)
+
+
+def read_private_key_file(path: Path) -> bytes:
+    """The private key in a recipient key file (:class:`ConfigurationError` if unreadable)."""
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return None
     except (OSError, ValueError) as error:
         raise ConfigurationError(f"{path}: cannot read the recipient key: {error}") from None
     try:

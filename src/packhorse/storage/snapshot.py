@@ -60,6 +60,12 @@ def open_snapshot(url: str) -> Iterator[Snapshot]:
         raise StorageError(f"database error while reading the snapshot: {error}") from error
 
 
+def backup_sqlite(source: Path, target: Path) -> None:
+    """Copy the SQLite database ``source`` into the new file ``target`` as of one moment:
+    SQLite's online backup from a read-only connection (writers go on meanwhile)."""
+    _backup_sqlite(source, target)
+
+
 def _backup_sqlite(source: Path, target: Path) -> None:
     if not source.is_file():
         raise StorageError(f"{source}: no database file")

@@ -1,0 +1,252 @@
+"""``packhorse upgrade run PLAN.yaml``: the whole upgrade, journaled, resumable after a kill
+at any step."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import secrets
+import signal
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from packhorse import bootstrap
+from packhorse.engine.clock import utc_now
+from packhorse.settings import load_settings
+from tests.conftest import CliResult
+from tests.migrate.conftest import SECRETS, Populated
+
+Run = Callable[..., CliResult]
+PASSPHRASE = "a long upgrade passphrase"
+STEPS = ["export", "init", "import", "check", "verify", "cutover", "archive"]
+
+
+def write_plan(folder: Path, source: Path, **extra: str) -> Path:
+    """A plan beside its passphrase file, upgrading ``source`` into ``folder/new``."""
+    (folder / "pass.txt").write_text(PASSPHRASE + "\n")
+    lines = {
+        "version": "1",
+        "from": str(source),
+        "to": "new",
+        "bundle": "site.tgz",
+        "passphrase_file": "pass.txt",
+        "fix": "true",
+        "verify": "{skip: true}",
+        "cutover": "{skip: true}",
+        "archive": "{output: old.phar}",
+        **extra,
+    }
+    plan = folder / "plan.yaml"
+    plan.write_text("".join(f"{key}: {value}\n" for key, value in lines.items()))
+    return plan
+
+
+def events(folder: Path) -> list[dict[str, object]]:
+    text = (folder / "plan.journal.jsonl").read_text()
+    return [json.loads(line) for line in text.splitlines() if line]
+
+
+def export_checksum(home: Path, output: Path) -> str:
+    """The content checksum of a bundle of ``home`` under the plan's passphrase: equal for
+    two instances that hold the same packs, configs, datastore, rules, users and events."""
+    from packhorse.migrate.upgrade_services import InstanceServices
+
+    services = InstanceServices(utc_now, secrets.token_bytes, platform.python_version())
+    report = services.export(home, output, PASSPHRASE, lambda _line: None)
+    return str(report.manifest.content_checksum)
+
+
+@pytest.fixture
+def source(cli: Run, populated: Populated) -> Path:
+    home = populated.settings.home
+    ran = cli("--home", home, "run", "core.local", "cmd=echo before the upgrade")
+    assert ran.code == 0, ran.err
+    return home
+
+
+def test_a_full_run_moves_everything_and_says_how_to_roll_back(
+    cli: Run, source: Path, tmp_path: Path
+) -> None:
+    plan = write_plan(tmp_path, source)
+    done = cli("upgrade", "run", plan, "--json")
+    assert done.code == 0, done.err
+    for clear in [PASSPHRASE, *SECRETS.values()]:
+        assert clear not in done.out + done.err
+    report = json.loads(done.out)
+    assert report["ok"] and not report["resumed"]
+    assert [(s["step"], s["status"]) for s in report["steps"]] == [
+        ("export", "ran"), ("init", "ran"), ("import", "ran"), ("check", "ran"),
+        ("verify", "skipped"), ("cutover", "skipped"), ("archive", "ran"),
+    ]  # fmt: skip
+    outputs = {s["step"]: s["outputs"] for s in report["steps"]}
+    assert all(s["seconds"] > 0 for s in report["steps"] if s["status"] == "ran")
+    assert outputs["archive"]["archive"] == str(tmp_path / "old.phar")
+    assert report["rollback"] == [
+        f"packhorse restore {tmp_path / 'old.phar'} --to {source} --passphrase-file "
+        f"{tmp_path / 'pass.txt'}   # when the old folder is gone"
+    ]
+
+    new = tmp_path / "new"
+    assert load_settings(new).instance_id == outputs["init"]["instance_id"]
+    bootstrap._cached_registry.cache_clear()
+    got = cli("--home", new, "key", "get", "db_password", "--decrypt", "--json")
+    assert json.loads(got.out)["value"] == SECRETS["db_password"]
+    executions = json.loads(cli("--home", new, "execution", "list", "--json").out)
+    assert [e["status"] for e in executions] == ["succeeded"]
+    assert export_checksum(new, tmp_path / "check.tgz") == outputs["export"]["content_checksum"]
+
+    text = (tmp_path / "plan.journal.jsonl").read_text()
+    assert not any(clear in text for clear in [PASSPHRASE, *SECRETS.values()])
+    journal = events(tmp_path)
+    assert [(e["event"], e.get("step")) for e in journal] == [
+        ("run", None),
+        ("started", "export"), ("done", "export"), ("started", "init"), ("done", "init"),
+        ("started", "import"), ("done", "import"), ("started", "check"), ("done", "check"),
+        ("skipped", "verify"), ("skipped", "cutover"), ("started", "archive"),
+        ("done", "archive"), ("finished", None),
+    ]  # fmt: skip
+    assert journal[2]["outputs"]["sha256"] == outputs["export"]["sha256"]
+
+    database = (new / "state.db").read_bytes()
+    again = cli("upgrade", "run", plan, "--json")
+    assert again.code == 0, again.err
+    second = json.loads(again.out)
+    assert second["resumed"]
+    assert {s["status"] for s in second["steps"]} == {"already done", "skipped"}
+    assert (new / "state.db").read_bytes() == database
+
+    restored = cli("restore", tmp_path / "old.phar", "--to", tmp_path / "back",
+                   "--passphrase-file", tmp_path / "pass.txt")  # fmt: skip
+    assert restored.code == 0, restored.err
+    assert load_settings(tmp_path / "back").instance_id == load_settings(source).instance_id
+
+
+def test_dry_run_writes_nothing(cli: Run, source: Path, tmp_path: Path) -> None:
+    plan = write_plan(tmp_path, source)
+    (tmp_path / "pass.txt").unlink()  # a dry run needs no passphrase
+    before = sorted(tmp_path.rglob("*"))
+    done = cli("upgrade", "run", plan, "--dry-run")
+    assert done.code == 0, done.err
+    assert "Nothing was written." in done.out
+    assert f"bundle export {source} -> {tmp_path / 'site.tgz'}" in done.out
+    assert f"packhorse init {tmp_path / 'new'}" in done.out
+    assert sorted(tmp_path.rglob("*")) == before
+
+
+def test_plan_errors_name_the_line_and_the_field(cli: Run, tmp_path: Path) -> None:
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(
+        "version: 1\n"
+        "from: http://old.example.org:9101\n"
+        "to: http://old.example.org:9101\n"
+        "passphrase: hunter2-hunter2\n"
+        "fix: yes please\n"
+        "verify:\n"
+        "  skip: true\n"
+        "  replay_dayz: 3\n"
+        "archive: {}\n"
+    )
+    done = cli("upgrade", "run", plan)
+    assert done.code == 2
+    lines = done.err.splitlines()
+    expected = [
+        f"{plan}:2:1: PH012: from: http://old.example.org:9101 is a URL",
+        f"{plan}:3:1: PH012: to: http://old.example.org:9101 is a URL",
+        f"{plan}:3:1: PH012: to must be another folder than from",
+        f"{plan}:4:1: PH011: unknown field 'passphrase': never put the passphrase in the plan",
+        f"{plan}:5:1: PH012: fix must be a bool, not str",
+        f"{plan}:8:3: PH011: unknown field 'verify.replay_dayz'",
+        f"{plan}:1:1: PH010: required field 'bundle' missing",
+        f"{plan}:1:1: PH010: give exactly one of passphrase_file and passphrase_env",
+        f"{plan}:9:1: PH010: archive.output missing",
+    ]
+    for start in expected:
+        assert any(line.startswith(start) for line in lines), (start, done.err)
+    shown = [line for line in lines if line.startswith(str(plan))]
+    assert shown == sorted(shown, key=lambda line: int(line.split(":")[1]))
+    assert "hunter2" not in done.out + done.err
+
+
+def test_a_step_missing_from_this_build_stops_the_run_until_the_plan_skips_it(
+    cli: Run, source: Path, tmp_path: Path
+) -> None:
+    plan = write_plan(tmp_path, source, verify="{replay_days: 3}")
+    done = cli("upgrade", "run", plan)
+    assert done.code == 1
+    assert "verify failed: verify is not available in this build" in done.out
+    assert "verify: {skip: true}" in done.out
+    journal = events(tmp_path)
+    assert journal[-1]["event"] == "failed" and journal[-1]["step"] == "verify"
+
+    write_plan(tmp_path, source)
+    resumed = cli("upgrade", "run", plan, "--resume", "--json")
+    assert resumed.code == 0, resumed.err
+    statuses = {s["step"]: s["status"] for s in json.loads(resumed.out)["steps"]}
+    assert statuses == {
+        "export": "already done", "init": "already done", "import": "already done",
+        "check": "already done", "verify": "skipped", "cutover": "skipped", "archive": "ran",
+    }  # fmt: skip
+
+
+def upgrade(plan: Path, kill_at: str = "") -> subprocess.CompletedProcess[str]:
+    environ = {**os.environ, "PACKHORSE_UPGRADE_KILL_AT": kill_at}
+    return subprocess.run(
+        [sys.executable, "-m", "packhorse", "upgrade", "run", str(plan), "--json"],
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+KILLABLE = ["export", "init", "import", "check", "archive"]
+
+
+def test_killed_at_every_step_the_run_resumes_and_does_each_step_once(
+    source: Path, tmp_path: Path
+) -> None:
+    """SIGKILL right after each step's 'started' event and right before its 'done' event,
+    in turn: each run resumes the last, and is killed one point further on."""
+    plan = write_plan(tmp_path, source)
+    points = [f"{step}:{moment}" for step in KILLABLE for moment in ("before", "after")]
+    for point in points:
+        killed = upgrade(plan, point)
+        assert killed.returncode == -signal.SIGKILL, (point, killed.stderr)
+        if point == "init:before":
+            (tmp_path / "new" / "keys").mkdir(parents=True)  # what a kill inside init leaves
+    finished = upgrade(plan)
+    assert finished.returncode == 0, finished.stderr
+    report = json.loads(finished.stdout)
+    assert report["ok"] and report["resumed"]
+    assert [(s["step"], s["status"]) for s in report["steps"]] == [
+        ("export", "already done"), ("init", "already done"), ("import", "already done"),
+        ("check", "already done"), ("verify", "skipped"), ("cutover", "skipped"),
+        ("archive", "ran"),
+    ]  # fmt: skip
+
+    journal = events(tmp_path)
+    runs = [e for e in journal if e["event"] == "run"]
+    assert [r["resumed"] for r in runs] == [False] + [True] * len(points)
+    for step in KILLABLE:
+        mine = [e["event"] for e in journal if e.get("step") == step]
+        # killed before, killed after (so run again), then run to completion once
+        assert mine.count("started") == 3 and mine.count("done") == 1, (step, mine)
+        assert mine[mine.index("done") - 1] == "started", (step, mine)
+    outputs = {e["step"]: e["outputs"] for e in journal if e["event"] == "done"}
+    assert outputs["init"] == {"instance_id": outputs["init"]["instance_id"], "created": False}
+
+    new = tmp_path / "new"
+    assert load_settings(new).instance_id == outputs["init"]["instance_id"]
+    assert export_checksum(new, tmp_path / "check.tgz") == outputs["export"]["content_checksum"]
+    assert export_checksum(source, tmp_path / "old.tgz") == outputs["export"]["content_checksum"]
+    bootstrap._cached_registry.cache_clear()
+    packs = bootstrap.registry_reader(load_settings(new)).list_packs()
+    assert sorted(p.ref for p in packs) == ["core", "demo_good", "examples"]
+    datastore = bootstrap.datastore_service(load_settings(new))
+    assert datastore.get_value("db_password", decrypt=True).value == SECRETS["db_password"]
