@@ -36,7 +36,7 @@ def write_plan(folder: Path, source: Path, **extra: str) -> Path:
         "bundle": "site.tgz",
         "passphrase_file": "pass.txt",
         "fix": "true",
-        "verify": "{skip: true}",
+        "verify": "{pack_tests: false}",
         "cutover": "{skip: true}",
         "archive": "{output: old.phar}",
         **extra,
@@ -81,7 +81,7 @@ def test_a_full_run_moves_everything_and_says_how_to_roll_back(
     assert report["ok"] and not report["resumed"]
     assert [(s["step"], s["status"]) for s in report["steps"]] == [
         ("export", "ran"), ("init", "ran"), ("import", "ran"), ("check", "ran"),
-        ("verify", "skipped"), ("cutover", "skipped"), ("archive", "ran"),
+        ("verify", "ran"), ("cutover", "skipped"), ("archive", "ran"),
     ]  # fmt: skip
     outputs = {s["step"]: s["outputs"] for s in report["steps"]}
     assert all(s["seconds"] > 0 for s in report["steps"] if s["status"] == "ran")
@@ -107,7 +107,8 @@ def test_a_full_run_moves_everything_and_says_how_to_roll_back(
         ("run", None),
         ("started", "export"), ("done", "export"), ("started", "init"), ("done", "init"),
         ("started", "import"), ("done", "import"), ("started", "check"), ("done", "check"),
-        ("skipped", "verify"), ("skipped", "cutover"), ("started", "archive"),
+        ("started", "verify"), ("done", "verify"), ("skipped", "cutover"),
+        ("started", "archive"),
         ("done", "archive"), ("finished", None),
     ]  # fmt: skip
     assert journal[2]["outputs"]["sha256"] == outputs["export"]["sha256"]
@@ -172,25 +173,30 @@ def test_plan_errors_name_the_line_and_the_field(cli: Run, tmp_path: Path) -> No
     assert "hunter2" not in done.out + done.err
 
 
-def test_a_step_missing_from_this_build_stops_the_run_until_the_plan_skips_it(
+def test_a_failed_verify_stops_the_run_and_a_rerun_goes_on_from_it(
     cli: Run, source: Path, tmp_path: Path
 ) -> None:
-    plan = write_plan(tmp_path, source, verify="{replay_days: 3}")
+    plan = write_plan(tmp_path, source, verify="{pack_tests: false, expect: accepted.yaml}")
     done = cli("upgrade", "run", plan)
     assert done.code == 1
-    assert "verify failed: verify is not available in this build" in done.out
-    assert "verify: {skip: true}" in done.out
+    assert f"verify.expect {tmp_path / 'accepted.yaml'}" in done.out
     journal = events(tmp_path)
     assert journal[-1]["event"] == "failed" and journal[-1]["step"] == "verify"
 
-    write_plan(tmp_path, source)
+    (tmp_path / "accepted.yaml").write_text("[]\n")
     resumed = cli("upgrade", "run", plan, "--resume", "--json")
     assert resumed.code == 0, resumed.err
-    statuses = {s["step"]: s["status"] for s in json.loads(resumed.out)["steps"]}
+    report = json.loads(resumed.out)
+    statuses = {s["step"]: s["status"] for s in report["steps"]}
     assert statuses == {
         "export": "already done", "init": "already done", "import": "already done",
-        "check": "already done", "verify": "skipped", "cutover": "skipped", "archive": "ran",
+        "check": "already done", "verify": "ran", "cutover": "skipped", "archive": "ran",
     }  # fmt: skip
+    verified = next(s for s in report["steps"] if s["step"] == "verify")["outputs"]
+    # The source's rule demo_good.on_line was disabled after it fired: baseline drift, shown
+    # and not counted against the new instance.
+    assert verified["replayed"] == 2 and verified["differences"] == verified["drift"] == 2
+    assert "(0 unexpected, 2 baseline drift)" in verified["summary"]
 
 
 def upgrade(plan: Path, kill_at: str = "") -> subprocess.CompletedProcess[str]:
@@ -205,7 +211,7 @@ def upgrade(plan: Path, kill_at: str = "") -> subprocess.CompletedProcess[str]:
     )
 
 
-KILLABLE = ["export", "init", "import", "check", "archive"]
+KILLABLE = ["export", "init", "import", "check", "verify", "archive"]
 
 
 def test_killed_at_every_step_the_run_resumes_and_does_each_step_once(
@@ -226,7 +232,7 @@ def test_killed_at_every_step_the_run_resumes_and_does_each_step_once(
     assert report["ok"] and report["resumed"]
     assert [(s["step"], s["status"]) for s in report["steps"]] == [
         ("export", "already done"), ("init", "already done"), ("import", "already done"),
-        ("check", "already done"), ("verify", "skipped"), ("cutover", "skipped"),
+        ("check", "already done"), ("verify", "already done"), ("cutover", "skipped"),
         ("archive", "ran"),
     ]  # fmt: skip
 
@@ -250,3 +256,35 @@ def test_killed_at_every_step_the_run_resumes_and_does_each_step_once(
     assert sorted(p.ref for p in packs) == ["core", "demo_good", "examples"]
     datastore = bootstrap.datastore_service(load_settings(new))
     assert datastore.get_value("db_password", decrypt=True).value == SECRETS["db_password"]
+
+
+def test_verify_step_fails_naming_the_rule_and_field_of_an_unexpected_difference(
+    tmp_path: Path,
+) -> None:
+    from packhorse.migrate.upgrade_journal import JournalState
+    from packhorse.migrate.upgrade_plan import load_plan
+    from packhorse.migrate.upgrade_steps import StepContext, StepFailed, VerifyStep
+    from packhorse.migrate.verify_diff import Difference, DifferenceKind, VerifyReport
+
+    changed = Difference("ti-1", "shop.on_order", DifferenceKind.PARAMETER,
+                         "parameters.message", "old", "new")  # fmt: skip
+    drift = Difference("ti-2", "shop.other", DifferenceKind.BASELINE_DRIFT, "criteria", 1, 0)
+    asked: list[tuple[Path, Path, dict[str, object]]] = []
+
+    class Services:
+        def verify(self, baseline: Path, candidate: Path, options: dict[str, object],
+                   say: object) -> VerifyReport:  # fmt: skip
+            asked.append((baseline, candidate, dict(options)))
+            return VerifyReport("old", "new", 2, 1, 1, (changed, drift))
+
+    (tmp_path / "old").mkdir()
+    plan, problems = load_plan(write_plan(tmp_path, tmp_path / "old", verify="{limit: 5}"))
+    assert plan is not None, problems
+    context = StepContext(plan, JournalState(), "x" * 20, lambda _line: None, Services())  # type: ignore[arg-type]
+    with pytest.raises(StepFailed) as failed:
+        VerifyStep().run(context)
+    assert "1 unexpected difference: shop.on_order parameters.message (parameter" in str(
+        failed.value.message
+    )
+    assert "shop.other" not in failed.value.message  # drift does not fail the run
+    assert asked == [(tmp_path / "old", tmp_path / "new", {"limit": 5})]

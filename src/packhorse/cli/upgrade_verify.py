@@ -16,7 +16,6 @@ from packhorse.cli.output import echo_json, echo_table
 if TYPE_CHECKING:
     from packhorse.migrate.verify import EventSource, Shadow
     from packhorse.migrate.verify_diff import Expectation, PackTest, VerifyReport
-    from packhorse.settings import Settings
 
 pass_cli = click.make_pass_decorator(CliContext)
 
@@ -117,7 +116,10 @@ def verify(
     if skip_tests:
         skipped = "--skip-tests"
     elif isinstance(candidate, LocalInstance):
-        pack_tests = _pack_tests(candidate.settings, quiet=as_json)
+        from packhorse.migrate.verify_local import local_pack_tests
+
+        say = (lambda _line: None) if as_json else (lambda line: click.echo(line, err=True))
+        pack_tests = local_pack_tests(candidate.settings, say)
     else:
         skipped = "the candidate is remote: run 'packhorse pack test REF' on its machine"
     report = run_verify(
@@ -139,10 +141,9 @@ def verify(
 
 def _events(instance: InstanceArg) -> EventSource:
     if isinstance(instance, LocalInstance):
-        from packhorse import bootstrap
-        from packhorse.storage.events import SqlEventStore
+        from packhorse.migrate.verify_local import local_events
 
-        return SqlEventStore(bootstrap.database_engine(instance.settings))
+        return local_events(instance.settings)
     from packhorse.client.remote import RemoteEvents
 
     return RemoteEvents(instance.api)
@@ -150,9 +151,9 @@ def _events(instance: InstanceArg) -> EventSource:
 
 def _shadow(instance: InstanceArg) -> Shadow:
     if isinstance(instance, LocalInstance):
-        from packhorse.engine.shadow import shadow_evaluator
+        from packhorse.migrate.verify_local import local_shadow
 
-        return shadow_evaluator(instance.settings)
+        return local_shadow(instance.settings)
     from packhorse.client.shadow import RemoteShadow
 
     return RemoteShadow(instance.api)
@@ -167,29 +168,6 @@ def _expectations(path: Path) -> list[Expectation]:
         return parse_expectations(yaml.safe_load(path.read_text(encoding="utf-8")))
     except (ValueError, yaml.YAMLError) as error:
         raise click.BadParameter(f"{path}: {error}", param_hint="--expect") from None
-
-
-def _pack_tests(settings: Settings, *, quiet: bool) -> list[PackTest]:
-    """Every registered pack's tests in the candidate, each in its test venv."""
-    from packhorse import bootstrap
-    from packhorse.migrate.verify import run_pack_tests
-    from packhorse.packs.testing import run_pack_tests as run_tests
-    from packhorse.packs.testing import tests_venv
-
-    builder = bootstrap.venv_builder(settings)
-
-    def run(ref: str, folder: Path) -> tuple[bool, str]:
-        if not quiet:
-            click.echo(f"pack tests: {ref}...", err=True)
-        venv = tests_venv(builder, ref, folder)
-        done = run_tests(Path(venv.path), folder, ["-q"], capture=True)
-        return done.returncode == 0, done.stdout + done.stderr
-
-    packs = [
-        (pack.ref, settings.home / pack.path)
-        for pack in bootstrap.registry_reader(settings).list_packs()
-    ]
-    return run_pack_tests(packs, run)
 
 
 def _print(report: VerifyReport) -> None:

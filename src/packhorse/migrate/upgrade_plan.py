@@ -23,7 +23,8 @@ _STEP_FIELDS: dict[str, dict[str, type | tuple[type, ...]]] = {
         "skip": bool,
         "pack_tests": bool,
         "replay_days": int,
-        "timeout": (int, float),
+        "limit": int,
+        "expect": str,
     },
     "cutover": {
         "skip": bool,
@@ -48,7 +49,7 @@ _TOP_FIELDS: dict[str, type | tuple[type, ...]] = {
     "archive": dict,
 }
 _REQUIRED = ("from", "to", "bundle", "archive")
-_PATH_FIELDS = {"front_state", "output"}
+_PATH_FIELDS = {"front_state", "output", "expect"}
 """Step options that name files: made absolute against the plan's folder."""
 
 

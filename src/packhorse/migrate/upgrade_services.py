@@ -4,7 +4,7 @@ the :class:`packhorse.migrate.upgrade_steps.Services` of the command (and of the
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from packhorse.migrate.export import ExportReport
     from packhorse.migrate.importing import ImportReport
     from packhorse.migrate.instance_archive import ArchiveReport
+    from packhorse.migrate.verify_diff import VerifyReport
 
 Say = Callable[[str], None]
 
@@ -97,6 +98,37 @@ class InstanceServices:
             )
         findings = sum(len(r.findings) for r in results)
         return {"packs": len(results), "findings": findings, "fixed": changed}
+
+    def verify(
+        self, baseline: Path, candidate: Path, options: Mapping[str, Any], say: Say
+    ) -> VerifyReport:
+        import yaml
+
+        from packhorse.engine.clock import iso
+        from packhorse.migrate.upgrade_steps import StepFailed
+        from packhorse.migrate.verify_diff import parse_expectations
+        from packhorse.migrate.verify_local import verify_folders
+        from packhorse.settings import load_settings
+
+        days = options.get("replay_days")
+        expect = options.get("expect")
+        expectations = []
+        if expect is not None:
+            try:
+                expectations = parse_expectations(
+                    yaml.safe_load(Path(expect).read_text(encoding="utf-8"))
+                )
+            except (OSError, ValueError, yaml.YAMLError) as error:
+                raise StepFailed(f"verify.expect {expect}: {error}") from None
+        return verify_folders(
+            load_settings(baseline),
+            load_settings(candidate),
+            since=None if days is None else iso(self.now() - dt.timedelta(days=days)),
+            limit=options.get("limit", 1000),
+            pack_tests=options.get("pack_tests", True),
+            expectations=expectations,
+            say=say,
+        )
 
     def archive(self, source: Path, output: Path, passphrase: str, say: Say) -> ArchiveReport:
         from packhorse.migrate.instance_archive import Sealing, create_archive

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from packhorse.migrate.export import ExportReport
     from packhorse.migrate.importing import ImportReport
     from packhorse.migrate.instance_archive import ArchiveReport
+    from packhorse.migrate.verify_diff import VerifyReport
 
 Say = Callable[[str], None]
 Outputs = dict[str, Any]
@@ -44,6 +45,12 @@ class Services(Protocol):
     def check(self, target: Path, fix: bool, say: Say) -> dict[str, Any]:
         """``upgrade check [--fix]`` of every pack of ``target``; :class:`StepFailed` when
         problems that cannot be fixed remain."""
+
+    def verify(
+        self, baseline: Path, candidate: Path, options: Mapping[str, Any], say: Say
+    ) -> VerifyReport:
+        """``upgrade verify --baseline baseline --candidate candidate`` with the plan's
+        ``verify`` options (``pack_tests``, ``replay_days``, ``limit``, ``expect``)."""
 
     def archive(self, source: Path, output: Path, passphrase: str, say: Say) -> ArchiveReport:
         """``packhorse archive`` of ``source`` into ``output``."""
@@ -240,6 +247,51 @@ class CheckStep(_Base):
         return dict(context.services.check(context.plan.target, context.plan.fix, context.say))
 
 
+class VerifyStep(_Base):
+    """``upgrade verify`` of the new instance against the old: the run stops on an
+    unexpected difference (the plan's ``verify.expect`` lists accepted ones)."""
+
+    name = "verify"
+
+    def describe(self, plan: UpgradePlan) -> str:
+        given = dict(plan.verify.options)
+        tests = "pack tests, then " if given.get("pack_tests", True) else ""
+        return (
+            f"upgrade verify --baseline {plan.source} --candidate {plan.target}: {tests}shadow "
+            "replay of the old instance's trigger instances against both"
+        )
+
+    def skipped(self, plan: UpgradePlan) -> str | None:
+        return "verify: {skip: true} in the plan" if plan.verify.skip else None
+
+    def done(self, journal: JournalState, plan: UpgradePlan) -> bool:
+        return journal.done(self.name) is not None
+
+    def run(self, context: StepContext) -> Outputs:
+        plan = context.plan
+        report = context.services.verify(plan.source, plan.target, plan.verify.options, context.say)
+        context.say(report.summary())
+        if report.unexpected:
+            shown = [
+                f"{d.rule} {d.field} ({d.kind.value}, trigger instance {d.trigger_instance})"
+                for d in report.differences
+                if d.unexpected
+            ]
+            raise StepFailed(
+                f"{report.unexpected} unexpected difference{'s' * (report.unexpected != 1)}: "
+                + "; ".join(shown[:5]),
+                hint=f"'packhorse upgrade verify --baseline {plan.source} --candidate "
+                f"{plan.target}' shows them all; fix the new instance, or list the accepted "
+                "ones in a file named by verify.expect, then run the plan again",
+            )
+        return {
+            "summary": report.summary(),
+            "replayed": report.replayed,
+            "differences": len(report.differences),
+            "drift": report.drift,
+        }
+
+
 @dataclass(frozen=True, slots=True)
 class DeferredStep:
     """A step whose code lives in a module of its own, imported when it runs:
@@ -318,14 +370,7 @@ def default_steps() -> list[Step]:
         InitStep(),
         ImportStep(),
         CheckStep(),
-        DeferredStep(
-            "verify",
-            "packhorse.migrate.verify",
-            "verify_instances",
-            lambda plan: plan.verify,
-            "upgrade verify: pack tests and shadow replay of the old instance's trigger "
-            "instances against the new one",
-        ),
+        VerifyStep(),
         DeferredStep(
             "cutover",
             "packhorse.migrate.cutover",
