@@ -78,12 +78,22 @@ def triggered_by(execution: Execution) -> str:
     rule = context.get("rule")
     if isinstance(rule, Mapping) and (rule.get("ref") or rule.get("name")):
         return f"rule {rule.get('ref') or rule.get('name')}"
-    orquesta = context.get("orquesta")
     if execution.parent_id:
-        task = orquesta.get("task_name") if isinstance(orquesta, Mapping) else None
+        task = task_name(context)
         return f"workflow task {task}" if task else "workflow task"
     user = context.get("user")
     return f"user {user}" if user else "unknown"
+
+
+def task_name(context: Mapping[str, Any]) -> str | None:
+    """The task of a workflow's child: Orquesta's ``task_name``, an action-chain's node."""
+    orquesta = context.get("orquesta")
+    if isinstance(orquesta, Mapping) and orquesta.get("task_name"):
+        return str(orquesta["task_name"])
+    key = context.get("workflow_key")
+    if isinstance(key, Mapping) and key.get("node"):
+        return str(key["node"])
+    return None
 
 
 def execution_row(execution: Execution, now: dt.datetime) -> ExecutionRow:

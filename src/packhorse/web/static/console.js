@@ -91,7 +91,10 @@
           var before = current.dataset.status;
           current.replaceWith(panel);
           if (before !== panel.dataset.status) { announce("Status: " + panel.dataset.status); }
-          if (panel.dataset.completed === "yes") { executions.close(); }
+          if (panel.dataset.completed === "yes") {
+            executions.close();
+            if (outputEmpty) { outputEmpty.textContent = "No output."; }
+          }
         }
       }).catch(function () {}).then(function () {
         pending = false;
