@@ -60,10 +60,11 @@ def client(base_url: str) -> Iterator[httpx.Client]:
 
 
 def sign_in(client: httpx.Client, user: str, password: str) -> httpx.Response:
-    """Sign in through the console's form; the session cookie lands in the client's jar."""
-    return client.post(
-        "/ui/sign-in", data={"user": user, "password": password, "next": "/ui/executions"}
-    )
+    """Sign in through the console's form (fetched first, for its CSRF token); the session
+    cookie lands in the client's jar."""
+    form = client.get("/ui/sign-in")
+    data = {"user": user, "password": password, "next": "/ui/executions"}
+    return client.post("/ui/sign-in", data={**data, "csrf_token": csrf_of(form)})
 
 
 def csrf_of(page: httpx.Response) -> str:

@@ -53,12 +53,25 @@ def test_pages_send_a_stranger_to_sign_in_and_back(client: Client, instance: Ins
     assert client.get("/").headers["location"] == "/ui/executions"
     form = client.get("/ui/sign-in?next=/ui/actions")
     assert form.status_code == 200 and 'name="password" type="password"' in form.text
-    answer = client.post(
-        "/ui/sign-in",
-        data={"user": "admin", "password": instance.admin_password, "next": "/ui/actions"},
-    )
+    data = {"user": "admin", "password": instance.admin_password, "next": "/ui/actions"}
+    answer = client.post("/ui/sign-in", data={**data, "csrf_token": csrf_of(form)})
     assert answer.status_code == 303 and answer.headers["location"] == "/ui/actions"
     assert client.get("/ui/actions").status_code == 200
+
+
+def test_signing_in_needs_the_token_of_the_sign_in_form(client: Client, instance: Instance) -> None:
+    data = {"user": "admin", "password": instance.admin_password}
+    form = client.get("/ui/sign-in")
+    cookie = form.headers["set-cookie"]
+    assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Path=/ui/sign-in" in cookie
+    token = csrf_of(form)
+    # Another site's form: no token, or a token without this browser's sign-in cookie.
+    assert client.post("/ui/sign-in", data=data).status_code == 403
+    with Client(base_url=str(client.base_url)) as stranger:
+        refused = stranger.post("/ui/sign-in", data={**data, "csrf_token": token})
+        assert refused.status_code == 403 and "did not come from this console" in refused.text
+        assert SESSION_COOKIE not in stranger.cookies
+    assert client.post("/ui/sign-in", data={**data, "csrf_token": token}).status_code == 303
 
 
 def test_a_wrong_password_is_refused_with_a_message(client: Client) -> None:
@@ -293,8 +306,10 @@ def test_over_https_the_session_cookie_is_secure(instance: Instance) -> None:
         # In-process, no lifespan (signing in needs none): the request's scheme is https.
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="https://testserver") as http:
+            form = await http.get("/ui/sign-in")
+            assert "Secure" in form.headers["set-cookie"]
             data = {"user": "admin", "password": instance.admin_password}
-            return await http.post("/ui/sign-in", data=data)
+            return await http.post("/ui/sign-in", data={**data, "csrf_token": csrf_of(form)})
 
     answer = asyncio.run(post())
     assert answer.status_code == 303

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import hmac
 import math
 from collections.abc import Mapping
 from pathlib import Path
@@ -36,17 +37,21 @@ from packhorse.storage.executions import ExecutionFilter
 from packhorse.web import forms, views
 from packhorse.web.session import (
     CSRF_FIELD,
+    SIGN_IN_COOKIE,
     Forbidden,
     Session,
     SignInRequired,
     auth_enabled,
     check_csrf,
     clear_session_cookie,
+    csrf_token,
     current_session,
     keep_anonymous_session,
     require_session,
     safe_next,
     set_session_cookie,
+    set_sign_in_cookie,
+    sign_in_key,
 )
 
 PREFIX = "/ui"
@@ -189,6 +194,30 @@ def _action_form(action: Resource) -> list[forms.Field]:
     return forms.fields(schema, runner_names)
 
 
+def _sign_in_form(
+    request: Request,
+    *,
+    next: str,
+    error: str | None = None,
+    user: str = "",
+    status_code: int = 200,
+) -> Response:
+    key, new = sign_in_key(request)
+    response = _render(
+        request,
+        "sign_in.html",
+        session=None,
+        next=next,
+        error=error,
+        user=user,
+        sign_in_token=csrf_token(key),
+        status_code=status_code,
+    )
+    if new:
+        set_sign_in_cookie(request, response, key)
+    return response
+
+
 def router() -> APIRouter:
     routes = APIRouter(include_in_schema=False)
 
@@ -208,7 +237,7 @@ def router() -> APIRouter:
         session = current_session(request)
         if not auth_enabled(request) or session is not None:
             return RedirectResponse(safe_next(next), status_code=303)
-        return _render(request, "sign_in.html", session=None, next=safe_next(next), error=None)
+        return _sign_in_form(request, next=safe_next(next))
 
     @routes.post(f"{PREFIX}/sign-in")
     async def sign_in(request: Request) -> Response:
@@ -217,13 +246,21 @@ def router() -> APIRouter:
         form = await _form(request)
         user, password = form.get("user", "").strip(), form.get("password", "")
         target = safe_next(form.get("next"))
+        key = request.cookies.get(SIGN_IN_COOKIE)
+        submitted = form.get(CSRF_FIELD) or ""
+        if not key or not hmac.compare_digest(submitted, csrf_token(key)):
+            return _sign_in_form(
+                request,
+                next=target,
+                error="The form has expired or did not come from this console: try again.",
+                user=user,
+                status_code=403,
+            )
         auth = auth_service(request)
         # scrypt and the database: off the event loop.
         if not user or not await run_in_threadpool(auth.check_password, user, password):
-            return _render(
+            return _sign_in_form(
                 request,
-                "sign_in.html",
-                session=None,
                 next=target,
                 error="Unknown user or wrong password.",
                 user=user,

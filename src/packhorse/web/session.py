@@ -8,7 +8,9 @@ cookie, there only to bind the CSRF token to one browser.
 
 Every POST carries a CSRF token in a hidden field: a keyed hash of the session (never the
 session itself, and not the token's stored hash either), checked in constant time. SameSite
-already keeps other sites' forms from sending the cookie; the token is the second lock.
+already keeps other sites' forms from sending the cookie; the token is the second lock. The
+sign-in form, which comes before any session, is bound the same way to a random cookie of its
+own (:data:`SIGN_IN_COOKIE`).
 """
 
 from __future__ import annotations
@@ -24,6 +26,9 @@ from packhorse.api.security import SESSION_COOKIE, Principal, auth_service
 from packhorse.errors import Unauthenticated
 
 CSRF_FIELD = "csrf_token"
+SIGN_IN_COOKIE = "packhorse-sign-in"
+"""A random value set with the sign-in form, which its CSRF token is bound to (there is no
+session yet): another site cannot sign a browser in to an account of its choosing."""
 _CSRF_KEY = b"packhorse web console csrf v1"
 
 
@@ -110,6 +115,24 @@ def set_session_cookie(request: Request, response: Response, key: str, max_age: 
         key,
         max_age=max_age,
         path="/",
+        httponly=True,
+        samesite="strict",
+        secure=secure_cookies(request),
+    )
+
+
+def sign_in_key(request: Request) -> tuple[str, bool]:
+    """The browser's sign-in cookie, or a new one (True: set it with the answer)."""
+    key = request.cookies.get(SIGN_IN_COOKIE)
+    return (key, False) if key else (new_anonymous_key(), True)
+
+
+def set_sign_in_cookie(request: Request, response: Response, key: str) -> None:
+    response.set_cookie(
+        SIGN_IN_COOKIE,
+        key,
+        max_age=3600,
+        path="/ui/sign-in",
         httponly=True,
         samesite="strict",
         secure=secure_cookies(request),
