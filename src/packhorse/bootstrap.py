@@ -167,6 +167,7 @@ def create_app(
     from packhorse.engine.supervise import supervised
     from packhorse.storage.database import listen_to_writes
     from packhorse.storage.singletons import LockSet, Singleton
+    from packhorse.web import pages as web_console
 
     # Built before the app serves: routes reach the engine's services through app.state.
     runtime = build_runtime(settings, slots=workers)
@@ -257,6 +258,7 @@ def create_app(
     app.state.auth = auth_service(settings)
     app.state.auth_enabled = settings.auth_enabled
     security.install(app)
+    web_console.install(app)
     return app
 
 

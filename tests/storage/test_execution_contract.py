@@ -87,12 +87,17 @@ def test_find_filters_and_pages_newest_first(engine: sa.Engine) -> None:
     for index in range(5):
         queued(store, f"a{index}", created=index, action_ref="p.a")
     queued(store, "b0", created=9, action_ref="p.b", parent_id="a0")
+    queued(store, "c0", action_ref="p_q.c")  # "_" is no wildcard in a pack name
     store.transition("a1", Status.CANCELED, now=at(10))
     assert [e.id for e in store.find(ExecutionFilter(limit=3))] == ["b0", "a4", "a3"]
     assert [e.id for e in store.find(ExecutionFilter(action_ref="p.a", offset=3))] == ["a1", "a0"]
     canceled = store.find(ExecutionFilter(statuses=(Status.CANCELED,)))
     assert [e.id for e in canceled] == ["a1"]
     assert [e.id for e in store.find(ExecutionFilter(parent_id="a0"))] == ["b0"]
+    assert [e.id for e in store.find(ExecutionFilter(pack="p", limit=2))] == ["b0", "a4"]
+    assert store.count(ExecutionFilter(pack="p")) == 6
+    assert [e.id for e in store.find(ExecutionFilter(pack="p_q"))] == ["c0"]
+    assert store.find(ExecutionFilter(pack="p_")) == []
 
 
 def test_child_ids_of_a_page_of_workflows_come_oldest_first(engine: sa.Engine) -> None:

@@ -9,6 +9,12 @@ API key from the ``St2-Api-Key`` header or the ``st2-api-key`` query parameter. 
 unknown, expired or disabled credentials give 401, a role too low 403, both with StackStorm's
 ``{"faultstring": ...}``. With ``[auth] enabled = false`` every caller is ``admin``.
 
+The web console's session cookie (:data:`SESSION_COOKIE`, HttpOnly, SameSite=Strict) holds an
+access token too, but only the routes that ask for it with ``require(role, session=True)``
+accept it: the event streams, which are read-only GETs a browser's ``EventSource`` opens
+without a way to set a header. The rest of the API never reads it, so a page of another site
+cannot make a browser spend it there.
+
 The app must carry ``app.state.auth`` (an :class:`~packhorse.engine.auth.AuthService`) and
 ``app.state.auth_enabled``, and have :func:`install` called on it (``bootstrap`` does both).
 """
@@ -33,6 +39,8 @@ if TYPE_CHECKING:
 
 TOKEN_HEADER, TOKEN_QUERY, TOKEN_COOKIE = "X-Auth-Token", "x-auth-token", "auth-token"
 API_KEY_HEADER, API_KEY_QUERY = "St2-Api-Key", "st2-api-key"
+SESSION_COOKIE = "packhorse-session"
+"""The web console's cookie: an access token, read by the console and the event streams."""
 
 
 @dataclass(frozen=True)
@@ -91,6 +99,16 @@ def auth_service(request: Request) -> AuthService:
 
 def current_principal(request: Request) -> Principal:
     """The caller, from its token or API key; raises :class:`Refused` (401) without one."""
+    return _principal(request, session=False)
+
+
+def session_principal(request: Request) -> Principal:
+    """The caller, from its token, API key or the console's session cookie."""
+    return _principal(request, session=True)
+
+
+def _principal(request: Request, *, session: bool) -> Principal:
+    # Not a dependency itself: FastAPI would read ``session`` from the query.
     cached = getattr(request.state, "principal", None)
     if isinstance(cached, Principal):
         return cached
@@ -101,6 +119,7 @@ def current_principal(request: Request) -> Principal:
             request.headers.get(TOKEN_HEADER)
             or request.query_params.get(TOKEN_QUERY)
             or request.cookies.get(TOKEN_COOKIE)
+            or (request.cookies.get(SESSION_COOKIE) if session else None)
         )
         api_key = request.headers.get(API_KEY_HEADER) or request.query_params.get(API_KEY_QUERY)
         try:
@@ -112,13 +131,14 @@ def current_principal(request: Request) -> Principal:
     return principal
 
 
-def require(role: str) -> Callable[[Request], Principal]:
-    """A dependency that gives the caller, refusing (403) those below ``role``."""
+def require(role: str, *, session: bool = False) -> Callable[[Request], Principal]:
+    """A dependency that gives the caller, refusing (403) those below ``role``; ``session``:
+    the console's cookie is accepted too (read-only routes only)."""
     if role not in ROLES:
         raise ValueError(f"unknown role {role!r}")
 
     def dependency(request: Request) -> Principal:
-        principal = current_principal(request)
+        principal = session_principal(request) if session else current_principal(request)
         if not principal.may(role):
             raise Refused(403, f'User "{principal.user}" doesn\'t have required role "{role}"')
         return principal

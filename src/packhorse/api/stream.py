@@ -8,7 +8,7 @@ StackStorm sends to keep proxies from closing it). Query parameters, as StackSto
 ``execution_ids``, and ``end_execution_id`` with ``end_event``, which end the stream after
 that event of that execution with a final status. Any valid caller may read it (viewer);
 browsers' ``EventSource`` cannot set headers, so the token or API key may come in the query
-(``x-auth-token``, ``st2-api-key``).
+(``x-auth-token``, ``st2-api-key``), and the web console's session cookie is accepted here.
 
 ``GET /stream/v1/executions/{id}/output`` (``output_type``: ``all``, ``stdout``, ``stderr``)
 streams one execution's output, as the web UI reads it: what is stored, each new chunk, then
@@ -24,17 +24,17 @@ import asyncio
 import contextlib
 import socket
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import uvicorn
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from packhorse import bootstrap
 from packhorse.api.errors import fault
-from packhorse.api.v1.listing import Viewer
+from packhorse.api.security import Principal, require
 from packhorse.engine.shapes import execution_document
 from packhorse.engine.stream import (
     DEFAULT_EVENTS,
@@ -64,6 +64,9 @@ HEARTBEAT_SECONDS = 25.0
 _MAX_CHILDREN = 10_000
 
 router = APIRouter(tags=["stream"])
+
+StreamViewer = Annotated[Principal, Depends(require("viewer", session=True))]
+"""Any valid caller; the web console's session cookie counts (its pages read the stream)."""
 
 
 def broadcaster(settings: Settings, runtime: Runtime) -> Broadcaster:
@@ -121,7 +124,7 @@ def _interest(request: Request) -> Interest:
     )
 
 
-async def stream(request: Request, *, principal: Viewer) -> Response:
+async def stream(request: Request, *, principal: StreamViewer) -> Response:
     """Server-sent events: executions created and changed (``st2.execution__create``,
     ``st2.execution__update``, ``st2.liveaction__*``) and their output
     (``st2.execution.output__create``, when asked for)."""
@@ -150,7 +153,7 @@ def _latest(runtime: Runtime) -> Execution | None:
 
 
 async def output_stream(
-    request: Request, *, execution_id: str, output_type: str | None = None, principal: Viewer
+    request: Request, *, execution_id: str, output_type: str | None = None, principal: StreamViewer
 ) -> Response:
     """One execution's output as events: what is stored so far, then each new chunk, then an
     ``EOF`` event once it has ended, paused or resumed (``last``: the newest execution)."""

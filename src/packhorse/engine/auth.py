@@ -104,6 +104,10 @@ class AuthService:
             raise Unauthenticated("Token has expired.")
         return record
 
+    def revoke_token(self, token: str) -> bool:
+        """Forget a token at once (signing out of the console); False when unknown."""
+        return self.store.delete_token(token_hash(token))
+
     def create_api_key(
         self, user: str, *, metadata: Mapping[str, Any] | None = None, enabled: bool = True
     ) -> IssuedApiKey:

@@ -40,6 +40,12 @@ class SqlAuthStore:
             row = connection.execute(query).first()
         return None if row is None else TokenRecord(*(str(value) for value in row))
 
+    def delete_token(self, token_hash: str) -> bool:
+        """Forget one token (signing out); False when it was not there."""
+        statement = schema.tokens.delete().where(schema.tokens.c.token_hash == token_hash)
+        with transaction(self._engine, write=True) as connection:
+            return connection.execute(statement).rowcount > 0
+
     def delete_expired_tokens(self, now: str) -> int:
         """Delete tokens whose expiry is at or before ``now``; returns how many."""
         statement = schema.tokens.delete().where(schema.tokens.c.expiry <= now)

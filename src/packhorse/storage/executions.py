@@ -118,6 +118,8 @@ def _lock_key(action_ref: str) -> int:
 @dataclass(frozen=True, slots=True)
 class ExecutionFilter:
     action_ref: str | None = None
+    pack: str | None = None
+    """Only executions of this pack's actions (refs ``pack.*``)."""
     statuses: tuple[Status, ...] = ()
     parent_id: str | None = None
     top_level: bool = False
@@ -178,6 +180,8 @@ def _conditions(query: ExecutionFilter) -> list[sa.ColumnElement[bool]]:
     conditions: list[sa.ColumnElement[bool]] = []
     if query.action_ref:
         conditions.append(_table.c.action_ref == query.action_ref)
+    if query.pack:
+        conditions.append(_table.c.action_ref.startswith(f"{query.pack}.", autoescape=True))
     if query.statuses:
         conditions.append(_table.c.status.in_([s.value for s in query.statuses]))
     if query.parent_id:

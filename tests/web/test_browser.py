@@ -1,0 +1,262 @@
+"""The console in a real browser: Debian's chromium, driven by Playwright, against
+``packhorse up`` started as a process on loopback.
+
+Skipped, saying why, when /usr/bin/chromium or the playwright package is missing (never
+``playwright install``: this machine may not download a browser). With
+``PACKHORSE_SCREENSHOTS=1`` each page is saved under docs/screenshots/.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from tests.test_up import free_port, wait_for
+from tests.web.conftest import PASSWORDS, Instance, prepare
+
+pytestmark = pytest.mark.slow
+
+CHROMIUM = Path("/usr/bin/chromium")
+SCREENSHOTS = Path(__file__).parents[2] / "docs" / "screenshots"
+LIVE_WITHIN_SECONDS = 1.0
+
+if not CHROMIUM.exists():
+    _reason = f"{CHROMIUM} is absent: apt-get install -y chromium"
+    print(f"tests/web/test_browser.py skipped: {_reason}", file=sys.stderr)
+    pytest.skip(_reason, allow_module_level=True)
+try:
+    from playwright.sync_api import Browser, Page, expect, sync_playwright
+except ImportError:
+    _reason = "the playwright package is absent: make dev installs it"
+    print(f"tests/web/test_browser.py skipped: {_reason}", file=sys.stderr)
+    pytest.skip(_reason, allow_module_level=True)
+
+
+def screenshot(page: Page, name: str) -> None:
+    if os.environ.get("PACKHORSE_SCREENSHOTS") == "1":
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+@pytest.fixture(scope="module")
+def instance(_instance_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Instance:
+    home = tmp_path_factory.mktemp("console") / "home"
+    shutil.copytree(_instance_template, home)
+    return prepare(home)
+
+
+@pytest.fixture(scope="module")
+def base_url(instance: Instance) -> Iterator[str]:
+    """``packhorse up`` on this instance, as a process, on a free loopback port."""
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "packhorse", "--home", str(instance.settings.home)),
+            *("up", "--listen", f"127.0.0.1:{port}"),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        wait_for(f"http://127.0.0.1:{port}/ready", process)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=30)
+        assert process.returncode == 0, stderr.decode()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        # --no-sandbox: the tests may run as root (CI does), where chromium's sandbox refuses.
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+@pytest.fixture
+def page(browser: Browser, base_url: str) -> Iterator[Page]:
+    context = browser.new_context(base_url=base_url, viewport={"width": 1200, "height": 800})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on(
+        "console",
+        lambda message: errors.append(message.text) if message.type == "error" else None,
+    )
+    try:
+        yield page
+    finally:
+        context.close()
+    # A script error or a blocked resource (the CSP) would be a bug of the pages.
+    assert [e for e in errors if "401" not in e] == []
+
+
+def sign_in(page: Page, user: str, password: str) -> None:
+    page.goto("/ui/executions")
+    expect(page).to_have_url("/ui/sign-in?next=%2Fui%2Fexecutions")
+    page.get_by_label("User").fill(user)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page).to_have_url("/ui/executions")
+
+
+def api_token(base_url: str, instance: Instance) -> str:
+    answer = httpx.post(f"{base_url}/auth/v1/tokens", auth=("admin", instance.admin_password))
+    assert answer.status_code == 201
+    return str(answer.json()["token"])
+
+
+def run_via_api(base_url: str, token: str, action: str, **parameters: Any) -> str:
+    answer = httpx.post(
+        f"{base_url}/api/v1/executions",
+        json={"action": action, "parameters": parameters},
+        headers={"X-Auth-Token": token},
+    )
+    assert answer.status_code == 201, answer.text
+    return str(answer.json()["id"])
+
+
+def mark_document(page: Page) -> None:
+    """A mark that a reload would lose: the page must still have it later."""
+    page.evaluate("window.__notReloaded = true")
+
+
+def not_reloaded(page: Page) -> bool:
+    return bool(page.evaluate("window.__notReloaded === true"))
+
+
+def test_sign_in_run_an_action_from_its_form_and_watch_it_finish(
+    page: Page, instance: Instance
+) -> None:
+    page.goto("/ui/sign-in")
+    screenshot(page, "sign-in")
+    sign_in(page, "admin", instance.admin_password)
+    screenshot(page, "executions-empty")
+    page.get_by_role("link", name="Actions", exact=True).click()
+    mark_document(page)
+    page.get_by_label("Search").fill("core.local")  # htmx narrows the list as one types
+    expect(page.get_by_role("link", name="core.noop", exact=True)).to_have_count(0)
+    expect(page).to_have_url("/ui/actions?q=core.local&pack=")
+    assert not_reloaded(page)
+    screenshot(page, "actions")
+    page.get_by_role("link", name="core.local", exact=True).click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("core.local")
+    page.get_by_label("cmd (required)").fill("echo start; sleep 1; echo from-the-browser")
+    screenshot(page, "run-action-form")
+    page.get_by_role("button", name="Run").click()
+    expect(page).to_have_url(re.compile(r"/ui/executions/[0-9a-f-]+$"))
+    mark_document(page)
+    status = page.locator("#execution-status")
+    expect(status).to_have_text("succeeded", timeout=20_000)
+    expect(page.locator("#execution-output")).to_contain_text("from-the-browser")
+    assert not_reloaded(page)
+    screenshot(page, "execution-detail")
+
+
+def test_a_new_execution_shows_on_the_list_within_one_second(
+    page: Page, base_url: str, instance: Instance
+) -> None:
+    sign_in(page, "admin", instance.admin_password)
+    expect(page.locator("[data-live-state]")).to_contain_text("Live:")  # the stream is open
+    mark_document(page)
+    token = api_token(base_url, instance)
+    timings = []
+    for _ in range(3):
+        started = time.monotonic()
+        execution_id = run_via_api(base_url, token, "core.noop")
+        page.locator(f"#execution-{execution_id}").wait_for(timeout=LIVE_WITHIN_SECONDS * 1000)
+        timings.append(time.monotonic() - started)
+        expect(page.locator(f"#execution-{execution_id} .status")).to_have_text("succeeded")
+    print(f"new execution on the list after: {', '.join(f'{t * 1000:.0f} ms' for t in timings)}")
+    assert max(timings) < LIVE_WITHIN_SECONDS
+    # A status change shows too: one that runs a while is seen running, then succeeded.
+    execution_id = run_via_api(base_url, token, "core.local", cmd="sleep 1.5")
+    status = page.locator(f"#execution-{execution_id} .status")
+    expect(status).to_have_text("running", timeout=5_000)
+    expect(status).to_have_text("succeeded", timeout=10_000)
+    assert not_reloaded(page)
+    screenshot(page, "executions")
+
+
+def test_the_run_form_by_keyboard_alone(page: Page, instance: Instance) -> None:
+    sign_in(page, "admin", instance.admin_password)
+    page.goto("/ui/actions/core.local")
+    page.keyboard.press("Tab")
+    focused = "document.activeElement"
+    assert page.evaluate(f"{focused}.className") == "skip-link"  # the first stop
+    page.keyboard.press("Enter")
+    for _ in range(20):  # through the page to the first field, the required one
+        page.keyboard.press("Tab")
+        if page.evaluate(f"{focused}.id") == "param-cmd":
+            break
+    assert page.evaluate(f"{focused}.id") == "param-cmd"
+    page.keyboard.type("echo typed-by-keyboard")
+    page.keyboard.press("Enter")
+    expect(page.locator("#execution-status")).to_have_text("succeeded", timeout=20_000)
+    expect(page.locator("#execution-output")).to_contain_text("typed-by-keyboard")
+
+
+def test_a_viewer_has_no_run_button_and_a_form_post_needs_its_token(
+    page: Page, instance: Instance
+) -> None:
+    sign_in(page, "vera", PASSWORDS["vera"])
+    page.goto("/ui/actions/core.local")
+    expect(page.get_by_text("running needs operator")).to_be_visible()
+    assert page.get_by_role("button", name="Run").count() == 0
+    # The browser holds the session cookie; without the form's token, the post is refused.
+    refused = page.request.post("/ui/actions/core.local", form={"cmd": "echo no"})
+    assert refused.status == 403
+    assert "did not come from this console" in refused.text()
+
+
+def test_a_workflow_shows_its_tasks_live(page: Page, base_url: str, instance: Instance) -> None:
+    sign_in(page, "admin", instance.admin_password)
+    token = api_token(base_url, instance)
+    execution_id = run_via_api(base_url, token, "examples.hello_chain", name="web")
+    page.goto(f"/ui/executions/{execution_id}")
+    expect(page.locator("#execution-status")).to_have_text("succeeded", timeout=20_000)
+    tasks = page.locator("#tasks-heading + .table-wrap tbody tr")
+    expect(tasks.first).to_be_visible()
+    assert tasks.count() >= 2
+    screenshot(page, "workflow-execution")
+
+
+@pytest.mark.parametrize(
+    "path", ["/ui/executions", "/ui/actions", "/ui/actions/console.every_type", "last"]
+)
+def test_a_narrow_window_needs_no_sideways_scrolling(
+    browser: Browser, base_url: str, instance: Instance, path: str
+) -> None:
+    context = browser.new_context(base_url=base_url, viewport={"width": 360, "height": 740})
+    page = context.new_page()
+    try:
+        sign_in(page, "admin", instance.admin_password)
+        if path == "last":
+            execution_id = run_via_api(
+                base_url, api_token(base_url, instance), "core.local", cmd="echo narrow"
+            )
+            path = f"/ui/executions/{execution_id}"
+        page.goto(path)
+        widths = page.evaluate(
+            "[document.documentElement.scrollWidth, document.documentElement.clientWidth]"
+        )
+        assert widths[0] <= widths[1], f"{path}: {widths[0]} px wide in a {widths[1]} px window"
+        name = "narrow-" + path.strip("/").replace("/", "-").replace(".", "-")
+        screenshot(page, name if "executions/" not in path else "narrow-execution-detail")
+    finally:
+        context.close()

@@ -1,0 +1,316 @@
+"""The console's pages over HTTP (no browser): signing in and out, the session cookie, CSRF,
+roles, the run form, masking, filters and the static files."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from tests.api.serving import serving
+from tests.web.conftest import PASSWORDS, Instance, csrf_of, prepare, sign_in
+
+from packhorse import bootstrap
+from packhorse.api.security import SESSION_COOKIE
+from packhorse.settings import load_settings
+from packhorse.web.session import safe_next
+
+Client = httpx.Client
+
+
+def signed_in(client: Client, instance: Instance, user: str = "admin") -> Client:
+    password = instance.admin_password if user == "admin" else PASSWORDS[user]
+    answer = sign_in(client, user, password)
+    assert answer.status_code == 303, answer.text
+    return client
+
+
+def executions(instance: Instance) -> list[str]:
+    runtime_store = bootstrap.database_engine(instance.settings)
+    with runtime_store.connect() as connection:
+        rows = connection.exec_driver_sql("SELECT action_ref FROM executions").fetchall()
+    return [row[0] for row in rows]
+
+
+def wait_until_done(client: Client, execution_id: str) -> str:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        page = client.get(f"/ui/executions/{execution_id}/panel")
+        for status in ("succeeded", "failed"):
+            if f'data-status="{status}"' in page.text:
+                return status
+        time.sleep(0.1)
+    raise AssertionError(f"{execution_id} did not finish")
+
+
+def test_pages_send_a_stranger_to_sign_in_and_back(client: Client, instance: Instance) -> None:
+    for path in ("/ui/executions?status=failed", "/ui/actions", "/ui/actions/core.local"):
+        answer = client.get(path)
+        assert answer.status_code == 303
+        assert answer.headers["location"].startswith("/ui/sign-in?next=")
+    assert client.get("/").headers["location"] == "/ui/executions"
+    form = client.get("/ui/sign-in?next=/ui/actions")
+    assert form.status_code == 200 and 'name="password" type="password"' in form.text
+    data = {"user": "admin", "password": instance.admin_password, "next": "/ui/actions"}
+    answer = client.post("/ui/sign-in", data={**data, "csrf_token": csrf_of(form)})
+    assert answer.status_code == 303 and answer.headers["location"] == "/ui/actions"
+    assert client.get("/ui/actions").status_code == 200
+
+
+def test_signing_in_needs_the_token_of_the_sign_in_form(client: Client, instance: Instance) -> None:
+    data = {"user": "admin", "password": instance.admin_password}
+    form = client.get("/ui/sign-in")
+    cookie = form.headers["set-cookie"]
+    assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Path=/ui/sign-in" in cookie
+    token = csrf_of(form)
+    # Another site's form: no token, or a token without this browser's sign-in cookie.
+    assert client.post("/ui/sign-in", data=data).status_code == 403
+    with Client(base_url=str(client.base_url)) as stranger:
+        refused = stranger.post("/ui/sign-in", data={**data, "csrf_token": token})
+        assert refused.status_code == 403 and "did not come from this console" in refused.text
+        assert SESSION_COOKIE not in stranger.cookies
+    assert client.post("/ui/sign-in", data={**data, "csrf_token": token}).status_code == 303
+
+
+def test_a_wrong_password_is_refused_with_a_message(client: Client) -> None:
+    answer = sign_in(client, "admin", "not-the-password")
+    assert answer.status_code == 401
+    assert "Unknown user or wrong password." in answer.text
+    assert SESSION_COOKIE not in client.cookies
+    assert "not-the-password" not in answer.text
+
+
+@pytest.mark.parametrize(
+    ("asked", "safe"),
+    [
+        ("/ui/actions?pack=core", "/ui/actions?pack=core"),
+        ("https://evil.example/ui/", "/ui/executions"),
+        ("//evil.example/ui/", "/ui/executions"),
+        ("/api/v1/executions", "/ui/executions"),
+        (None, "/ui/executions"),
+    ],
+)
+def test_sign_in_only_returns_to_a_page_of_the_console(asked: str | None, safe: str) -> None:
+    assert safe_next(asked) == safe
+
+
+def test_the_session_cookie_is_httponly_strict_and_ends_at_sign_out(
+    client: Client, instance: Instance
+) -> None:
+    answer = sign_in(client, "otto", PASSWORDS["otto"])
+    cookie = answer.headers["set-cookie"]
+    assert cookie.startswith(f"{SESSION_COOKIE}=")
+    assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Path=/" in cookie
+    assert "Secure" not in cookie  # plain HTTP on loopback; over HTTPS it is Secure (below)
+    token = client.cookies[SESSION_COOKIE]
+    page = client.get("/ui/executions")
+    assert token not in page.text  # the token stays in the cookie
+    out = client.post("/ui/sign-out", data={"csrf_token": csrf_of(page)})
+    assert out.status_code == 303 and out.headers["location"] == "/ui/sign-in"
+    assert SESSION_COOKIE not in client.cookies
+    # The token itself is revoked, not only forgotten by this browser.
+    client.cookies.set(SESSION_COOKIE, token)
+    assert client.get("/ui/executions").status_code == 303
+    assert client.get("/api/v1/executions", headers={"X-Auth-Token": token}).status_code == 401
+
+
+def test_the_session_cookie_opens_the_event_stream_but_not_the_api(
+    client: Client, instance: Instance
+) -> None:
+    signed_in(client, instance, "vera")
+    assert client.get("/api/v1/executions").status_code == 401
+    with client.stream("GET", "/stream/v1/stream") as stream:
+        assert stream.status_code == 200
+        assert stream.headers["content-type"].startswith("text/event-stream")
+    client.cookies.clear()
+    with client.stream("GET", "/stream/v1/stream") as stream:
+        assert stream.status_code == 401
+
+
+def test_a_post_without_the_csrf_token_is_refused(client: Client, instance: Instance) -> None:
+    signed_in(client, instance)
+    before = executions(instance)
+    for token in (None, "0" * 64):
+        data = {"cmd": "echo should not run"}
+        if token:
+            data["csrf_token"] = token
+        answer = client.post("/ui/actions/core.local", data=data)
+        assert answer.status_code == 403
+        assert "did not come from this console" in answer.text
+    assert client.post("/ui/sign-out").status_code == 403
+    assert executions(instance) == before
+
+
+def test_a_viewer_reads_but_cannot_run(client: Client, instance: Instance) -> None:
+    signed_in(client, instance, "vera")
+    page = client.get("/ui/actions/core.local")
+    assert page.status_code == 200
+    assert 'id="run-button"' not in page.text and "running needs operator" in page.text
+    # Even with a valid CSRF token (from the sign-out form every page has), the POST is refused.
+    answer = client.post(
+        "/ui/actions/core.local", data={"csrf_token": csrf_of(page), "cmd": "echo no"}
+    )
+    assert answer.status_code == 403 and "may not run actions" in answer.text
+    assert executions(instance) == []
+
+
+def test_running_an_action_from_its_form(client: Client, instance: Instance) -> None:
+    signed_in(client, instance, "otto")
+    form = client.get("/ui/actions/core.local")
+    assert 'id="param-cmd"' in form.text and 'id="run-button"' in form.text
+    answer = client.post(
+        "/ui/actions/core.local", data={"csrf_token": csrf_of(form), "cmd": "echo hello-web"}
+    )
+    assert answer.status_code == 303
+    location = answer.headers["location"]
+    execution_id = location.rsplit("/", 1)[1]
+    assert wait_until_done(client, execution_id) == "succeeded"
+    page = client.get(location)
+    assert "hello-web" in page.text  # the output (and the result)
+    assert "user otto" in page.text
+    listing = client.get("/ui/executions")
+    assert f'id="execution-{execution_id}"' in listing.text
+    assert ">succeeded</span>" in listing.text
+
+
+def test_field_errors_are_shown_next_to_their_fields(client: Client, instance: Instance) -> None:
+    signed_in(client, instance)
+    form = client.get("/ui/actions/console.every_type")
+    assert 'id="param-fixed"' not in form.text  # immutable
+    assert 'id="param-token" name="token" type="password"' in form.text
+    answer = client.post(
+        "/ui/actions/console.every_type",
+        data={
+            "csrf_token": csrf_of(form),
+            "count": "two",
+            "tags": "[1,",
+            "token": "hunter2-secret",
+        },
+    )
+    assert answer.status_code == 400
+    assert 'id="param-count-error">enter a whole number<' in answer.text
+    assert 'id="param-tags-error">enter JSON (an array)<' in answer.text
+    assert 'aria-invalid="true"' in answer.text
+    assert 'value="two"' in answer.text  # what was typed is kept...
+    assert "hunter2-secret" not in answer.text  # ...but a secret is asked for again
+    assert executions(instance) == []
+
+
+def test_missing_required_parameters_are_shown_by_field(client: Client, instance: Instance) -> None:
+    signed_in(client, instance)
+    form = client.get("/ui/actions/core.local")
+    answer = client.post("/ui/actions/core.local", data={"csrf_token": csrf_of(form)})
+    assert answer.status_code == 400
+    assert 'id="param-cmd-error">required<' in answer.text
+
+
+def test_secret_parameters_are_masked_in_the_detail_page(
+    client: Client, instance: Instance
+) -> None:
+    signed_in(client, instance)
+    form = client.get("/ui/actions/console.echo_secret")
+    answer = client.post(
+        "/ui/actions/console.echo_secret",
+        data={"csrf_token": csrf_of(form), "password": "hunter2-secret"},
+    )
+    assert answer.status_code == 303, answer.text
+    execution_id = answer.headers["location"].rsplit("/", 1)[1]
+    assert wait_until_done(client, execution_id) == "succeeded"
+    page = client.get(answer.headers["location"])
+    assert "ran with a secret" in page.text
+    assert "********" in page.text
+    assert "hunter2-secret" not in page.text
+    assert "hunter2-secret" not in client.get(f"/ui/executions/{execution_id}/row").text
+
+
+def test_filters_empty_states_and_unknown_pages(client: Client, instance: Instance) -> None:
+    signed_in(client, instance)
+    empty = client.get("/ui/executions")
+    assert "No executions yet" in empty.text and 'href="/ui/actions"' in empty.text
+    form = client.get("/ui/actions/core.noop")
+    assert client.post("/ui/actions/core.noop", data={"csrf_token": csrf_of(form)}).is_redirect
+    assert client.post(
+        "/ui/actions/console.every_type", data={"csrf_token": csrf_of(form), "count": "1"}
+    ).is_redirect
+    core = client.get("/ui/executions?pack=core")
+    assert "core.noop" in core.text and "console.every_type" not in core.text
+    by_action = client.get("/ui/executions?action=console.every_type")
+    assert "console.every_type" in by_action.text and ">core.noop<" not in by_action.text
+    none = client.get("/ui/executions?status=timeout")
+    assert "No executions match these filters" in none.text
+    bad = client.get("/ui/executions?status=bogus")
+    assert bad.status_code == 200 and "Unknown status" in bad.text
+    missing = client.get("/ui/executions/nope")
+    assert missing.status_code == 404 and "There is no execution nope." in missing.text
+    assert client.get("/ui/actions/no.such").status_code == 404
+    assert "No action matches" in client.get("/ui/actions?q=zzzz-nothing").text
+    found = client.get("/ui/actions?q=every")
+    assert "console.every_type" in found.text and "core.local" not in found.text
+
+
+def test_pages_paginate(client: Client, instance: Instance) -> None:
+    signed_in(client, instance)
+    form = client.get("/ui/actions/core.noop")
+    token = csrf_of(form)
+    for _ in range(27):
+        assert client.post("/ui/actions/core.noop", data={"csrf_token": token}).is_redirect
+    first = client.get("/ui/executions")
+    assert first.text.count('data-execution-id="') == 25
+    assert "Page 1 of 2 (27 executions)" in first.text
+    second = client.get("/ui/executions?action=&status=&pack=&page=2")
+    assert second.text.count('data-execution-id="') == 2
+    assert 'data-live-executions="off"' in second.text  # only the newest page grows live
+
+
+def test_static_files_are_versioned_and_cached(client: Client, instance: Instance) -> None:
+    page = signed_in(client, instance).get("/ui/executions")
+    for name in ("console.css", "console.js", "htmx.min.js"):
+        marker = f"/ui/static/{name}?v="
+        assert marker in page.text
+        start = page.text.index(marker)
+        url = page.text[start : page.text.index('"', start)]
+        answer = client.get(url)
+        assert answer.status_code == 200
+        assert answer.headers["cache-control"] == "public, max-age=31536000, immutable"
+    assert client.get("/ui/static/console.css").headers["cache-control"] == "no-cache"
+    assert page.headers["cache-control"] == "no-store"
+    assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
+
+
+def test_without_auth_no_one_signs_in_but_forms_still_need_the_token(
+    instance_home: Path,
+) -> None:
+    prepare(instance_home)
+    toml = instance_home / "packhorse.toml"
+    text = toml.read_text()
+    assert "[auth]\nenabled = true\n" in text
+    toml.write_text(text.replace("[auth]\nenabled = true\n", "[auth]\nenabled = false\n"))
+    settings = load_settings(instance_home)
+    assert not settings.auth_enabled
+    with serving(bootstrap.create_app(settings, workers=1)) as url, Client(base_url=url) as client:
+        page = client.get("/ui/actions/core.noop")
+        assert page.status_code == 200 and "Sign out" not in page.text
+        assert SESSION_COOKIE in client.cookies  # a random session the form token is bound to
+        assert client.post("/ui/actions/core.noop", data={}).status_code == 403
+        answer = client.post("/ui/actions/core.noop", data={"csrf_token": csrf_of(page)})
+        assert answer.status_code == 303
+        assert client.get("/ui/sign-in").headers["location"] == "/ui/executions"
+
+
+def test_over_https_the_session_cookie_is_secure(instance: Instance) -> None:
+    app = bootstrap.create_app(instance.settings, workers=1)
+
+    async def post() -> httpx.Response:
+        # In-process, no lifespan (signing in needs none): the request's scheme is https.
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="https://testserver") as http:
+            form = await http.get("/ui/sign-in")
+            assert "Secure" in form.headers["set-cookie"]
+            data = {"user": "admin", "password": instance.admin_password}
+            return await http.post("/ui/sign-in", data={**data, "csrf_token": csrf_of(form)})
+
+    answer = asyncio.run(post())
+    assert answer.status_code == 303
+    assert "Secure" in answer.headers["set-cookie"]
