@@ -18,7 +18,7 @@ from packhorse.engine.clock import iso_now
 from packhorse.engine.ids import new_id
 from packhorse.errors import NotFound, PackhorseError
 from packhorse.model.content import Kind, Resource
-from packhorse.model.events import Trigger, TriggerInstance
+from packhorse.model.events import Trigger, TriggerInstance, TriggerInstanceStatus
 from packhorse.params.documents import response_problems
 from packhorse.storage.events import SqlEventStore
 from packhorse.storage.ports import RegistryReader
@@ -94,6 +94,8 @@ class EventService:
         self._ttl = ttl
         self._monotonic = monotonic
         self._index: tuple[float, object, TriggerIndex] | None = None
+        self.intake_open: Callable[[], bool] = lambda: True
+        """False while a cutover drains the instance: instances are stored ``held``."""
 
     def index(self) -> TriggerIndex:
         """Trigger types and triggers as registered. Checked at most every ``ttl`` seconds by
@@ -149,6 +151,7 @@ class EventService:
             source=source,
             trace_tag=trace_tag,
             created_at=now,
+            status=self._arrival_status(),
         )
         self.store.record(instance)
         if self.on_recorded is not None:
@@ -169,12 +172,18 @@ class EventService:
             occurrence_time=now,
             source="timer",
             created_at=now,
+            status=self._arrival_status(),
         )
         if not self.store.fire(trigger.ref, due, instance, now=now):
             return None
         if self.on_recorded is not None:
             self.on_recorded(instance)
         return instance
+
+    def _arrival_status(self) -> TriggerInstanceStatus:
+        if self.intake_open():
+            return TriggerInstanceStatus.PENDING
+        return TriggerInstanceStatus.HELD
 
     @staticmethod
     def check_payload(index: TriggerIndex, trigger: Trigger, payload: Mapping[str, Any]) -> None:
