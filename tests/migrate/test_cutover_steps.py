@@ -66,6 +66,12 @@ class FakeInstance:
         self.stored += [i.id for i in fresh] + [e.id for e in fresh_executions]
         return Moved(len(fresh), len(fresh_executions))
 
+    def release(self) -> int:
+        self.journal.append(f"{self.name}: release")
+        released = len(self.held)
+        self.held.clear()
+        return released
+
     def hand_over(
         self, instance_ids: list[str], execution_ids: list[str], *, successor: str
     ) -> Moved:
@@ -240,11 +246,13 @@ def test_a_rollback_reopens_flips_back_then_drains_and_hands_over(site: Site) ->
     assert steps.cutover(old, new, front, timeout=10, clocks=clocks).ok
     journal.clear()
     new.held = {"t3": _instance("t3")}
+    old.held = {"t4": _instance("t4")}  # reached the old instance after its handover
     new.queued = {"e1": replace(_execution("e1"), status=Status.REQUESTED)}  # came from old
     report = steps.rollback(old, new, front, timeout=10, clocks=clocks)
     assert report.ok, report.reason
     assert journal == [
         "old: open",
+        "old: release",
         "front: http://old",
         "new: draining",
         "new: closed",
@@ -252,4 +260,5 @@ def test_a_rollback_reopens_flips_back_then_drains_and_hands_over(site: Site) ->
         "new: marked for http://old",
     ]
     assert report.handed_over == Moved(1, 1)
+    assert report.released == 1
     assert report.flip_ms == 3.0

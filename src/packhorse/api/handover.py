@@ -10,6 +10,8 @@ cutover`` and ``packhorse rollback`` drive on a remote instance (admin only; not
 * ``POST handover/done`` (the sender) ``{"successor", "trigger_instances": [ids],
   "executions": [ids]}``: mark them handed over (``handed_over``; ``canceled`` with a result
   naming the successor).
+* ``POST handover/release``: the held trigger instances are processed here after all (a
+  rollback reopens the old instance: what it held meanwhile is its own again).
 """
 
 from __future__ import annotations
@@ -135,5 +137,11 @@ def router() -> APIRouter:
             _service(request).hand_over, instances, executions, successor=successor
         )
         return JSONResponse(moved.fields())
+
+    @routes.post("/handover/release")
+    async def release_held(request: Request) -> dict[str, int]:
+        """Process the held trigger instances here (a rollback reopened this instance)."""
+        released = await run_in_threadpool(_service(request).release)
+        return {"trigger_instances": released}
 
     return routes

@@ -160,6 +160,14 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "packhorse.cli.front:front",
         "The stable front: a proxy on the public address; flip it to another instance.",
     ),
+    "cutover": (
+        "packhorse.cli.cutover:cutover",
+        "Move the site to a new instance: drain the old one, flip the front, hand over.",
+    ),
+    "rollback": (
+        "packhorse.cli.cutover:rollback",
+        "Undo the last cutover: reopen the old instance, flip back, hand over.",
+    ),
     "login": ("packhorse.cli.remote:login", "Sign in to a remote Packhorse (--url), keep a token."),
     "logout": ("packhorse.cli.remote:logout", "Forget the token of a remote Packhorse."),
 }

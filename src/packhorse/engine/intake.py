@@ -179,6 +179,13 @@ class HandoverService:
             self.on_received()
         return Moved(len(instances), len(executions))
 
+    def release(self) -> int:
+        """Process the held trigger instances here (see :meth:`SqlIntakeStore.release`)."""
+        released = self._store.release()
+        if released and self.on_received is not None:
+            self.on_received()
+        return released
+
     def hand_over(
         self, instance_ids: Sequence[str], execution_ids: Sequence[str], *, successor: str
     ) -> Moved:

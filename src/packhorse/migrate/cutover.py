@@ -16,8 +16,9 @@ Cutover from OLD to NEW:
 6. *verify*: NEW still answers ready; if not, the front flips back, OLD reopens and NEW's
    held and queued work is handed back (a rollback), and the cutover fails saying why.
 
-Rollback is the same the other way: reopen the previous instance, flip the front back, drain
-the current one and hand its held and queued work over.
+Rollback is the same the other way: reopen the previous instance (what it held since the
+cutover, webhooks that reached it late, is released to its own rules), flip the front back,
+drain the current one and hand its held and queued work over.
 """
 
 from __future__ import annotations
@@ -88,6 +89,10 @@ class Instance(Protocol):
         """Mark them given to ``successor``."""
         ...
 
+    def release(self) -> int:
+        """Its held trigger instances are processed there after all; returns how many."""
+        ...
+
 
 class Front(Protocol):
     """The stable address (``packhorse.front.control``, or the site's hook)."""
@@ -125,6 +130,10 @@ class Report:
     parked: tuple[str, ...] = ()
     drain_to_flip_seconds: float | None = None
     flip_ms: float | None = None
+    released: int = 0
+    """Trigger instances the reopened instance held since the cutover, processed there."""
+    flipped: bool = False
+    """The front was flipped (whatever happened after)."""
     rolled_back: bool = False
 
     def fields(self) -> dict[str, Any]:
@@ -145,6 +154,8 @@ class Report:
                 None if self.drain_to_flip_seconds is None else round(self.drain_to_flip_seconds, 3)
             ),
             "flip_ms": self.flip_ms,
+            "flipped": self.flipped,
+            "released": self.released,
             "rolled_back": self.rolled_back,
         }
 
@@ -293,6 +304,7 @@ def cutover(
         _reopen(old)
         report.reason = f"the front did not flip: {error.message}; {old.name} is open again"
         return report
+    report.flipped = True
     report.drain_to_flip_seconds = clocks.monotonic() - drain_started
     run.step("flip", flip_started, f"the front sends requests to {new.url}")
 
@@ -352,7 +364,19 @@ def rollback(
     except (_Failed, PackhorseError) as error:
         report.reason = _why(error)
         return report
-    run.step("reopen", started, f"{previous.name} takes work in again")
+    try:
+        released = previous.release()
+    except PackhorseError as error:
+        report.reason = (
+            f"{previous.name} reopened, but releasing what it held failed: {_why(error)}"
+        )
+        return report
+    report.released = released
+    run.step(
+        "reopen",
+        started,
+        f"{previous.name} takes work in again ({released} held trigger instances released)",
+    )
 
     flip_started = clocks.monotonic()
     try:
@@ -360,6 +384,7 @@ def rollback(
     except PackhorseError as error:
         report.reason = f"the front did not flip back: {error.message}"
         return report
+    report.flipped = True
     run.step("flip", flip_started, f"the front sends requests to {previous.url}")
 
     drain_started = clocks.monotonic()

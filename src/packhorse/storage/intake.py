@@ -54,6 +54,11 @@ _HAND_OVER_INSTANCE = Prepared(
     .values(status=TriggerInstanceStatus.HANDED_OVER.value)
 )
 
+_RELEASE = Prepared(
+    _instances.update()
+    .where(_instances.c.status == TriggerInstanceStatus.HELD.value)
+    .values(status=TriggerInstanceStatus.PENDING.value)
+)
 _STATUS_RESULT = Prepared(
     sa.select(_executions.c.status, _executions.c.result).where(
         _executions.c.id == sa.bindparam("target_id")
@@ -262,6 +267,12 @@ class SqlIntakeStore:
                 _insert(driver, fresh, then(fresh))
                 new_executions.append(execution.id)
         return new_instances, new_executions
+
+    def release(self) -> int:
+        """Held trigger instances become pending: the rules of this instance process them (a
+        rollback reopens the old instance, and what it held since is its own again)."""
+        with driver_transaction(self._engine, write=True) as driver:
+            return driver.execute(_RELEASE)
 
     def hand_over(
         self,
