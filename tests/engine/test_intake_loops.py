@@ -1,0 +1,106 @@
+"""What the intake switches in a process (engine/intake.py): timers stop firing while it is
+not open and go on (missed fires skipped) when it opens again; what webhooks and sensors emit
+meanwhile is held; every process's :class:`IntakeWatch` acknowledges each change, and a
+process that stopped looking is not waited for."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from pathlib import Path
+
+import pytest
+from tests.engine.test_timers import EVERY_MINUTE, START, FakeTime, Timed, at, minutes, run
+
+from packhorse import bootstrap
+from packhorse.engine.clock import iso
+from packhorse.engine.events import EventService
+from packhorse.engine.intake import HandoverService, IntakeWatch
+from packhorse.model.events import TriggerInstanceStatus
+from packhorse.model.intake import IntakeStatus
+from packhorse.storage.events import SqlEventStore
+from packhorse.storage.intake import SqlIntakeStore
+from packhorse.storage.registry import SqlContentRegistry
+
+
+@pytest.fixture
+def timed(instance_home: Path) -> Timed:
+    return Timed(instance_home)
+
+
+def test_timers_stop_while_the_intake_is_closed_and_skip_what_they_missed(timed: Timed) -> None:
+    time = FakeTime(START)
+    service = timed.service(clock=time.clock, sleep=time.sleep)
+    intake = {"open": True}
+    service.intake_open = lambda: intake["open"]
+
+    def close() -> None:
+        intake["open"] = False
+
+    def reopen() -> None:
+        intake["open"] = True
+
+    asyncio.run(
+        run(
+            time,
+            [service],
+            [
+                (at("2030-12-31 23:53:30"), close),
+                (at("2030-12-31 23:57:30"), reopen),
+                (at("2030-12-31 23:59:30"), lambda: None),
+            ],
+        )
+    )
+    # Fired up to 23:53, nothing from 23:54 to 23:57 (closed; missed, skipped), then again.
+    assert timed.executed_at(EVERY_MINUTE) == [
+        *minutes("2030-12-31 23:51", "2030-12-31 23:53"),
+        *minutes("2030-12-31 23:58", "2030-12-31 23:59"),
+    ]
+
+
+def test_what_is_emitted_while_the_intake_is_not_open_is_held(timed: Timed) -> None:
+    engine = timed.engine()
+    events = EventService(SqlEventStore(engine), SqlContentRegistry(engine))
+    before = events.emit("core.st2.generic.actiontrigger", {}, source="test", validate=False)
+    events.intake_open = lambda: False
+    during = events.emit("core.st2.generic.actiontrigger", {}, source="test", validate=False)
+    assert before.status is TriggerInstanceStatus.PENDING
+    assert during.status is TriggerInstanceStatus.HELD
+    stored = events.store.get(during.id)
+    assert stored is not None and stored.status is TriggerInstanceStatus.HELD
+    # The rules engine claims pending instances only: the held one is not among them.
+    claimed = events.store.claim_pending(
+        "rules-1", now=iso(dt.datetime.now(dt.UTC)), lease_until="9999", limit=10
+    )
+    assert [instance.id for instance in claimed] == [before.id]
+
+
+def test_every_process_acknowledges_a_change_and_a_silent_one_is_not_waited_for(
+    timed: Timed,
+) -> None:
+    now = {"at": dt.datetime(2030, 1, 1, tzinfo=dt.UTC)}
+    settings = timed.settings
+    store = SqlIntakeStore(bootstrap.database_engine(settings))
+    service = HandoverService(store, clock=lambda: now["at"])
+    watches = [
+        IntakeWatch(SqlIntakeStore(timed.engine()), node=f"node-{n}", clock=lambda: now["at"])
+        for n in (1, 2)
+    ]
+    for watch in watches:
+        watch.refresh()
+    state = service.set_intake(IntakeStatus.DRAINING, successor="http://new", reason="test")
+    assert service.waiting_for(state.generation) == ["node-1", "node-2"]
+    assert all(watch.open() for watch in watches)  # not applied until they look
+
+    applied: list[IntakeStatus] = []
+    watches[0].listeners.append(lambda changed: applied.append(changed.status))
+    watches[0].refresh()
+    assert not watches[0].open() and applied == [IntakeStatus.DRAINING]
+    assert service.waiting_for(state.generation) == ["node-2"]
+
+    # node-2 stopped looking (killed): after LIVE_SECONDS it is taken as gone.
+    now["at"] += dt.timedelta(seconds=16)
+    assert service.waiting_for(state.generation) == []
+    watches[1].refresh()  # it comes back: it applies the drain at once
+    assert not watches[1].open()
+    assert [ack.generation for ack in service.acknowledgements()] == [state.generation] * 2
