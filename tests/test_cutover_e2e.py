@@ -31,6 +31,7 @@ from packhorse.model.intake import is_handed_over
 from packhorse.settings import Settings, load_settings, write_settings
 from packhorse.storage.events import InstanceFilter, SqlEventStore
 from packhorse.storage.executions import ExecutionFilter, SqlExecutionStore
+from packhorse.storage.intake import SqlIntakeStore
 from tests.front.upstream import packhorse, running_front
 from tests.test_up import free_port, wait_for
 
@@ -175,6 +176,8 @@ def test_webhooks_sent_through_a_cutover_and_a_rollback_run_exactly_once(
                     str(state),
                     "--timeout",
                     "30",
+                    "--health-action",
+                    "core.noop",
                     "--json",
                 )
             )
@@ -222,3 +225,45 @@ def test_webhooks_sent_through_a_cutover_and_a_rollback_run_exactly_once(
 
 def _unfinished(*instances: Settings) -> bool:
     return any(status is not Status.SUCCEEDED for s in instances for _, status in _runs(s))
+
+
+@pytest.mark.timeout(120)
+def test_a_failing_health_gate_leaves_the_old_instance_active_and_says_why(
+    instance_home: Path, _instance_template: Path, tmp_path: Path
+) -> None:
+    home_new = tmp_path / "new"
+    shutil.copytree(_instance_template, home_new)
+    old, new = _instance(instance_home), _instance(home_new)
+    state = tmp_path / "front.json"
+    with up(old) as old_url, up(new), running_front(state) as front:
+        packhorse("front", "flip", "--state", str(state), "--to", old_url)
+        refused = packhorse(
+            "cutover",
+            "--from",
+            str(old.home),
+            "--to",
+            str(new.home),
+            "--front-state",
+            str(state),
+            "--health-action",
+            "core.local",
+            "--health-params",
+            '{"cmd": "exit 3"}',
+            check=False,
+        )
+        assert refused.returncode == 1
+        assert "failed its health gate, nothing changed: health action core.local" in (
+            refused.stderr
+        )
+        assert "failed" in refused.stderr.rsplit("core.local", 1)[1]
+        assert json.loads(state.read_text())["active"] == old_url
+        assert not state.with_name("front.json.cutover.json").exists()
+        assert SqlIntakeStore(bootstrap.database_engine(old)).read().open
+        # The old instance still takes webhooks in and runs them.
+        posted = httpx.post(f"{front}/api/v1/webhooks/relay/in", json={"id": "after"})
+        assert posted.status_code == 202
+        deadline = time.monotonic() + 30
+        while ("after", Status.SUCCEEDED) not in _runs(old):
+            assert time.monotonic() < deadline, _runs(old)
+            time.sleep(0.1)
+        assert _runs(new) == []
