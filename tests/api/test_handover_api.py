@@ -182,3 +182,83 @@ def test_a_drained_instance_does_not_start_queued_executions_but_hands_them_over
 
 def _completed(execution: Execution | None) -> Execution | None:
     return execution if execution is not None and execution.completed else None
+
+
+class RecordingFront:
+    """A front that only records where it was told to send requests."""
+
+    def __init__(self) -> None:
+        self.flips: list[str] = []
+
+    def flip(self, to: str) -> float:
+        self.flips.append(to)
+        return 0.0
+
+    def rollback(self) -> float:
+        self.flips.append("back")
+        return 0.0
+
+
+def test_a_cutover_and_a_rollback_between_two_instances_over_their_apis(
+    old: Served, new: Served
+) -> None:
+    """The cutover steps with both instances given as URLs (client/handover.py and the CLI's
+    Side over it): the queued execution and the held webhook end on the new instance, once,
+    and a rollback brings back what the new one had not started."""
+    from packhorse.cli.cutover import HealthGate, Side
+    from packhorse.cli.instance_arg import RemoteInstance
+    from packhorse.client.http import ApiClient, Credentials
+
+    apis: list[ApiClient] = []
+
+    def side(served: Served) -> Side:
+        credentials = Credentials(token=served.admin["X-Auth-Token"], source="test")
+        apis.append(ApiClient(served.url, credentials=credentials))
+        return Side(RemoteInstance(apis[-1]), gate=HealthGate(timeout=20))
+
+    try:
+        _cutover_and_back(old, new, side(old), side(new))
+    finally:
+        for api in apis:
+            api.close()
+
+
+def _cutover_and_back(old: Served, new: Served, old_side: Any, new_side: Any) -> None:
+    from packhorse.migrate import cutover as steps
+
+    clocks = steps.Clocks(time.monotonic, time.sleep)
+    front = RecordingFront()
+    old.call("PUT", INTAKE, json={"state": "draining"})  # so that work waits to be handed over
+    wait(lambda: not old.call("GET", INTAKE).json()["waiting_for"])
+    posted = old.call(
+        "POST", "/api/v1/webhooks/signals/in", json={"ok": "x"}, headers={"X-Source": "t"}
+    )
+    assert posted.status_code == 202
+    queued = old.call("POST", "/api/v1/executions", json={"action": "core.noop"}).json()["id"]
+
+    report = steps.cutover(old_side, new_side, front, timeout=20, clocks=clocks)
+    assert report.ok, report.reason
+    assert front.flips == [new.url]
+    assert report.handed_over.fields() == {"trigger_instances": 1, "executions": 1}
+    assert report.drain_to_flip_seconds is not None and report.drain_to_flip_seconds < 5
+    assert old.call("GET", INTAKE).json()["state"] == "closed"
+    ran = wait(lambda: _completed(new.executions.get(queued)))
+    assert ran.status is Status.SUCCEEDED
+    wait(lambda: new.executions.find(ExecutionFilter(action_ref="core.echo")))
+
+    # A rollback: the old instance reopens and gets what the new one held meanwhile.
+    new.call("PUT", INTAKE, json={"state": "draining"})
+    wait(lambda: not new.call("GET", INTAKE).json()["waiting_for"])
+    late = new.call(
+        "POST", "/api/v1/webhooks/signals/in", json={"ok": "late"}, headers={"X-Source": "t"}
+    )
+    assert late.status_code == 202
+    back = steps.rollback(old_side, new_side, front, timeout=20, clocks=clocks)
+    assert back.ok, back.reason
+    assert front.flips == [new.url, "back"]
+    assert back.handed_over.fields() == {"trigger_instances": 1, "executions": 0}
+    assert old.call("GET", INTAKE).json()["state"] == "open"
+    assert new.call("GET", INTAKE).json()["state"] == "closed"
+    echoed = wait(lambda: old.executions.find(ExecutionFilter(action_ref="core.echo")))
+    assert len(echoed) == 1
+    assert wait(lambda: _completed(old.executions.get(echoed[0].id))).status is Status.SUCCEEDED
