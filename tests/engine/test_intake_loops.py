@@ -1,6 +1,6 @@
-"""What the intake switches in a process (engine/intake.py): timers stop firing while it is
-not open and go on (missed fires skipped) when it opens again; what webhooks and sensors emit
-meanwhile is held; every process's :class:`IntakeWatch` acknowledges each change, and a
+"""What the intake switches in a process (engine/intake.py): sensors and timers stop while it
+is not open and go on when it opens again (missed fires skipped); what is emitted meanwhile is
+held; every process's :class:`IntakeWatch` acknowledges each change, and a
 process that stopped looking is not waited for."""
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
+from tests.engine.test_sensors import World, alive, is_running, running, until, world
 from tests.engine.test_timers import EVERY_MINUTE, START, FakeTime, Timed, at, minutes, run
 
 from packhorse import bootstrap
@@ -21,6 +22,8 @@ from packhorse.model.intake import IntakeStatus
 from packhorse.storage.events import SqlEventStore
 from packhorse.storage.intake import SqlIntakeStore
 from packhorse.storage.registry import SqlContentRegistry
+
+__all__ = ["world"]  # the sensor tests' fixture, used here too
 
 
 @pytest.fixture
@@ -104,3 +107,31 @@ def test_every_process_acknowledges_a_change_and_a_silent_one_is_not_waited_for(
     watches[1].refresh()  # it comes back: it applies the drain at once
     assert not watches[1].open()
     assert [ack.generation for ack in service.acknowledgements()] == [state.generation] * 2
+
+
+def test_sensors_stop_while_the_intake_is_not_open_and_start_again(world: World) -> None:
+    sensors_world = world
+    container = sensors_world.container("sensorpack.Poller")
+    intake = {"open": True}
+    container.intake_open = lambda: intake["open"]
+    source = "sensor:sensorpack.Poller"
+
+    async def scenario() -> None:
+        async with running(container):
+            await until(lambda: is_running(sensors_world, "sensorpack.Poller"), "the start")
+            status = sensors_world.status("sensorpack.Poller")
+            assert status is not None and status.pid is not None
+            intake["open"] = False
+            container.wake()
+            pid = status.pid
+            await until(lambda: not alive(pid), "the sensor process to end")
+            stopped = sensors_world.status("sensorpack.Poller")
+            assert stopped is not None and stopped.state == "stopped"
+            polls = len(sensors_world.instances(source))
+            await asyncio.sleep(0.4)  # it polls every 0.1 s when it runs
+            assert len(sensors_world.instances(source)) == polls
+            intake["open"] = True
+            container.wake()
+            await until(lambda: len(sensors_world.instances(source)) > polls, "polls again")
+
+    asyncio.run(scenario())
