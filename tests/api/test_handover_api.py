@@ -25,6 +25,7 @@ from packhorse.storage.events import InstanceFilter, SqlEventStore
 from packhorse.storage.executions import ExecutionFilter, SqlExecutionStore
 
 SIGNALS = Path(__file__).parents[1] / "fixtures" / "engine_packs" / "signals"
+FLOWS = SIGNALS.with_name("flows")
 INTAKE = "/api/v1/packhorse/intake"
 HANDOVER = "/api/v1/packhorse/handover"
 
@@ -70,8 +71,9 @@ def wait(condition: Callable[[], Any], timeout: float = 15) -> Any:
 
 def _instance(home: Path) -> Settings:
     shutil.copytree(SIGNALS, home / "packs" / "signals")
+    shutil.copytree(FLOWS, home / "packs" / "flows")
     settings = load_settings(home)
-    assert bootstrap.register_instance_packs(settings, refs=["signals"]).ok
+    assert bootstrap.register_instance_packs(settings, refs=["signals", "flows"]).ok
     return settings
 
 
@@ -178,6 +180,30 @@ def test_a_drained_instance_does_not_start_queued_executions_but_hands_them_over
     )
     old.executions.create(fresh, then=Status.SCHEDULED)
     assert wait(lambda: _completed(old.executions.get(fresh.id))).status is Status.SUCCEEDED
+
+
+def test_a_drained_instance_finishes_what_runs_and_the_tasks_of_running_workflows(
+    old: Served,
+) -> None:
+    started = old.call(
+        "POST", "/api/v1/executions", json={"action": "flows.sleepy", "parameters": {"seconds": 1}}
+    )
+    assert started.status_code == 201, started.text
+    workflow_id = started.json()["id"]
+    wait(lambda: _nap_running(old, workflow_id))
+    intake = old.drain()
+    assert workflow_id in intake["in_flight"]["running"]
+    # Its next task ("after") is requested after the drain: it runs all the same.
+    done = wait(lambda: _completed(old.executions.get(workflow_id)), timeout=30)
+    assert done.status is Status.SUCCEEDED
+    tasks = old.executions.find(ExecutionFilter(parent_id=workflow_id))
+    assert sorted(task.action_ref for task in tasks) == ["core.local", "core.noop"]
+    assert old.call("GET", INTAKE).json()["in_flight"] == {"running": [], "parked": []}
+
+
+def _nap_running(served: Served, workflow_id: str) -> bool:
+    tasks = served.executions.find(ExecutionFilter(parent_id=workflow_id))
+    return any(task.status is Status.RUNNING for task in tasks)
 
 
 def _completed(execution: Execution | None) -> Execution | None:
