@@ -230,7 +230,7 @@ def create_app(
             }
             loops = [start() for name, start in every.items() if name in run]
             stop_listening = listen_to_writes(runtime.store.engine, events.wake)
-            listener = wake_ups(runtime, events, asyncio.get_running_loop())
+            listener = wake_ups(runtime, events, asyncio.get_running_loop(), intake)
             try:
                 yield
             finally:
@@ -272,7 +272,10 @@ def create_app(
 
 
 def wake_ups(
-    runtime: Runtime, events: Broadcaster, loop: asyncio.AbstractEventLoop
+    runtime: Runtime,
+    events: Broadcaster,
+    loop: asyncio.AbstractEventLoop,
+    intake: IntakeWatch | None = None,
 ) -> Listener | None:
     """On PostgreSQL, wake this process's loops when another process stores work for them
     (``LISTEN``/``NOTIFY``); None on SQLite. Started here, stopped by the caller."""
@@ -295,6 +298,7 @@ def wake_ups(
             notifications.TRIGGER_INSTANCES: [runtime.rules.wake, events.wake],
             notifications.WORKFLOW_EVENTS: [on_loop(runtime.workflows.wake)],
             notifications.LOG: [events.wake, on_loop(runtime.execution_triggers.wake)],
+            notifications.INTAKE: [on_loop(intake.wake)] if intake is not None else [],
         },
     )
     listener.start()

@@ -2,7 +2,9 @@
 
 ``packhorse cutover`` drains the old instance through the database, not by signals, because
 an instance may be several processes (scale-out); each process acknowledges the generation it
-applied. See ``model/intake.py``.
+applied. See ``model/intake.py``. On PostgreSQL a change of the intake also sends ``NOTIFY
+packhorse, 'intake'`` (the function of migration 0012), so processes apply it at once rather
+than at their next poll.
 
 Revision ID: 0013
 Revises: 0012
@@ -35,8 +37,15 @@ def upgrade() -> None:
         sa.Column("seen_at", sa.String(32), nullable=False),
         sa.PrimaryKeyConstraint("node", name="pk_intake_acks"),
     )
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute(
+            "CREATE TRIGGER packhorse_notify_intake AFTER INSERT OR UPDATE ON intake"
+            " FOR EACH STATEMENT EXECUTE FUNCTION packhorse_notify('intake')"
+        )
 
 
 def downgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("DROP TRIGGER packhorse_notify_intake ON intake")
     op.drop_table("intake_acks")
     op.drop_table("intake")
