@@ -178,6 +178,8 @@ def test_webhooks_sent_through_a_cutover_and_a_rollback_run_exactly_once(
                     "30",
                     "--health-action",
                     "core.noop",
+                    "--front-url",
+                    front,
                     "--json",
                 )
             )

@@ -224,6 +224,9 @@ class RecordingFront:
         self.flips.append("back")
         return 0.0
 
+    def reaches(self, _instance: object) -> None:
+        return None
+
 
 def test_a_cutover_and_a_rollback_between_two_instances_over_their_apis(
     old: Served, new: Served

@@ -104,6 +104,9 @@ class FakeFront:
         assert self.previous is not None
         return self.flip(self.previous)
 
+    def reaches(self, instance: FakeInstance) -> str | None:
+        return None if self.active == instance.url else f"the front sends to {self.active}"
+
 
 class Clock:
     def __init__(self) -> None:

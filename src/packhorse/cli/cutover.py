@@ -182,11 +182,40 @@ class Side:
 class FrontPort:
     """The front (its state file and admin socket) or the site's hook (:class:`steps.Front`)."""
 
-    def __init__(self, state_file: Path, *, hook: str | None, by: str, ca_file: str) -> None:
+    def __init__(
+        self,
+        state_file: Path,
+        *,
+        hook: str | None,
+        by: str,
+        ca_file: str,
+        public_url: str | None = None,
+    ) -> None:
         self.state_file = state_file
         self._hook = hook
         self._by = by
         self._ca_file = ca_file
+        self._public_url = public_url.rstrip("/") if public_url else None
+
+    def reaches(self, instance: steps.Instance) -> str | None:
+        """The front's state names ``instance``; with ``--front-url``, a request through the
+        front is answered by the same instance (``/ready`` names it) as ``instance`` is."""
+        from packhorse.errors import PackhorseError
+        from packhorse.front.control import current_state, serving_instance
+
+        state, _ = current_state(self.state_file)
+        if state.active != instance.url:
+            return f"the front sends requests to {state.active or 'no instance'}"
+        if self._public_url is None:
+            return None
+        try:
+            behind = serving_instance(self._public_url, self._ca_file)
+            expected = serving_instance(instance.url, self._ca_file)
+        except PackhorseError as error:
+            return error.message
+        if behind != expected:
+            return f"{self._public_url} is answered by instance {behind}, not {expected}"
+        return None
 
     def flip(self, to: str) -> float | None:
         from packhorse.front.control import flip_front
@@ -325,6 +354,11 @@ def _read_record(state_file: Path) -> dict[str, Any]:
     help="Only hand OLD's held and queued work (webhooks that reached it after the cutover) "
     "over to NEW again.",
 )
+@click.option(
+    "--front-url",
+    metavar="URL",
+    help="The front's public address: after the flip, a request through it must reach NEW.",
+)
 @_TARGET_CA
 @_JSON
 @pass_cli
@@ -338,6 +372,7 @@ def cutover(
     health_action: str | None,
     health_params: str,
     handover_only: bool,
+    front_url: str | None,
     target_ca: str,
     as_json: bool,
 ) -> None:
@@ -350,7 +385,8 @@ def cutover(
     3. finish: what runs on OLD ends, up to --timeout (the rest finishes there);
     4. flip: the front (or --hook) sends requests to NEW;
     5. handover: OLD's held webhooks and queued executions go to NEW, each exactly once;
-    6. verify: NEW is ready behind the front; if not, everything is rolled back.
+    6. verify: NEW is ready and the front names it (--front-url: a request through the
+       front reaches it); if not, everything is rolled back.
 
     OLD stays up, closed: 'packhorse rollback --front-state FILE' goes back to it.
     """
@@ -366,7 +402,9 @@ def cutover(
     if handover_only:
         _handover_only(old, new, as_json)
         return
-    front = FrontPort(state_file, hook=hook_command, by=_who(), ca_file=target_ca)
+    front = FrontPort(
+        state_file, hook=hook_command, by=_who(), ca_file=target_ca, public_url=front_url
+    )
     report = steps.cutover(
         old, new, front, timeout=timeout, clocks=_clocks(), progress=_progress(as_json)
     )
@@ -376,8 +414,8 @@ def cutover(
             {
                 "format": RECORD_FORMAT,
                 "state": "rolled-back" if report.rolled_back else "cut-over",
-                "from": source,
-                "to": target,
+                "from": old.name,
+                "to": new.name,
                 "from_url": old.url,
                 "to_url": new.url,
                 "front_state": str(state_file),

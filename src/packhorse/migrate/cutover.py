@@ -13,8 +13,9 @@ Cutover from OLD to NEW:
 5. *handover*: OLD's intake ``closed``; its held trigger instances and queued top-level
    executions go to NEW under their own ids (NEW stores, then OLD marks: exactly once, and a
    repeat after a crash between the two stores nothing twice);
-6. *verify*: NEW still answers ready; if not, the front flips back, OLD reopens and NEW's
-   held and queued work is handed back (a rollback), and the cutover fails saying why.
+6. *verify*: NEW still answers ready, and requests through the front reach it; if not, the
+   front flips back, OLD reopens and NEW's held and queued work is handed back (a rollback),
+   and the cutover fails saying why.
 
 Rollback is the same the other way: reopen the previous instance (what it held since the
 cutover, webhooks that reached it late, is released to its own rules), flip the front back,
@@ -104,6 +105,10 @@ class Front(Protocol):
 
     def rollback(self) -> float | None:
         """Flip back to the previous instance; returns the switch's ms."""
+        ...
+
+    def reaches(self, instance: Instance) -> str | None:
+        """None when requests through the front reach ``instance``; else why not."""
         ...
 
 
@@ -326,15 +331,15 @@ def cutover(
     )
 
     verify_started = clocks.monotonic()
-    problem = new.ready()
+    problem = new.ready() or front.reaches(new)
     if problem is not None:
         back = rollback(old, new, front, timeout=timeout, clocks=clocks, progress=progress)
         report.rolled_back = back.ok
-        report.reason = f"{new.name} is not ready after the flip: {problem}; " + (
+        report.reason = f"{new.name} failed the check after the flip: {problem}; " + (
             "rolled back" if back.ok else f"rolling back failed too: {back.reason}"
         )
         return report
-    run.step("verify", verify_started, f"{new.name} is ready behind the front")
+    run.step("verify", verify_started, f"{new.name} is ready, and reached through the front")
     report.ok = True
     return report
 
