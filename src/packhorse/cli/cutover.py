@@ -14,7 +14,7 @@ import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import click
 
@@ -22,11 +22,10 @@ from packhorse.cli.instance_arg import InstanceArg, LocalInstance, open_instance
 from packhorse.cli.main import CliContext
 from packhorse.cli.output import echo_json
 from packhorse.migrate import cutover as steps
-from packhorse.model.intake import IntakeState, IntakeStatus, Moved, Parcel
+from packhorse.model.intake import IntakeState, IntakeStatus, IntakeView, Moved, Parcel
 
 if TYPE_CHECKING:
     from packhorse.client.handover import RemoteHandover
-    from packhorse.engine.intake import HandoverService
 
 pass_cli = click.make_pass_decorator(CliContext)
 
@@ -46,6 +45,22 @@ def _base_url(listen: str, *, tls: bool) -> str:
     return public_api_url(listen, tls=tls).removesuffix("/v1")
 
 
+class HandoverPort(Protocol):
+    """An instance's intake and handover: :class:`~packhorse.engine.intake.HandoverService`
+    on its database, or :class:`~packhorse.client.handover.RemoteHandover` over its API."""
+
+    def view(self) -> IntakeView: ...
+    def set_intake(
+        self, status: IntakeStatus, *, successor: str | None, reason: str | None
+    ) -> IntakeState: ...
+    def outgoing(self) -> Parcel: ...
+    def receive(self, parcel: Parcel) -> Moved: ...
+    def release(self) -> int: ...
+    def hand_over(
+        self, instance_ids: list[str], execution_ids: list[str], *, successor: str
+    ) -> Moved: ...
+
+
 @dataclass
 class HealthGate:
     """What a new instance must pass before the front flips to it."""
@@ -62,19 +77,19 @@ class Side:
         self._instance = instance
         self._gate = gate
         self._ca_file = ca_file
-        self._local: HandoverService | None = None
         self._remote: RemoteHandover | None = None
+        self._port: HandoverPort
         if isinstance(instance, LocalInstance):
             from packhorse import bootstrap
 
             settings = instance.settings
             self.url = _base_url(settings.listen, tls=bool(settings.tls_cert))
-            self._local = bootstrap.handover_service(settings)
+            self._port = bootstrap.handover_service(settings)
         else:
             from packhorse.client.handover import RemoteHandover
 
             self.url = instance.api.url.rstrip("/")
-            self._remote = RemoteHandover(instance.api)
+            self._port = self._remote = RemoteHandover(instance.api)
         self.name = instance.name
 
     def ready(self) -> str | None:
@@ -131,52 +146,27 @@ class Side:
             return f"health action {ref} (execution {execution.id}) {execution.status.value}"
         return None
 
-    def intake(self) -> steps.IntakeView:
-        if self._remote is not None:
-            return self._remote.intake()
-        assert self._local is not None
-        state = self._local.intake()
-        in_flight = self._local.in_flight()
-        return steps.IntakeView(
-            state,
-            tuple(self._local.waiting_for(state.generation)),
-            in_flight.running,
-            in_flight.parked,
-        )
+    def intake(self) -> IntakeView:
+        return self._port.view()
 
     def set_intake(
         self, status: IntakeStatus, *, successor: str | None, reason: str | None
     ) -> IntakeState:
-        if self._remote is not None:
-            return self._remote.set_intake(status, successor=successor, reason=reason)
-        assert self._local is not None
-        return self._local.set_intake(status, successor=successor, reason=reason)
+        return self._port.set_intake(status, successor=successor, reason=reason)
 
     def outgoing(self) -> Parcel:
-        if self._remote is not None:
-            return self._remote.outgoing()
-        assert self._local is not None
-        return self._local.outgoing()
+        return self._port.outgoing()
 
     def receive(self, parcel: Parcel) -> Moved:
-        if self._remote is not None:
-            return self._remote.receive(parcel)
-        assert self._local is not None
-        return self._local.receive(parcel)
+        return self._port.receive(parcel)
 
     def release(self) -> int:
-        if self._remote is not None:
-            return self._remote.release()
-        assert self._local is not None
-        return self._local.release()
+        return self._port.release()
 
     def hand_over(
         self, instance_ids: list[str], execution_ids: list[str], *, successor: str
     ) -> Moved:
-        if self._remote is not None:
-            return self._remote.hand_over(instance_ids, execution_ids, successor=successor)
-        assert self._local is not None
-        return self._local.hand_over(instance_ids, execution_ids, successor=successor)
+        return self._port.hand_over(instance_ids, execution_ids, successor=successor)
 
 
 class FrontPort:

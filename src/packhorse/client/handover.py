@@ -6,8 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from packhorse.client.http import ApiClient
-from packhorse.migrate.cutover import IntakeView
-from packhorse.model.intake import IntakeState, IntakeStatus, Moved, Parcel
+from packhorse.model.intake import IntakeState, IntakeStatus, IntakeView, Moved, Parcel
 
 PATH = "/api/v1/packhorse"
 
@@ -27,7 +26,7 @@ class RemoteHandover:
     def __init__(self, api: ApiClient) -> None:
         self.api = api
 
-    def intake(self) -> IntakeView:
+    def view(self) -> IntakeView:
         return intake_view(self.api.get(f"{PATH}/intake"))
 
     def set_intake(

@@ -24,6 +24,7 @@ from packhorse.model.intake import (
     Acknowledgement,
     IntakeState,
     IntakeStatus,
+    IntakeView,
     Moved,
     Parcel,
 )
@@ -141,6 +142,14 @@ class HandoverService:
 
     def intake(self) -> IntakeState:
         return self._store.read()
+
+    def view(self) -> IntakeView:
+        """The intake, who has not applied it yet and what is in flight (a cutover's view)."""
+        state = self._store.read()
+        in_flight = self.in_flight()
+        return IntakeView(
+            state, tuple(self.waiting_for(state.generation)), in_flight.running, in_flight.parked
+        )
 
     def set_intake(
         self, status: IntakeStatus, *, successor: str | None = None, reason: str | None = None

@@ -30,22 +30,12 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from packhorse.errors import PackhorseError
-from packhorse.model.intake import IntakeState, IntakeStatus, Moved, Parcel
+from packhorse.model.intake import IntakeState, IntakeStatus, IntakeView, Moved, Parcel
 
 POLL_SECONDS = 0.05
 
 
-@dataclass(frozen=True, slots=True)
-class IntakeView:
-    """An instance's intake as a cutover sees it."""
-
-    state: IntakeState
-    waiting_for: tuple[str, ...] = ()
-    """Live processes that have not applied ``state.generation`` yet."""
-    running: tuple[str, ...] = ()
-    """Executions in flight (started, or workflow tasks)."""
-    parked: tuple[str, ...] = ()
-    """Paused workflows and pending inquiries: not waited for."""
+__all__ = ["Clocks", "Front", "Instance", "IntakeView", "Report", "Step", "cutover", "rollback"]
 
 
 class Instance(Protocol):

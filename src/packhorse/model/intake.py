@@ -62,6 +62,19 @@ class IntakeState:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class IntakeView:
+    """An instance's intake as a cutover sees it."""
+
+    state: IntakeState
+    waiting_for: tuple[str, ...] = ()
+    """Live processes that have not applied ``state.generation`` yet."""
+    running: tuple[str, ...] = ()
+    """Executions in flight (started, or workflow tasks)."""
+    parked: tuple[str, ...] = ()
+    """Paused workflows and pending inquiries: not waited for."""
+
+
 INITIAL = IntakeState(IntakeStatus.OPEN, 0)
 """An instance whose intake was never changed."""
 
