@@ -320,6 +320,7 @@ def intake_services(runtime: Runtime) -> tuple[IntakeWatch, HandoverService]:
         runtime.rules.wake()
 
     watch.listeners.append(wake_engine)
+    watch.settlers.append(runtime.events.settle_arrivals)
     service = HandoverService(store, scheduler=runtime.worker.scheduler, on_received=wake_engine)
     return watch, service
 

@@ -28,6 +28,7 @@ SIGNALS = Path(__file__).parents[1] / "fixtures" / "engine_packs" / "signals"
 FLOWS = SIGNALS.with_name("flows")
 INTAKE = "/api/v1/packhorse/intake"
 HANDOVER = "/api/v1/packhorse/handover"
+NOTHING_IN_FLIGHT = {"running": [], "parked": [], "pending_trigger_instances": 0}
 
 
 class Served:
@@ -114,7 +115,7 @@ def test_a_drained_instance_holds_webhooks_and_hands_them_over_once(
     old: Served, new: Served
 ) -> None:
     intake = old.drain()
-    assert intake["in_flight"] == {"running": [], "parked": []}
+    assert intake["in_flight"] == NOTHING_IN_FLIGHT
     posted = old.call(
         "POST", "/api/v1/webhooks/signals/in", json={"ok": "late"}, headers={"X-Source": "t"}
     )
@@ -198,7 +199,7 @@ def test_a_drained_instance_finishes_what_runs_and_the_tasks_of_running_workflow
     assert done.status is Status.SUCCEEDED
     tasks = old.executions.find(ExecutionFilter(parent_id=workflow_id))
     assert sorted(task.action_ref for task in tasks) == ["core.local", "core.noop"]
-    assert old.call("GET", INTAKE).json()["in_flight"] == {"running": [], "parked": []}
+    assert old.call("GET", INTAKE).json()["in_flight"] == NOTHING_IN_FLIGHT
 
 
 def _nap_running(served: Served, workflow_id: str) -> bool:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import threading
 from pathlib import Path
 
 import pytest
@@ -17,9 +18,9 @@ from packhorse import bootstrap
 from packhorse.engine.clock import iso
 from packhorse.engine.events import EventService
 from packhorse.engine.intake import HandoverService, IntakeWatch
-from packhorse.model.events import TriggerInstanceStatus
+from packhorse.model.events import TriggerInstance, TriggerInstanceStatus
 from packhorse.model.intake import IntakeStatus
-from packhorse.storage.events import SqlEventStore
+from packhorse.storage.events import InstanceFilter, SqlEventStore
 from packhorse.storage.intake import SqlIntakeStore
 from packhorse.storage.registry import SqlContentRegistry
 
@@ -135,3 +136,35 @@ def test_sensors_stop_while_the_intake_is_not_open_and_start_again(world: World)
             await until(lambda: len(sensors_world.instances(source)) > polls, "polls again")
 
     asyncio.run(scenario())
+
+
+def test_a_webhook_that_read_the_intake_open_is_stored_before_the_drain_is_acknowledged(
+    timed: Timed,
+) -> None:
+    engine = timed.engine()
+    events = EventService(SqlEventStore(engine), SqlContentRegistry(engine))
+    gate, entered = threading.Event(), threading.Event()
+    recorded = events.store.record
+
+    def slow_record(instance: TriggerInstance) -> None:
+        entered.set()
+        gate.wait(5)  # the webhook is being stored when the drain arrives
+        recorded(instance)
+
+    events.store.record = slow_record  # type: ignore[method-assign]
+    intake = {"open": True}
+    events.intake_open = lambda: intake["open"]
+    emitting = threading.Thread(
+        target=events.emit,
+        args=("core.st2.generic.actiontrigger", {}),
+        kwargs={"source": "test", "validate": False},
+    )
+    emitting.start()
+    assert entered.wait(5)
+    intake["open"] = False  # the watch applied the drain
+    assert not events.settle_arrivals(timeout=0.2)  # not yet: one is still being stored
+    gate.set()
+    assert events.settle_arrivals(timeout=5)
+    emitting.join(5)
+    [stored] = events.store.find(InstanceFilter())
+    assert stored.status is TriggerInstanceStatus.PENDING  # processed here, before handover

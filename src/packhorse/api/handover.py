@@ -63,7 +63,11 @@ def router() -> APIRouter:
             **state.fields(),
             "acknowledgements": [ack.fields() for ack in service.acknowledgements()],
             "waiting_for": service.waiting_for(state.generation),
-            "in_flight": {"running": list(in_flight.running), "parked": list(in_flight.parked)},
+            "in_flight": {
+                "running": list(in_flight.running),
+                "parked": list(in_flight.parked),
+                "pending_trigger_instances": in_flight.pending_instances,
+            },
         }
 
     @routes.put(

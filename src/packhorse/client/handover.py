@@ -19,6 +19,7 @@ def intake_view(document: Any) -> IntakeView:
         tuple(document.get("waiting_for") or ()),
         tuple(in_flight.get("running") or ()),
         tuple(in_flight.get("parked") or ()),
+        int(in_flight.get("pending_trigger_instances") or 0),
     )
 
 

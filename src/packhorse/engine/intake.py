@@ -56,6 +56,9 @@ class IntakeWatch:
         self._heartbeat = dt.timedelta(seconds=heartbeat_seconds)
         self.state = INITIAL
         self.listeners: list[Callable[[IntakeState], None]] = []
+        self.settlers: list[Callable[[], object]] = []
+        """Blocking calls (run in a thread) that return once what started under the previous
+        state is done: the acknowledgement waits for them (webhooks being stored)."""
         self._acked: tuple[int, dt.datetime] | None = None
         self._wake = asyncio.Event()
 
@@ -86,7 +89,9 @@ class IntakeWatch:
 
     def refresh(self) -> IntakeState:
         """Read, apply and acknowledge at once (at start-up, before the loops run)."""
-        self.apply(self._store.read())
+        if self.apply(self._store.read()) and not self.state.open:
+            for settle in self.settlers:
+                settle()
         if self.acknowledge_due():
             self.acknowledge()
         return self.state
@@ -100,7 +105,9 @@ class IntakeWatch:
         try:
             while not stop.is_set():
                 state = await asyncio.to_thread(self._store.read)
-                self.apply(state)
+                if self.apply(state) and not state.open:
+                    for settle in self.settlers:
+                        await asyncio.to_thread(settle)
                 if self.acknowledge_due():
                     await asyncio.to_thread(self.acknowledge)
                 self._wake.clear()
@@ -148,7 +155,11 @@ class HandoverService:
         state = self._store.read()
         in_flight = self.in_flight()
         return IntakeView(
-            state, tuple(self.waiting_for(state.generation)), in_flight.running, in_flight.parked
+            state,
+            tuple(self.waiting_for(state.generation)),
+            in_flight.running,
+            in_flight.parked,
+            in_flight.pending_instances,
         )
 
     def set_intake(

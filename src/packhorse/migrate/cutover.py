@@ -7,8 +7,9 @@ Cutover from OLD to NEW:
 1. *check*: NEW answers ready and passes its health gate; otherwise nothing changes;
 2. *drain*: OLD's intake ``draining``, and every live process of OLD acknowledges it (this
    is what replaces a fixed sleep: a drain of idle processes takes one poll, 0.25 s);
-3. *finish*: executions running on OLD end, up to the timeout; what still runs stays on OLD,
-   which is kept up and finishes it (reported);
+3. *finish*: executions running on OLD end, and its rules process the trigger instances
+   stored before the drain, up to the timeout; what still runs stays on OLD, which is kept
+   up and finishes it (reported);
 4. *flip*: the front sends new requests to NEW;
 5. *handover*: OLD's intake ``closed``; its held trigger instances and queued top-level
    executions go to NEW under their own ids (NEW stores, then OLD marks: exactly once, and a
@@ -238,13 +239,14 @@ def hand_over(sender: Instance, receiver: Instance, *, batches: int = 1000) -> M
 
 
 def _finish(run: _Run, instance: Instance, timeout: float) -> IntakeView:
-    """Wait for what runs on ``instance`` to end, up to ``timeout``."""
+    """Wait for what runs on ``instance`` to end, and for its rules to process what arrived
+    before the drain (their executions are handed over), up to ``timeout``."""
     last: list[IntakeView] = []
 
     def finished() -> bool:
         view = instance.intake()
         last[:] = [view]
-        return not view.running
+        return not view.running and not view.pending
 
     run.wait(finished, timeout)
     return last[0]

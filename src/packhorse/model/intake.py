@@ -73,6 +73,9 @@ class IntakeView:
     """Executions in flight (started, or workflow tasks)."""
     parked: tuple[str, ...] = ()
     """Paused workflows and pending inquiries: not waited for."""
+    pending: int = 0
+    """Trigger instances stored before the drain that the rules have not processed yet: the
+    executions they request are queued work to hand over, so a cutover waits for them."""
 
 
 INITIAL = IntakeState(IntakeStatus.OPEN, 0)

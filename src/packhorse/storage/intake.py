@@ -98,6 +98,8 @@ class InFlight:
     """Ids of executions a drain waits for."""
     parked: tuple[str, ...]
     """Paused or pending: they stay on the old instance, which is kept up."""
+    pending_instances: int = 0
+    """Trigger instances not processed by the rules yet."""
 
 
 def _queued_top_level(now: str) -> sa.ColumnElement[bool]:
@@ -211,9 +213,14 @@ class SqlIntakeStore:
         )
         with transaction(self._engine) as connection:
             rows = connection.execute(select).all()
+            pending = connection.execute(
+                sa.select(sa.func.count())
+                .select_from(_instances)
+                .where(_instances.c.status == TriggerInstanceStatus.PENDING.value)
+            ).scalar_one()
         running = tuple(id_ for id_, status in rows if Status(status) not in PARKED)
         parked = tuple(id_ for id_, status in rows if Status(status) in PARKED)
-        return InFlight(running, parked)
+        return InFlight(running, parked, int(pending))
 
     def receive(
         self,
