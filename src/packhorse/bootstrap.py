@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from packhorse.engine.cache import ActionSchema, CachedRegistry
     from packhorse.engine.datastore import DatastoreService
     from packhorse.engine.events import EventService
+    from packhorse.engine.intake import HandoverService, IntakeWatch
     from packhorse.engine.observer import Observer
     from packhorse.engine.preparation import Render
     from packhorse.engine.registration import RegistrationOutcome
@@ -127,10 +128,11 @@ def readiness_problem(settings: Settings) -> str | None:
 
 
 ROLES = {
-    "api": frozenset({"stream"}),
+    "api": frozenset({"stream", "intake"}),
     "worker": frozenset(
         {
             "stream",
+            "intake",
             "worker",
             "workflows",
             "rules",
@@ -139,10 +141,11 @@ ROLES = {
             "retention",
         }
     ),
-    "sensors": frozenset({"stream", "sensors"}),
-    "timers": frozenset({"stream", "timers"}),
+    "sensors": frozenset({"stream", "intake", "sensors"}),
+    "timers": frozenset({"stream", "intake", "timers"}),
 }
-"""What each role of ``packhorse up --role`` runs besides the HTTP API; ``all`` runs all."""
+"""What each role of ``packhorse up --role`` runs besides the HTTP API; ``all`` runs all.
+Every process follows the intake (``engine/intake.py``): a cutover waits for each of them."""
 ROLES["all"] = frozenset().union(*ROLES.values())
 
 
@@ -160,6 +163,7 @@ def create_app(
     from fastapi import APIRouter, Depends
 
     from packhorse.api import auth, metrics, security, stream, v1, webhooks
+    from packhorse.api import handover as handover_api
     from packhorse.api.app import create_app as build
     from packhorse.engine.heap import start_up_frozen
     from packhorse.engine.runtime import build_runtime, recover_periodically
@@ -173,6 +177,7 @@ def create_app(
     runtime = build_runtime(settings, slots=workers)
     events = stream.broadcaster(settings, runtime)
     metrics_registry, observer = observe(runtime)
+    intake, handover = intake_services(runtime)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -186,6 +191,9 @@ def create_app(
         sensors = sensor_container(settings, runtime, hold=hold)
         sensors.observer = observer
         timers = timer_service(settings, runtime)
+        sensors.intake_open = timers.intake_open = intake.open
+        intake.listeners.append(lambda _state: sensors.wake())
+        intake.refresh()  # a process started while its instance drains starts drained
         # What start-up loaded (modules, the app, caches) lives as long as the process: frozen
         # out of the collector's sight while the engine runs, a full collection no longer
         # walks it (it took tens of ms, every few seconds under load, mid-request).
@@ -219,10 +227,11 @@ def create_app(
                     "housekeeping", lambda stopped: recover_periodically(runtime, stopped)
                 ),
                 "stream": lambda: task("stream", events.run),
+                "intake": lambda: task("intake", intake.run),
             }
             loops = [start() for name, start in every.items() if name in run]
             stop_listening = listen_to_writes(runtime.store.engine, events.wake)
-            listener = wake_ups(runtime, events, asyncio.get_running_loop())
+            listener = wake_ups(runtime, events, asyncio.get_running_loop(), intake)
             try:
                 yield
             finally:
@@ -245,6 +254,7 @@ def create_app(
         lifespan=lifespan,
         routers=[
             webhooks.router(lambda: runtime.events),
+            handover_api.router(),
             auth.router(settings),
             metrics.router(metrics_registry, guarded=settings.metrics_auth),
             guarded,
@@ -254,6 +264,7 @@ def create_app(
     app.add_middleware(metrics.RequestMetrics, registry=metrics_registry)
     app.state.runtime = runtime
     app.state.stream = events
+    app.state.handover = handover
     app.state.settings = settings
     app.state.auth = auth_service(settings)
     app.state.auth_enabled = settings.auth_enabled
@@ -263,7 +274,10 @@ def create_app(
 
 
 def wake_ups(
-    runtime: Runtime, events: Broadcaster, loop: asyncio.AbstractEventLoop
+    runtime: Runtime,
+    events: Broadcaster,
+    loop: asyncio.AbstractEventLoop,
+    intake: IntakeWatch | None = None,
 ) -> Listener | None:
     """On PostgreSQL, wake this process's loops when another process stores work for them
     (``LISTEN``/``NOTIFY``); None on SQLite. Started here, stopped by the caller."""
@@ -286,10 +300,43 @@ def wake_ups(
             notifications.TRIGGER_INSTANCES: [runtime.rules.wake, events.wake],
             notifications.WORKFLOW_EVENTS: [on_loop(runtime.workflows.wake)],
             notifications.LOG: [events.wake, on_loop(runtime.execution_triggers.wake)],
+            notifications.INTAKE: [on_loop(intake.wake)] if intake is not None else [],
         },
     )
     listener.start()
     return listener
+
+
+def intake_services(runtime: Runtime) -> tuple[IntakeWatch, HandoverService]:
+    """This process's watch of the intake, wired to the loops it switches, and the handover
+    service the API answers with (``engine/intake.py``)."""
+    from packhorse.engine.intake import HandoverService, IntakeWatch
+    from packhorse.storage.intake import SqlIntakeStore
+
+    store = SqlIntakeStore(runtime.store.engine)
+    watch = IntakeWatch(store, node=runtime.worker.name)
+    runtime.events.intake_open = runtime.worker.intake_open = watch.open
+
+    def wake_engine(_state: object = None) -> None:
+        runtime.worker.wake()
+        runtime.rules.wake()
+
+    watch.listeners.append(wake_engine)
+    watch.settlers.append(runtime.events.settle_arrivals)
+    service = HandoverService(store, scheduler=runtime.worker.scheduler, on_received=wake_engine)
+    return watch, service
+
+
+def handover_service(settings: Settings) -> HandoverService:
+    """Intake and handover straight on an instance's database (a local cutover)."""
+    from packhorse.engine.intake import HandoverService
+    from packhorse.engine.scheduling import PolicyBook, Scheduler
+    from packhorse.storage.executions import SqlExecutionStore
+    from packhorse.storage.intake import SqlIntakeStore
+
+    engine = database_engine(settings)
+    scheduler = Scheduler(SqlExecutionStore(engine), PolicyBook(registry_reader(settings)))
+    return HandoverService(SqlIntakeStore(engine), scheduler=scheduler)
 
 
 def observe(runtime: Runtime) -> tuple[CollectorRegistry, Observer]:

@@ -51,6 +51,8 @@ EXPECTED = {
     ("put", "/api/v1/inquiries/{inquiry_id}"),
     ("post", "/api/v1/webhooks/{hook}"),
     ("post", "/auth/v1/tokens"),
+    ("put", "/api/v1/packhorse/intake"),
+    ("post", "/api/v1/packhorse/handover"),
 }
 
 

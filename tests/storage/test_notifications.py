@@ -106,3 +106,22 @@ def test_the_listener_reconnects_when_its_connection_is_lost(postgres: sa.Engine
             assert time.monotonic() < deadline, "the listener did not come back"
     finally:
         listener.stop()
+
+
+def test_a_change_of_the_intake_wakes_the_listener(postgres: sa.Engine) -> None:
+    from packhorse.model.intake import IntakeStatus
+    from packhorse.storage.intake import SqlIntakeStore
+
+    heard = threading.Event()
+    listener = Listener(postgres, {notifications.INTAKE: [heard.set]}, check_seconds=5.0)
+    listener.start()
+    try:
+        assert listener.listening.wait(10)
+        time.sleep(0.05)
+        heard.clear()  # the wake-up every (re)connection makes
+        SqlIntakeStore(postgres).change(
+            IntakeStatus.DRAINING, successor=None, reason=None, now="2030-01-01T00:00:00Z"
+        )
+        assert heard.wait(2)  # well before the listener's own check (5 s)
+    finally:
+        listener.stop()

@@ -172,6 +172,14 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "packhorse.cli.import_st2:import_st2",
         "Import a StackStorm install: packs (transformed), configs, datastore, rule states.",
     ),
+    "cutover": (
+        "packhorse.cli.cutover:cutover",
+        "Move the site to a new instance: drain the old one, flip the front, hand over.",
+    ),
+    "rollback": (
+        "packhorse.cli.cutover:rollback",
+        "Undo the last cutover: reopen the old instance, flip back, hand over.",
+    ),
     "login": ("packhorse.cli.remote:login", "Sign in to a remote Packhorse (--url), keep a token."),
     "logout": ("packhorse.cli.remote:logout", "Forget the token of a remote Packhorse."),
 }

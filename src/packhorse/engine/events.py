@@ -9,8 +9,10 @@ at start-up.
 
 from __future__ import annotations
 
+import contextlib
+import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,7 +20,7 @@ from packhorse.engine.clock import iso_now
 from packhorse.engine.ids import new_id
 from packhorse.errors import NotFound, PackhorseError
 from packhorse.model.content import Kind, Resource
-from packhorse.model.events import Trigger, TriggerInstance
+from packhorse.model.events import Trigger, TriggerInstance, TriggerInstanceStatus
 from packhorse.params.documents import response_problems
 from packhorse.storage.events import SqlEventStore
 from packhorse.storage.ports import RegistryReader
@@ -94,6 +96,10 @@ class EventService:
         self._ttl = ttl
         self._monotonic = monotonic
         self._index: tuple[float, object, TriggerIndex] | None = None
+        self.intake_open: Callable[[], bool] = lambda: True
+        """False while a cutover drains the instance: instances are stored ``held``."""
+        self._arrivals = threading.Condition()
+        self._pending_arrivals = 0
 
     def index(self) -> TriggerIndex:
         """Trigger types and triggers as registered. Checked at most every ``ttl`` seconds by
@@ -140,17 +146,19 @@ class EventService:
         if validate:
             self.check_payload(index, bound, body)
         now = self._clock()
-        instance = TriggerInstance(
-            id=new_id(),
-            trigger=trigger,
-            trigger_type=bound.type,
-            payload=body,
-            occurrence_time=now,
-            source=source,
-            trace_tag=trace_tag,
-            created_at=now,
-        )
-        self.store.record(instance)
+        with self._arrival() as status:
+            instance = TriggerInstance(
+                id=new_id(),
+                trigger=trigger,
+                trigger_type=bound.type,
+                payload=body,
+                occurrence_time=now,
+                source=source,
+                trace_tag=trace_tag,
+                created_at=now,
+                status=status,
+            )
+            self.store.record(instance)
         if self.on_recorded is not None:
             self.on_recorded(instance)
         return instance
@@ -161,20 +169,49 @@ class EventService:
         """Emit a timer's instance for the due time ``due`` unless it already fired for it
         (here before a crash, or in another process): then None."""
         now = self._clock()
-        instance = TriggerInstance(
-            id=new_id(),
-            trigger=trigger.ref,
-            trigger_type=trigger.type,
-            payload=dict(payload),
-            occurrence_time=now,
-            source="timer",
-            created_at=now,
-        )
-        if not self.store.fire(trigger.ref, due, instance, now=now):
+        with self._arrival() as status:
+            instance = TriggerInstance(
+                id=new_id(),
+                trigger=trigger.ref,
+                trigger_type=trigger.type,
+                payload=dict(payload),
+                occurrence_time=now,
+                source="timer",
+                created_at=now,
+                status=status,
+            )
+            fired = self.store.fire(trigger.ref, due, instance, now=now)
+        if not fired:
             return None
         if self.on_recorded is not None:
             self.on_recorded(instance)
         return instance
+
+    @contextlib.contextmanager
+    def _arrival(self) -> Iterator[TriggerInstanceStatus]:
+        """The status a new instance is stored with (``held`` while the intake is not open),
+        while it is stored. The intake is read under the lock that counts the ``pending``
+        arrivals, so :meth:`settle_arrivals` sees every one that read it open."""
+        with self._arrivals:
+            pending = self.intake_open()
+            if pending:
+                self._pending_arrivals += 1
+        if not pending:
+            yield TriggerInstanceStatus.HELD
+            return
+        try:
+            yield TriggerInstanceStatus.PENDING
+        finally:
+            with self._arrivals:
+                self._pending_arrivals -= 1
+                self._arrivals.notify_all()
+
+    def settle_arrivals(self, timeout: float = 5.0) -> bool:
+        """Wait until no instance that read the intake open is still being stored (call it
+        after the intake closed: a webhook that read ``open`` just before must be ``pending``
+        in the database before the process says it applied the drain). False on timeout."""
+        with self._arrivals:
+            return self._arrivals.wait_for(lambda: self._pending_arrivals == 0, timeout)
 
     @staticmethod
     def check_payload(index: TriggerIndex, trigger: Trigger, payload: Mapping[str, Any]) -> None:

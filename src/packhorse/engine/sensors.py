@@ -130,6 +130,9 @@ class SensorContainer:
         self._reload = True
         self._hold = hold
         self._planned: dict[str, SensorSpec] = {}
+        self.intake_open: Callable[[], bool] = lambda: True
+        """False while a cutover drains the instance: every sensor is stopped."""
+        self._paused = False
 
     # -- public surface -----------------------------------------------------------------------
 
@@ -158,6 +161,10 @@ class SensorContainer:
         self._reload = True
         self._wakeup.set()
 
+    def wake(self) -> None:
+        """Look at the intake and the registry now (from the event loop's thread)."""
+        self._wakeup.set()
+
     def statuses(self) -> list[SensorStatus]:
         return list_statuses(self._store)
 
@@ -172,6 +179,8 @@ class SensorContainer:
         # Digests do not change when a rule is only enabled or disabled: compare those too.
         rule_versions = self._store.rule_versions()
         changed = state != self._state or rule_versions != self._rule_versions or retry_failed
+        paused = not self.intake_open()
+        changed, self._paused = changed or paused != self._paused, paused
         if not changed and self._hold is None:
             return
         if changed:
@@ -187,8 +196,8 @@ class SensorContainer:
             )
             if first:  # all planned ones: those another process holds are not leftovers
                 self._settle_leftovers(self._planned)
-        wanted = self._planned
-        if self._hold is not None:
+        wanted = {} if paused else self._planned
+        if self._hold is not None and wanted:
             held = await asyncio.to_thread(self._hold, sorted(wanted))
             wanted = {ref: spec for ref, spec in wanted.items() if ref in held}
             if not changed and wanted.keys() == self._supervisors.keys():

@@ -134,6 +134,9 @@ class Worker:
         self._scheduled_at = 0.0
         self._wake = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
+        self.intake_open: Callable[[], bool] = lambda: True
+        """False while a cutover drains the instance: queued top-level executions do not
+        start (they are handed over); the tasks of running workflows still do."""
 
     def _now(self) -> str:
         return iso(self._clock())
@@ -160,7 +163,11 @@ class Worker:
                 free = self.settings.slots - len(self._tasks)
                 if free > 0:
                     for execution in self.store.claim(
-                        self.name, now=self._now(), lease_until=self._lease(), limit=free
+                        self.name,
+                        now=self._now(),
+                        lease_until=self._lease(),
+                        limit=free,
+                        top_level=self.intake_open(),
                     ):
                         self.start(execution)
                 self._wake.clear()

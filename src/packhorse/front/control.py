@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 
-from packhorse.errors import FlipRefused
+from packhorse.errors import FlipRefused, PackhorseError
 from packhorse.front.admin import admin_socket, ready_problem, target_verify, utc_now
 from packhorse.front.hook import HookResult, run_hook
 from packhorse.front.state import FrontState, flipped, load_state, save_state, target_url
@@ -59,6 +59,26 @@ def target_problem(url: str, ca_file: str = "") -> str | None:
             return await ready_problem(client, url)
 
     return asyncio.run(check())
+
+
+def serving_instance(url: str, ca_file: str = "") -> str:
+    """The instance id ``url/ready`` names (through a front: the active instance's). Raises
+    :class:`~packhorse.errors.PackhorseError` saying why when it does not answer ready."""
+
+    async def ask() -> str:
+        async with httpx.AsyncClient(verify=target_verify(ca_file)) as client:
+            try:
+                response = await client.get(f"{url}/ready", timeout=5)
+            except httpx.TransportError as error:
+                raise PackhorseError(f"{url} cannot be reached ({error!r})") from error
+        if response.status_code != 200:
+            raise PackhorseError(f"{url}/ready answered {response.status_code}")
+        try:
+            return str(response.json()["instance"])
+        except (ValueError, KeyError, TypeError) as error:
+            raise PackhorseError(f"{url}/ready did not name its instance") from error
+
+    return asyncio.run(ask())
 
 
 def current_state(state_file: Path) -> tuple[FrontState, bool]:

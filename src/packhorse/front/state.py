@@ -85,8 +85,14 @@ def load_state(path: Path) -> FrontState:
 
 def save_state(path: Path, state: FrontState) -> None:
     """Write ``state`` to ``path`` atomically and durably (temporary file, fsync, rename)."""
+    save_json(path, state.to_dict())
+
+
+def save_json(path: Path, document: Any) -> None:
+    """Write ``document`` as JSON to ``path`` atomically and durably (the state file, and
+    the cutover record beside it)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(state.to_dict(), indent=2, sort_keys=True) + "\n"
+    text = json.dumps(document, indent=2, sort_keys=True) + "\n"
     descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(descriptor, "w", encoding="utf-8") as file:

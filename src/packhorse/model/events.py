@@ -21,6 +21,11 @@ class TriggerInstanceStatus(StrEnum):
     """Stored; the rules have not seen it yet (or a crash interrupted them)."""
     PROCESSED = "processed"
     PROCESSING_FAILED = "processing_failed"
+    HELD = "held"
+    """Stored while the instance's intake was not open (a cutover drains it): the rules do not
+    see it; a handover gives it to the successor (model/intake.py)."""
+    HANDED_OVER = "handed_over"
+    """Held, then given to the successor instance, which processes it under the same id."""
 
 
 @dataclass(frozen=True)

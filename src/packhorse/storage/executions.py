@@ -85,6 +85,10 @@ _DUE_SELECT = (
 )
 _DUE = Prepared(_DUE_SELECT)
 _DUE_SKIP_LOCKED = Prepared(_DUE_SELECT.with_for_update(skip_locked=True))
+_DUE_CHILDREN_SELECT = _DUE_SELECT.where(_table.c.parent_id.is_not(None))
+_DUE_CHILDREN = Prepared(_DUE_CHILDREN_SELECT)
+_DUE_CHILDREN_SKIP_LOCKED = Prepared(_DUE_CHILDREN_SELECT.with_for_update(skip_locked=True))
+"""While the intake is not open (a cutover), only the tasks of workflows already running."""
 """PostgreSQL: rows another claimer has locked are skipped, not waited for (and a row it
 claimed meanwhile is re-checked against the conditions once locked)."""
 _WAITING_ACTIONS = Prepared(
@@ -289,10 +293,17 @@ class SqlExecutionStore:
                 driver, execution_id, target, now=now, attempt=attempt, values={"result": result}
             )
 
-    def claim(self, worker: str, *, now: str, lease_until: str, limit: int) -> list[Execution]:
-        """Take up to ``limit`` scheduled executions that are due and not leased."""
+    def claim(
+        self, worker: str, *, now: str, lease_until: str, limit: int, top_level: bool = True
+    ) -> list[Execution]:
+        """Take up to ``limit`` scheduled executions that are due and not leased; without
+        ``top_level``, only workflow tasks (the intake is closed: see ``model/intake.py``)."""
         claimed = []
-        due_select = _DUE_SKIP_LOCKED if self._engine.dialect.name == "postgresql" else _DUE
+        postgres = self._engine.dialect.name == "postgresql"
+        if top_level:
+            due_select = _DUE_SKIP_LOCKED if postgres else _DUE
+        else:
+            due_select = _DUE_CHILDREN_SKIP_LOCKED if postgres else _DUE_CHILDREN
         with driver_transaction(self._engine, write=True) as driver:
             due = [row[0] for row in driver.all(due_select, {"now": now, "limit": limit})]
             for execution_id in due:

@@ -23,6 +23,8 @@ EXECUTIONS = "executions"
 """An execution was requested, delayed or scheduled: the scheduler and the workers."""
 TRIGGER_INSTANCES = "trigger_instances"
 WORKFLOW_EVENTS = "workflow_events"
+INTAKE = "intake"
+"""The instance's intake changed (a cutover): every process applies it (migration 0013)."""
 LOG = "log"
 """A status change or output chunk: the event stream."""
 

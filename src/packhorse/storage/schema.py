@@ -255,3 +255,25 @@ event_cursors = sa.Table(
 )
 """How far a reader of a log has got (the execution log, for action triggers): advanced in
 the transaction that stores what it produced."""
+
+intake = sa.Table(
+    "intake",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("generation", sa.Integer, nullable=False),
+    sa.Column("successor", sa.Text, nullable=True),
+    sa.Column("reason", sa.Text, nullable=True),
+    sa.Column("changed_at", sa.String(32), nullable=True),
+)
+"""The instance's intake (``model/intake.py``): one row (id 1) once it has been changed; no
+row reads as open, generation 0."""
+
+intake_acks = sa.Table(
+    "intake_acks",
+    metadata,
+    sa.Column("node", sa.String(128), primary_key=True),
+    sa.Column("generation", sa.Integer, nullable=False),
+    sa.Column("seen_at", sa.String(32), nullable=False),
+)
+"""Each ``packhorse up`` process: the intake generation it applied, and when it last looked."""
