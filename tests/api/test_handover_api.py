@@ -235,9 +235,9 @@ def test_a_cutover_and_a_rollback_between_two_instances_over_their_apis(
     """The cutover steps with both instances given as URLs (client/handover.py and the CLI's
     Side over it): the queued execution and the held webhook end on the new instance, once,
     and a rollback brings back what the new one had not started."""
-    from packhorse.cli.cutover import HealthGate, Side
     from packhorse.cli.instance_arg import RemoteInstance
     from packhorse.client.http import ApiClient, Credentials
+    from packhorse.migrate.cutover_wiring import HealthGate, Side
 
     apis: list[ApiClient] = []
 

@@ -8,42 +8,16 @@ be an instance folder (``packhorse init`` made it).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
 from packhorse.cli.main import CliContext
+from packhorse.migrate.instances import InstanceArg, LocalInstance, RemoteInstance
 
 if TYPE_CHECKING:
-    from packhorse.client.http import ApiClient
     from packhorse.settings import Settings
-
-
-@dataclass(frozen=True, slots=True)
-class LocalInstance:
-    """An instance folder on this machine."""
-
-    settings: Settings
-
-    @property
-    def name(self) -> str:
-        return str(self.settings.home)
-
-
-@dataclass(frozen=True, slots=True)
-class RemoteInstance:
-    """A Packhorse reached over its API."""
-
-    api: ApiClient
-
-    @property
-    def name(self) -> str:
-        return self.api.url
-
-
-InstanceArg = LocalInstance | RemoteInstance
 
 
 def is_url(text: str) -> bool:
@@ -79,3 +53,13 @@ def local_only(instance: InstanceArg, *, option: str, why: str) -> Settings:
             f"{instance.name} is a URL, and {why}: give the instance folder", param_hint=option
         )
     return instance.settings
+
+
+__all__ = [
+    "InstanceArg",
+    "LocalInstance",
+    "RemoteInstance",
+    "is_url",
+    "local_only",
+    "open_instance",
+]
