@@ -50,15 +50,15 @@ RELAY = {
 }
 
 
-def _instance(home: Path) -> Settings:
-    """``home`` with the relay pack, serving on a port of its own, authentication off (the
-    load generator posts through the front to whichever instance is active)."""
+def _instance(home: Path, *, auth: bool = False) -> Settings:
+    """``home`` with the relay pack, serving on a port of its own, authentication off unless
+    asked (the load generator posts through the front to whichever instance is active)."""
     for name, text in RELAY.items():
         path = home / "packs" / "relay" / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
     settings = load_settings(home).with_overrides(
-        listen=f"127.0.0.1:{free_port()}", auth_enabled=False
+        listen=f"127.0.0.1:{free_port()}", auth_enabled=auth
     )
     write_settings(settings)
     settings = load_settings(home)
@@ -87,8 +87,9 @@ def up(settings: Settings) -> Iterator[str]:
 class Load:
     """Posts webhooks with unique ids through the front, back to back, from two threads."""
 
-    def __init__(self, front: str, clients: int = 2) -> None:
+    def __init__(self, front: str, clients: int = 2, headers: dict[str, str] | None = None) -> None:
         self.front = front
+        self.headers = headers or {}
         self.answered: list[str] = []
         self.failed: list[str] = []
         self._stop = threading.Event()
@@ -105,7 +106,7 @@ class Load:
             thread.join(timeout=30)
 
     def _post(self) -> None:
-        with httpx.Client(base_url=self.front, timeout=30) as client:
+        with httpx.Client(base_url=self.front, timeout=30, headers=self.headers) as client:
             while not self._stop.is_set():
                 id_ = uuid.uuid4().hex
                 try:

@@ -138,6 +138,16 @@ def test_dry_run_writes_nothing(cli: Run, source: Path, tmp_path: Path) -> None:
     assert f"packhorse init {tmp_path / 'new'}" in done.out
     assert sorted(tmp_path.rglob("*")) == before
 
+    write_plan(tmp_path, source, cutover="{front_state: front.json, start: true}")
+    before = sorted(tmp_path.rglob("*"))
+    done = cli("upgrade", "run", plan, "--dry-run")
+    assert done.code == 0, done.err
+    assert (
+        f"start the new instance if it is not up, then packhorse cutover --from {source} --to "
+        f"{tmp_path / 'new'} --front-state {tmp_path / 'front.json'}: drain"
+    ) in done.out
+    assert sorted(tmp_path.rglob("*")) == before
+
 
 def test_plan_errors_name_the_line_and_the_field(cli: Run, tmp_path: Path) -> None:
     plan = tmp_path / "plan.yaml"
@@ -151,6 +161,7 @@ def test_plan_errors_name_the_line_and_the_field(cli: Run, tmp_path: Path) -> No
         "  skip: true\n"
         "  replay_dayz: 3\n"
         "archive: {}\n"
+        "cutover: {start: true}\n"
     )
     done = cli("upgrade", "run", plan)
     assert done.code == 2
@@ -165,6 +176,7 @@ def test_plan_errors_name_the_line_and_the_field(cli: Run, tmp_path: Path) -> No
         f"{plan}:1:1: PH010: required field 'bundle' missing",
         f"{plan}:1:1: PH010: give exactly one of passphrase_file and passphrase_env",
         f"{plan}:9:1: PH010: archive.output missing",
+        f"{plan}:10:1: PH010: cutover needs front_state (the front's state file) or hook",
     ]
     for start in expected:
         assert any(line.startswith(start) for line in lines), (start, done.err)
@@ -288,3 +300,34 @@ def test_verify_step_fails_naming_the_rule_and_field_of_an_unexpected_difference
     )
     assert "shop.other" not in failed.value.message  # drift does not fail the run
     assert asked == [(tmp_path / "old", tmp_path / "new", {"limit": 5})]
+
+
+def test_a_cutover_step_killed_after_the_flip_only_hands_over_when_run_again(
+    tmp_path: Path,
+) -> None:
+    """The record beside the front's state names this cutover and the front sends to the new
+    instance: the step does not drain or flip again (the old instance is closed already), it
+    hands over what reached the old one since. Any other record: a cutover is attempted (and
+    here refused: neither instance serves)."""
+    from packhorse.engine.instance import init_instance
+    from packhorse.front.state import FrontState, save_state
+    from packhorse.migrate.cutover_wiring import write_record
+    from packhorse.migrate.upgrade_services import InstanceServices
+    from packhorse.migrate.upgrade_steps import StepFailed
+
+    old = init_instance(tmp_path / "old", listen="127.0.0.1:1").settings
+    new = init_instance(tmp_path / "new", listen="127.0.0.1:2").settings
+    state = tmp_path / "front.json"
+    save_state(state, FrontState(active="http://127.0.0.1:2", previous="http://127.0.0.1:1"))
+    record = {"format": 1, "state": "cut-over", "from": str(old.home), "to": str(new.home)}
+    write_record(state, record)
+    services = InstanceServices(utc_now, secrets.token_bytes, platform.python_version())
+    said: list[str] = []
+    outputs = services.cut_over(old.home, new.home, {"front_state": str(state)}, said.append)
+    assert outputs == {"resumed": True, "handed_over": {"trigger_instances": 0, "executions": 0}}
+    assert "recorded already" in said[0]
+
+    write_record(state, {**record, "to": str(tmp_path / "elsewhere")})
+    with pytest.raises(StepFailed, match="failed its health gate, nothing changed") as refused:
+        services.cut_over(old.home, new.home, {"front_state": str(state)}, said.append)
+    assert refused.value.hint is not None and "is the active instance again" in refused.value.hint

@@ -31,8 +31,11 @@ _STEP_FIELDS: dict[str, dict[str, type | tuple[type, ...]]] = {
         "front_state": str,
         "hook": str,
         "health_gate": str,
+        "health_params": dict,
         "health_timeout": (int, float),
         "drain_timeout": (int, float),
+        "front_url": str,
+        "start": bool,
     },
     "archive": {"skip": bool, "output": str},
 }
@@ -44,6 +47,7 @@ _TOP_FIELDS: dict[str, type | tuple[type, ...]] = {
     "passphrase_file": str,
     "passphrase_env": str,
     "fix": bool,
+    "listen": str,
     "verify": dict,
     "cutover": dict,
     "archive": dict,
@@ -82,6 +86,8 @@ class UpgradePlan:
     passphrase_file: Path | None
     passphrase_env: str | None
     fix: bool
+    listen: str | None
+    """``HOST:PORT`` the new instance serves on (its ``[server] listen``, set by init)."""
     verify: StepOptions
     cutover: StepOptions
     archive: StepOptions
@@ -178,6 +184,18 @@ class _Problems:
                 )
         if isinstance(data.get("from"), str) and data.get("from") == data.get("to"):
             self.error("PH012", "to must be another folder than from", ("to",))
+        cutover = data.get("cutover")
+        if (
+            isinstance(cutover, dict)
+            and not cutover.get("skip")
+            and not {"front_state", "hook"} & cutover.keys()
+        ):
+            self.error(
+                "PH010",
+                "cutover needs front_state (the front's state file) or hook (or say cutover: "
+                "{skip: true})",
+                ("cutover",),
+            )
         archive = data.get("archive")
         if isinstance(archive, dict) and not archive.get("skip") and "output" not in archive:
             self.error(
@@ -206,6 +224,7 @@ class _Problems:
             passphrase_file=place(data["passphrase_file"]) if "passphrase_file" in data else None,
             passphrase_env=data.get("passphrase_env"),
             fix=bool(data.get("fix", False)),
+            listen=data.get("listen"),
             verify=options("verify"),
             cutover=options("cutover"),
             archive=options("archive"),

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from packhorse.migrate.cutover_wiring import FrontPort, Side
     from packhorse.migrate.export import ExportReport
     from packhorse.migrate.importing import ImportReport
     from packhorse.migrate.instance_archive import ArchiveReport
@@ -45,10 +46,10 @@ class InstanceServices:
             on_secret=self.on_secret,
         )
 
-    def init(self, target: Path) -> str:
+    def init(self, target: Path, listen: str | None) -> str:
         from packhorse.engine.instance import init_instance
 
-        return init_instance(target).settings.instance_id
+        return init_instance(target, listen=listen).settings.instance_id
 
     def import_bundle(self, target: Path, bundle: Path, passphrase: str, say: Say) -> ImportReport:
         from packhorse.engine.keyring import Keyring
@@ -130,6 +131,58 @@ class InstanceServices:
             say=say,
         )
 
+    def cut_over(
+        self, source: Path, target: Path, options: Mapping[str, Any], say: Say
+    ) -> dict[str, Any]:
+        import time
+
+        from packhorse.migrate import cutover as steps
+        from packhorse.migrate.cutover_wiring import FrontPort, HealthGate, Side, cut_over
+        from packhorse.migrate.instances import LocalInstance
+        from packhorse.migrate.upgrade_steps import StepFailed
+        from packhorse.settings import load_settings
+
+        timeout = float(options.get("health_timeout", 60))
+        gate = HealthGate(
+            options.get("health_gate"), dict(options.get("health_params") or {}), timeout
+        )
+        old = Side(LocalInstance(load_settings(source)), gate=gate)
+        new = Side(LocalInstance(load_settings(target)), gate=gate)
+        started = None
+        if options.get("start") and new.ready() is not None:
+            started = start_instance(target, new, timeout=timeout, say=say)
+        front_state = options.get("front_state")
+        front = FrontPort(
+            Path(front_state) if front_state else target / "front.json",
+            hook=options.get("hook"),
+            by="packhorse upgrade run",
+            ca_file="",
+            public_url=options.get("front_url"),
+        )
+        if _cut_over_already(front, old, new):
+            say("cutover: recorded already (the front sends to the new instance); handing over")
+            moved = steps.hand_over(old, new)
+            return {"resumed": True, "handed_over": moved.fields()}
+
+        def progress(step: steps.Step) -> None:
+            say(f"cutover {step.name}: {step.seconds:.3f} s {step.detail}")
+
+        report = cut_over(
+            old,
+            new,
+            front,
+            timeout=float(options.get("drain_timeout", 60)),
+            clocks=steps.Clocks(time.monotonic, time.sleep),
+            progress=progress,
+        )
+        if not report.ok:
+            raise StepFailed(
+                report.reason or "the cutover did not complete",
+                hint=f"{source} is the active instance again; fix what is said, then run the "
+                "plan again",
+            )
+        return {**report.fields(), "started_pid": started}
+
     def archive(self, source: Path, output: Path, passphrase: str, say: Say) -> ArchiveReport:
         from packhorse.migrate.instance_archive import Sealing, create_archive
         from packhorse.settings import load_settings
@@ -143,3 +196,63 @@ class InstanceServices:
             python_version=self.python_version,
             say=say,
         )
+
+
+def _cut_over_already(front: FrontPort, old: Side, new: Side) -> bool:
+    """A cutover from ``old`` to ``new`` is recorded beside the front's state file and the
+    front still sends to ``new``: an earlier attempt of the step got that far."""
+    import json
+
+    from packhorse.front.control import current_state
+    from packhorse.migrate.cutover_wiring import record_file
+
+    try:
+        record = json.loads(record_file(front.state_file).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    if not isinstance(record, dict) or record.get("state") != "cut-over":
+        return False
+    if (record.get("from"), record.get("to")) != (old.name, new.name):
+        return False
+    if front.hook:
+        return True
+    state, _ = current_state(front.state_file)
+    return state.active == new.url
+
+
+def start_instance(home: Path, instance: Side, *, timeout: float, say: Say) -> int:
+    """Start ``packhorse up`` for the instance folder ``home`` in the background (its own
+    session, so it outlives this command; output appended to ``logs/up.log``) and wait until
+    it is ready; its process id."""
+    import subprocess
+    import sys
+    import time
+
+    from packhorse.migrate.upgrade_steps import StepFailed
+
+    logs = home / "logs"
+    logs.mkdir(exist_ok=True)
+    say(f"starting {home} (packhorse up, output in {logs / 'up.log'})")
+    with open(logs / "up.log", "ab") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "packhorse", "--home", str(home), "up"],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    deadline = time.monotonic() + timeout
+    while (problem := instance.ready()) is not None:
+        if process.poll() is not None:
+            raise StepFailed(
+                f"the new instance stopped at start (exit status {process.returncode})",
+                hint=f"see {logs / 'up.log'}",
+            )
+        if time.monotonic() > deadline:
+            raise StepFailed(
+                f"the new instance is not ready after {timeout:g} s: {problem}",
+                hint=f"see {logs / 'up.log'}",
+            )
+        time.sleep(0.2)
+    say(f"{home} is up (pid {process.pid})")
+    return process.pid

@@ -2,14 +2,12 @@
 cutover, archive. Each is idempotent: run again after it completed, it changes nothing, and
 :meth:`Step.done` tells from the journal and the files that its work is there already.
 
-``verify`` and ``cutover`` call functions of modules built separately
-(``packhorse.migrate.verify.verify_instances`` and ``packhorse.migrate.cutover.cut_over``),
-imported when the step runs; a build without them says so (:class:`StepUnavailable`).
+``verify`` runs ``upgrade verify`` of the two folders and ``cutover`` runs ``packhorse
+cutover`` between the two running instances (both through :class:`Services`).
 """
 
 from __future__ import annotations
 
-import importlib
 import shutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -18,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from packhorse.errors import ConfigurationError, InstanceError, PackhorseError
 from packhorse.migrate.upgrade_journal import JournalState
-from packhorse.migrate.upgrade_plan import StepOptions, UpgradePlan
+from packhorse.migrate.upgrade_plan import UpgradePlan
 
 if TYPE_CHECKING:
     from packhorse.migrate.export import ExportReport
@@ -36,8 +34,8 @@ class Services(Protocol):
     def export(self, source: Path, bundle: Path, passphrase: str, say: Say) -> ExportReport:
         """``bundle export`` of the instance folder ``source`` (with executions)."""
 
-    def init(self, target: Path) -> str:
-        """``packhorse init`` of ``target``; the new instance's id."""
+    def init(self, target: Path, listen: str | None) -> str:
+        """``packhorse init [--listen]`` of ``target``; the new instance's id."""
 
     def import_bundle(self, target: Path, bundle: Path, passphrase: str, say: Say) -> ImportReport:
         """``bundle import --prune --replace-users`` into ``target``."""
@@ -52,12 +50,16 @@ class Services(Protocol):
         """``upgrade verify --baseline baseline --candidate candidate`` with the plan's
         ``verify`` options (``pack_tests``, ``replay_days``, ``limit``, ``expect``)."""
 
+    def cut_over(
+        self, source: Path, target: Path, options: Mapping[str, Any], say: Say
+    ) -> dict[str, Any]:
+        """``packhorse cutover --from source --to target`` with the plan's ``cutover``
+        options; a cutover recorded already (the front flipped to ``target``) hands over
+        what reached ``source`` since. :class:`StepFailed` saying why when it did not
+        complete (the old instance is then active again)."""
+
     def archive(self, source: Path, output: Path, passphrase: str, say: Say) -> ArchiveReport:
         """``packhorse archive`` of ``source`` into ``output``."""
-
-
-class StepUnavailable(PackhorseError):
-    """The step's code is not part of this build."""
 
 
 class StepFailed(PackhorseError):
@@ -181,7 +183,7 @@ class InitStep(_Base):
                     entry
                 ) if entry.is_dir() and not entry.is_symlink() else entry.unlink()
         context.say(f"creating {target}")
-        instance_id = context.services.init(target)
+        instance_id = context.services.init(target, context.plan.listen)
         return {"instance_id": instance_id, "created": True}
 
 
@@ -292,49 +294,36 @@ class VerifyStep(_Base):
         }
 
 
-@dataclass(frozen=True, slots=True)
-class DeferredStep:
-    """A step whose code lives in a module of its own, imported when it runs:
-    ``function(source=..., target=..., options=..., say=...) -> outputs``."""
+class CutoverStep(_Base):
+    """``packhorse cutover`` from the old instance to the new one (both running)."""
 
-    name: str
-    module: str
-    function: str
-    options: Callable[[UpgradePlan], StepOptions]
-    summary: str
+    name = "cutover"
 
     def describe(self, plan: UpgradePlan) -> str:
-        given = dict(self.options(plan).options)
-        shown = f" with {given}" if given else ""
-        return f"{self.summary} ({self.module}.{self.function}{shown})"
+        given = dict(plan.cutover.options)
+        via = (
+            f"--front-state {given['front_state']}"
+            if "front_state" in given
+            else f"--hook {given.get('hook')!r}"
+        )
+        start = "start the new instance if it is not up, then " if given.get("start") else ""
+        gate = given.get("health_gate") or "/ready and its registry"
+        return (
+            f"{start}packhorse cutover --from {plan.source} --to {plan.target} {via}: drain, "
+            f"finish what runs, flip, hand over; health gate: {gate}"
+        )
 
     def skipped(self, plan: UpgradePlan) -> str | None:
-        return f"{self.name}: {{skip: true}} in the plan" if self.options(plan).skip else None
-
-    def intent(self, plan: UpgradePlan) -> Outputs:
-        return {}
+        return "cutover: {skip: true} in the plan" if plan.cutover.skip else None
 
     def done(self, journal: JournalState, plan: UpgradePlan) -> bool:
         return journal.done(self.name) is not None
 
     def run(self, context: StepContext) -> Outputs:
-        try:
-            module = importlib.import_module(self.module)
-            function = getattr(module, self.function)
-        except (ImportError, AttributeError):
-            raise StepUnavailable(
-                f"{self.name} is not available in this build ({self.module}.{self.function} "
-                "is missing)",
-                hint=f"say '{self.name}: {{skip: true}}' in the plan to go on without it",
-            ) from None
         plan = context.plan
-        result = function(
-            source=str(plan.source),
-            target=str(plan.target),
-            options=dict(self.options(plan).options),
-            say=context.say,
+        return dict(
+            context.services.cut_over(plan.source, plan.target, plan.cutover.options, context.say)
         )
-        return dict(result) if isinstance(result, Mapping) else {"result": result}
 
 
 class ArchiveStep(_Base):
@@ -371,12 +360,6 @@ def default_steps() -> list[Step]:
         ImportStep(),
         CheckStep(),
         VerifyStep(),
-        DeferredStep(
-            "cutover",
-            "packhorse.migrate.cutover",
-            "cut_over",
-            lambda plan: plan.cutover,
-            "cutover: drain the old instance, hand over, flip the front, health gate",
-        ),
+        CutoverStep(),
         ArchiveStep(),
     ]
