@@ -208,6 +208,7 @@ def test_webhooks_sent_through_a_cutover_and_a_rollback_run_exactly_once(
     assert [step["step"] for step in cutover["steps"]] == [
         "check",
         "drain",
+        "open",
         "finish",
         "flip",
         "handover",

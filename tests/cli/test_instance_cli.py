@@ -91,3 +91,18 @@ def test_db_upgrade_migrates_an_old_database(instance_home: Path, cli: Cli) -> N
     upgrade = cli("--home", instance_home, "db", "upgrade")
     assert upgrade.code == 0 and "upgraded from empty" in upgrade.out
     assert json.loads(cli("--home", instance_home, "db", "status", "--json").out)["at_head"]
+
+
+def test_init_standby_starts_with_the_intake_closed(tmp_path: Path, cli: Cli) -> None:
+    from packhorse import bootstrap
+    from packhorse.settings import load_settings
+    from packhorse.storage.intake import SqlIntakeStore
+
+    done = cli("--home", tmp_path / "new", "init", "--standby", "--json")
+    assert done.code == 0, done.err
+    assert json.loads(done.out)["standby"] is True
+    intake = SqlIntakeStore(bootstrap.database_engine(load_settings(tmp_path / "new"))).read()
+    assert not intake.open and intake.reason is not None and "standby" in intake.reason
+    plain = cli("--home", tmp_path / "plain", "init", "--json")
+    assert json.loads(plain.out)["standby"] is False
+    assert SqlIntakeStore(bootstrap.database_engine(load_settings(tmp_path / "plain"))).read().open

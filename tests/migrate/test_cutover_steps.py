@@ -148,6 +148,8 @@ def test_a_cutover_checks_drains_flips_then_hands_over(site: Site) -> None:
     assert journal == [
         "new: health",
         "old: draining",
+        "new: open",
+        "new: release",
         "front: http://new",
         "old: closed",
         "new: receive",
@@ -156,6 +158,7 @@ def test_a_cutover_checks_drains_flips_then_hands_over(site: Site) -> None:
     assert [s.name for s in report.steps] == [
         "check",
         "drain",
+        "open",
         "finish",
         "flip",
         "handover",
@@ -197,8 +200,64 @@ def test_a_refused_flip_reopens_the_old_instance(site: Site) -> None:
     front.refuse = "not flipped: http://new/ready answered 503"
     report = steps.cutover(old, new, front, timeout=2, clocks=clocks)
     assert not report.ok and report.reason is not None and "503" in report.reason
-    assert journal[-2:] == ["old: draining", "old: open"]
+    assert journal[-5:] == [
+        "old: draining",
+        "new: open",
+        "new: release",
+        "old: open",
+        "new: closed",
+    ]
     assert new.stored == [] and len(old.held) == 2
+    assert new.state.status is IntakeStatus.CLOSED  # waits for the next cutover
+
+
+def test_a_new_instance_whose_processes_do_not_open_leaves_the_old_one_open(site: Site) -> None:
+    old, new, front, journal, clocks = site
+    new.state = IntakeState(IntakeStatus.CLOSED, 1, None, "standby")
+    real = new.intake
+    calls = {"n": 0}
+
+    def lagging_once_open() -> steps.IntakeView:
+        view = real()
+        if view.state.status is IntakeStatus.OPEN:
+            calls["n"] += 1
+            return steps.IntakeView(view.state, ("node-7",), view.running)
+        return view
+
+    new.intake = lagging_once_open  # type: ignore[method-assign]
+    report = steps.cutover(old, new, front, timeout=1, clocks=clocks)
+    assert not report.ok and report.reason is not None and "node-7" in report.reason
+    assert old.state.status is IntakeStatus.OPEN and front.active == "http://old"
+    assert new.state.status is IntakeStatus.CLOSED
+    assert "front: http://new" not in journal
+
+
+def test_a_new_instance_in_standby_is_gated_once_open_and_put_back_if_it_fails(
+    site: Site,
+) -> None:
+    old, new, front, journal, clocks = site
+    new.state = IntakeState(IntakeStatus.CLOSED, 1, None, "standby")
+    new.unhealthy = "ops.smoke failed"
+    report = steps.cutover(old, new, front, timeout=10, clocks=clocks)
+    assert not report.ok and report.reason is not None
+    assert report.reason.startswith("new failed its health gate: ops.smoke failed; the front")
+    assert journal == [
+        "old: draining",
+        "new: open",
+        "new: release",
+        "new: health",
+        "old: open",
+        "new: closed",
+    ]
+    assert front.active == "http://old" and new.state.status is IntakeStatus.CLOSED
+
+    journal.clear()
+    new.unhealthy = None
+    report = steps.cutover(old, new, front, timeout=10, clocks=clocks)
+    assert report.ok, report.reason
+    assert [s.name for s in report.steps][:4] == ["check", "drain", "open", "gate"]
+    assert journal[:5] == ["old: draining", "new: open", "new: release", "new: health",
+                           "front: http://new"]  # fmt: skip
 
 
 def test_what_still_runs_after_the_timeout_stays_on_the_old_instance(site: Site) -> None:

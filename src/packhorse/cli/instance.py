@@ -12,9 +12,15 @@ pass_cli = click.make_pass_decorator(CliContext)
 
 @click.command()
 @click.option("--listen", metavar="HOST:PORT", help="Address 'up' will serve on (saved).")
+@click.option(
+    "--standby",
+    is_flag=True,
+    help="The new instance of an upgrade: its sensors, timers and webhooks wait (intake "
+    "closed) until 'packhorse cutover --to' it.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @pass_cli
-def init(cli: CliContext, listen: str | None, as_json: bool) -> None:
+def init(cli: CliContext, listen: str | None, standby: bool, as_json: bool) -> None:
     """Create a new instance folder (default ~/.packhorse, or --home).
 
     Creates packhorse.toml, the SQLite database (migrated to the current schema), a random
@@ -23,7 +29,7 @@ def init(cli: CliContext, listen: str | None, as_json: bool) -> None:
     """
     from packhorse.engine.instance import init_instance
 
-    result = init_instance(cli.home, listen=listen)
+    result = init_instance(cli.home, listen=listen, standby=standby)
     counts = result.registration.plan.counts() if result.registration.plan else {}
     packs = [p.ref for p in result.registration.packs]
     if as_json:
@@ -36,6 +42,7 @@ def init(cli: CliContext, listen: str | None, as_json: bool) -> None:
                 "resources": counts.get("create", 0),
                 "admin_user": result.admin_user,
                 "admin_password": result.admin_password,
+                "standby": standby,
             }
         )
         return
@@ -43,6 +50,8 @@ def init(cli: CliContext, listen: str | None, as_json: bool) -> None:
     click.echo(f"  packs registered: {', '.join(packs)} ({counts.get('create', 0)} resources)")
     click.echo(f"  user: {result.admin_user}")
     click.echo(f"  password: {result.admin_password}   (shown once; stored only hashed)")
+    if standby:
+        click.echo("  standby: sensors, timers and webhooks wait for 'packhorse cutover --to' it")
     click.echo("Next: packhorse " + _home_flag(cli) + "up")
 
 

@@ -45,10 +45,15 @@ def write_datastore_key(path: Path) -> None:
         file.write(text)
 
 
+STANDBY_REASON = "standby: waits for 'packhorse cutover --to' this instance"
+
+
 def init_instance(
-    home: Path, *, listen: str | None = None, admin_user: str = "admin"
+    home: Path, *, listen: str | None = None, admin_user: str = "admin", standby: bool = False
 ) -> InitResult:
-    """Create an instance folder at ``home``: settings, database, key, packs, admin user."""
+    """Create an instance folder at ``home``: settings, database, key, packs, admin user.
+    ``standby``: its intake starts closed (no sensors, timers or webhooks run until a cutover
+    opens it), for the new instance of an upgrade."""
     if (home / SETTINGS_FILE).exists():
         raise InstanceError(
             f"{home} is already a Packhorse instance",
@@ -61,7 +66,7 @@ def init_instance(
         )
     created = not home.exists()
     try:
-        return _init(home, listen=listen, admin_user=admin_user)
+        return _init(home, listen=listen, admin_user=admin_user, standby=standby)
     except BaseException:
         if created:
             shutil.rmtree(home, ignore_errors=True)
@@ -71,7 +76,7 @@ def init_instance(
         raise
 
 
-def _init(home: Path, *, listen: str | None, admin_user: str) -> InitResult:
+def _init(home: Path, *, listen: str | None, admin_user: str, standby: bool) -> InitResult:
     home.mkdir(parents=True, exist_ok=True)
     settings = Settings(home=home, instance_id=uuid.uuid4().hex, created_by=__version__)
     if listen:
@@ -83,6 +88,13 @@ def _init(home: Path, *, listen: str | None, admin_user: str) -> InitResult:
 
     engine = bootstrap.database_engine(settings)
     migrate.upgrade(engine)
+    if standby:
+        from packhorse.model.intake import IntakeStatus
+        from packhorse.storage.intake import SqlIntakeStore
+
+        SqlIntakeStore(engine).change(
+            IntakeStatus.CLOSED, successor=None, reason=STANDBY_REASON, now=iso_now()
+        )
 
     for name in STARTER_PACKS:
         shutil.copytree(

@@ -4,17 +4,22 @@ clock and the sleep come in, so the tests drive it with fakes.
 
 Cutover from OLD to NEW:
 
-1. *check*: NEW answers ready and passes its health gate; otherwise nothing changes;
+1. *check*: NEW answers ready and passes its health gate; otherwise nothing changes (a NEW
+   in standby, its intake closed, runs no action yet: its gate runs after *open*, and a
+   failure there reopens OLD and puts NEW back in standby, the front not flipped);
 2. *drain*: OLD's intake ``draining``, and every live process of OLD acknowledges it (this
    is what replaces a fixed sleep: a drain of idle processes takes one poll, 0.25 s);
-3. *finish*: executions running on OLD end, and its rules process the trigger instances
+3. *open*: NEW's intake ``open`` (a new instance waits ``closed`` until its cutover, so that
+   its sensors and timers never run beside OLD's), every process of NEW applies it, and what
+   NEW held meanwhile (webhooks sent to it directly) is released to its rules;
+4. *finish*: executions running on OLD end, and its rules process the trigger instances
    stored before the drain, up to the timeout; what still runs stays on OLD, which is kept
    up and finishes it (reported);
-4. *flip*: the front sends new requests to NEW;
-5. *handover*: OLD's intake ``closed``; its held trigger instances and queued top-level
+5. *flip*: the front sends new requests to NEW;
+6. *handover*: OLD's intake ``closed``; its held trigger instances and queued top-level
    executions go to NEW under their own ids (NEW stores, then OLD marks: exactly once, and a
    repeat after a crash between the two stores nothing twice);
-6. *verify*: NEW still answers ready, and requests through the front reach it; if not, the
+7. *verify*: NEW still answers ready, and requests through the front reach it; if not, the
    front flips back, OLD reopens and NEW's held and queued work is handed back (a rollback),
    and the cutover fails saying why.
 
@@ -266,12 +271,19 @@ def cutover(
     run = _Run(report, clocks, progress)
     started = clocks.monotonic()
     problem = new.ready()
-    if problem is None:
+    # A new instance in standby (intake closed) runs no action before it opens: its gate
+    # runs once it is open, before the flip.
+    standby = problem is None and new.intake().state.status is not IntakeStatus.OPEN
+    if problem is None and not standby:
         problem = new.health()
     if problem is not None:
         report.reason = f"{new.name} failed its health gate, nothing changed: {problem}"
         return report
-    run.step("check", started, f"{new.name} is ready and healthy")
+    run.step(
+        "check",
+        started,
+        f"{new.name} is ready" + (" (in standby)" if standby else " and healthy"),
+    )
 
     drain_started = clocks.monotonic()
     reason = f"cutover to {new.url}"
@@ -284,6 +296,38 @@ def cutover(
         report.reason = f"{_why(error)}; {old.name} is open again"
         return report
     run.step("drain", drain_started, f"{old.name} draining: every process applied it")
+
+    open_started = clocks.monotonic()
+    try:
+        _set_and_acknowledge(
+            run,
+            new,
+            IntakeStatus.OPEN,
+            successor=None,
+            reason=f"cutover from {old.url}",
+            timeout=timeout,
+        )
+        released = new.release()
+    except (_Failed, PackhorseError) as error:
+        _back_to_old(old, new)
+        report.reason = f"{_why(error)}; {old.name} is open again"
+        return report
+    run.step(
+        "open",
+        open_started,
+        f"{new.name} takes work in ({released} held trigger instances released)",
+    )
+    if standby:
+        gate_started = clocks.monotonic()
+        problem = new.health()
+        if problem is not None:
+            _back_to_old(old, new)
+            report.reason = (
+                f"{new.name} failed its health gate: {problem}; the front was not flipped,"
+                f" {old.name} is open again and {new.name} waits in standby"
+            )
+            return report
+        run.step("gate", gate_started, f"{new.name} passed its health gate")
 
     finish_started = clocks.monotonic()
     view = _finish(run, old, timeout)
@@ -298,7 +342,7 @@ def cutover(
     try:
         report.flip_ms = front.flip(new.url)
     except PackhorseError as error:
-        _reopen(old)
+        _back_to_old(old, new)
         report.reason = f"the front did not flip: {error.message}; {old.name} is open again"
         return report
     report.flipped = True
@@ -425,6 +469,15 @@ def _reopen(instance: Instance) -> None:
     # The report says the cutover failed; the intake, if this fails too, says the rest.
     with contextlib.suppress(PackhorseError):
         instance.set_intake(IntakeStatus.OPEN, successor=None, reason="cutover abandoned")
+
+
+def _back_to_old(old: Instance, new: Instance) -> None:
+    """Undo a cutover that opened ``new`` but did not flip: ``old`` takes work in again,
+    ``new`` waits closed, and what it queued or held meanwhile goes to ``old``."""
+    _reopen(old)
+    with contextlib.suppress(PackhorseError):
+        new.set_intake(IntakeStatus.CLOSED, successor=old.url, reason="cutover abandoned")
+        hand_over(new, old)
 
 
 def _why(error: Exception) -> str:

@@ -49,7 +49,7 @@ class InstanceServices:
     def init(self, target: Path, listen: str | None) -> str:
         from packhorse.engine.instance import init_instance
 
-        return init_instance(target, listen=listen).settings.instance_id
+        return init_instance(target, listen=listen, standby=True).settings.instance_id
 
     def import_bundle(self, target: Path, bundle: Path, passphrase: str, say: Say) -> ImportReport:
         from packhorse.engine.keyring import Keyring
