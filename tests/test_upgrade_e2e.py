@@ -124,7 +124,14 @@ def test_upgrade_run_under_load_then_rollback_runs_every_webhook_exactly_once(
     assert load.failed == []
     assert cutover["ok"] and rollback["ok"]
     assert [step["step"] for step in cutover["steps"]] == [
-        "check", "drain", "open", "gate", "finish", "flip", "handover", "verify",
+        "check",
+        "drain",
+        "open",
+        "gate",
+        "finish",
+        "flip",
+        "handover",
+        "verify",
     ]  # fmt: skip; the new instance waited in standby until its cutover
     assert cutover["drain_to_flip_seconds"] < 5
     assert rollback["flip_ms"] < 100
