@@ -17,7 +17,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -87,9 +87,18 @@ def up(settings: Settings) -> Iterator[str]:
 class Load:
     """Posts webhooks with unique ids through the front, back to back, from two threads."""
 
-    def __init__(self, front: str, clients: int = 2, headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        front: str,
+        clients: int = 2,
+        headers: dict[str, str] | None = None,
+        path: str = "relay/in",
+        body: Callable[[str], dict[str, str]] = lambda id_: {"id": id_},
+    ) -> None:
         self.front = front
         self.headers = headers or {}
+        self.path = path
+        self.body = body
         self.answered: list[str] = []
         self.failed: list[str] = []
         self._stop = threading.Event()
@@ -110,7 +119,7 @@ class Load:
             while not self._stop.is_set():
                 id_ = uuid.uuid4().hex
                 try:
-                    answer = client.post("/api/v1/webhooks/relay/in", json={"id": id_})
+                    answer = client.post(f"/api/v1/webhooks/{self.path}", json=self.body(id_))
                 except httpx.HTTPError as error:
                     self.failed.append(f"{id_}: {error!r}")
                     continue
