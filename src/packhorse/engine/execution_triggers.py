@@ -54,6 +54,7 @@ class ExecutionTriggers:
         notify_context: NotifyContext | None = None,
         batch: int = 500,
         interval: float = 0.25,
+        coalesce: float = 0.1,
     ) -> None:
         self._events = events
         self._executions = executions
@@ -62,6 +63,7 @@ class ExecutionTriggers:
         self._notify_context = notify_context
         self._batch = batch
         self._interval = interval
+        self._coalesce = coalesce
         self._wake = asyncio.Event()
 
     def wake(self) -> None:
@@ -69,12 +71,16 @@ class ExecutionTriggers:
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
+            self._wake.clear()  # before the pass: a wake-up during it calls for another
             try:
                 while await asyncio.to_thread(self.pass_once) == self._batch:
                     pass
             except PackhorseError as error:
                 log.warning("execution triggers: %s", error.message)
-            self._wake.clear()
+            # A pass per wake-up was a pass per status change in every process of the site
+            # (each hears every NOTIFY): three transactions, most finding nothing new. Wake-ups
+            # that come within ``coalesce`` seconds of a pass are answered by one next pass.
+            await nap(self._coalesce, stop)
             await nap(self._interval, stop, self._wake)
 
     def pass_once(self) -> int:
