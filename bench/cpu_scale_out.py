@@ -34,7 +34,9 @@ from bench_scale_out import ACTIONS, ADMIN, drain, reset
 from common import free_port, packhorse
 
 from packhorse.engine.runtime import build_runtime
+from packhorse.model.execution import Status
 from packhorse.settings import load_settings
+from packhorse.storage.executions import ExecutionFilter
 
 TICK = os.sysconf("SC_CLK_TCK")
 
@@ -164,6 +166,8 @@ def main() -> None:
                 pids_after = [pid for pid in backends(admin, name) if pid != mine]
                 backend_cpu = sum(cpu_seconds(pid) - before.get(pid, 0.0) for pid in pids_after)
                 committed = commits(admin, name) - commits_before
+                succeeded = store.count(ExecutionFilter(statuses=(Status.SUCCEEDED,)))
+                assert succeeded == count + 1, f"{count + 1 - succeeded} did not succeed"
             requester_cpu = (usage_after.ru_utime + usage_after.ru_stime) - (
                 usage_before.ru_utime + usage_before.ru_stime
             )

@@ -283,7 +283,7 @@ def wake_ups(
             notifications.EXECUTIONS: [runtime.worker.wake],
             notifications.TRIGGER_INSTANCES: [runtime.rules.wake, events.wake],
             notifications.WORKFLOW_EVENTS: [on_loop(runtime.workflows.wake)],
-            notifications.LOG: [events.wake, on_loop(runtime.execution_triggers.wake)],
+            notifications.LOG: [events.wake, runtime.execution_triggers.wake],
         },
     )
     listener.start()

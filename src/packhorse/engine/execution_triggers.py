@@ -21,7 +21,7 @@ from packhorse.crypto.cipher import is_encrypted_token
 from packhorse.engine.clock import ISO, iso_now
 from packhorse.engine.events import EventService
 from packhorse.engine.ids import new_id
-from packhorse.engine.waiting import nap
+from packhorse.engine.waiting import nap, set_from_any_thread
 from packhorse.errors import PackhorseError
 from packhorse.expr import render_value
 from packhorse.model.content import Kind
@@ -65,11 +65,16 @@ class ExecutionTriggers:
         self._interval = interval
         self._coalesce = coalesce
         self._wake = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     def wake(self) -> None:
-        self._wake.set()
+        """A status change was stored. Callable from any thread; nearly free when a wake-up
+        is pending already (every status change on the site calls it, in every process)."""
+        if not self._wake.is_set():
+            set_from_any_thread(self._wake, self._loop)
 
     async def run(self, stop: asyncio.Event) -> None:
+        self._loop = asyncio.get_running_loop()
         while not stop.is_set():
             self._wake.clear()  # before the pass: a wake-up during it calls for another
             try:
