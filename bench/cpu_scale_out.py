@@ -165,6 +165,7 @@ def main() -> None:
                 )
                 pids_after = [pid for pid in backends(admin, name) if pid != mine]
                 backend_cpu = sum(cpu_seconds(pid) - before.get(pid, 0.0) for pid in pids_after)
+                time.sleep(1.5)  # backends report their commits to the statistics lazily
                 committed = commits(admin, name) - commits_before
                 succeeded = store.count(ExecutionFilter(statuses=(Status.SUCCEEDED,)))
                 assert succeeded == count + 1, f"{count + 1 - succeeded} did not succeed"
