@@ -299,7 +299,7 @@ def wake_ups(
             notifications.EXECUTIONS: [runtime.worker.wake],
             notifications.TRIGGER_INSTANCES: [runtime.rules.wake, events.wake],
             notifications.WORKFLOW_EVENTS: [on_loop(runtime.workflows.wake)],
-            notifications.LOG: [events.wake, on_loop(runtime.execution_triggers.wake)],
+            notifications.LOG: [events.wake, runtime.execution_triggers.wake],
             notifications.INTAKE: [on_loop(intake.wake)] if intake is not None else [],
         },
     )

@@ -72,6 +72,35 @@ def test_results_are_recorded_once_per_attempt(engine: sa.Engine) -> None:
     ]
 
 
+def test_top_level_moves_are_recorded_once_with_their_log_row(engine: sa.Engine) -> None:
+    """``top_level`` (one statement in autocommit mode on PostgreSQL) keeps every rule."""
+    store = SqlExecutionStore(engine)
+    queued(store, "e")
+    queued(store, "child", parent_id="e")
+    started = {"now": at(1), "attempt": 1, "expected": (Status.SCHEDULED,), "top_level": True}
+    assert store.transition("e", Status.RUNNING, **started, start_timestamp=at(1), pids=[7])
+    assert not store.transition("e", Status.RUNNING, **started, start_timestamp=at(1))
+    finished = {"now": at(2), "top_level": True, "expected": (Status.RUNNING,)}
+    assert not store.transition("e", Status.SUCCEEDED, attempt=2, **finished, result={"x": 0})
+    assert store.transition("e", Status.SUCCEEDED, attempt=1, **finished, result={"ok": True})
+    assert not store.transition("e", Status.FAILED, attempt=1, **finished, result={"ok": 0})
+    done = store.get("e")
+    assert done is not None and done.status is Status.SUCCEEDED and done.pids == (7,)
+    assert done.result == {"ok": True} and done.end_timestamp == at(2)
+    assert done.start_timestamp == at(1) and done.claimed_by is None
+    assert [entry["status"] for entry in done.log] == [
+        "requested",
+        "scheduled",
+        "running",
+        "succeeded",
+    ]
+    if engine.dialect.name == "postgresql":
+        # The one-statement move leaves a workflow's child alone (its parent needs an event).
+        assert not store.transition("child", Status.RUNNING, **started)
+        child = store.get("child")
+        assert child is not None and child.status is Status.SCHEDULED and len(child.log) == 2
+
+
 def test_illegal_transitions_change_nothing(engine: sa.Engine) -> None:
     store = SqlExecutionStore(engine)
     queued(store, "e")

@@ -21,7 +21,7 @@ from packhorse.crypto.cipher import is_encrypted_token
 from packhorse.engine.clock import ISO, iso_now
 from packhorse.engine.events import EventService
 from packhorse.engine.ids import new_id
-from packhorse.engine.waiting import nap
+from packhorse.engine.waiting import nap, set_from_any_thread
 from packhorse.errors import PackhorseError
 from packhorse.expr import render_value
 from packhorse.model.content import Kind
@@ -54,6 +54,7 @@ class ExecutionTriggers:
         notify_context: NotifyContext | None = None,
         batch: int = 500,
         interval: float = 0.25,
+        coalesce: float = 0.1,
     ) -> None:
         self._events = events
         self._executions = executions
@@ -62,19 +63,29 @@ class ExecutionTriggers:
         self._notify_context = notify_context
         self._batch = batch
         self._interval = interval
+        self._coalesce = coalesce
         self._wake = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     def wake(self) -> None:
-        self._wake.set()
+        """A status change was stored. Callable from any thread; nearly free when a wake-up
+        is pending already (every status change on the site calls it, in every process)."""
+        if not self._wake.is_set():
+            set_from_any_thread(self._wake, self._loop)
 
     async def run(self, stop: asyncio.Event) -> None:
+        self._loop = asyncio.get_running_loop()
         while not stop.is_set():
+            self._wake.clear()  # before the pass: a wake-up during it calls for another
             try:
                 while await asyncio.to_thread(self.pass_once) == self._batch:
                     pass
             except PackhorseError as error:
                 log.warning("execution triggers: %s", error.message)
-            self._wake.clear()
+            # A pass per wake-up was a pass per status change in every process of the site
+            # (each hears every NOTIFY): three transactions, most finding nothing new. Wake-ups
+            # that come within ``coalesce`` seconds of a pass are answered by one next pass.
+            await nap(self._coalesce, stop)
             await nap(self._interval, stop, self._wake)
 
     def pass_once(self) -> int:

@@ -147,7 +147,13 @@ class Worker:
     def wake(self, _execution_id: str | None = None) -> None:
         """New work may be waiting. Safe from any thread (the API's handlers and the rules
         engine request executions from threads): without it a new execution waited for the
-        next poll, up to ``poll_seconds``."""
+        next poll, up to ``poll_seconds``.
+
+        Cheap when it changes nothing, as it is called for every execution stored anywhere on
+        the site (``NOTIFY``): already woken, or every slot busy (a slot that frees wakes the
+        loop itself), the loop is left alone."""
+        if self._wake.is_set() or len(self._tasks) >= self.settings.slots:
+            return
         set_from_any_thread(self._wake, self._loop)
 
     # -- the loop -----------------------------------------------------------------------------
@@ -158,6 +164,9 @@ class Worker:
         heartbeat = asyncio.create_task(self._heartbeat(stop))
         try:
             while not stop.is_set():
+                # Cleared before the claim: a wake-up that comes during it is for work the
+                # claim may not have seen, and makes the wait below return at once.
+                self._wake.clear()
                 self._cancel_requested()
                 self._schedule()
                 free = self.settings.slots - len(self._tasks)
@@ -170,7 +179,6 @@ class Worker:
                         top_level=self.intake_open(),
                     ):
                         self.start(execution)
-                self._wake.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(
                         first_of(stop.wait(), self._wake.wait()), self.settings.poll_seconds
@@ -241,6 +249,7 @@ class Worker:
             now=now,
             attempt=execution.attempt,
             expected=(Status.SCHEDULED,),
+            top_level=execution.parent_id is None,
             start_timestamp=now,
             pids=list(pids),
         )
@@ -350,6 +359,7 @@ class Worker:
             expected=expected,
             # A retry policy's new execution is stored with the result, in one transaction.
             follow_up=retry,
+            top_level=execution.parent_id is None,
             # A secret the action printed (or returned) is stored masked, never in clear.
             result=self.redact(result),
             **values,

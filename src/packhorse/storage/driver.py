@@ -31,7 +31,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from packhorse.errors import Conflict, StorageError
 from packhorse.storage.database import writer_lock, written
 
-__all__ = ["DriverTransaction", "Prepared", "driver_transaction"]
+__all__ = ["DriverTransaction", "Prepared", "driver_statement", "driver_transaction"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,7 +133,26 @@ def driver_transaction(engine: sa.Engine, *, write: bool = False) -> Iterator[Dr
 
 
 @contextlib.contextmanager
-def _driver_transaction(engine: sa.Engine, write: bool) -> Iterator[DriverTransaction]:
+def driver_statement(engine: sa.Engine, *, write: bool = True) -> Iterator[DriverTransaction]:
+    """For one statement that is a whole transaction by itself (a claim, a status move
+    written with its log row by one statement, a read). On PostgreSQL it runs in autocommit
+    mode: the server makes it a transaction of its own, without the ``BEGIN`` and ``COMMIT``
+    round trips (three round trips become one). Elsewhere it is :func:`driver_transaction`.
+    The caller must run exactly one statement: a second would be a transaction of its own."""
+    if engine.dialect.name != "postgresql":
+        with driver_transaction(engine, write=write) as driver:
+            yield driver
+        return
+    with _driver_transaction(engine, write, autocommit=True) as driver:
+        yield driver
+    if write:
+        written(engine)
+
+
+@contextlib.contextmanager
+def _driver_transaction(
+    engine: sa.Engine, write: bool, *, autocommit: bool = False
+) -> Iterator[DriverTransaction]:
     dialect = engine.dialect
     dbapi = dialect.loaded_dbapi
     try:
@@ -142,13 +161,17 @@ def _driver_transaction(engine: sa.Engine, write: bool) -> Iterator[DriverTransa
         # The server is down or restarting: the caller's loop tries again.
         raise StorageError(f"database error: {error.orig}", retryable=True) from error
     try:
+        if autocommit:
+            assert connection.dbapi_connection is not None  # just checked out
+            connection.dbapi_connection.autocommit = True  # psycopg: no round trip
         cursor = connection.cursor()
         try:
             if dialect.name == "sqlite":
                 # The connection runs in autocommit mode; a writer declares itself up front.
                 cursor.execute("BEGIN IMMEDIATE" if write else "BEGIN DEFERRED")
             yield DriverTransaction(cursor, dialect)
-            connection.commit()
+            if not autocommit:
+                connection.commit()
         except BaseException:
             with contextlib.suppress(dbapi.Error):
                 connection.rollback()
@@ -156,6 +179,9 @@ def _driver_transaction(engine: sa.Engine, write: bool) -> Iterator[DriverTransa
         finally:
             with contextlib.suppress(dbapi.Error):
                 cursor.close()
+            if autocommit and connection.dbapi_connection is not None:
+                with contextlib.suppress(dbapi.Error):
+                    connection.dbapi_connection.autocommit = False
     except dbapi.IntegrityError as error:
         raise Conflict(f"conflicting data: {error}") from error
     except dbapi.OperationalError as error:

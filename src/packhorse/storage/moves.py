@@ -68,6 +68,81 @@ def _transition_statement(
     return statement
 
 
+#: The same moves as one statement that also writes the log row (PostgreSQL), per shape.
+_LOGGED_TRANSITIONS: dict[tuple[Status, tuple[str, ...], bool, tuple[str, ...]], Prepared] = {}
+
+
+def _logged_transition_statement(
+    target: Status, sources: tuple[str, ...], with_attempt: bool, values: dict[str, Any]
+) -> Prepared:
+    """``WITH moved AS (UPDATE ... RETURNING), logged AS (INSERT INTO execution_log ...)
+    SELECT ... FROM moved``: the move and its log row, both or neither, in one statement."""
+    key = (target, sources, with_attempt, tuple(sorted(values)))
+    statement = _LOGGED_TRANSITIONS.get(key)
+    if statement is None:
+        condition = [
+            _table.c.id == sa.bindparam("target_id"),
+            _table.c.status.in_([sa.literal(source) for source in sources]),
+            # A workflow's child is never moved here: its parent would miss the inbox event.
+            _table.c.parent_id.is_(None),
+        ]
+        if with_attempt:
+            condition.append(_table.c.attempt == sa.bindparam("expected_attempt"))
+        moved = (
+            _table.update()
+            .where(*condition)
+            .values(status=target.value, **{k: sa.bindparam(f"new_{k}") for k in key[3]})
+            .returning(_table.c.id)
+            .cte("moved")
+        )
+        logged = _log.insert().from_select(
+            ["execution_id", "status", "timestamp"],
+            sa.select(
+                moved.c.id,
+                sa.literal(target.value, sa.String),
+                sa.bindparam("log_timestamp", type_=sa.String),
+            ),
+        )
+        statement = Prepared(sa.select(moved.c.id).add_cte(logged.cte("logged")))
+        _LOGGED_TRANSITIONS[key] = statement
+    return statement
+
+
+def transition_alone(
+    driver: DriverTransaction,
+    execution_id: str,
+    target: Status,
+    *,
+    now: str,
+    attempt: int | None = None,
+    expected: Iterable[Status] | None = None,
+    values: Mapping[str, Any] | None = None,
+) -> bool:
+    """:func:`transition_in` as one statement, for :func:`.driver.driver_statement` (on
+    PostgreSQL), for an execution that is no workflow's child: a child (whose parent must get
+    an inbox event with the move) is not moved, and False returned."""
+    wanted = None if expected is None else set(expected)
+    sources = [s.value for s in _SOURCES[target] if wanted is None or s in wanted]
+    if not sources:
+        return False
+    encoded = _encoded(target, now, values)
+    statement = _logged_transition_statement(target, tuple(sources), attempt is not None, encoded)
+    arguments = {f"new_{k}": v for k, v in encoded.items()}
+    arguments.update(target_id=execution_id, expected_attempt=attempt, log_timestamp=now)
+    return driver.first(statement, arguments) is not None
+
+
+def _encoded(target: Status, now: str, values: Mapping[str, Any] | None) -> dict[str, Any]:
+    encoded = {
+        k: canonical_json(v) if k in {"result", "pids"} and v is not None else v
+        for k, v in (values or {}).items()
+    }
+    if target in COMPLETED:
+        encoded.setdefault("end_timestamp", now)
+        encoded.update(claimed_by=None, lease_expires_at=None)
+    return encoded
+
+
 #: target status -> the statuses it may be reached from (the transition table, inverted)
 _SOURCES: dict[Status, frozenset[Status]] = {
     target: frozenset(s for s, targets in TRANSITIONS.items() if target in targets)
@@ -100,13 +175,7 @@ def transition_in(
     sources = [s.value for s in _SOURCES[target] if wanted is None or s in wanted]
     if not sources:
         return False
-    encoded = {
-        k: canonical_json(v) if k in {"result", "pids"} and v is not None else v
-        for k, v in (values or {}).items()
-    }
-    if target in COMPLETED:
-        encoded.setdefault("end_timestamp", now)
-        encoded.update(claimed_by=None, lease_expires_at=None)
+    encoded = _encoded(target, now, values)
     statement = _transition_statement(target, tuple(sources), attempt is not None, encoded)
     # Bind names must differ from column names: SQLAlchemy reads those as SET values.
     arguments = {f"new_{k}": v for k, v in encoded.items()}
