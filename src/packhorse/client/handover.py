@@ -36,8 +36,14 @@ class RemoteHandover:
         body = {"state": status.value, "successor": successor, "reason": reason}
         return IntakeState.from_fields(self.api.put(f"{PATH}/intake", body))
 
-    def outgoing(self) -> Parcel:
-        return Parcel.from_fields(self.api.get(f"{PATH}/handover"))
+    def recipient_key(self) -> str:
+        """The instance's recipient public key (``phr1:...``) that secrets are sealed for."""
+        return str(self.api.get(f"{PATH}/recipient-key")["recipient"])
+
+    def outgoing(self, *, recipient: str | None = None) -> Parcel:
+        """Secret parameters come sealed for ``recipient``."""
+        params = {} if recipient is None else {"recipient": recipient}
+        return Parcel.from_fields(self.api.get(f"{PATH}/handover", **params))
 
     def receive(self, parcel: Parcel) -> Moved:
         return Moved.from_fields(self.api.post(f"{PATH}/handover", parcel.fields()))
