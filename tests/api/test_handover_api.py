@@ -369,3 +369,43 @@ def test_secret_parameters_travel_sealed_for_the_receivers_recipient_key(
     shown = stranger.call("GET", f"/api/v1/executions/{execution_id}")
     assert shown.status_code == 200 and SECRET not in shown.text and token not in shown.text
     assert SECRET not in caplog.text
+
+
+def test_the_cutovers_handover_over_apis_reseals_secrets_for_an_instance_with_its_own_key(
+    old: Served, stranger: Served
+) -> None:
+    """``hand_over`` with both instances given as URLs (client/handover.py through Side) asks
+    the receiver for its recipient key first, then the sender's parcel sealed for it."""
+    from packhorse.cli.instance_arg import RemoteInstance
+    from packhorse.client.http import ApiClient, Credentials
+    from packhorse.migrate import cutover as steps
+    from packhorse.migrate.cutover_wiring import HealthGate, Side
+
+    old.drain()
+    requested = old.call(
+        "POST",
+        "/api/v1/executions",
+        json={"action": "signals.probe", "parameters": {"token": SECRET}},
+    )
+    assert requested.status_code == 201, requested.text
+    execution_id = requested.json()["id"]
+    apis = [
+        ApiClient(
+            served.url, credentials=Credentials(token=served.admin["X-Auth-Token"], source="t")
+        )
+        for served in (old, stranger)
+    ]
+    try:
+        sides = [Side(RemoteInstance(api), gate=HealthGate(timeout=20)) for api in apis]
+        assert steps.hand_over(sides[0], sides[1]).fields() == {
+            "trigger_instances": 0,
+            "executions": 1,
+        }
+    finally:
+        for api in apis:
+            api.close()
+    ran = wait(lambda: _completed(stranger.executions.get(execution_id)))
+    assert ran.status is Status.SUCCEEDED
+    assert bootstrap.datastore_service(stranger.settings).decrypt(ran.parameters["token"]) == SECRET
+    left = old.executions.get(execution_id)
+    assert left is not None and left.status is Status.CANCELED

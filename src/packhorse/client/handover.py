@@ -36,9 +36,12 @@ class RemoteHandover:
         body = {"state": status.value, "successor": successor, "reason": reason}
         return IntakeState.from_fields(self.api.put(f"{PATH}/intake", body))
 
-    def recipient_key(self) -> str:
-        """The instance's recipient public key (``phr1:...``) that secrets are sealed for."""
-        return str(self.api.get(f"{PATH}/recipient-key")["recipient"])
+    def recipient_key(self) -> str | None:
+        """The instance's recipient public key (``phr1:...``) that secrets are sealed for;
+        None from a version without the route (404): it cannot take sealed secrets, and a
+        sender then refuses a parcel holding one rather than send it otherwise."""
+        answer = self.api.get_or_none(f"{PATH}/recipient-key")
+        return None if answer is None else str(answer["recipient"])
 
     def outgoing(self, *, recipient: str | None = None) -> Parcel:
         """Secret parameters come sealed for ``recipient``."""

@@ -67,8 +67,10 @@ class Instance(Protocol):
         self, status: IntakeStatus, *, successor: str | None, reason: str | None
     ) -> IntakeState: ...
 
-    def recipient_key(self) -> str:
-        """Its recipient public key (``phr1:...``): what a sender seals secrets for."""
+    def recipient_key(self) -> str | None:
+        """Its recipient public key (``phr1:...``): what a sender seals secrets for. None
+        when it cannot take sealed secrets (an older version): the sender then refuses a
+        parcel that holds one."""
         ...
 
     def outgoing(self, *, recipient: str | None = None) -> Parcel:
