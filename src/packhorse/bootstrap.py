@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from packhorse.engine.cache import ActionSchema, CachedRegistry
     from packhorse.engine.datastore import DatastoreService
     from packhorse.engine.events import EventService
+    from packhorse.engine.handover_secrets import HandoverKeys
     from packhorse.engine.intake import HandoverService, IntakeWatch
     from packhorse.engine.observer import Observer
     from packhorse.engine.preparation import Render
@@ -323,8 +324,36 @@ def intake_services(runtime: Runtime) -> tuple[IntakeWatch, HandoverService]:
 
     watch.listeners.append(wake_engine)
     watch.settlers.append(runtime.events.settle_arrivals)
-    service = HandoverService(store, scheduler=runtime.worker.scheduler, on_received=wake_engine)
+    service = HandoverService(
+        store,
+        scheduler=runtime.worker.scheduler,
+        on_received=wake_engine,
+        keys=handover_keys(runtime.settings, runtime.datastore),
+    )
     return watch, service
+
+
+def handover_keys(settings: Settings, datastore: DatastoreService) -> HandoverKeys:
+    """What a handover re-seals secret parameters with: the datastore cipher and the
+    recipient key in ``keys/`` (``migrate/recipient.py``)."""
+    import secrets
+
+    from packhorse.engine.handover_secrets import HandoverKeys
+    from packhorse.migrate.recipient import ensure_recipient_key, load_private_key
+
+    keys_dir = settings.keys_dir
+
+    def recipient_public() -> bytes:
+        return ensure_recipient_key(keys_dir, secrets.token_bytes)[0]
+
+    return HandoverKeys(
+        encrypt=datastore.encrypt,
+        decrypt=datastore.decrypt,
+        recipient_public=recipient_public,
+        recipient_private=lambda: load_private_key(keys_dir),
+        random_bytes=secrets.token_bytes,
+        remember=redactor().add,
+    )
 
 
 def handover_service(settings: Settings) -> HandoverService:
@@ -336,7 +365,11 @@ def handover_service(settings: Settings) -> HandoverService:
 
     engine = database_engine(settings)
     scheduler = Scheduler(SqlExecutionStore(engine), PolicyBook(registry_reader(settings)))
-    return HandoverService(SqlIntakeStore(engine), scheduler=scheduler)
+    return HandoverService(
+        SqlIntakeStore(engine),
+        scheduler=scheduler,
+        keys=handover_keys(settings, datastore_service(settings)),
+    )
 
 
 def observe(runtime: Runtime) -> tuple[CollectorRegistry, Observer]:

@@ -23,6 +23,9 @@
     │                               wrong passphrase, damaged, truncated); ``path`` is the file
     ├── StateVersionError           a workflow's saved state is of a version this code does not
     │                               read (a newer one); ``found``, ``supported``, ``owner``
+    ├── HandoverRefused             a handover's parcel was not given or taken (a secret parameter
+    │                               and no recipient key, a sealed value that does not open);
+    │                               ``execution_id`` and ``parameter`` name the value at fault
     ├── FlipRefused                 the front was not flipped (the target is not ready, the hook
     │                               failed, nothing to roll back to); ``hook`` holds what the
     │                               hook did, if it ran
@@ -247,6 +250,22 @@ class StateVersionError(PackhorseError):
     def naming(self, owner: str) -> StateVersionError:
         """The same error, naming the workflow execution it is about."""
         return StateVersionError(self.found, self.supported, owner=owner)
+
+
+class HandoverRefused(PackhorseError):
+    """A handover parcel was refused as a whole (nothing given, nothing stored)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        execution_id: str | None = None,
+        parameter: str | None = None,
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.execution_id = execution_id
+        self.parameter = parameter
 
 
 class FlipRefused(PackhorseError):

@@ -4,6 +4,8 @@ a handover moves them under their own ids, once, and only an admin may do any of
 
 from __future__ import annotations
 
+import json
+import logging
 import shutil
 import time
 from collections.abc import Callable, Iterator
@@ -292,3 +294,118 @@ def _cutover_and_back(old: Served, new: Served, old_side: Any, new_side: Any) ->
     echoed = wait(lambda: old.executions.find(ExecutionFilter(action_ref="core.echo")))
     assert len(echoed) == 1
     assert wait(lambda: _completed(old.executions.get(echoed[0].id))).status is Status.SUCCEEDED
+
+
+SECRET = "probe-secret-5b2e8f"
+RECIPIENT_KEY = "/api/v1/packhorse/recipient-key"
+
+
+@pytest.fixture
+def stranger(tmp_path: Path) -> Iterator[Served]:
+    """An instance initialised on its own: its own datastore key, as every instance has."""
+    from packhorse.engine.instance import init_instance
+
+    home = tmp_path / "stranger"
+    init_instance(home)
+    settings = _instance(home)
+    with serving(bootstrap.create_app(settings, workers=2)) as url:
+        yield Served(settings, url)
+
+
+def test_secret_parameters_travel_sealed_for_the_receivers_recipient_key(
+    old: Served, stranger: Served, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    viewer = headers_for(stranger.settings, "watcher", "viewer")
+    assert stranger.call("GET", RECIPIENT_KEY, headers=viewer).status_code == 403
+    assert httpx.get(f"{stranger.url}{RECIPIENT_KEY}").status_code == 401
+    answered = stranger.call("GET", RECIPIENT_KEY)
+    assert answered.status_code == 200, answered.text
+    recipient = answered.json()["recipient"]
+    assert recipient.startswith("phr1:")
+    assert stranger.call("GET", RECIPIENT_KEY).json() == {"recipient": recipient}
+
+    old.drain()
+    requested = old.call(
+        "POST",
+        "/api/v1/executions",
+        json={"action": "signals.probe", "parameters": {"token": SECRET}},
+    )
+    assert requested.status_code == 201, requested.text
+    execution_id = requested.json()["id"]
+    stored_token = old.executions.get(execution_id).parameters["token"]  # type: ignore[union-attr]
+
+    refused = old.call("GET", HANDOVER)
+    assert refused.status_code == 400
+    assert "recipient" in refused.json()["faultstring"] and execution_id in refused.text
+    assert old.call("GET", HANDOVER, params={"recipient": "phr1:nope"}).status_code == 400
+    old_viewer = headers_for(old.settings, "watcher", "viewer")
+    viewed = old.call("GET", HANDOVER, headers=old_viewer, params={"recipient": recipient})
+    assert viewed.status_code == 403
+    answered = old.call("GET", HANDOVER, params={"recipient": recipient})
+    assert answered.status_code == 200, answered.text
+    assert SECRET not in answered.text and stored_token not in answered.text
+    parcel = answered.json()
+    sealed = parcel["executions"][0]["parameters"]["token"]
+    assert sealed.startswith("phseal1:")
+
+    # Altered on the way: refused whole, naming the execution and parameter; nothing stored.
+    altered = json.loads(json.dumps(parcel))
+    altered["executions"][0]["parameters"]["token"] = sealed[:-6] + (
+        "AAAAAA" if not sealed.endswith("AAAAAA") else "BBBBBB"
+    )
+    refused = stranger.call("POST", HANDOVER, json=altered)
+    assert refused.status_code == 400
+    assert f"execution {execution_id}: secret parameter 'token'" in refused.json()["faultstring"]
+    assert stranger.executions.get(execution_id) is None
+
+    received = stranger.call("POST", HANDOVER, json=parcel)
+    assert received.json() == {"trigger_instances": 0, "executions": 1}
+    ran = wait(lambda: _completed(stranger.executions.get(execution_id)))
+    assert ran.status is Status.SUCCEEDED
+    token = ran.parameters["token"]
+    assert token != stored_token
+    assert bootstrap.datastore_service(stranger.settings).decrypt(token) == SECRET
+    shown = stranger.call("GET", f"/api/v1/executions/{execution_id}")
+    assert shown.status_code == 200 and SECRET not in shown.text and token not in shown.text
+    assert SECRET not in caplog.text
+
+
+def test_the_cutovers_handover_over_apis_reseals_secrets_for_an_instance_with_its_own_key(
+    old: Served, stranger: Served
+) -> None:
+    """``hand_over`` with both instances given as URLs (client/handover.py through Side) asks
+    the receiver for its recipient key first, then the sender's parcel sealed for it."""
+    from packhorse.cli.instance_arg import RemoteInstance
+    from packhorse.client.http import ApiClient, Credentials
+    from packhorse.migrate import cutover as steps
+    from packhorse.migrate.cutover_wiring import HealthGate, Side
+
+    old.drain()
+    requested = old.call(
+        "POST",
+        "/api/v1/executions",
+        json={"action": "signals.probe", "parameters": {"token": SECRET}},
+    )
+    assert requested.status_code == 201, requested.text
+    execution_id = requested.json()["id"]
+    apis = [
+        ApiClient(
+            served.url, credentials=Credentials(token=served.admin["X-Auth-Token"], source="t")
+        )
+        for served in (old, stranger)
+    ]
+    try:
+        sides = [Side(RemoteInstance(api), gate=HealthGate(timeout=20)) for api in apis]
+        assert steps.hand_over(sides[0], sides[1]).fields() == {
+            "trigger_instances": 0,
+            "executions": 1,
+        }
+    finally:
+        for api in apis:
+            api.close()
+    ran = wait(lambda: _completed(stranger.executions.get(execution_id)))
+    assert ran.status is Status.SUCCEEDED
+    assert bootstrap.datastore_service(stranger.settings).decrypt(ran.parameters["token"]) == SECRET
+    left = old.executions.get(execution_id)
+    assert left is not None and left.status is Status.CANCELED

@@ -53,6 +53,7 @@ EXPECTED = {
     ("post", "/auth/v1/tokens"),
     ("put", "/api/v1/packhorse/intake"),
     ("post", "/api/v1/packhorse/handover"),
+    ("get", "/api/v1/packhorse/recipient-key"),
 }
 
 

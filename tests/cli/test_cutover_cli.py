@@ -76,3 +76,40 @@ def test_handover_only_moves_stragglers_once(
     left = SqlExecutionStore(old_engine).get("e-late")
     assert left is not None and left.status is Status.CANCELED
     assert left.result["handed_over_to"] == f"http://{load_settings(new).listen}"
+
+
+def test_handover_only_between_folders_with_their_own_keys_reseals_secrets(
+    cli: Cli, instance_home: Path, tmp_path: Path
+) -> None:
+    """Local folders seal in-process as the API does: the new folder (its own datastore key)
+    stores the secret under its key; the clear value is printed nowhere."""
+    from packhorse.engine.instance import init_instance
+
+    secret = "folder-secret-91ab3c"
+    new = tmp_path / "new"
+    init_instance(new)
+    old = instance_home
+    for home in (old, new):
+        write_settings(load_settings(home).with_overrides(listen=f"127.0.0.1:{free_port()}"))
+    old_settings, new_settings = load_settings(old), load_settings(new)
+    token = bootstrap.datastore_service(old_settings).encrypt(secret)
+    queued = Execution(
+        "e-secret",
+        "core.noop",
+        "noop",
+        Status.REQUESTED,
+        {"token": token},
+        {"user": "u"},
+        iso_now(),
+    )
+    SqlExecutionStore(bootstrap.database_engine(old_settings)).create(queued, then=Status.SCHEDULED)
+    done = cli(
+        "cutover", "--from", old, "--to", new, "--front-state", tmp_path / "f.json",
+        "--handover-only", "--json",
+    )  # fmt: skip
+    assert done.code == 0, done.err
+    assert json.loads(done.out)["handed_over"] == {"trigger_instances": 0, "executions": 1}
+    assert secret not in done.out + done.err
+    moved = SqlExecutionStore(bootstrap.database_engine(new_settings)).get("e-secret")
+    assert moved is not None and moved.parameters["token"] != token
+    assert bootstrap.datastore_service(new_settings).decrypt(moved.parameters["token"]) == secret

@@ -34,6 +34,10 @@ class FakeInstance:
         self.lagging = 0
         """How many reads of the intake still show a process that has not applied it."""
         self.crash_on_mark = False
+        self.older = False
+        """A version without recipient keys (it cannot take sealed secrets)."""
+        self.sealed_for: list[str | None] = []
+        """The recipient key each parcel was asked for with."""
 
     def ready(self) -> str | None:
         return self.problem
@@ -56,7 +60,11 @@ class FakeInstance:
         self.state = IntakeState(status, self.state.generation + 1, successor, reason)
         return self.state
 
-    def outgoing(self) -> Parcel:
+    def recipient_key(self) -> str | None:
+        return None if self.older else f"phr1:{self.name}"
+
+    def outgoing(self, *, recipient: str | None = None) -> Parcel:
+        self.sealed_for.append(recipient)
         return Parcel(tuple(self.held.values()), tuple(self.queued.values()))
 
     def receive(self, parcel: Parcel) -> Moved:
@@ -166,9 +174,18 @@ def test_a_cutover_checks_drains_flips_then_hands_over(site: Site) -> None:
     ]
     assert report.handed_over == Moved(2, 1)
     assert new.stored == ["t1", "t2", "e1"]
+    # Every parcel is sealed for the receiver's recipient key (secrets never go in clear).
+    assert old.sealed_for and set(old.sealed_for) == {"phr1:new"}
     assert report.drain_to_flip_seconds == pytest.approx(3 * steps.POLL_SECONDS)
     assert report.flip_ms == 3.0
     assert old.state.successor == "http://new"
+
+
+def test_a_receiver_without_a_recipient_key_is_asked_for_parcels_without_one(site: Site) -> None:
+    old, new, _front, _journal, _clocks = site
+    new.older = True
+    assert steps.hand_over(old, new) == Moved(2, 1)
+    assert old.sealed_for and set(old.sealed_for) == {None}
 
 
 def test_a_failing_health_gate_changes_nothing_and_says_why(site: Site) -> None:

@@ -4,9 +4,14 @@ cutover`` and ``packhorse rollback`` drive on a remote instance (admin only; not
 * ``GET intake``: the intake, the acknowledgement of each process, who has not applied the
   current generation yet, and the executions still in flight.
 * ``PUT intake`` ``{"state": "open"|"draining"|"closed", "successor", "reason"}``.
-* ``GET handover``: held trigger instances and queued top-level executions not handed over.
+* ``GET recipient-key`` (the receiver): ``{"recipient": "phr1:..."}``, this instance's
+  X25519 recipient public key (created if missing), which a sender seals secrets for.
+* ``GET handover?recipient=phr1:...``: held trigger instances and queued top-level executions
+  not handed over, each secret parameter sealed for ``recipient`` (``phseal1:...``). Without
+  ``recipient`` a parcel holding a secret is refused (400).
 * ``POST handover`` (the receiver): store them under their own ids; known ids are skipped, so
-  a repeated handover stores nothing twice. Answers how many were new.
+  a repeated handover stores nothing twice. Answers how many were new. A sealed value that
+  does not open here refuses the whole parcel (400 naming the execution and parameter).
 * ``POST handover/done`` (the sender) ``{"successor", "trigger_instances": [ids],
   "executions": [ids]}``: mark them handed over (``handed_over``; ``canceled`` with a result
   naming the successor).
@@ -27,6 +32,7 @@ from packhorse.api.errors import fault
 from packhorse.api.security import require
 from packhorse.api.v1.listing import json_object
 from packhorse.engine.intake import HandoverService
+from packhorse.errors import HandoverRefused
 from packhorse.model.intake import IntakeStatus, Parcel
 
 _STATES = {"type": "string", "enum": [status.value for status in IntakeStatus]}
@@ -37,8 +43,20 @@ _PARCEL = {
 }
 
 
+_RECIPIENT = {
+    "type": "object",
+    "properties": {"recipient": {"type": "string", "pattern": "^phr1:"}},
+    "required": ["recipient"],
+}
+
+
 def _service(request: Request) -> HandoverService:
     return cast("HandoverService", request.app.state.handover)
+
+
+def _refused(error: HandoverRefused) -> JSONResponse:
+    message = error.message if error.hint is None else f"{error.message} ({error.hint})"
+    return fault(400, message)
 
 
 def _ids(body: dict[str, Any], key: str) -> list[str]:
@@ -95,10 +113,32 @@ def router() -> APIRouter:
         )
         return JSONResponse(state.fields())
 
-    @routes.get("/handover")
-    def get_handover(request: Request, limit: int = 1000) -> dict[str, Any]:
-        """Held trigger instances and queued top-level executions, not handed over yet."""
-        return _service(request).outgoing(limit=max(1, min(limit, 1000))).fields()
+    @routes.get(
+        "/recipient-key",
+        responses={
+            200: {
+                "description": "This instance's recipient key",
+                "content": {"application/json": {"schema": _RECIPIENT}},
+            }
+        },
+    )
+    def get_recipient_key(request: Request) -> dict[str, str]:
+        """This instance's X25519 recipient public key (created if missing): what a sender
+        seals the secret parameters of a handover for."""
+        return {"recipient": _service(request).recipient_key()}
+
+    @routes.get("/handover", response_model=None)
+    def get_handover(
+        request: Request, limit: int = 1000, recipient: str | None = None
+    ) -> dict[str, Any] | JSONResponse:
+        """Held trigger instances and queued top-level executions, not handed over yet; secret
+        parameters sealed for ``recipient`` (the receiver's ``phr1:`` key), which a parcel
+        holding one requires."""
+        try:
+            parcel = _service(request).outgoing(limit=max(1, min(limit, 1000)), recipient=recipient)
+        except HandoverRefused as error:
+            return _refused(error)
+        return parcel.fields()
 
     @routes.post("/handover", response_model=None, openapi_extra=openapi.body(_PARCEL))
     async def receive_handover(request: Request) -> JSONResponse:
@@ -110,7 +150,10 @@ def router() -> APIRouter:
             parcel = Parcel.from_fields(body)
         except (KeyError, ValueError, TypeError, AttributeError) as error:
             return fault(400, f"not a handover: {error!r}")
-        moved = await run_in_threadpool(_service(request).receive, parcel)
+        try:
+            moved = await run_in_threadpool(_service(request).receive, parcel)
+        except HandoverRefused as error:
+            return _refused(error)
         return JSONResponse(moved.fields())
 
     @routes.post(

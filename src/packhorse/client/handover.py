@@ -36,8 +36,17 @@ class RemoteHandover:
         body = {"state": status.value, "successor": successor, "reason": reason}
         return IntakeState.from_fields(self.api.put(f"{PATH}/intake", body))
 
-    def outgoing(self) -> Parcel:
-        return Parcel.from_fields(self.api.get(f"{PATH}/handover"))
+    def recipient_key(self) -> str | None:
+        """The instance's recipient public key (``phr1:...``) that secrets are sealed for;
+        None from a version without the route (404): it cannot take sealed secrets, and a
+        sender then refuses a parcel holding one rather than send it otherwise."""
+        answer = self.api.get_or_none(f"{PATH}/recipient-key")
+        return None if answer is None else str(answer["recipient"])
+
+    def outgoing(self, *, recipient: str | None = None) -> Parcel:
+        """Secret parameters come sealed for ``recipient``."""
+        params = {} if recipient is None else {"recipient": recipient}
+        return Parcel.from_fields(self.api.get(f"{PATH}/handover", **params))
 
     def receive(self, parcel: Parcel) -> Moved:
         return Moved.from_fields(self.api.post(f"{PATH}/handover", parcel.fields()))

@@ -16,8 +16,16 @@ import datetime as dt
 import logging
 from collections.abc import Callable, Sequence
 
+from packhorse.crypto.transport import format_recipient
 from packhorse.engine.clock import iso, utc_now
+from packhorse.engine.handover_secrets import (
+    HandoverKeys,
+    open_execution,
+    parse_recipient,
+    seal_execution,
+)
 from packhorse.engine.scheduling import Scheduler
+from packhorse.errors import ConfigurationError
 from packhorse.model.execution import Execution, Status
 from packhorse.model.intake import (
     INITIAL,
@@ -137,8 +145,11 @@ class HandoverService:
         scheduler: Scheduler | None = None,
         clock: Callable[[], dt.datetime] = utc_now,
         on_received: Callable[[], None] | None = None,
+        keys: HandoverKeys | None = None,
     ) -> None:
+        """Without ``keys`` no secret parameter is handed over either way (refused)."""
         self._store = store
+        self._keys = keys
         self._scheduler = scheduler
         self._clock = clock
         self.on_received = on_received
@@ -182,19 +193,33 @@ class HandoverService:
     def in_flight(self) -> InFlight:
         return self._store.in_flight(now=self._now())
 
-    def outgoing(self, *, limit: int = 1000) -> Parcel:
-        """Held trigger instances and queued top-level executions, not handed over yet."""
+    def recipient_key(self) -> str:
+        """This instance's recipient public key (``phr1:...``), created first if missing:
+        what a sender seals the secrets of a handover for."""
+        if self._keys is None:
+            raise ConfigurationError("this handover service has no keys to receive secrets with")
+        return format_recipient(self._keys.recipient_public())
+
+    def outgoing(self, *, limit: int = 1000, recipient: str | None = None) -> Parcel:
+        """Held trigger instances and queued top-level executions, not handed over yet.
+
+        Secret parameters are sealed for ``recipient`` (the receiver's ``phr1:`` key);
+        without one, a parcel holding a secret is refused (:class:`HandoverRefused`): it
+        never carries a secret in clear or under this instance's datastore key."""
+        public = None if recipient is None else parse_recipient(recipient)
+        executions = self._store.queued(now=self._now(), limit=limit)
         return Parcel(
             tuple(self._store.held(limit=limit)),
-            tuple(self._store.queued(now=self._now(), limit=limit)),
+            tuple(seal_execution(self._keys, execution, public) for execution in executions),
         )
 
     def receive(self, parcel: Parcel) -> Moved:
         """Store what a predecessor hands over; what is here already is skipped (a handover
-        repeated after a crash). Returns how many were new."""
-        instances, executions = self._store.receive(
-            parcel.instances, parcel.executions, then=self._then
-        )
+        repeated after a crash). Returns how many were new. Sealed secret parameters are
+        opened and encrypted under this instance's key first; one that does not open
+        refuses the whole parcel (:class:`HandoverRefused`), storing nothing."""
+        opened = tuple(open_execution(self._keys, execution) for execution in parcel.executions)
+        instances, executions = self._store.receive(parcel.instances, opened, then=self._then)
         if (instances or executions) and self.on_received is not None:
             self.on_received()
         return Moved(len(instances), len(executions))

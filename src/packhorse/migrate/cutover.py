@@ -72,8 +72,15 @@ class Instance(Protocol):
         self, status: IntakeStatus, *, successor: str | None, reason: str | None
     ) -> IntakeState: ...
 
-    def outgoing(self) -> Parcel:
-        """Held trigger instances and queued top-level executions not handed over."""
+    def recipient_key(self) -> str | None:
+        """Its recipient public key (``phr1:...``): what a sender seals secrets for. None
+        when it cannot take sealed secrets (an older version): the sender then refuses a
+        parcel that holds one."""
+        ...
+
+    def outgoing(self, *, recipient: str | None = None) -> Parcel:
+        """Held trigger instances and queued top-level executions not handed over, secret
+        parameters sealed for ``recipient`` (refused without it when there is one)."""
         ...
 
     def receive(self, parcel: Parcel) -> Moved:
@@ -228,10 +235,12 @@ def _set_and_acknowledge(
 def hand_over(sender: Instance, receiver: Instance, *, batches: int = 1000) -> Moved:
     """Move ``sender``'s held and queued work to ``receiver``, batch by batch until none is
     left: the receiver stores (idempotent on ids), then the sender marks. Returns what the
-    sender marked."""
+    sender marked. Secret parameters travel sealed for the receiver's recipient key (each
+    instance keeps its own datastore key)."""
+    recipient = receiver.recipient_key()
     total = Moved()
     for _ in range(batches):
-        parcel = sender.outgoing()
+        parcel = sender.outgoing(recipient=recipient)
         if parcel.empty:
             return total
         receiver.receive(parcel)

@@ -42,7 +42,8 @@ class HandoverPort(Protocol):
     def set_intake(
         self, status: IntakeStatus, *, successor: str | None, reason: str | None
     ) -> IntakeState: ...
-    def outgoing(self) -> Parcel: ...
+    def recipient_key(self) -> str | None: ...
+    def outgoing(self, *, recipient: str | None = None) -> Parcel: ...
     def receive(self, parcel: Parcel) -> Moved: ...
     def release(self) -> int: ...
     def hand_over(
@@ -143,8 +144,11 @@ class Side:
     ) -> IntakeState:
         return self._port.set_intake(status, successor=successor, reason=reason)
 
-    def outgoing(self) -> Parcel:
-        return self._port.outgoing()
+    def recipient_key(self) -> str | None:
+        return self._port.recipient_key()
+
+    def outgoing(self, *, recipient: str | None = None) -> Parcel:
+        return self._port.outgoing(recipient=recipient)
 
     def receive(self, parcel: Parcel) -> Moved:
         return self._port.receive(parcel)
