@@ -9,8 +9,14 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    import sqlalchemy as sa
+
+    from packhorse.storage.executions import SqlExecutionStore
 
 PG_ADMIN_URL = os.environ.get("PACKHORSE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 
@@ -84,3 +90,33 @@ def cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., CliResult]:
         return CliResult(code, captured.out, captured.err)
 
     return run
+
+
+Prepare = Callable[[Path, str], "SqlExecutionStore"]
+
+
+@pytest.fixture
+def prepared() -> Iterator[Prepare]:
+    """Registers the instance's packs in the test's private PostgreSQL database; the store
+    it returns is closed (its engine disposed) when the test ends."""
+    from packhorse import bootstrap
+    from packhorse.settings import load_settings
+    from packhorse.storage import migrate
+    from packhorse.storage.database import create_engine
+    from packhorse.storage.executions import SqlExecutionStore
+
+    engines: list[sa.Engine] = []
+
+    def prepare(instance_home: Path, url: str) -> SqlExecutionStore:
+        engine = create_engine(url)
+        engines.append(engine)
+        with engine.begin() as connection:
+            connection.exec_driver_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
+        migrate.upgrade(engine)
+        settings = load_settings(instance_home).with_overrides(database_url=url)
+        assert bootstrap.register_instance_packs(settings, all_packs=True).ok
+        return SqlExecutionStore(engine)
+
+    yield prepare
+    for engine in engines:
+        engine.dispose()

@@ -17,7 +17,8 @@ from packhorse.engine.runtime import build_runtime
 from packhorse.model.execution import Status
 from packhorse.model.intake import IntakeStatus
 from packhorse.settings import load_settings
-from tests.test_scale_out import prepared, worker
+from tests.conftest import Prepare
+from tests.test_scale_out import worker
 from tests.test_up import free_port, wait_for
 
 pytestmark = pytest.mark.slow
@@ -33,7 +34,7 @@ def _until(condition: object, timeout: float = 20) -> float:
 
 
 def test_every_process_of_a_scaled_out_instance_applies_a_drain(
-    instance_home: Path, postgres_url: str
+    instance_home: Path, postgres_url: str, prepared: Prepare
 ) -> None:
     store = prepared(instance_home, postgres_url)
     settings = load_settings(instance_home).with_overrides(database_url=postgres_url)

@@ -15,29 +15,16 @@ from pathlib import Path
 
 import pytest
 
-from packhorse import bootstrap
 from packhorse.engine.runtime import build_runtime
 from packhorse.model.execution import COMPLETED, Status
 from packhorse.settings import load_settings
-from packhorse.storage import migrate
-from packhorse.storage.database import create_engine
-from packhorse.storage.executions import ExecutionFilter, SqlExecutionStore
+from packhorse.storage.executions import ExecutionFilter
+from tests.conftest import Prepare
 from tests.test_up import free_port, wait_for
 
 pytestmark = pytest.mark.slow
 
 NOOPS, LOCALS = 200, 120
-
-
-def prepared(instance_home: Path, url: str) -> SqlExecutionStore:
-    """The instance's packs registered in the test's private PostgreSQL database."""
-    engine = create_engine(url)
-    with engine.begin() as connection:
-        connection.exec_driver_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
-    migrate.upgrade(engine)
-    settings = load_settings(instance_home).with_overrides(database_url=url)
-    assert bootstrap.register_instance_packs(settings, all_packs=True).ok
-    return SqlExecutionStore(engine)
 
 
 def requested(instance_home: Path, url: str) -> list[str]:
@@ -82,7 +69,7 @@ def worker(instance_home: Path, url: str, port: int) -> subprocess.Popen[bytes]:
 
 
 def test_three_workers_on_postgresql_survive_one_killed(
-    instance_home: Path, postgres_url: str
+    instance_home: Path, postgres_url: str, prepared: Prepare
 ) -> None:
     store = prepared(instance_home, postgres_url)
     ports = [free_port() for _ in range(3)]
@@ -129,7 +116,7 @@ def test_three_workers_on_postgresql_survive_one_killed(
 
 
 def test_a_worker_process_wakes_when_another_process_requests(
-    instance_home: Path, postgres_url: str
+    instance_home: Path, postgres_url: str, prepared: Prepare
 ) -> None:
     """NOTIFY on commit: an execution requested in this process is run by the worker of a
     ``packhorse up --role worker`` process well before its 0.5 s poll would have found it."""

@@ -48,6 +48,11 @@ def _ping_idle_connections(engine: sa.Engine) -> None:
     as a retryable :class:`StorageError`); the ping is for the connection that waited
     long enough for the server to restart or a firewall to drop it."""
 
+    # The listeners hold the dialect, not the engine: a listener holding its engine would make
+    # a reference cycle, and an engine dropped without dispose() would then close its pooled
+    # connections at some later garbage collection instead of at once.
+    dialect = engine.dialect
+
     @event.listens_for(engine, "checkin")
     def on_checkin(_dbapi_connection: Any, record: Any) -> None:
         record.info["returned_at"] = time.monotonic()
@@ -58,8 +63,8 @@ def _ping_idle_connections(engine: sa.Engine) -> None:
         if returned_at is None or time.monotonic() - returned_at < PING_AFTER_IDLE_SECONDS:
             return  # a new connection, or one back from use a moment ago
         try:
-            engine.dialect.do_ping(dbapi_connection)
-        except engine.dialect.loaded_dbapi.Error as error:
+            dialect.do_ping(dbapi_connection)
+        except dialect.loaded_dbapi.Error as error:
             # The pool drops this connection and checks out (or opens) another.
             raise sa.exc.DisconnectionError(f"the database connection is gone: {error}") from error
 
