@@ -236,8 +236,32 @@ def test_a_workflow_shows_its_tasks_live(page: Page, base_url: str, instance: In
     screenshot(page, "workflow-execution")
 
 
+def test_a_workflows_graph_shows_its_tasks_turn_succeeded(
+    page: Page, base_url: str, instance: Instance
+) -> None:
+    sign_in(page, "admin", instance.admin_password)
+    token = api_token(base_url, instance)
+    execution_id = run_via_api(base_url, token, "console.slow_flow", seconds=1.5)
+    page.goto(f"/ui/executions/{execution_id}")
+    mark_document(page)
+    wait = page.locator('#workflow-graph [data-task="wait"]')
+    expect(wait).to_have_attribute("data-status", "running", timeout=5_000)
+    expect(page.locator('#workflow-graph [data-task="join"]')).to_have_attribute(
+        "data-status", "not started"
+    )
+    screenshot(page, "workflow-graph-running")
+    expect(wait).to_have_attribute("data-status", "succeeded", timeout=10_000)
+    for task in ("left", "right", "join"):
+        node = page.locator(f'#workflow-graph [data-task="{task}"]')
+        expect(node).to_have_attribute("data-status", "succeeded", timeout=10_000)
+        expect(node.locator("text.graph-status")).to_have_text("✓ succeeded")
+    expect(page.locator("#execution-status")).to_have_text("succeeded")
+    assert not_reloaded(page)
+    screenshot(page, "workflow-graph")
+
+
 @pytest.mark.parametrize(
-    "path", ["/ui/executions", "/ui/actions", "/ui/actions/console.every_type", "last"]
+    "path", ["/ui/executions", "/ui/actions", "/ui/actions/console.every_type", "last", "workflow"]
 )
 def test_a_narrow_window_needs_no_sideways_scrolling(
     browser: Browser, base_url: str, instance: Instance, path: str
@@ -246,10 +270,12 @@ def test_a_narrow_window_needs_no_sideways_scrolling(
     page = context.new_page()
     try:
         sign_in(page, "admin", instance.admin_password)
-        if path == "last":
-            execution_id = run_via_api(
-                base_url, api_token(base_url, instance), "core.local", cmd="echo narrow"
-            )
+        if path in ("last", "workflow"):
+            token = api_token(base_url, instance)
+            if path == "last":
+                execution_id = run_via_api(base_url, token, "core.local", cmd="echo narrow")
+            else:
+                execution_id = run_via_api(base_url, token, "console.slow_flow", seconds=0)
             path = f"/ui/executions/{execution_id}"
         page.goto(path)
         widths = page.evaluate(
@@ -257,6 +283,12 @@ def test_a_narrow_window_needs_no_sideways_scrolling(
         )
         assert widths[0] <= widths[1], f"{path}: {widths[0]} px wide in a {widths[1]} px window"
         name = "narrow-" + path.strip("/").replace("/", "-").replace(".", "-")
-        screenshot(page, name if "executions/" not in path else "narrow-execution-detail")
+        if "executions/" in path:
+            name = (
+                "narrow-workflow-graph"
+                if page.locator("#workflow-graph").count()
+                else ("narrow-execution-detail")
+            )
+        screenshot(page, name)
     finally:
         context.close()

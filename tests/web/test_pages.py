@@ -175,6 +175,47 @@ def test_running_an_action_from_its_form(client: Client, instance: Instance) -> 
     assert ">succeeded</span>" in listing.text
 
 
+def run_from_form(client: Client, action: str, **fields: str) -> str:
+    form = client.get(f"/ui/actions/{action}")
+    answer = client.post(f"/ui/actions/{action}", data={"csrf_token": csrf_of(form), **fields})
+    assert answer.status_code == 303, answer.text
+    return str(answer.headers["location"].rsplit("/", 1)[1])
+
+
+def test_a_workflow_is_drawn_as_a_graph_with_each_tasks_status(
+    client: Client, instance: Instance
+) -> None:
+    signed_in(client, instance)
+    execution_id = run_from_form(client, "examples.greet_team")
+    assert wait_until_done(client, execution_id) == "succeeded"
+    page = client.get(f"/ui/executions/{execution_id}").text
+    assert '<svg class="workflow-graph" role="img"' in page
+    for task in ("build", "say", "list_names", "check"):
+        assert f'data-task="{task}" data-status="succeeded"' in page
+        assert f"<title>{task}: succeeded</title>" in page
+    # The fail commands were never reached; the edges carry their conditions.
+    assert 'data-task="fail after check" data-status="not started"' in page
+    assert "<title>build to say when succeeded()</title>" in page
+    # The list for screen readers says the same.
+    assert "<li>build: succeeded. Then fail after build when failed(). Then list_names" in page
+    # The live panel carries the graph too.
+    assert (
+        'data-task="check" data-status="succeeded"'
+        in client.get(f"/ui/executions/{execution_id}/panel").text
+    )
+    # An action chain: its nodes, the branch not taken not started.
+    chain_id = run_from_form(client, "examples.hello_chain", name="web")
+    assert wait_until_done(client, chain_id) == "succeeded"
+    chain = client.get(f"/ui/executions/{chain_id}").text
+    assert 'data-task="shout" data-status="succeeded"' in chain
+    assert 'data-task="complain" data-status="not started"' in chain
+    assert "<title>measure to complain when on failure</title>" in chain
+    # Not a workflow: no graph.
+    plain_id = run_from_form(client, "core.local", cmd="echo plain")
+    assert wait_until_done(client, plain_id) == "succeeded"
+    assert "workflow-graph" not in client.get(f"/ui/executions/{plain_id}").text
+
+
 def test_field_errors_are_shown_next_to_their_fields(client: Client, instance: Instance) -> None:
     signed_in(client, instance)
     form = client.get("/ui/actions/console.every_type")
