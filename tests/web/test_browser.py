@@ -260,8 +260,45 @@ def test_a_workflows_graph_shows_its_tasks_turn_succeeded(
     screenshot(page, "workflow-graph")
 
 
+def test_answer_an_inquiry_and_the_workflow_finishes(
+    page: Page, base_url: str, instance: Instance
+) -> None:
+    sign_in(page, "otto", PASSWORDS["otto"])
+    page.get_by_role("link", name="Inquiries", exact=True).click()
+    expect(page.locator("#inquiries-empty")).to_be_visible()
+    screenshot(page, "inquiries-empty")
+    workflow_id = run_via_api(base_url, api_token(base_url, instance), "console.approve")
+    for _ in range(50):  # the workflow asks within a moment
+        page.reload()
+        if page.locator("#inquiries tbody tr").count():
+            break
+        time.sleep(0.1)
+    expect(page.locator("#inquiries tbody tr")).to_have_count(1)
+    screenshot(page, "inquiries")
+    page.get_by_role("link", name="ask", exact=True).click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Inquiry ask")
+    page.get_by_label("approved (required)").select_option("true")
+    page.get_by_label("note").fill("from the browser")
+    screenshot(page, "inquiry-form")
+    page.get_by_role("button", name="Answer").click()
+    expect(page).to_have_url(f"/ui/executions/{workflow_id}")
+    expect(page.locator("#execution-status")).to_have_text("succeeded", timeout=20_000)
+    expect(page.locator('#workflow-graph [data-task="report"]')).to_have_attribute(
+        "data-status", "succeeded"
+    )
+    expect(page.locator("pre[aria-label=Result]")).to_contain_text("from the browser")
+
+
 @pytest.mark.parametrize(
-    "path", ["/ui/executions", "/ui/actions", "/ui/actions/console.every_type", "last", "workflow"]
+    "path",
+    [
+        "/ui/executions",
+        "/ui/actions",
+        "/ui/actions/console.every_type",
+        "/ui/inquiries",
+        "last",
+        "workflow",
+    ],
 )
 def test_a_narrow_window_needs_no_sideways_scrolling(
     browser: Browser, base_url: str, instance: Instance, path: str

@@ -4,6 +4,7 @@ roles, the run form, masking, filters and the static files."""
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from pathlib import Path
 
@@ -39,7 +40,8 @@ def wait_until_done(client: Client, execution_id: str) -> str:
     while time.monotonic() < deadline:
         page = client.get(f"/ui/executions/{execution_id}/panel")
         for status in ("succeeded", "failed"):
-            if f'data-status="{status}"' in page.text:
+            # The panel's own status (its tasks' rows and graph nodes carry theirs too).
+            if f'<div id="execution-panel" data-status="{status}"' in page.text:
                 return status
         time.sleep(0.1)
     raise AssertionError(f"{execution_id} did not finish")
@@ -214,6 +216,116 @@ def test_a_workflow_is_drawn_as_a_graph_with_each_tasks_status(
     plain_id = run_from_form(client, "core.local", cmd="echo plain")
     assert wait_until_done(client, plain_id) == "succeeded"
     assert "workflow-graph" not in client.get(f"/ui/executions/{plain_id}").text
+
+
+def wait_for_status(client: Client, execution_id: str, status: str) -> None:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        panel = client.get(f"/ui/executions/{execution_id}/panel").text
+        if f'<div id="execution-panel" data-status="{status}"' in panel:
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"{execution_id} did not become {status}")
+
+
+def pending_inquiry(client: Client) -> str:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        found = re.search(r'href="/ui/inquiries/([0-9a-f]+)"', client.get("/ui/inquiries").text)
+        if found:
+            return found.group(1)
+        time.sleep(0.1)
+    raise AssertionError("no inquiry appeared")
+
+
+def test_an_inquiry_is_answered_from_its_form_and_the_workflow_goes_on(
+    client: Client, instance: Instance
+) -> None:
+    signed_in(client, instance, "otto")
+    assert "No inquiry is waiting for an answer." in client.get("/ui/inquiries").text
+    workflow_id = run_from_form(client, "console.approve")
+    inquiry_id = pending_inquiry(client)
+    wait_for_status(client, workflow_id, "paused")
+    listing = client.get("/ui/inquiries").text
+    assert f'href="/ui/executions/{workflow_id}"' in listing and ">ask</a>" in listing
+    page = client.get(f"/ui/inquiries/{inquiry_id}")
+    assert "Go on with the change?" in page.text
+    assert 'id="param-approved"' in page.text and 'id="param-note"' in page.text
+    assert 'id="param-passphrase" name="passphrase" type="password"' in page.text
+    token = csrf_of(page)
+    # Without the token: refused, nothing answered.
+    assert client.post(f"/ui/inquiries/{inquiry_id}", data={"approved": "true"}).status_code == 403
+    # A required answer missing: said by its field; a secret typed is not sent back.
+    missing = client.post(
+        f"/ui/inquiries/{inquiry_id}",
+        data={"csrf_token": token, "note": "kept", "passphrase": "hunter2-secret"},
+    )
+    assert missing.status_code == 400
+    assert 'id="param-approved-error">required<' in missing.text
+    assert 'value="kept"' in missing.text and "hunter2-secret" not in missing.text
+    answered = client.post(
+        f"/ui/inquiries/{inquiry_id}",
+        data={
+            "csrf_token": token,
+            "approved": "true",
+            "note": "from the console",
+            "passphrase": "hunter2-secret",
+        },
+    )
+    assert answered.status_code == 303
+    assert answered.headers["location"] == f"/ui/executions/{workflow_id}"
+    assert wait_until_done(client, workflow_id) == "succeeded"
+    assert (
+        "&#34;note&#34;: &#34;from the console&#34;"
+        in client.get(f"/ui/executions/{workflow_id}").text
+    )
+    done = client.get(f"/ui/inquiries/{inquiry_id}").text
+    assert ">succeeded</span>" in done and "&#34;approved&#34;: true" in done
+    assert "hunter2-secret" not in done and "&#34;passphrase&#34;: &#34;********&#34;" in done
+    assert "No inquiry is waiting for an answer." in client.get("/ui/inquiries").text
+    # Answered already: refused with the engine's reason.
+    again = client.post(
+        f"/ui/inquiries/{inquiry_id}", data={"csrf_token": token, "approved": "true"}
+    )
+    assert again.status_code == 400 and "not pending" in again.text
+
+
+def test_who_may_answer_an_inquiry_is_checked_as_the_api_checks_it(
+    client: Client, instance: Instance
+) -> None:
+    signed_in(client, instance, "vera")
+    with Client(base_url=str(client.base_url)) as admin:
+        signed_in(admin, instance)
+        workflow_id = run_from_form(admin, "console.approve", users='["admin"]')
+        inquiry_id = pending_inquiry(admin)
+        # A viewer reads it but has no form, and a post is refused.
+        page = client.get(f"/ui/inquiries/{inquiry_id}")
+        assert "answering needs operator" in page.text and 'id="answer-button"' not in page.text
+        refused = client.post(
+            f"/ui/inquiries/{inquiry_id}", data={"csrf_token": csrf_of(page), "approved": "true"}
+        )
+        assert refused.status_code == 403
+        # An operator not among its users: refused too.
+        with Client(base_url=str(client.base_url)) as otto:
+            signed_in(otto, instance, "otto")
+            page = otto.get(f"/ui/inquiries/{inquiry_id}")
+            assert "may not answer inquiry" in page.text and 'id="answer-button"' not in page.text
+            refused = otto.post(
+                f"/ui/inquiries/{inquiry_id}",
+                data={"csrf_token": csrf_of(page), "approved": "true"},
+            )
+            assert refused.status_code == 403
+        # The user it names answers: no, and the workflow does not go on to its report.
+        page = admin.get(f"/ui/inquiries/{inquiry_id}")
+        answered = admin.post(
+            f"/ui/inquiries/{inquiry_id}", data={"csrf_token": csrf_of(page), "approved": "false"}
+        )
+        assert answered.status_code == 303
+        wait_until_done(admin, workflow_id)
+        assert "&#34;approved&#34;: false" in admin.get(f"/ui/inquiries/{inquiry_id}").text
+        detail = admin.get(f"/ui/executions/{workflow_id}").text
+        assert 'data-task="report" data-status="not started"' in detail
+    assert client.get("/ui/inquiries/not-an-inquiry").status_code == 404
 
 
 def test_field_errors_are_shown_next_to_their_fields(client: Client, instance: Instance) -> None:
