@@ -289,6 +289,25 @@ def test_answer_an_inquiry_and_the_workflow_finishes(
     expect(page.locator("pre[aria-label=Result]")).to_contain_text("from the browser")
 
 
+def test_test_a_rule_against_a_pasted_payload(page: Page, instance: Instance) -> None:
+    sign_in(page, "admin", instance.admin_password)
+    page.get_by_role("link", name="Rules", exact=True).click()
+    screenshot(page, "rules")
+    page.get_by_role("link", name="examples.page_on_critical_alert", exact=True).click()
+    payload = page.get_by_label("Trigger payload (JSON)")
+    payload.fill('{"severity": "CRITICAL", "service": "web-1", "tags": ["production"]}')
+    page.get_by_role("button", name="Test").click()
+    expect(page.locator("#rule-test-outcome")).to_contain_text("no match")
+    expect(page.locator("#rule-test-outcome")).to_contain_text("trigger.message")
+    page.get_by_label("Trigger payload (JSON)").fill(
+        '{"severity": "CRITICAL", "service": "web-1", "tags": ["production"], "message": "down"}'
+    )
+    page.get_by_role("button", name="Test").click()
+    expect(page.locator("#rule-test-outcome")).to_contain_text("matches")
+    expect(page.locator("#rule-test-outcome")).to_contain_text("PAGE web-1: down")
+    screenshot(page, "rule-test")
+
+
 @pytest.mark.parametrize(
     "path",
     [
@@ -296,6 +315,8 @@ def test_answer_an_inquiry_and_the_workflow_finishes(
         "/ui/actions",
         "/ui/actions/console.every_type",
         "/ui/inquiries",
+        "/ui/rules",
+        "/ui/rules/examples.page_on_critical_alert",
         "last",
         "workflow",
     ],

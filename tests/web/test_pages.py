@@ -328,6 +328,77 @@ def test_who_may_answer_an_inquiry_is_checked_as_the_api_checks_it(
     assert client.get("/ui/inquiries/not-an-inquiry").status_code == 404
 
 
+def test_rules_listed_tested_against_a_payload_and_disabled(
+    client: Client, instance: Instance
+) -> None:
+    bootstrap.datastore_service(instance.settings).set_value(
+        "console_pw", "hunter2-secret", secret=True
+    )
+    signed_in(client, instance, "otto")
+    listing = client.get("/ui/rules").text
+    assert 'href="/ui/rules/console.echo_word"' in listing
+    assert 'href="/ui/rules/examples.page_on_critical_alert"' in listing
+    row = listing.split('id="rule-console.echo_word"')[1].split("</tr>")[0]
+    assert ">enabled<" in row and "core.st2.webhook" in row and ">never<" in row
+    # A webhook call fires it: one match, linked to its execution.
+    token = client.post("/auth/v1/tokens", auth=("admin", instance.admin_password)).json()["token"]
+    hook = client.post(
+        "/api/v1/webhooks/console", json={"word": "bird"}, headers={"X-Auth-Token": token}
+    )
+    assert hook.status_code == 202, hook.text
+    deadline = time.monotonic() + 20
+    while "execution " not in (page := client.get("/ui/rules/console.echo_word").text):
+        assert time.monotonic() < deadline, "no enforcement"
+        time.sleep(0.1)
+    assert "trigger.body.word" in page and "decrypt_kv" in page  # criteria, parameters
+    found = re.search(r'href="/ui/executions/([0-9a-f]+)">execution', page)
+    assert found and wait_until_done(client, found.group(1)) == "succeeded"
+    row = client.get("/ui/rules").text.split('id="rule-console.echo_word"')[1].split("</tr>")[0]
+    assert '<td data-label="Matches">1</td>' in row
+    # A dry run: matched, the parameters rendered with the secret masked.
+    form = csrf_of(page)
+    tested = client.post(
+        "/ui/rules/console.echo_word/test",
+        data={"csrf_token": form, "payload": '{"body": {"word": "fish"}}'},
+    )
+    assert tested.status_code == 200
+    assert ">matches</span>" in tested.text and "word=fish" in tested.text
+    assert "********" in tested.text and "hunter2-secret" not in tested.text
+    missed = client.post(
+        "/ui/rules/console.echo_word/test", data={"csrf_token": form, "payload": '{"body": {}}'}
+    )
+    assert ">no match</span>" in missed.text and "trigger.body.word" in missed.text
+    broken = client.post(
+        "/ui/rules/console.echo_word/test", data={"csrf_token": form, "payload": "{nope"}
+    )
+    assert broken.status_code == 400 and "The payload is not JSON" in broken.text
+    # Nothing ran for the dry runs.
+    assert executions(instance).count("console.echo_secret") == 1
+    # Enabling and disabling needs admin, as the API.
+    assert 'id="toggle-button"' not in page
+    refused = client.post(
+        "/ui/rules/console.echo_word/enabled", data={"csrf_token": form, "enabled": "false"}
+    )
+    assert refused.status_code == 403
+    with Client(base_url=str(client.base_url)) as admin:
+        signed_in(admin, instance)
+        page = admin.get("/ui/rules/console.echo_word")
+        assert 'id="toggle-button">Disable<' in page.text
+        no_token = admin.post("/ui/rules/console.echo_word/enabled", data={"enabled": "false"})
+        assert no_token.status_code == 403
+        done = admin.post(
+            "/ui/rules/console.echo_word/enabled",
+            data={"csrf_token": csrf_of(page), "enabled": "false"},
+        )
+        assert done.status_code == 303
+        page = admin.get("/ui/rules/console.echo_word").text
+        assert 'id="rule-state">disabled<' in page and 'id="toggle-button">Enable<' in page
+    api = client.get("/api/v1/rules/console.echo_word", headers={"X-Auth-Token": token})
+    assert api.json()["enabled"] is False
+    assert client.get("/ui/rules/console.nope").status_code == 404
+    assert "No rule in pack nope" in client.get("/ui/rules?pack=nope").text
+
+
 def test_field_errors_are_shown_next_to_their_fields(client: Client, instance: Instance) -> None:
     signed_in(client, instance)
     form = client.get("/ui/actions/console.every_type")

@@ -27,7 +27,7 @@ from packhorse.model.content import Kind
 from packhorse.model.execution import Status
 from packhorse.model.runner_types import RUNNER_TYPES
 from packhorse.storage.executions import ExecutionFilter
-from packhorse.web import actions, graph, inquiries, views
+from packhorse.web import actions, graph, inquiries, rules, views
 from packhorse.web.rendering import (
     PREFIX,
     STATIC_DIR,
@@ -329,6 +329,7 @@ def install(app: FastAPI) -> None:
     app.include_router(router())
     app.include_router(actions.router())
     app.include_router(inquiries.router())
+    app.include_router(rules.router())
     app.mount(f"{PREFIX}/static", CachedStatic(directory=STATIC_DIR), name="web-static")
 
     async def sign_in_required(request: Request, error: Exception) -> Response:
