@@ -308,6 +308,32 @@ def test_test_a_rule_against_a_pasted_payload(page: Page, instance: Instance) ->
     screenshot(page, "rule-test")
 
 
+def test_a_webhooks_trigger_instance_and_what_it_fired(
+    page: Page, base_url: str, instance: Instance
+) -> None:
+    sign_in(page, "admin", instance.admin_password)
+    token = api_token(base_url, instance)
+    hook = httpx.post(
+        f"{base_url}/api/v1/webhooks/console",
+        json={"word": "heron"},
+        headers={"X-Auth-Token": token},
+    )
+    assert hook.status_code == 202
+    page.get_by_role("link", name="Trigger instances", exact=True).click()
+    page.get_by_label("Trigger type").fill("core.st2.webhook")
+    page.get_by_role("button", name="Filter").click()
+    expect(page.locator("#trigger-instances")).to_contain_text("heron")
+    screenshot(page, "trigger-instances")
+    page.locator("#trigger-instances tbody tr").filter(has_text="heron").get_by_role("link").click()
+    for _ in range(50):  # the rules see it within a moment
+        if page.locator("#instance-status").text_content() == "processed":
+            break
+        time.sleep(0.1)
+        page.reload()
+    expect(page.get_by_role("link", name="console.echo_word")).to_be_visible()
+    screenshot(page, "trigger-instance")
+
+
 @pytest.mark.parametrize(
     "path",
     [
@@ -317,6 +343,7 @@ def test_test_a_rule_against_a_pasted_payload(page: Page, instance: Instance) ->
         "/ui/inquiries",
         "/ui/rules",
         "/ui/rules/examples.page_on_critical_alert",
+        "/ui/trigger-instances",
         "last",
         "workflow",
     ],

@@ -399,6 +399,42 @@ def test_rules_listed_tested_against_a_payload_and_disabled(
     assert "No rule in pack nope" in client.get("/ui/rules?pack=nope").text
 
 
+def test_trigger_instances_listed_filtered_and_shown_with_what_they_fired(
+    client: Client, instance: Instance
+) -> None:
+    bootstrap.datastore_service(instance.settings).set_value(
+        "console_pw", "hunter2-secret", secret=True
+    )
+    signed_in(client, instance, "vera")
+    empty = client.get("/ui/trigger-instances").text
+    assert "No trigger has fired yet" in empty
+    token = client.post("/auth/v1/tokens", auth=("admin", instance.admin_password)).json()["token"]
+    body = {"word": "owl", "leaked": "hunter2-secret"}
+    hook = client.post("/api/v1/webhooks/console", json=body, headers={"X-Auth-Token": token})
+    assert hook.status_code == 202, hook.text
+    webhook = re.compile(r'href="/ui/trigger-instances/([0-9a-f]+)">core.st2.webhook<')
+    deadline = time.monotonic() + 20
+    while not (found := webhook.search(listing := client.get("/ui/trigger-instances").text)):
+        assert time.monotonic() < deadline, "no trigger instance"
+        time.sleep(0.1)
+    detail = f"/ui/trigger-instances/{found.group(1)}"
+    while 'id="instance-status">processed<' not in client.get(detail).text:
+        assert time.monotonic() < deadline, "not processed"
+        time.sleep(0.1)
+    assert "owl" in listing and "hunter2-secret" not in listing  # the preview, masked
+    filtered = client.get("/ui/trigger-instances?trigger_type=core.st2.webhook&status=processed")
+    assert found.group(1) in filtered.text
+    none = client.get("/ui/trigger-instances?trigger_type=examples.service_alert").text
+    assert "No trigger instance matches these filters." in none
+    assert "Unknown status" in client.get("/ui/trigger-instances?status=lost").text
+    page = client.get(f"/ui/trigger-instances/{found.group(1)}").text
+    assert "&#34;word&#34;: &#34;owl&#34;" in page and "hunter2-secret" not in page
+    assert "X-Auth-Token" not in page  # never stored
+    assert 'href="/ui/rules/console.echo_word"' in page
+    assert re.search(r'href="/ui/executions/[0-9a-f]+">execution', page)
+    assert client.get("/ui/trigger-instances/nope").status_code == 404
+
+
 def test_field_errors_are_shown_next_to_their_fields(client: Client, instance: Instance) -> None:
     signed_in(client, instance)
     form = client.get("/ui/actions/console.every_type")
