@@ -334,6 +334,18 @@ def test_a_webhooks_trigger_instance_and_what_it_fired(
     screenshot(page, "trigger-instance")
 
 
+def test_a_packs_page_and_its_config_form(page: Page, instance: Instance) -> None:
+    sign_in(page, "admin", instance.admin_password)
+    page.get_by_role("link", name="Packs", exact=True).click()
+    expect(page.locator("#packs")).to_contain_text("examples")
+    screenshot(page, "packs")
+    page.get_by_role("link", name="examples", exact=True).click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Pack examples")
+    expect(page.get_by_label("api_token")).to_have_attribute("type", "password")
+    expect(page.get_by_role("button", name="Save config")).to_be_visible()
+    screenshot(page, "pack-config")
+
+
 @pytest.mark.parametrize(
     "path",
     [
@@ -344,6 +356,8 @@ def test_a_webhooks_trigger_instance_and_what_it_fired(
         "/ui/rules",
         "/ui/rules/examples.page_on_critical_alert",
         "/ui/trigger-instances",
+        "/ui/packs",
+        "/ui/packs/examples",
         "last",
         "workflow",
     ],

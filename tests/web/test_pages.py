@@ -435,6 +435,68 @@ def test_trigger_instances_listed_filtered_and_shown_with_what_they_fired(
     assert client.get("/ui/trigger-instances/nope").status_code == 404
 
 
+def test_packs_listed_and_a_config_saved_from_its_form_with_the_secret_encrypted(
+    client: Client, instance: Instance
+) -> None:
+    signed_in(client, instance)
+    listing = client.get("/ui/packs").text
+    row = listing.split('id="pack-examples"')[1].split("</tr>")[0]
+    assert 'href="/ui/packs/examples"' in row and "bundled or placed by hand" in row
+    page = client.get("/ui/packs/examples")
+    assert 'href="/ui/actions/examples.greet_team"' in page.text
+    assert 'href="/ui/rules/examples.page_on_critical_alert"' in page.text
+    assert 'id="param-api_token" name="api_token" type="password"' in page.text
+    token = csrf_of(page)
+    wrong = client.post(
+        "/ui/packs/examples/config",
+        data={
+            "csrf_token": token,
+            "greeting": "Hi",
+            "max_names": "many",
+            "api_token": "tok-1234567",
+        },
+    )
+    assert wrong.status_code == 400
+    assert 'id="param-max_names-error">enter a whole number<' in wrong.text
+    assert 'value="Hi"' in wrong.text and "tok-1234567" not in wrong.text
+    config_file = instance.settings.configs_dir / "examples.yaml"
+    assert not config_file.exists()
+    saved = client.post(
+        "/ui/packs/examples/config",
+        data={"csrf_token": token, "greeting": "Hi", "max_names": "3", "api_token": "tok-1234567"},
+    )
+    assert saved.status_code == 303 and saved.headers["location"] == "/ui/packs/examples?saved=1"
+    written = config_file.read_text()
+    assert "greeting: Hi" in written and "max_names: 3" in written
+    assert "tok-1234567" not in written and "st2kv.system.examples_api_token" in written
+    datastore = bootstrap.datastore_service(instance.settings)
+    stored = datastore.get_value("examples_api_token", decrypt=True)
+    assert stored.value == "tok-1234567"
+    page = client.get("/ui/packs/examples?saved=1")
+    assert "Config saved" in page.text and "tok-1234567" not in page.text
+    assert "&#34;api_token&#34;: &#34;********&#34;" in page.text
+    assert "api_token is set (not shown)" in page.text
+    # The secret left empty keeps its value; an empty field drops back to the default.
+    again = client.post(
+        "/ui/packs/examples/config", data={"csrf_token": token, "greeting": "", "max_names": "4"}
+    )
+    assert again.status_code == 303
+    written = config_file.read_text()
+    assert "greeting" not in written and "max_names: 4" in written
+    assert "st2kv.system.examples_api_token" in written
+    # An operator reads the config but has no form, and a post is refused.
+    with Client(base_url=str(client.base_url)) as otto:
+        signed_in(otto, instance, "otto")
+        page = otto.get("/ui/packs/examples")
+        assert "needs admin" in page.text and 'id="save-config-button"' not in page.text
+        refused = otto.post(
+            "/ui/packs/examples/config", data={"csrf_token": csrf_of(page), "max_names": "9"}
+        )
+        assert refused.status_code == 403
+    assert "max_names: 4" in config_file.read_text()
+    assert client.get("/ui/packs/nope").status_code == 404
+
+
 def test_field_errors_are_shown_next_to_their_fields(client: Client, instance: Instance) -> None:
     signed_in(client, instance)
     form = client.get("/ui/actions/console.every_type")
