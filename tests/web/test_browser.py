@@ -346,6 +346,22 @@ def test_a_packs_page_and_its_config_form(page: Page, instance: Instance) -> Non
     screenshot(page, "pack-config")
 
 
+def test_set_a_secret_in_the_datastore_and_see_it_masked(page: Page, instance: Instance) -> None:
+    sign_in(page, "admin", instance.admin_password)
+    page.get_by_role("link", name="Datastore", exact=True).click()
+    page.get_by_label("Scope").select_option("system")
+    page.get_by_label("Name").fill("browser_secret")
+    page.get_by_label("Value").fill("typed-in-the-browser")
+    page.get_by_label("Secret").select_option("true")
+    page.get_by_label("Description").fill("set from the console")
+    page.get_by_role("button", name="Set").click()
+    expect(page.locator("#datastore-done")).to_have_text("Key saved.")
+    row = page.locator("#key-system-browser_secret")
+    expect(row).to_contain_text("********")
+    assert "typed-in-the-browser" not in page.content()
+    screenshot(page, "datastore")
+
+
 @pytest.mark.parametrize(
     "path",
     [
@@ -358,6 +374,7 @@ def test_a_packs_page_and_its_config_form(page: Page, instance: Instance) -> Non
         "/ui/trigger-instances",
         "/ui/packs",
         "/ui/packs/examples",
+        "/ui/datastore",
         "last",
         "workflow",
     ],

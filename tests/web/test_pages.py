@@ -15,6 +15,7 @@ from tests.web.conftest import PASSWORDS, Instance, csrf_of, prepare, sign_in
 
 from packhorse import bootstrap
 from packhorse.api.security import SESSION_COOKIE
+from packhorse.model.datastore import Scope
 from packhorse.settings import load_settings
 from packhorse.web.session import safe_next
 
@@ -495,6 +496,77 @@ def test_packs_listed_and_a_config_saved_from_its_form_with_the_secret_encrypted
         assert refused.status_code == 403
     assert "max_names: 4" in config_file.read_text()
     assert client.get("/ui/packs/nope").status_code == 404
+
+
+def test_the_datastore_masks_secrets_and_sets_and_deletes_as_the_api_allows(
+    client: Client, instance: Instance
+) -> None:
+    datastore = bootstrap.datastore_service(instance.settings)
+    datastore.set_value("region", "eu-west-1", description="where we run")
+    datastore.set_value("db_password", "hunter2-secret", secret=True)
+    signed_in(client, instance, "otto")
+    page = client.get("/ui/datastore")
+    assert "<code>eu-west-1</code>" in page.text and "where we run" in page.text
+    row = page.text.split('id="key-system-db_password"')[1].split("</tr>")[0]
+    assert "<code>********</code>" in row and ">secret<" in row
+    assert "hunter2-secret" not in page.text
+    # An operator: no delete for system keys, and a system write is refused.
+    assert 'aria-label="Delete region"' not in page.text
+    token = csrf_of(page)
+    refused = client.post(
+        "/ui/datastore", data={"csrf_token": token, "scope": "system", "name": "x", "value": "1"}
+    )
+    assert refused.status_code == 403 and "needs admin" in refused.text
+    # Their own keys: a secret set from the form is stored encrypted, never shown.
+    no_token = client.post("/ui/datastore", data={"scope": "user", "name": "x", "value": "1"})
+    assert no_token.status_code == 403
+    done = client.post(
+        "/ui/datastore",
+        data={
+            "csrf_token": token,
+            "scope": "user",
+            "name": "my_token",
+            "value": "otto-secret-42",
+            "secret": "true",
+            "description": "mine",
+        },
+    )
+    assert done.status_code == 303
+    page = client.get("/ui/datastore?done=set")
+    assert "Key saved." in page.text and "otto-secret-42" not in page.text
+    row = page.text.split('id="key-user-my_token"')[1].split("</tr>")[0]
+    assert "<code>********</code>" in row
+    stored = datastore.get_value("my_token", scope=Scope.USER, user="otto")
+    assert stored.secret and stored.value != "otto-secret-42"
+    assert datastore.get_value("my_token", scope=Scope.USER, user="otto", decrypt=True).value == (
+        "otto-secret-42"
+    )
+    # A refused set (a bad name) does not send the secret back.
+    bad = client.post(
+        "/ui/datastore",
+        data={"csrf_token": token, "scope": "user", "name": "", "value": "otto-secret-43"},
+    )
+    assert bad.status_code == 400 and "otto-secret-43" not in bad.text
+    deleted = client.post(
+        "/ui/datastore/delete", data={"csrf_token": token, "scope": "user", "name": "my_token"}
+    )
+    assert deleted.status_code == 303
+    assert 'id="key-user-my_token"' not in client.get("/ui/datastore").text
+    # A viewer reads, with no form; an admin deletes a system key.
+    with Client(base_url=str(client.base_url)) as vera:
+        signed_in(vera, instance, "vera")
+        page = vera.get("/ui/datastore").text
+        assert "eu-west-1" in page and 'id="set-key-button"' not in page
+    with Client(base_url=str(client.base_url)) as admin:
+        signed_in(admin, instance)
+        page = admin.get("/ui/datastore")
+        assert 'aria-label="Delete region"' in page.text
+        gone = admin.post(
+            "/ui/datastore/delete",
+            data={"csrf_token": csrf_of(page), "scope": "system", "name": "region"},
+        )
+        assert gone.status_code == 303
+    assert [p.name for p in datastore.list_values()] == ["db_password"]
 
 
 def test_field_errors_are_shown_next_to_their_fields(client: Client, instance: Instance) -> None:

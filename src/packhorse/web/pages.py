@@ -27,7 +27,16 @@ from packhorse.model.content import Kind
 from packhorse.model.execution import Status
 from packhorse.model.runner_types import RUNNER_TYPES
 from packhorse.storage.executions import ExecutionFilter
-from packhorse.web import actions, graph, inquiries, packs, rules, trigger_instances, views
+from packhorse.web import (
+    actions,
+    datastore,
+    graph,
+    inquiries,
+    packs,
+    rules,
+    trigger_instances,
+    views,
+)
 from packhorse.web.rendering import (
     PREFIX,
     STATIC_DIR,
@@ -332,6 +341,7 @@ def install(app: FastAPI) -> None:
     app.include_router(rules.router())
     app.include_router(trigger_instances.router())
     app.include_router(packs.router())
+    app.include_router(datastore.router())
     app.mount(f"{PREFIX}/static", CachedStatic(directory=STATIC_DIR), name="web-static")
 
     async def sign_in_required(request: Request, error: Exception) -> Response:
