@@ -52,7 +52,55 @@ def screenshot(page: Page, name: str) -> None:
 def instance(_instance_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Instance:
     home = tmp_path_factory.mktemp("console") / "home"
     shutil.copytree(_instance_template, home)
+    upgraded(home)
     return prepare(home)
+
+
+def upgraded(home: Path) -> None:
+    """A journal of a finished ``upgrade run`` and a front's state, for the upgrade page."""
+    from packhorse.front.state import FrontState, save_state
+    from packhorse.migrate.upgrade_journal import Journal
+
+    journal = Journal(home / "upgrade" / "plan.journal.jsonl")
+    steps = [
+        ("export", {"bundle": "/srv/upgrade/old.bundle.tar", "sha256": "9c1f…"}),
+        ("init", {"home": "/srv/new"}),
+        ("import", {"packs": 3, "keys": 12}),
+        ("check", {"packs": 3, "problems": 0}),
+        ("verify", {"summary": "128 replayed, no differences", "replayed": 128, "drift": 0}),
+        ("cutover", {"active": "http://127.0.0.1:9202"}),
+    ]
+    journal.append({"at": "2026-11-28T09:00:00.000000Z", "event": "run", "plan": "plan.yaml"})
+    for minute, (step, outputs) in enumerate(steps, 1):
+        at = f"2026-11-28T09:{minute:02d}:00.000000Z"
+        journal.append({"at": at, "event": "started", "step": step, "attempt": 1})
+        journal.append(
+            {"at": at, "event": "done", "step": step, "seconds": 12.5, "outputs": outputs}
+        )
+    journal.append(
+        {
+            "at": "2026-11-28T09:07:00.000000Z",
+            "event": "skipped",
+            "step": "archive",
+            "reason": "archive: {skip: true} in the plan",
+        }
+    )
+    journal.append({"at": "2026-11-28T09:07:00.000000Z", "event": "finished", "seconds": 420.0})
+    save_state(
+        home / "upgrade" / "front.json",
+        FrontState(
+            "http://127.0.0.1:9202",
+            "http://127.0.0.1:9101",
+            "2026-11-28T09:06:00Z",
+            "ops@bastion",
+            "front",
+        ),
+    )
+    with (home / "packhorse.toml").open("a", encoding="utf-8") as settings:
+        settings.write(
+            '\n[web]\nupgrade_journal = "upgrade/plan.journal.jsonl"\n'
+            'front_state = "upgrade/front.json"\n'
+        )
 
 
 @pytest.fixture(scope="module")
@@ -362,6 +410,16 @@ def test_set_a_secret_in_the_datastore_and_see_it_masked(page: Page, instance: I
     screenshot(page, "datastore")
 
 
+def test_the_upgrade_page(page: Page, instance: Instance) -> None:
+    sign_in(page, "vera", PASSWORDS["vera"])
+    page.get_by_role("link", name="Upgrade", exact=True).click()
+    expect(page.locator("#upgrade-state")).to_have_text("finished")
+    expect(page.locator("#step-verify")).to_contain_text("done")
+    expect(page.locator("#verify-report")).to_contain_text("128 replayed")
+    expect(page.locator("#front-state")).to_contain_text("http://127.0.0.1:9202")
+    screenshot(page, "upgrade")
+
+
 @pytest.mark.parametrize(
     "path",
     [
@@ -375,6 +433,7 @@ def test_set_a_secret_in_the_datastore_and_see_it_masked(page: Page, instance: I
         "/ui/packs",
         "/ui/packs/examples",
         "/ui/datastore",
+        "/ui/upgrade",
         "last",
         "workflow",
     ],

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
@@ -16,7 +17,7 @@ from tests.web.conftest import PASSWORDS, Instance, csrf_of, prepare, sign_in
 from packhorse import bootstrap
 from packhorse.api.security import SESSION_COOKIE
 from packhorse.model.datastore import Scope
-from packhorse.settings import load_settings
+from packhorse.settings import Settings, load_settings
 from packhorse.web.session import safe_next
 
 Client = httpx.Client
@@ -567,6 +568,61 @@ def test_the_datastore_masks_secrets_and_sets_and_deletes_as_the_api_allows(
         )
         assert gone.status_code == 303
     assert [p.name for p in datastore.list_values()] == ["db_password"]
+
+
+def upgrade_page(instance: Instance, settings: Settings) -> str:
+    app = bootstrap.create_app(settings, workers=1)
+    with serving(app) as url, Client(base_url=url) as client:
+        signed_in(client, instance, "vera")
+        return client.get("/ui/upgrade").text
+
+
+def test_the_upgrade_page_reads_the_journal_the_verify_report_and_the_front_state(
+    instance: Instance, tmp_path: Path
+) -> None:
+    from packhorse.front.state import FrontState, save_state
+    from packhorse.migrate.upgrade_journal import Journal
+
+    page = upgrade_page(instance, instance.settings)
+    assert "No upgrade has run on this instance." in page
+    assert "[web] upgrade_journal" in page and "[web] front_state" in page
+    journal = Journal(tmp_path / "plan.journal.jsonl")
+    for event in (
+        {"at": "2026-11-28T10:00:00.000000Z", "event": "run", "plan": "/srv/plan.yaml"},
+        {"at": "2026-11-28T10:00:01.000000Z", "event": "started", "step": "verify"},
+        {
+            "at": "2026-11-28T10:00:02.000000Z",
+            "event": "done",
+            "step": "verify",
+            "seconds": 1.0,
+            "outputs": {"summary": "7 replayed, no differences", "replayed": 7},
+        },
+        {"at": "2026-11-28T10:00:03.000000Z", "event": "started", "step": "cutover"},
+        {"at": "2026-11-28T10:00:04.000000Z", "event": "done", "step": "cutover", "seconds": 1},
+        {"at": "2026-11-28T10:00:05.000000Z", "event": "finished", "seconds": 5.0},
+    ):
+        journal.append(event)
+    save_state(
+        tmp_path / "front.json",
+        FrontState(
+            active="http://127.0.0.1:9202",
+            previous="http://127.0.0.1:9101",
+            flipped_at="2026-11-28T10:00:03Z",
+            flipped_by="ops@host",
+            via="front",
+        ),
+    )
+    web = {"upgrade_journal": str(journal.path), "front_state": "front.json"}
+    # A relative path is relative to the instance folder.
+    (instance.settings.home / "front.json").write_bytes((tmp_path / "front.json").read_bytes())
+    page = upgrade_page(instance, replace(instance.settings, extra={"web": web}))
+    assert 'id="upgrade-state">finished<' in page and "/srv/plan.yaml" in page
+    verify_row = page.split('id="step-verify"')[1].split("</tr>")[0]
+    assert ">done<" in verify_row
+    assert "7 replayed, no differences" in page.split('id="verify-report"')[1]
+    front = page.split('id="front-state"')[1].split("</dl>")[0]
+    assert "http://127.0.0.1:9202" in front and "http://127.0.0.1:9101" in front
+    assert "ops@host" in front and "via front" in front and "2026-11-28 10:00:03" in front
 
 
 def test_field_errors_are_shown_next_to_their_fields(client: Client, instance: Instance) -> None:

@@ -35,6 +35,7 @@ from packhorse.web import (
     packs,
     rules,
     trigger_instances,
+    upgrade,
     views,
 )
 from packhorse.web.rendering import (
@@ -342,6 +343,7 @@ def install(app: FastAPI) -> None:
     app.include_router(trigger_instances.router())
     app.include_router(packs.router())
     app.include_router(datastore.router())
+    app.include_router(upgrade.router())
     app.mount(f"{PREFIX}/static", CachedStatic(directory=STATIC_DIR), name="web-static")
 
     async def sign_in_required(request: Request, error: Exception) -> Response:
