@@ -499,6 +499,39 @@ def test_packs_listed_and_a_config_saved_from_its_form_with_the_secret_encrypted
     assert client.get("/ui/packs/nope").status_code == 404
 
 
+def test_a_config_object_holding_a_secret_is_never_sent_back_into_the_form(
+    client: Client, instance: Instance
+) -> None:
+    config_file = instance.settings.configs_dir / "console.yaml"
+    config_file.parent.mkdir(parents=True, exist_ok=True)
+    config_file.write_text(
+        "endpoint:\n  url: https://svc.invalid\n  password: nested-secret-99\nretries: 3\n"
+    )
+    signed_in(client, instance)
+    page = client.get("/ui/packs/console")
+    assert (
+        "nested-secret-99" not in page.text
+        and "svc.invalid" not in page.text.split('id="param-endpoint"')[1].split("</textarea>")[0]
+    )
+    assert "endpoint is set (not shown)" in page.text
+    assert "&#34;endpoint&#34;: {" in page.text and "&#34;password&#34;: &#34;********&#34;" in (
+        page.text
+    )
+    # Saved with the object left empty: it keeps its value; the other field changes.
+    saved = client.post(
+        "/ui/packs/console/config", data={"csrf_token": csrf_of(page), "retries": "5"}
+    )
+    assert saved.status_code == 303, saved.text
+    written = config_file.read_text()
+    assert "nested-secret-99" in written and "retries: 5" in written
+    # A refused form does not echo the object back either.
+    refused = client.post(
+        "/ui/packs/console/config",
+        data={"csrf_token": csrf_of(page), "retries": "x", "endpoint": '{"password": "typed-7"}'},
+    )
+    assert refused.status_code == 400 and "typed-7" not in refused.text
+
+
 def test_the_datastore_masks_secrets_and_sets_and_deletes_as_the_api_allows(
     client: Client, instance: Instance
 ) -> None:

@@ -46,6 +46,18 @@ def _shown(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value)
 
 
+def guarded(
+    fields: list[forms.Field], current: Mapping[str, Any], schema: Mapping[str, Any]
+) -> set[str]:
+    """Fields never filled in from the current config, and kept when left empty: the secret
+    ones, and any (an object, an array) whose current value holds a secret somewhere inside."""
+    names = {f.name for f in fields if f.widget is forms.Widget.PASSWORD}
+    for name, value in current.items():
+        if mask_config({name: value}, schema) != {name: value}:
+            names.add(name)
+    return names
+
+
 def router() -> APIRouter:
     routes = APIRouter(include_in_schema=False)
 
@@ -78,7 +90,7 @@ def router() -> APIRouter:
         schema, _ = pack_config.config_schema(config, pack.ref)
         current = pack_config.current_config(config, pack.ref)
         fields = forms.fields(schema)
-        secret = {f.name for f in fields if f.widget is forms.Widget.PASSWORD}
+        secret = guarded(fields, current, schema)
         shown = (
             {k: v for k, v in values.items() if k not in secret and k != CSRF_FIELD}
             if values is not None
@@ -150,10 +162,11 @@ def router() -> APIRouter:
                 status_code=400,
             )
         values = pack_config.current_config(config, pack.ref)
+        kept = guarded(fields, values, schema)
         for field in fields:
             if field.name in submission.parameters:
                 values[field.name] = submission.parameters[field.name]
-            elif field.widget is not forms.Widget.PASSWORD:
+            elif field.name not in kept:
                 values.pop(field.name, None)  # empty: the schema's default applies
         diagnostics = pack_config.check_config(config, pack.ref, values, schema)
         failing = [d for d in diagnostics if d.is_error]
