@@ -58,6 +58,9 @@ def test_a_first_step_stores_state_children_and_the_move(engine: sa.Engine) -> N
     assert stored is not None
     assert (stored.kind, stored.definition, stored.version) == ("orquesta", "tasks: {}", 1)
     assert stored.parts == {"meta": {"status": "running"}, "seq/0": {"id": "t1"}}
+    # Its definition alone (what the console draws), without the state.
+    assert workflows.definition("wf") == ("orquesta", "tasks: {}")
+    assert workflows.definition("c1") is None
     wf = executions.get("wf")
     assert wf is not None and wf.status is Status.RUNNING and wf.start_timestamp == NOW
     child = executions.get("c1")
@@ -170,6 +173,7 @@ def test_forgetting_a_workflow_deletes_its_definition_and_state(engine: sa.Engin
     _, workflows = started(engine)
     workflows.delete(["wf"])
     assert workflows.load("wf") is None
+    assert workflows.definition("wf") is None
     assert left_over(engine) == {}
 
 

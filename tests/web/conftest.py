@@ -67,7 +67,8 @@ def sign_in(client: httpx.Client, user: str, password: str) -> httpx.Response:
     return client.post("/ui/sign-in", data={**data, "csrf_token": csrf_of(form)})
 
 
-def csrf_of(page: httpx.Response) -> str:
-    found = CSRF.search(page.text)
-    assert found, page.text[:500]
+def csrf_of(page: httpx.Response | str) -> str:
+    text = page if isinstance(page, str) else page.text
+    found = CSRF.search(text)
+    assert found, text[:500]
     return found.group(1)

@@ -52,7 +52,55 @@ def screenshot(page: Page, name: str) -> None:
 def instance(_instance_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Instance:
     home = tmp_path_factory.mktemp("console") / "home"
     shutil.copytree(_instance_template, home)
+    upgraded(home)
     return prepare(home)
+
+
+def upgraded(home: Path) -> None:
+    """A journal of a finished ``upgrade run`` and a front's state, for the upgrade page."""
+    from packhorse.front.state import FrontState, save_state
+    from packhorse.migrate.upgrade_journal import Journal
+
+    journal = Journal(home / "upgrade" / "plan.journal.jsonl")
+    steps = [
+        ("export", {"bundle": "/srv/upgrade/old.bundle.tar", "sha256": "9c1f…"}),
+        ("init", {"home": "/srv/new"}),
+        ("import", {"packs": 3, "keys": 12}),
+        ("check", {"packs": 3, "problems": 0}),
+        ("verify", {"summary": "128 replayed, no differences", "replayed": 128, "drift": 0}),
+        ("cutover", {"active": "http://127.0.0.1:9202"}),
+    ]
+    journal.append({"at": "2026-11-28T09:00:00.000000Z", "event": "run", "plan": "plan.yaml"})
+    for minute, (step, outputs) in enumerate(steps, 1):
+        at = f"2026-11-28T09:{minute:02d}:00.000000Z"
+        journal.append({"at": at, "event": "started", "step": step, "attempt": 1})
+        journal.append(
+            {"at": at, "event": "done", "step": step, "seconds": 12.5, "outputs": outputs}
+        )
+    journal.append(
+        {
+            "at": "2026-11-28T09:07:00.000000Z",
+            "event": "skipped",
+            "step": "archive",
+            "reason": "archive: {skip: true} in the plan",
+        }
+    )
+    journal.append({"at": "2026-11-28T09:07:00.000000Z", "event": "finished", "seconds": 420.0})
+    save_state(
+        home / "upgrade" / "front.json",
+        FrontState(
+            "http://127.0.0.1:9202",
+            "http://127.0.0.1:9101",
+            "2026-11-28T09:06:00Z",
+            "ops@bastion",
+            "front",
+        ),
+    )
+    with (home / "packhorse.toml").open("a", encoding="utf-8") as settings:
+        settings.write(
+            '\n[web]\nupgrade_journal = "upgrade/plan.journal.jsonl"\n'
+            'front_state = "upgrade/front.json"\n'
+        )
 
 
 @pytest.fixture(scope="module")
@@ -236,8 +284,159 @@ def test_a_workflow_shows_its_tasks_live(page: Page, base_url: str, instance: In
     screenshot(page, "workflow-execution")
 
 
+def test_a_workflows_graph_shows_its_tasks_turn_succeeded(
+    page: Page, base_url: str, instance: Instance
+) -> None:
+    sign_in(page, "admin", instance.admin_password)
+    token = api_token(base_url, instance)
+    execution_id = run_via_api(base_url, token, "console.slow_flow", seconds=1.5)
+    page.goto(f"/ui/executions/{execution_id}")
+    mark_document(page)
+    wait = page.locator('#workflow-graph [data-task="wait"]')
+    expect(wait).to_have_attribute("data-status", "running", timeout=5_000)
+    expect(page.locator('#workflow-graph [data-task="join"]')).to_have_attribute(
+        "data-status", "not started"
+    )
+    screenshot(page, "workflow-graph-running")
+    expect(wait).to_have_attribute("data-status", "succeeded", timeout=10_000)
+    for task in ("left", "right", "join"):
+        node = page.locator(f'#workflow-graph [data-task="{task}"]')
+        expect(node).to_have_attribute("data-status", "succeeded", timeout=10_000)
+        expect(node.locator("text.graph-status")).to_have_text("✓ succeeded")
+    expect(page.locator("#execution-status")).to_have_text("succeeded")
+    assert not_reloaded(page)
+    screenshot(page, "workflow-graph")
+
+
+def test_answer_an_inquiry_and_the_workflow_finishes(
+    page: Page, base_url: str, instance: Instance
+) -> None:
+    sign_in(page, "otto", PASSWORDS["otto"])
+    page.get_by_role("link", name="Inquiries", exact=True).click()
+    expect(page.locator("#inquiries-empty")).to_be_visible()
+    screenshot(page, "inquiries-empty")
+    workflow_id = run_via_api(base_url, api_token(base_url, instance), "console.approve")
+    for _ in range(50):  # the workflow asks within a moment
+        page.reload()
+        if page.locator("#inquiries tbody tr").count():
+            break
+        time.sleep(0.1)
+    expect(page.locator("#inquiries tbody tr")).to_have_count(1)
+    screenshot(page, "inquiries")
+    page.get_by_role("link", name="ask", exact=True).click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Inquiry ask")
+    page.get_by_label("approved (required)").select_option("true")
+    page.get_by_label("note").fill("from the browser")
+    screenshot(page, "inquiry-form")
+    page.get_by_role("button", name="Answer").click()
+    expect(page).to_have_url(f"/ui/executions/{workflow_id}")
+    expect(page.locator("#execution-status")).to_have_text("succeeded", timeout=20_000)
+    expect(page.locator('#workflow-graph [data-task="report"]')).to_have_attribute(
+        "data-status", "succeeded"
+    )
+    expect(page.locator("pre[aria-label=Result]")).to_contain_text("from the browser")
+
+
+def test_test_a_rule_against_a_pasted_payload(page: Page, instance: Instance) -> None:
+    sign_in(page, "admin", instance.admin_password)
+    page.get_by_role("link", name="Rules", exact=True).click()
+    screenshot(page, "rules")
+    page.get_by_role("link", name="examples.page_on_critical_alert", exact=True).click()
+    payload = page.get_by_label("Trigger payload (JSON)")
+    payload.fill('{"severity": "CRITICAL", "service": "web-1", "tags": ["production"]}')
+    page.get_by_role("button", name="Test").click()
+    expect(page.locator("#rule-test-outcome")).to_contain_text("no match")
+    expect(page.locator("#rule-test-outcome")).to_contain_text("trigger.message")
+    page.get_by_label("Trigger payload (JSON)").fill(
+        '{"severity": "CRITICAL", "service": "web-1", "tags": ["production"], "message": "down"}'
+    )
+    page.get_by_role("button", name="Test").click()
+    expect(page.locator("#rule-test-outcome")).to_contain_text("matches")
+    expect(page.locator("#rule-test-outcome")).to_contain_text("PAGE web-1: down")
+    screenshot(page, "rule-test")
+
+
+def test_a_webhooks_trigger_instance_and_what_it_fired(
+    page: Page, base_url: str, instance: Instance
+) -> None:
+    sign_in(page, "admin", instance.admin_password)
+    token = api_token(base_url, instance)
+    hook = httpx.post(
+        f"{base_url}/api/v1/webhooks/console",
+        json={"word": "heron"},
+        headers={"X-Auth-Token": token},
+    )
+    assert hook.status_code == 202
+    page.get_by_role("link", name="Trigger instances", exact=True).click()
+    page.get_by_label("Trigger type").fill("core.st2.webhook")
+    page.get_by_role("button", name="Filter").click()
+    expect(page.locator("#trigger-instances")).to_contain_text("heron")
+    screenshot(page, "trigger-instances")
+    page.locator("#trigger-instances tbody tr").filter(has_text="heron").get_by_role("link").click()
+    for _ in range(50):  # the rules see it within a moment
+        if page.locator("#instance-status").text_content() == "processed":
+            break
+        time.sleep(0.1)
+        page.reload()
+    expect(page.get_by_role("link", name="console.echo_word")).to_be_visible()
+    screenshot(page, "trigger-instance")
+
+
+def test_a_packs_page_and_its_config_form(page: Page, instance: Instance) -> None:
+    sign_in(page, "admin", instance.admin_password)
+    page.get_by_role("link", name="Packs", exact=True).click()
+    expect(page.locator("#packs")).to_contain_text("examples")
+    screenshot(page, "packs")
+    page.get_by_role("link", name="examples", exact=True).click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Pack examples")
+    expect(page.get_by_label("api_token")).to_have_attribute("type", "password")
+    expect(page.get_by_role("button", name="Save config")).to_be_visible()
+    screenshot(page, "pack-config")
+
+
+def test_set_a_secret_in_the_datastore_and_see_it_masked(page: Page, instance: Instance) -> None:
+    sign_in(page, "admin", instance.admin_password)
+    page.get_by_role("link", name="Datastore", exact=True).click()
+    page.get_by_label("Scope").select_option("system")
+    page.get_by_label("Name").fill("browser_secret")
+    page.get_by_label("Value").fill("typed-in-the-browser")
+    page.get_by_label("Secret").select_option("true")
+    page.get_by_label("Description").fill("set from the console")
+    page.get_by_role("button", name="Set").click()
+    expect(page.locator("#datastore-done")).to_have_text("Key saved.")
+    row = page.locator("#key-system-browser_secret")
+    expect(row).to_contain_text("********")
+    assert "typed-in-the-browser" not in page.content()
+    screenshot(page, "datastore")
+
+
+def test_the_upgrade_page(page: Page, instance: Instance) -> None:
+    sign_in(page, "vera", PASSWORDS["vera"])
+    page.get_by_role("link", name="Upgrade", exact=True).click()
+    expect(page.locator("#upgrade-state")).to_have_text("finished")
+    expect(page.locator("#step-verify")).to_contain_text("done")
+    expect(page.locator("#verify-report")).to_contain_text("128 replayed")
+    expect(page.locator("#front-state")).to_contain_text("http://127.0.0.1:9202")
+    screenshot(page, "upgrade")
+
+
 @pytest.mark.parametrize(
-    "path", ["/ui/executions", "/ui/actions", "/ui/actions/console.every_type", "last"]
+    "path",
+    [
+        "/ui/executions",
+        "/ui/actions",
+        "/ui/actions/console.every_type",
+        "/ui/inquiries",
+        "/ui/rules",
+        "/ui/rules/examples.page_on_critical_alert",
+        "/ui/trigger-instances",
+        "/ui/packs",
+        "/ui/packs/examples",
+        "/ui/datastore",
+        "/ui/upgrade",
+        "last",
+        "workflow",
+    ],
 )
 def test_a_narrow_window_needs_no_sideways_scrolling(
     browser: Browser, base_url: str, instance: Instance, path: str
@@ -246,10 +445,12 @@ def test_a_narrow_window_needs_no_sideways_scrolling(
     page = context.new_page()
     try:
         sign_in(page, "admin", instance.admin_password)
-        if path == "last":
-            execution_id = run_via_api(
-                base_url, api_token(base_url, instance), "core.local", cmd="echo narrow"
-            )
+        if path in ("last", "workflow"):
+            token = api_token(base_url, instance)
+            if path == "last":
+                execution_id = run_via_api(base_url, token, "core.local", cmd="echo narrow")
+            else:
+                execution_id = run_via_api(base_url, token, "console.slow_flow", seconds=0)
             path = f"/ui/executions/{execution_id}"
         page.goto(path)
         widths = page.evaluate(
@@ -257,6 +458,12 @@ def test_a_narrow_window_needs_no_sideways_scrolling(
         )
         assert widths[0] <= widths[1], f"{path}: {widths[0]} px wide in a {widths[1]} px window"
         name = "narrow-" + path.strip("/").replace("/", "-").replace(".", "-")
-        screenshot(page, name if "executions/" not in path else "narrow-execution-detail")
+        if "executions/" in path:
+            name = (
+                "narrow-workflow-graph"
+                if page.locator("#workflow-graph").count()
+                else ("narrow-execution-detail")
+            )
+        screenshot(page, name)
     finally:
         context.close()

@@ -115,3 +115,24 @@ def test_a_submitted_form_gives_typed_parameters(
 def test_every_problem_is_reported_by_field(values: dict[str, str], errors: dict[str, str]) -> None:
     submission = read(fields(SCHEMA), values)
     assert submission.errors == errors
+
+
+def test_an_inquirys_response_schema_gives_its_form() -> None:
+    from packhorse.web.forms import Widget, response_fields
+
+    schema = {
+        "type": "object",
+        "required": ["reason"],
+        "properties": {
+            "approved": {"type": "boolean", "required": True},
+            "reason": {"type": "string"},
+            "pin": {"type": "string", "secret": True},
+            "odd": "not a property",
+        },
+    }
+    found = {f.name: f for f in response_fields(schema)}
+    assert list(found) == ["approved", "reason", "pin"]  # required first
+    assert found["approved"].required and found["approved"].widget is Widget.BOOLEAN
+    assert found["reason"].required  # named by the schema's required list
+    assert found["pin"].widget is Widget.PASSWORD and not found["pin"].required
+    assert response_fields({"type": "object"}) == []

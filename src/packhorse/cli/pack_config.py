@@ -14,10 +14,8 @@ answer to keep a secret encrypted in the datastore instead (docs/configs.md).
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Final
 
 import click
@@ -233,35 +231,11 @@ def apply_assignments(
 
 
 def render_config(ref: str, values: Mapping[str, Any]) -> str:
-    """The text of ``configs/<ref>.yaml``."""
-    import yaml
+    """The text of ``configs/<ref>.yaml`` (:func:`packhorse.engine.pack_config.render_config`,
+    imported when needed: the CLI starts without the engine)."""
+    from packhorse.engine.pack_config import render_config as render
 
-    body = yaml.safe_dump(
-        dict(values), sort_keys=False, default_flow_style=False, allow_unicode=True
-    )
-    return (
-        f"# Config of pack {ref!r}, written by 'packhorse pack config {ref}'.\n"
-        "# Checked against the pack's config.schema.yaml when the pack registers.\n"
-        f"---\n{body}"
-    )
-
-
-def write_config(path: Path, text: str, *, private: bool) -> None:
-    """Replace ``path`` atomically (a temporary file renamed over it); 0600 when private."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    mode = 0o600 if private else 0o644
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        with os.fdopen(descriptor, "w", encoding="utf-8") as file:
-            file.write(text)
-            file.flush()
-            os.fsync(file.fileno())
-        os.chmod(temporary, mode)
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
+    return render(ref, values)
 
 
 def _terminal() -> Console:
@@ -340,43 +314,20 @@ def _show_config(cli: CliContext, ref: str, *, as_json: bool) -> None:
 
 def _pack_schema(cli: CliContext, ref: str) -> tuple[Mapping[str, Any], str]:
     """The config schema (in the order the pack's file gives) and the pack's folder name."""
-    from packhorse.bootstrap import registry_reader
-    from packhorse.errors import NotFound
-    from packhorse.model.content import Kind
-    from packhorse.packs.validate.yamldoc import parse_yaml
+    from packhorse.engine.pack_config import config_schema
 
-    reader = registry_reader(cli.settings)
-    pack = reader.get_pack(ref)
-    if pack is None:
-        raise NotFound("pack", ref)
-    folder = cli.settings.home / pack.path
-    registered = reader.get_resource(Kind.CONFIG_SCHEMA, ref)
-    schema: Mapping[str, Any] = _schema(registered.body.get("attributes")) if registered else {}
-    try:
-        doc, _ = parse_yaml((folder / "config.schema.yaml").read_bytes(), "config.schema.yaml")
-    except OSError:
-        doc = None
-    if doc is not None and isinstance(doc.data, dict) and doc.data:
-        schema = doc.data  # the author's order; registration checks it again below
-    return schema, folder.name
+    return config_schema(cli.settings, ref)
 
 
 def _set_config(
     cli: CliContext, ref: str, assignments: tuple[str, ...], *, interactive: bool
 ) -> None:
-    from packhorse.packs.validate.config_values import validate_config_text
-    from packhorse.packs.validate.yamldoc import parse_yaml
-    from packhorse.params.config import mask_config
+    from packhorse.engine.pack_config import check_config, current_config, save_config
 
     settings = cli.settings
     schema, folder = _pack_schema(cli, ref)
     path = settings.configs_dir / f"{ref}.yaml"
-    current: dict[str, Any] = {}
-    if path.is_file():
-        doc, _ = parse_yaml(path.read_bytes(), str(path))
-        if doc is not None and isinstance(doc.data, dict):
-            current = doc.data
-    values, given = apply_assignments(current, assignments, schema)
+    values, given = apply_assignments(current_config(settings, ref), assignments, schema)
     if interactive:
         if not schema:
             raise click.UsageError(
@@ -384,56 +335,20 @@ def _set_config(
                 "set values with --no-input --set KEY=VALUE"
             )
         values = ask_config(schema, values, _terminal(), skip=given)
-    text = render_config(ref, values)
-    _, diagnostics = validate_config_text(text.encode(), schema, path=str(path))
-    # Clear-text secrets are about to move into the datastore: no PH616 for them.
-    diagnostics = [d for d in diagnostics if d.code != "PH616"]
+    diagnostics = check_config(settings, ref, values, schema)
     for diagnostic in diagnostics:
         click.echo(diagnostic.format(), err=True)
     if any(d.is_error for d in diagnostics):
         click.echo(f"Nothing written: fix the values above ({path} is unchanged).", err=True)
         raise SystemExit(1)
-    values = _secrets_into_datastore(cli, ref, values, schema)
-    text = render_config(ref, values)
-    write_config(path, text, private=mask_config(values, schema) != values)
-    click.echo(f"Wrote {path}")
-    _register(cli, ref, folder)
-
-
-def _secrets_into_datastore(
-    cli: CliContext, ref: str, values: dict[str, Any], schema: Mapping[str, Any]
-) -> dict[str, Any]:
-    """Move every clear-text secret answer into the datastore, encrypted, and put a
-    ``{{ st2kv.system.<ref>_<key> }}`` reference in the config file instead: the file never
-    holds a secret, and the value is decrypted only when an action or sensor gets its config.
-    """
-    from packhorse.bootstrap import datastore_service
-    from packhorse.params.config import is_dynamic
-
-    result = dict(values)
-    for key, value in values.items():
-        item = _schema(schema.get(key))
-        if item.get("secret") is not True or not isinstance(value, str) or is_dynamic(value):
-            continue
-        name = f"{ref}_{key}"
-        datastore_service(cli.settings).set_value(
-            name, value, secret=True, description=f"config {key!r} of pack {ref!r}"
-        )
-        result[key] = "{{ st2kv.system." + name + " }}"
+    saved = save_config(settings, ref, values, schema, folder)
+    for name in saved.stored_secrets:
+        key = name.removeprefix(f"{ref}_")
         click.echo(f"Stored {key} encrypted in the datastore as {name}.")
-    return result
-
-
-def _register(cli: CliContext, ref: str, folder: str) -> None:
-    from packhorse.bootstrap import register_instance_packs
-
-    settings = cli.settings
-    outcome = register_instance_packs(settings, refs=[folder])
-    config_path = str(settings.configs_dir / f"{ref}.yaml")
-    for diagnostic in outcome.diagnostics:
-        if diagnostic.path != config_path:  # the config's own were printed already
-            click.echo(diagnostic.format(), err=True)
-    if not outcome.ok:
+    click.echo(f"Wrote {path}")
+    for diagnostic in saved.diagnostics:
+        click.echo(diagnostic.format(), err=True)
+    if not saved.registered:
         click.echo(
             f"The config is written, but pack {ref!r} did not register: fix the errors above "
             f"and run 'packhorse pack register {folder}'.",

@@ -104,17 +104,10 @@ def test_rule(
     """
     from packhorse import bootstrap
     from packhorse.engine.clock import utc_now
+    from packhorse.engine.rule_test import dry_run
     from packhorse.errors import ConfigurationError, NotFound
-    from packhorse.model import rules as rule_model
-    from packhorse.rules.enforcement import (
-        ParametersFailed,
-        action_context,
-        render_action_parameters,
-    )
-    from packhorse.rules.matcher import Matcher
 
     the_rule = _rule_for_test(cli, rule_spec)
-    trigger_parameters = dict(the_rule.trigger_parameters)
     if instance_id is not None:
         stored = bootstrap.event_service(cli.settings).store.get(instance_id)
         if stored is None:
@@ -128,44 +121,19 @@ def test_rule(
         payload = document["payload"] if is_instance else document
     else:
         raise ConfigurationError("give --payload FILE or --trigger-instance ID")
-    occurrence = rule_model.TriggerInstance(
-        id="dry-run",
-        trigger_type=the_rule.trigger_type,
-        payload=payload,
-        trigger_parameters=trigger_parameters,
-    )
-    datastore = bootstrap.datastore_service(cli.settings)
-    result = Matcher([the_rule]).match(
-        occurrence, utc_now(), datastore.lookup, decrypt=datastore.decrypt
-    )
-    matched = bool(result.matched)
-    outcome: dict[str, Any] = {"rule": the_rule.ref, "matched": matched}
-    if not matched:
-        reason = result.reason(the_rule.ref)
-        outcome["reason"] = reason.message if reason is not None else "no match"
-    else:
-        context = action_context(the_rule, occurrence, user=cli.settings.system_user)
-        rendered = render_action_parameters(
-            the_rule, payload, context, datastore.lookup, decrypt=datastore.decrypt
-        )
-        outcome["action"] = the_rule.action_ref
-        if isinstance(rendered, ParametersFailed):
-            outcome["parameters_error"] = rendered.message
-        else:
-            outcome["parameters"] = _masked(rendered.parameters)
+    outcome = dry_run(
+        the_rule,
+        payload,
+        datastore=bootstrap.datastore_service(cli.settings),
+        user=cli.settings.system_user,
+        redact=bootstrap.redactor().redact,
+        now=utc_now(),
+    ).as_dict()
     if as_json:
         echo_json(outcome)
     else:
         _print_outcome(outcome)
-    raise SystemExit(0 if matched else 1)
-
-
-def _masked(parameters: dict[str, Any]) -> dict[str, Any]:
-    from packhorse import bootstrap
-
-    redact = bootstrap.redactor().redact
-    masked: dict[str, Any] = json.loads(redact(json.dumps(parameters)))
-    return masked
+    raise SystemExit(0 if outcome["matched"] else 1)
 
 
 def _print_outcome(outcome: dict[str, Any]) -> None:

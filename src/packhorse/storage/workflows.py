@@ -207,6 +207,16 @@ class SqlWorkflowStore:
         parts = {key: json.loads(value) for key, value in stored}
         return StoredWorkflow(workflow_id, kind, definition, int(version), parts)
 
+    def definition(self, workflow_id: str) -> tuple[str, str] | None:
+        """The kind (``orquesta``, ``action-chain``) and definition a workflow runs, without
+        its state (what the console draws)."""
+        with driver_transaction(self._engine) as driver:
+            row = driver.first(_WORKFLOW, {"wf": workflow_id})
+            if row is None:
+                return None
+            text = driver.first(_DEFINITION, {"wf": workflow_id})
+        return str(row[0]), "" if text is None else str(text[0])
+
     def version(self, workflow_id: str) -> int | None:
         with driver_transaction(self._engine) as driver:
             row = driver.first(_WORKFLOW, {"wf": workflow_id})

@@ -166,3 +166,20 @@ def read(form_fields: list[Field], values: Mapping[str, str]) -> Submission:
         except ValueError as error:
             errors[item.name] = str(error)
     return Submission(parameters, errors)
+
+
+def response_fields(schema: Mapping[str, Any]) -> list[Field]:
+    """The fields of an inquiry's answer: its response schema's properties, required when the
+    property says ``required: true`` (StackStorm's way) or the schema's ``required`` list
+    names it."""
+    properties = schema.get("properties")
+    if not isinstance(properties, Mapping):
+        return []
+    listed = schema.get("required")
+    required = set(listed) if isinstance(listed, list) else set()
+    specs = {
+        name: {**spec, "required": bool(spec.get("required") is True or name in required)}
+        for name, spec in properties.items()
+        if isinstance(spec, Mapping)
+    }
+    return fields(specs)

@@ -27,7 +27,17 @@ from packhorse.model.content import Kind
 from packhorse.model.execution import Status
 from packhorse.model.runner_types import RUNNER_TYPES
 from packhorse.storage.executions import ExecutionFilter
-from packhorse.web import actions, views
+from packhorse.web import (
+    actions,
+    datastore,
+    graph,
+    inquiries,
+    packs,
+    rules,
+    trigger_instances,
+    upgrade,
+    views,
+)
 from packhorse.web.rendering import (
     PREFIX,
     STATIC_DIR,
@@ -105,6 +115,28 @@ def _document(request: Request, execution_id: str) -> tuple[Any, dict[str, Any]]
         execution, action=action, children=[child.id for child in children]
     )
     return execution, {"document": document, "children": children}
+
+
+def _workflow_graph(
+    request: Request, execution_id: str, children: list[Any]
+) -> graph.GraphLayout | None:
+    """The workflow's graph with each task's status, once it has started (its definition is
+    stored then); None for one not started or a definition that cannot be drawn."""
+    stored = runtime(request).workflows.store.definition(execution_id)
+    if stored is None:
+        return None
+    spec = graph.graph_of(*stored)
+    if spec is None:
+        return None
+    now = _now()
+    states = graph.task_states(
+        [
+            (views.task_name(child.context), row.status, row.tone, row.completed)
+            for child in children
+            for row in (views.execution_row(child, now),)
+        ]
+    )
+    return graph.layout(spec, states)
 
 
 def _sign_in_form(
@@ -268,6 +300,7 @@ def router() -> APIRouter:
             else ""
         )
         runner = RUNNER_TYPES.get(execution.runner_type)
+        is_workflow = bool(parts["children"]) or (runner is not None and runner.workflow)
         return render(
             request,
             "execution.html" if whole else "_execution_panel.html",
@@ -281,7 +314,10 @@ def router() -> APIRouter:
             has_result=document.get("result") is not None,
             output=output,
             children=[views.execution_row(child, now) for child in parts["children"]],
-            workflow=bool(parts["children"]) or (runner is not None and runner.workflow),
+            workflow=is_workflow,
+            graph=_workflow_graph(request, execution.id, parts["children"])
+            if is_workflow
+            else None,
         )
 
     @routes.get(f"{PREFIX}/executions/{{execution_id}}")
@@ -302,6 +338,12 @@ def install(app: FastAPI) -> None:
     app.state.web_static = static_versions()
     app.include_router(router())
     app.include_router(actions.router())
+    app.include_router(inquiries.router())
+    app.include_router(rules.router())
+    app.include_router(trigger_instances.router())
+    app.include_router(packs.router())
+    app.include_router(datastore.router())
+    app.include_router(upgrade.router())
     app.mount(f"{PREFIX}/static", CachedStatic(directory=STATIC_DIR), name="web-static")
 
     async def sign_in_required(request: Request, error: Exception) -> Response:

@@ -1,0 +1,127 @@
+"""The console's trigger instances: the list (newest first, filtered by trigger type and
+status, 25 a page, each with a preview of its payload) and a page for each (its payload, the
+rules it fired and their executions). Payloads are shown as stored (a webhook's auth headers
+are never stored), with any secret this process knows masked."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from packhorse import bootstrap
+from packhorse.api.deps import runtime
+from packhorse.model.events import TriggerInstance, TriggerInstanceStatus
+from packhorse.storage.events import EnforcementFilter, InstanceFilter
+from packhorse.web import views
+from packhorse.web.rendering import PREFIX, not_found, render
+from packhorse.web.session import require_session
+
+PAGE_SIZE = 25
+PREVIEW_CHARS = 80
+
+
+def _masked(payload: Any) -> Any:
+    return bootstrap.redactor().redact(payload)
+
+
+def preview(instance: TriggerInstance) -> str:
+    text = json.dumps(_masked(dict(instance.payload)), sort_keys=True, default=str)
+    return text if len(text) <= PREVIEW_CHARS else text[: PREVIEW_CHARS - 1] + "…"
+
+
+def _stamp(iso: str) -> str:
+    return iso[:19].replace("T", " ")
+
+
+TONES = {
+    TriggerInstanceStatus.PENDING: "waiting",
+    TriggerInstanceStatus.PROCESSED: "good",
+    TriggerInstanceStatus.PROCESSING_FAILED: "bad",
+}
+
+
+def router() -> APIRouter:
+    routes = APIRouter(include_in_schema=False)
+
+    @routes.get(f"{PREFIX}/trigger-instances")
+    def instances_page(
+        request: Request, trigger_type: str = "", status: str = "", page: str = "1"
+    ) -> Response:
+        session = require_session(request)
+        number = int(page) if page.isdigit() and int(page) > 0 else 1
+        problem = None
+        statuses: tuple[TriggerInstanceStatus, ...] = ()
+        if status:
+            try:
+                statuses = (TriggerInstanceStatus(status),)
+            except ValueError:
+                problem = f"Unknown status {status!r}."
+        query = InstanceFilter(
+            trigger_type=trigger_type.strip() or None,
+            statuses=statuses,
+            limit=PAGE_SIZE,
+            offset=(number - 1) * PAGE_SIZE,
+        )
+        store = runtime(request).events.store
+        found = [] if problem else store.find(query)
+        total = 0 if problem else store.count(query)
+        pages = max(1, math.ceil(total / PAGE_SIZE))
+        filters = {"trigger_type": trigger_type.strip(), "status": status}
+
+        def page_url(to: int) -> str:
+            return f"{PREFIX}/trigger-instances?" + urlencode({**filters, "page": to})
+
+        return render(
+            request,
+            "trigger_instances.html",
+            session=session,
+            title="Trigger instances",
+            rows=[
+                (
+                    instance,
+                    _stamp(instance.occurrence_time),
+                    TONES[instance.status],
+                    preview(instance),
+                )
+                for instance in found
+            ],
+            filters=filters,
+            filtered=any(filters.values()),
+            statuses=[s.value for s in TriggerInstanceStatus],
+            problem=problem,
+            page=number,
+            pages=pages,
+            total=total,
+            previous_url=page_url(number - 1) if number > 1 else None,
+            next_url=page_url(number + 1) if number < pages else None,
+        )
+
+    @routes.get(f"{PREFIX}/trigger-instances/{{instance_id}}")
+    def instance_page(request: Request, instance_id: str) -> Response:
+        session = require_session(request)
+        store = runtime(request).events.store
+        instance = store.get(instance_id)
+        if instance is None:
+            message = f"There is no trigger instance {instance_id}."
+            return not_found(request, session, "Trigger instance not found", message)
+        enforcements = store.enforcements(
+            EnforcementFilter(trigger_instance_id=instance.id, limit=100)
+        )
+        return render(
+            request,
+            "trigger_instance.html",
+            session=session,
+            title="Trigger instance",
+            instance=instance,
+            occurred=_stamp(instance.occurrence_time),
+            tone=TONES[instance.status],
+            payload=views.pretty_json(_masked(dict(instance.payload))),
+            enforcements=[(e, _stamp(e.enforced_at)) for e in enforcements],
+        )
+
+    return routes
