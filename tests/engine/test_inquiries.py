@@ -163,3 +163,45 @@ def test_gc_times_out_expired_inquiries(instance_home: Path) -> None:
     report = collect(runtime.store, now=later, executions_days=30)
     assert report.inquiries_expired == 1
     assert runtime.executions.get(inquiry_id).status is Status.TIMEOUT
+
+
+CONSOLE = Path(__file__).parents[1] / "fixtures" / "engine_packs" / "console"
+
+
+@pytest.mark.parametrize(
+    ("approved", "status", "output"),
+    [(True, Status.SUCCEEDED, {"note": "ship it"}), (False, Status.FAILED, {"note": None})],
+)
+def test_an_answer_resumes_the_workflow_before_its_task_completes(
+    instance_home: Path, approved: bool, status: Status, output: dict[str, object]
+) -> None:
+    """As StackStorm: the paused workflow is resumed, then the inquiry's task completes, so its
+    transitions apply to a running workflow. A ``do: fail`` taken on the answer fails the
+    workflow (it used to be ignored by the paused workflow, which then succeeded)."""
+    import shutil
+
+    from tests.engine.workflow_helpers import ended, scenario
+
+    from packhorse import bootstrap
+
+    shutil.copytree(CONSOLE, instance_home / "packs" / "console")
+    settings = load_settings(instance_home)
+    assert bootstrap.register_instance_packs(settings, refs=["console"]).ok
+    runtime = build_runtime(settings, slots=4)
+    workflow = runtime.executions.request("console.approve", {"users": []}, user="admin").id
+    asked: list[str] = []
+
+    def asking() -> bool:
+        asked[:] = [
+            c.id for c in runtime.workflows.store.children(workflow) if c.status is Status.PENDING
+        ]
+        return bool(asked) and runtime.executions.get(workflow).status is Status.PAUSED
+
+    def answer() -> None:
+        response = {"approved": approved, "note": "ship it"} if approved else {"approved": False}
+        runtime.inquiries.respond(asked[0], response, user="admin", role="admin")
+
+    asyncio.run(scenario(runtime, [(asking, answer), (ended(runtime, workflow), lambda: None)]))
+    done = runtime.executions.get(workflow)
+    assert done.status is status, done.result
+    assert done.result["output"] == output

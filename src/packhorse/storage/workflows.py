@@ -272,6 +272,10 @@ class SqlWorkflowStore:
             connection.execute(_workflows.delete().where(_workflows.c.execution_id.in_(ids)))
 
 
+class _NotMoved(Exception):
+    """Rolls back the events queued before a move that did not happen."""
+
+
 def complete_with_events(
     engine: sa.Engine,
     execution_id: str,
@@ -283,20 +287,28 @@ def complete_with_events(
     events: Sequence[tuple[str, Mapping[str, Any]]] = (),
 ) -> bool:
     """Move an execution (an answered inquiry) and queue ``events`` for workflows, in one
-    transaction; False, writing nothing, when the execution was not in ``expected``."""
-    with driver_transaction(engine, write=True) as driver:
-        if not transition_in(
-            driver, execution_id, target, now=now, expected=expected, values={"result": result}
-        ):
-            return False
-        if events:
-            driver.execute_many(
-                _EVENT_INSERT,
-                [
-                    {"workflow_id": wf, "payload": canonical_json(payload), "created_at": now}
-                    for wf, payload in events
-                ],
-            )
+    transaction; False, writing nothing, when the execution was not in ``expected``.
+
+    ``events`` are queued *before* the move's own event to its parent: an answered inquiry
+    resumes its workflow first and then completes its task, as StackStorm does, so that the
+    task's transitions (a ``fail`` command, say) apply to a running workflow, not a paused
+    one that would ignore them."""
+    try:
+        with driver_transaction(engine, write=True) as driver:
+            if events:
+                driver.execute_many(
+                    _EVENT_INSERT,
+                    [
+                        {"workflow_id": wf, "payload": canonical_json(payload), "created_at": now}
+                        for wf, payload in events
+                    ],
+                )
+            if not transition_in(
+                driver, execution_id, target, now=now, expected=expected, values={"result": result}
+            ):
+                raise _NotMoved
+    except _NotMoved:
+        return False
     return True
 
 
