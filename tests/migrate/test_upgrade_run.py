@@ -93,6 +93,10 @@ def test_a_full_run_moves_everything_and_says_how_to_roll_back(
 
     new = tmp_path / "new"
     assert load_settings(new).instance_id == outputs["init"]["instance_id"]
+    # The new instance's web console shows this run on its upgrade page.
+    assert load_settings(new).extra["web"] == {
+        "upgrade_journal": str(tmp_path / "plan.journal.jsonl")
+    }
     bootstrap._cached_registry.cache_clear()
     got = cli("--home", new, "key", "get", "db_password", "--decrypt", "--json")
     assert json.loads(got.out)["value"] == SECRETS["db_password"]

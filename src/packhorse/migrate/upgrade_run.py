@@ -9,6 +9,7 @@ the journal, and builds the final report with the commands that undo the upgrade
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import os
 import signal
@@ -118,6 +119,30 @@ def _passphrase_option(plan: UpgradePlan) -> str:
     return f" --passphrase-file {plan.passphrase_file}" if plan.passphrase_file else ""
 
 
+def show_in_consoles(plan: UpgradePlan, journal_path: Path) -> None:
+    """Point the new instance's web console (its upgrade page) at this run: ``[web]
+    upgrade_journal`` (and ``front_state`` when the plan cuts over through a front) in its
+    ``packhorse.toml``, unless it names other files already. The old instance's folder is
+    left as it is."""
+    from packhorse.errors import PackhorseError
+    from packhorse.settings import load_settings, write_settings
+
+    wanted = {"upgrade_journal": str(journal_path)}
+    if "front_state" in plan.cutover.options:
+        wanted["front_state"] = str(plan.cutover.options["front_state"])
+    if not (plan.target / "packhorse.toml").is_file():
+        return
+    try:
+        settings = load_settings(plan.target)
+        web = dict(settings.extra.get("web") or {})
+        if all(web.get(key) for key in wanted):
+            return
+        web = {**wanted, **{k: v for k, v in web.items() if v}}
+        write_settings(dataclasses.replace(settings, extra={**settings.extra, "web": web}))
+    except (PackhorseError, OSError):
+        return  # the console's page is a convenience: never what fails an upgrade
+
+
 def default_journal(plan_file: Path) -> Path:
     """``PLAN.journal.jsonl`` beside the plan."""
     return plan_file.with_name(plan_file.stem + ".journal.jsonl")
@@ -193,6 +218,8 @@ def run_upgrade(
         result = _run_step(step, plan, journal, state, passphrase, services, say, at, kill_at)
         results.append(result)
         failed = result.status is StepStatus.FAILED
+    if not dry_run:
+        show_in_consoles(plan, journal_path)
     if not dry_run and not failed:
         journal.append({"at": at(), "event": "finished", "seconds": time.monotonic() - started})
     return RunReport(
