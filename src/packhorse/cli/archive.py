@@ -3,7 +3,6 @@ FOLDER``: a whole instance in one encrypted file, and back. Format: docs/upgradi
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -11,6 +10,7 @@ import click
 
 from packhorse.cli.main import CliContext
 from packhorse.cli.output import echo_json, steps
+from packhorse.cli.passphrases import obtain_passphrase
 
 if TYPE_CHECKING:
     from packhorse.settings import Settings
@@ -41,28 +41,11 @@ def archive() -> None:
 
 
 def passphrase_from(cli: CliContext, passphrase_file: Path | None, *, confirm: bool) -> str | None:
-    """From the file, else $PACKHORSE_ARCHIVE_PASSPHRASE, else a hidden prompt on a terminal;
-    None when there is no way to get one. Checked for length when ``confirm`` (a new one)."""
-    from packhorse.crypto.transport import MIN_PASSPHRASE_LENGTH
-    from packhorse.errors import ConfigurationError
-
-    if passphrase_file is not None:
-        try:
-            text = passphrase_file.read_text(encoding="utf-8").removesuffix("\n")
-        except (OSError, UnicodeDecodeError) as error:
-            raise ConfigurationError(f"{passphrase_file}: cannot read: {error}") from error
-    elif cli.environ.get(PASSPHRASE_ENV):
-        text = cli.environ[PASSPHRASE_ENV]
-    elif sys.stdin.isatty():
-        text = click.prompt("Archive passphrase", hide_input=True, confirmation_prompt=confirm)
-    else:
-        return None
-    if confirm and len(text) < MIN_PASSPHRASE_LENGTH:
-        raise ConfigurationError(
-            f"the archive passphrase is shorter than {MIN_PASSPHRASE_LENGTH} characters",
-            hint="anyone holding the archive can try passphrases offline: use a long one",
-        )
-    return text
+    """The archive's passphrase: --passphrase-file, else ${PASSPHRASE_ENV}, else asked (see
+    :func:`~packhorse.cli.passphrases.obtain_passphrase`)."""
+    return obtain_passphrase(
+        cli, passphrase_file, confirm=confirm, env=PASSPHRASE_ENV, what="archive"
+    )
 
 
 @archive.command("create", hidden=True)

@@ -11,6 +11,7 @@ import click
 
 from packhorse.cli.main import CliContext
 from packhorse.cli.output import echo_json, steps
+from packhorse.cli.passphrases import obtain_passphrase
 
 if TYPE_CHECKING:
     from packhorse.crypto.transport import TransportKey
@@ -33,28 +34,11 @@ def bundle() -> None:
 
 
 def _passphrase(cli: CliContext, passphrase_file: Path | None, *, confirm: bool) -> str | None:
-    """From --passphrase-file, else $PACKHORSE_BUNDLE_PASSPHRASE, else a hidden prompt on a
-    terminal (asked twice when ``confirm``); None when there is no way to get one."""
-    from packhorse.crypto.transport import MIN_PASSPHRASE_LENGTH
-    from packhorse.errors import ConfigurationError
-
-    if passphrase_file is not None:
-        try:
-            text = passphrase_file.read_text(encoding="utf-8").removesuffix("\n")
-        except (OSError, UnicodeDecodeError) as error:
-            raise ConfigurationError(f"{passphrase_file}: cannot read: {error}") from error
-    elif cli.environ.get(PASSPHRASE_ENV):
-        text = cli.environ[PASSPHRASE_ENV]
-    elif sys.stdin.isatty():
-        text = click.prompt("Bundle passphrase", hide_input=True, confirmation_prompt=confirm)
-    else:
-        return None
-    if confirm and len(text) < MIN_PASSPHRASE_LENGTH:
-        raise ConfigurationError(
-            f"the bundle passphrase is shorter than {MIN_PASSPHRASE_LENGTH} characters",
-            hint="anyone holding the bundle can try passphrases offline: use a long one",
-        )
-    return text
+    """The bundle's passphrase: --passphrase-file, else ${PASSPHRASE_ENV}, else asked (see
+    :func:`~packhorse.cli.passphrases.obtain_passphrase`)."""
+    return obtain_passphrase(
+        cli, passphrase_file, confirm=confirm, env=PASSPHRASE_ENV, what="bundle"
+    )
 
 
 def read_passphrase(cli: CliContext, passphrase_file: Path) -> str:
