@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from packhorse import bootstrap
+from packhorse import intake_wiring
 from packhorse.engine.runtime import build_runtime
 from packhorse.model.execution import Status
 from packhorse.model.intake import IntakeStatus
@@ -38,7 +38,7 @@ def test_every_process_of_a_scaled_out_instance_applies_a_drain(
 ) -> None:
     store = prepared(instance_home, postgres_url)
     settings = load_settings(instance_home).with_overrides(database_url=postgres_url)
-    service = bootstrap.handover_service(settings)
+    service = intake_wiring.handover_service(settings)
     ports = [free_port(), free_port()]
     processes = [worker(instance_home, postgres_url, port) for port in ports]
     try:

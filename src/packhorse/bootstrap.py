@@ -12,15 +12,12 @@ if TYPE_CHECKING:
 
     import sqlalchemy as sa
     from fastapi import FastAPI
-    from prometheus_client import CollectorRegistry
 
     from packhorse.engine.auth import AuthService
     from packhorse.engine.cache import ActionSchema, CachedRegistry
     from packhorse.engine.datastore import DatastoreService
     from packhorse.engine.events import EventService
-    from packhorse.engine.handover_secrets import HandoverKeys
-    from packhorse.engine.intake import HandoverService, IntakeWatch
-    from packhorse.engine.observer import Observer
+    from packhorse.engine.intake import IntakeWatch
     from packhorse.engine.preparation import Render
     from packhorse.engine.registration import RegistrationOutcome
     from packhorse.engine.runtime import Runtime
@@ -163,6 +160,7 @@ def create_app(
 
     from fastapi import APIRouter, Depends
 
+    from packhorse import intake_wiring
     from packhorse.api import auth, metrics, security, stream, v1, webhooks
     from packhorse.api import handover as handover_api
     from packhorse.api.app import create_app as build
@@ -177,8 +175,8 @@ def create_app(
     # Built before the app serves: routes reach the engine's services through app.state.
     runtime = build_runtime(settings, slots=workers)
     events = stream.broadcaster(settings, runtime)
-    metrics_registry, observer = observe(runtime)
-    intake, handover = intake_services(runtime)
+    metrics_registry, observer = metrics.observe(runtime)
+    intake, handover = intake_wiring.intake_services(runtime)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -306,95 +304,6 @@ def wake_ups(
     )
     listener.start()
     return listener
-
-
-def intake_services(runtime: Runtime) -> tuple[IntakeWatch, HandoverService]:
-    """This process's watch of the intake, wired to the loops it switches, and the handover
-    service the API answers with (``engine/intake.py``)."""
-    from packhorse.engine.intake import HandoverService, IntakeWatch
-    from packhorse.storage.intake import SqlIntakeStore
-
-    store = SqlIntakeStore(runtime.store.engine)
-    watch = IntakeWatch(store, node=runtime.worker.name)
-    runtime.events.intake_open = runtime.worker.intake_open = watch.open
-
-    def wake_engine(_state: object = None) -> None:
-        runtime.worker.wake()
-        runtime.rules.wake()
-
-    watch.listeners.append(wake_engine)
-    watch.settlers.append(runtime.events.settle_arrivals)
-    service = HandoverService(
-        store,
-        scheduler=runtime.worker.scheduler,
-        on_received=wake_engine,
-        keys=handover_keys(runtime.settings, runtime.datastore),
-    )
-    return watch, service
-
-
-def handover_keys(settings: Settings, datastore: DatastoreService) -> HandoverKeys:
-    """What a handover re-seals secret parameters with: the datastore cipher and the
-    recipient key in ``keys/`` (``migrate/recipient.py``)."""
-    import secrets
-
-    from packhorse.engine.handover_secrets import HandoverKeys
-    from packhorse.migrate.recipient import ensure_recipient_key, load_private_key
-
-    keys_dir = settings.keys_dir
-
-    def recipient_public() -> bytes:
-        return ensure_recipient_key(keys_dir, secrets.token_bytes)[0]
-
-    return HandoverKeys(
-        encrypt=datastore.encrypt,
-        decrypt=datastore.decrypt,
-        recipient_public=recipient_public,
-        recipient_private=lambda: load_private_key(keys_dir),
-        random_bytes=secrets.token_bytes,
-        remember=redactor().add,
-    )
-
-
-def handover_service(settings: Settings) -> HandoverService:
-    """Intake and handover straight on an instance's database (a local cutover)."""
-    from packhorse.engine.intake import HandoverService
-    from packhorse.engine.scheduling import PolicyBook, Scheduler
-    from packhorse.storage.executions import SqlExecutionStore
-    from packhorse.storage.intake import SqlIntakeStore
-
-    engine = database_engine(settings)
-    scheduler = Scheduler(SqlExecutionStore(engine), PolicyBook(registry_reader(settings)))
-    return HandoverService(
-        SqlIntakeStore(engine),
-        scheduler=scheduler,
-        keys=handover_keys(settings, datastore_service(settings)),
-    )
-
-
-def observe(runtime: Runtime) -> tuple[CollectorRegistry, Observer]:
-    """A metrics registry of this app's own, and the observer that feeds it, told by the
-    runtime's worker, workflow shell, execution service and rules engine."""
-    from prometheus_client import CollectorRegistry
-
-    from packhorse.api.metrics import DatabaseCollector, PrometheusObserver
-    from packhorse.engine.clock import parse_iso, utc_now
-
-    registry = CollectorRegistry()
-    observer = PrometheusObserver(registry)
-    registry.register(
-        DatabaseCollector(
-            runtime.store.status_counts, runtime.store.oldest_created, now=utc_now, parse=parse_iso
-        )
-    )
-    runtime.worker.observer = observer
-    runtime.workflows.observer = observer
-    runtime.executions.observer = observer
-    runtime.rules.observer = observer
-    if runtime.worker.scheduler is not None:
-        runtime.worker.scheduler.observer = observer
-    runtime.inquiries.observer = observer
-    return registry, observer
 
 
 def sensor_container(

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from tests.engine.workflow_helpers import drive, ended
 
-from packhorse import bootstrap
+from packhorse import bootstrap, intake_wiring
 from packhorse.crypto.cipher import is_encrypted_token, key_id_of
 from packhorse.crypto.handover import is_sealed
 from packhorse.engine.instance import init_instance
@@ -87,8 +87,8 @@ def test_a_secret_parameter_is_sealed_for_the_receiver_and_runs_there(
     caplog.set_level(logging.DEBUG)
     execution_id = _queued(pair)
     stored_token = pair.sender.executions.get(execution_id).parameters["password"]
-    sender = bootstrap.handover_service(pair.sender.settings)
-    receiver = bootstrap.handover_service(pair.receiver.settings)
+    sender = intake_wiring.handover_service(pair.sender.settings)
+    receiver = intake_wiring.handover_service(pair.receiver.settings)
 
     recipient = receiver.recipient_key()
     assert recipient.startswith("phr1:") and receiver.recipient_key() == recipient
@@ -116,7 +116,7 @@ def test_a_secret_parameter_is_sealed_for_the_receiver_and_runs_there(
 
 def test_without_a_recipient_a_parcel_holding_a_secret_is_refused(pair: Pair) -> None:
     execution_id = _queued(pair)
-    sender = bootstrap.handover_service(pair.sender.settings)
+    sender = intake_wiring.handover_service(pair.sender.settings)
     with pytest.raises(HandoverRefused) as refused:
         sender.outgoing()
     assert refused.value.execution_id == execution_id
@@ -129,8 +129,8 @@ def test_without_a_recipient_a_parcel_holding_a_secret_is_refused(pair: Pair) ->
 def test_a_value_that_does_not_open_refuses_the_parcel_and_stores_nothing(pair: Pair) -> None:
     execution_id = _queued(pair)
     other = pair.sender.executions.request("vault.digest", {"password": "other"}, user="t")
-    sender = bootstrap.handover_service(pair.sender.settings)
-    receiver = bootstrap.handover_service(pair.receiver.settings)
+    sender = intake_wiring.handover_service(pair.sender.settings)
+    receiver = intake_wiring.handover_service(pair.receiver.settings)
     first, second = sender.outgoing(recipient=receiver.recipient_key()).executions
     assert first.id == execution_id
     sealed = first.parameters["password"]

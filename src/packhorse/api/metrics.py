@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
@@ -28,6 +28,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from packhorse.api import security
 from packhorse.model.execution import Status
+
+if TYPE_CHECKING:
+    from packhorse.engine.observer import Observer
+    from packhorse.engine.runtime import Runtime
 
 #: Buckets (seconds) of the latency histograms: from a noop (milliseconds) to long scripts.
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800)
@@ -190,3 +194,25 @@ def router(registry: CollectorRegistry, *, guarded: bool) -> APIRouter:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     return routes
+
+
+def observe(runtime: Runtime) -> tuple[CollectorRegistry, Observer]:
+    """A metrics registry of this app's own, and the observer that feeds it, told by the
+    runtime's worker, workflow shell, execution service and rules engine."""
+    from packhorse.engine.clock import parse_iso, utc_now
+
+    registry = CollectorRegistry()
+    observer = PrometheusObserver(registry)
+    registry.register(
+        DatabaseCollector(
+            runtime.store.status_counts, runtime.store.oldest_created, now=utc_now, parse=parse_iso
+        )
+    )
+    runtime.worker.observer = observer
+    runtime.workflows.observer = observer
+    runtime.executions.observer = observer
+    runtime.rules.observer = observer
+    if runtime.worker.scheduler is not None:
+        runtime.worker.scheduler.observer = observer
+    runtime.inquiries.observer = observer
+    return registry, observer

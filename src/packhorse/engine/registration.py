@@ -204,7 +204,7 @@ def remove_packs(
     import shutil
 
     from packhorse.errors import Conflict, NotFound
-    from packhorse.packs.install import forget_sources
+    from packhorse.packs.sources_record import forget_sources
 
     registered = registry.list_packs()
     known = {p.ref: p for p in registered}

@@ -24,13 +24,13 @@ from pathlib import Path
 from typing import Any
 
 from packhorse.engine.clock import iso, parse_iso, utc_now
-from packhorse.engine.ids import new_id
 from packhorse.engine.observer import NO_OBSERVER, Observer
 from packhorse.engine.waiting import nap
 from packhorse.engine.workflow_steps import (
+    child_execution,
+    own_moves,
     rerun_tasks,
     st2_context,
-    status_path,
     stepping_bound,
     task_label,
 )
@@ -416,7 +416,7 @@ class WorkflowShell:
                 events.extend(signal_events)
             elif isinstance(command, Finish):
                 finish = command
-        moves.extend(self._own_moves(workflow, session, finish, now))
+        moves.extend(own_moves(workflow, session.status, finish, now))
         upserts, deletes = session.take_changes()
         if base_parts:
             # A rerun: the new workflow starts with every part of the one it reruns.
@@ -462,38 +462,6 @@ class WorkflowShell:
             workflow.runner_type, status, seconds, workflow_task=workflow.parent_id is not None
         )
 
-    def _own_moves(
-        self, workflow: Execution, session: WorkflowSession, finish: Finish | None, now: str
-    ) -> list[Move]:
-        """The workflow execution's own status follows the driver's (through the legal
-        intermediate statuses); the final move carries the result."""
-        current = workflow.status
-        moves: list[Move] = []
-        if current in (Status.SCHEDULED, Status.REQUESTED):
-            moves.append(
-                Move(
-                    workflow.id,
-                    Status.RUNNING,
-                    values={"start_timestamp": now, "claimed_by": None, "lease_expires_at": None},
-                )
-            )
-            current = Status.RUNNING
-        if finish is not None:
-            target = Status(finish.status)
-        else:
-            status = session.status
-            if status is None or status in ("requested", "scheduled", "retrying"):
-                return moves
-            target = Status(status)
-            if target in COMPLETED:
-                return moves  # the driver's Finish carries the final move
-        for step in status_path(current, target):
-            values: dict[str, Any] = {}
-            if step is target and finish is not None:
-                values["result"] = dict(finish.result)
-            moves.append(Move(workflow.id, step, values=values))
-        return moves
-
     def _child(
         self, workflow: Execution, command: StartAction, now: dt.datetime
     ) -> tuple[Execution | None, str]:
@@ -502,34 +470,8 @@ class WorkflowShell:
             return None, f'Action "{command.action_ref}" is not registered.'
         if not action.enabled:
             return None, f'Action "{command.action_ref}" is disabled.'
-        user = str(workflow.context.get("user", ""))
-        parent: dict[str, Any] = {
-            "execution_id": workflow.id,
-            "user": user,
-            "pack": workflow.context.get("pack"),
-        }
-        if "parent" in workflow.context:
-            parent["parent"] = workflow.context["parent"]
-        context = {
-            "user": user,
-            "pack": action.pack,
-            "parent": parent,
-            **command.context,
-            "workflow_key": dict(command.key),
-        }
-        run_after = iso(now + dt.timedelta(seconds=command.delay)) if command.delay > 0 else None
-        child = Execution(
-            id=new_id(),
-            action_ref=action.ref,
-            runner_type=str(action.body.get("runner_type", "")),
-            status=Status.REQUESTED,
-            parameters=dict(self._protect(action, command.parameters)),
-            context=context,
-            created_at=iso(now),
-            run_after=run_after,
-            parent_id=workflow.id,
-        )
-        return child, ""
+        parameters = self._protect(action, command.parameters)
+        return child_execution(workflow, command, action, parameters, now=now), ""
 
     def _signal(
         self, workflow_id: str, command: SignalChildren

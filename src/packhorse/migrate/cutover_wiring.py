@@ -70,11 +70,11 @@ class Side:
         self._remote: RemoteHandover | None = None
         self._port: HandoverPort
         if isinstance(instance, LocalInstance):
-            from packhorse import bootstrap
+            from packhorse import intake_wiring
 
             settings = instance.settings
             self.url = _base_url(settings.listen, tls=bool(settings.tls_cert))
-            self._port = bootstrap.handover_service(settings)
+            self._port = intake_wiring.handover_service(settings)
         else:
             from packhorse.client.handover import RemoteHandover
 

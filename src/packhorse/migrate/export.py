@@ -28,7 +28,8 @@ from packhorse.migrate import bundle_format as fmt
 from packhorse.migrate import sealing
 from packhorse.migrate.archive import write_archive, write_private_file
 from packhorse.model.datastore import KeyValue
-from packhorse.packs.install import SOURCES_FILE, SYSTEM_PACKS
+from packhorse.packs.install import SYSTEM_PACKS
+from packhorse.packs.sources_record import SOURCES_FILE
 from packhorse.params.masking import MASK
 from packhorse.settings import Settings
 from packhorse.storage.snapshot import open_snapshot

@@ -67,7 +67,8 @@ from packhorse.migrate.import_undo import (
     write_file,
 )
 from packhorse.packs.content_lock import content_lock
-from packhorse.packs.install import SOURCES_FILE, SYSTEM_PACKS
+from packhorse.packs.install import SYSTEM_PACKS
+from packhorse.packs.sources_record import SOURCES_FILE
 from packhorse.settings import Settings
 from packhorse.storage import schema
 from packhorse.storage.snapshot import open_snapshot

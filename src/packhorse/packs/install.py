@@ -53,6 +53,9 @@ from packhorse.packs.dependencies import (
     python_versions_problem,
     stackstorm_version_problem,
 )
+from packhorse.packs.sources_record import (
+    record_sources,
+)
 
 SYSTEM_PACKS = frozenset({"core"})
 """Packs that ship with Packhorse (StackStorm's system packs): never installed, removed or
@@ -525,48 +528,6 @@ def _write_journal(
     temporary = staging / f"{JOURNAL}.tmp"
     temporary.write_text(json.dumps(journal), encoding="utf-8")
     os.replace(temporary, staging / JOURNAL)
-
-
-SOURCES_FILE = "pack-sources.json"
-"""Where each installed pack came from (``pack outdated`` and ``pack upgrade`` read it)."""
-
-
-def record_sources(home: Path, fetched: Sequence[FetchedPack]) -> None:
-    sources = read_sources(home)
-    for pack in fetched:
-        source = pack.spec.source
-        if pack.spec.kind in {SourceKind.DIRECTORY, SourceKind.ARCHIVE}:
-            source = str(Path(os.path.expanduser(source.removeprefix("file://"))).resolve())
-        sources[pack.ref] = {
-            "kind": pack.spec.kind.value,
-            "source": source,
-            "asked": pack.spec.version,
-            "version": pack.version,
-            "fetched": pack.source,
-        }
-    temporary = home / f".{SOURCES_FILE}.tmp"
-    temporary.write_text(json.dumps(sources, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    os.replace(temporary, home / SOURCES_FILE)
-
-
-def read_sources(home: Path) -> dict[str, dict[str, Any]]:
-    try:
-        data = json.loads((home / SOURCES_FILE).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return {}
-    except (OSError, ValueError) as error:
-        raise InstallError(f"{home / SOURCES_FILE}: cannot read: {error}") from None
-    return data if isinstance(data, dict) else {}
-
-
-def forget_sources(home: Path, refs: Sequence[str]) -> None:
-    sources = read_sources(home)
-    if any(ref in sources for ref in refs):
-        for ref in refs:
-            sources.pop(ref, None)
-        temporary = home / f".{SOURCES_FILE}.tmp"
-        temporary.write_text(json.dumps(sources, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-        os.replace(temporary, home / SOURCES_FILE)
 
 
 def recover(env: Environment) -> list[str]:

@@ -14,7 +14,8 @@ import yaml
 
 from packhorse.expr.functions.version import version_compare
 from packhorse.packs.dependencies import PackSpec, SourceKind
-from packhorse.packs.install import InstallError, from_index, read_sources
+from packhorse.packs.install import InstallError, from_index
+from packhorse.packs.sources_record import read_sources
 
 _RELEASE_TAG = re.compile(r"^v?(\d+\.\d+\.\d+)$")
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -31,6 +30,11 @@ from packhorse.storage.driver import (
     driver_statement,
     driver_transaction,
 )
+from packhorse.storage.execution_rows import (
+    ExecutionFilter,
+    filter_conditions,
+    row_to_execution,
+)
 from packhorse.storage.moves import (
     NOTIFY_PARENT,
     _insert,
@@ -38,30 +42,12 @@ from packhorse.storage.moves import (
     transition_in,
 )
 
+__all__ = ["Decide", "ExecutionFilter", "SqlExecutionStore"]
+"""``ExecutionFilter`` (``storage/execution_rows.py``) is the store's query: imported from here."""
+
 _table = schema.executions
 _log = schema.execution_log
 _output = schema.execution_output
-
-#: The order :func:`_row_to_execution` unpacks a row of ``sa.select(_table)`` in.
-_COLUMNS = (
-    "id",
-    "action_ref",
-    "runner_type",
-    "status",
-    "parameters",
-    "context",
-    "result",
-    "attempt",
-    "created_at",
-    "start_timestamp",
-    "end_timestamp",
-    "run_after",
-    "claimed_by",
-    "lease_expires_at",
-    "pids",
-    "parent_id",
-)
-assert tuple(column.name for column in _table.c) == _COLUMNS, "executions columns moved"
 
 _LOG_INSERT = _log.insert()
 _SELECT_ONE = Prepared(sa.select(_table).where(_table.c.id == sa.bindparam("target_id")))
@@ -138,90 +124,6 @@ def _lock_key(action_ref: str) -> int:
     """A signed 64-bit advisory lock key for one action ref."""
     digest = hashlib.sha256(f"packhorse.schedule:{action_ref}".encode()).digest()
     return int.from_bytes(digest[:8], "big", signed=True)
-
-
-@dataclass(frozen=True, slots=True)
-class ExecutionFilter:
-    action_ref: str | None = None
-    pack: str | None = None
-    """Only executions of this pack's actions (refs ``pack.*``)."""
-    statuses: tuple[Status, ...] = ()
-    parent_id: str | None = None
-    top_level: bool = False
-    """Only executions that are not a workflow's task (StackStorm's list shows those)."""
-    limit: int = 50
-    offset: int = 0
-    created_after: str | None = None
-    """Only executions created strictly after this ISO-8601 time (StackStorm's
-    ``timestamp_gt``); ``created_before`` likewise (``timestamp_lt``)."""
-    created_before: str | None = None
-    oldest_first: bool = False
-    user: str | None = None
-    """Only executions whose context names this user (StackStorm's ``user`` filter)."""
-
-
-def _row_to_execution(row: Sequence[Any], log: Sequence[Sequence[Any]] = ()) -> Execution:
-    """An execution from a row of ``sa.select(_table)`` (an SQLAlchemy row or a driver tuple)."""
-    (
-        execution_id,
-        action_ref,
-        runner_type,
-        status,
-        parameters,
-        context,
-        result,
-        attempt,
-        created_at,
-        start_timestamp,
-        end_timestamp,
-        run_after,
-        claimed_by,
-        lease_expires_at,
-        pids,
-        parent_id,
-    ) = row
-    return Execution(
-        id=execution_id,
-        action_ref=action_ref,
-        runner_type=runner_type,
-        status=Status(status),
-        parameters=json.loads(parameters),
-        context=json.loads(context),
-        created_at=created_at,
-        attempt=attempt,
-        result=None if result is None else json.loads(result),
-        start_timestamp=start_timestamp,
-        end_timestamp=end_timestamp,
-        run_after=run_after,
-        claimed_by=claimed_by,
-        lease_expires_at=lease_expires_at,
-        pids=tuple(json.loads(pids)),
-        parent_id=parent_id,
-        log=tuple({"status": s, "timestamp": t} for s, t in log),
-    )
-
-
-def _conditions(query: ExecutionFilter) -> list[sa.ColumnElement[bool]]:
-    conditions: list[sa.ColumnElement[bool]] = []
-    if query.action_ref:
-        conditions.append(_table.c.action_ref == query.action_ref)
-    if query.pack:
-        conditions.append(_table.c.action_ref.startswith(f"{query.pack}.", autoescape=True))
-    if query.statuses:
-        conditions.append(_table.c.status.in_([s.value for s in query.statuses]))
-    if query.parent_id:
-        conditions.append(_table.c.parent_id == query.parent_id)
-    elif query.top_level:
-        conditions.append(_table.c.parent_id.is_(None))
-    if query.created_after:
-        conditions.append(_table.c.created_at > query.created_after)
-    if query.created_before:
-        conditions.append(_table.c.created_at < query.created_before)
-    if query.user is not None:
-        # The context is stored as canonical JSON: its top-level ``user`` reads like this.
-        needle = '"user":' + json.dumps(query.user, ensure_ascii=False)
-        conditions.append(_table.c.context.contains(needle, autoescape=True))
-    return conditions
 
 
 class SqlExecutionStore:
@@ -341,7 +243,7 @@ class SqlExecutionStore:
             statement = _CLAIM_DUE if top_level else _CLAIM_DUE_CHILDREN
             with driver_statement(self._engine) as driver:
                 rows = driver.all(statement, arguments)
-            claimed = [_row_to_execution(row) for row in rows]
+            claimed = [row_to_execution(row) for row in rows]
             claimed.sort(key=lambda execution: (execution.created_at, execution.id))
             return claimed
         due_select = _DUE if top_level else _DUE_CHILDREN
@@ -358,7 +260,7 @@ class SqlExecutionStore:
                 if driver.execute(_CLAIM_ONE, arguments):
                     row = driver.first(_SELECT_ONE, {"target_id": execution_id})
                     assert row is not None
-                    claimed.append(_row_to_execution(row))
+                    claimed.append(row_to_execution(row))
         return claimed
 
     def claim_one(
@@ -371,7 +273,7 @@ class SqlExecutionStore:
                 return None
             row = driver.first(_SELECT_ONE, {"target_id": execution_id})
         assert row is not None
-        return _row_to_execution(row)
+        return row_to_execution(row)
 
     def heartbeat(self, worker: str, ids: Sequence[str], *, lease_until: str) -> None:
         if not ids:
@@ -447,7 +349,7 @@ class SqlExecutionStore:
                 connection.execute(
                     sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _lock_key(action_ref)}
                 )
-            waiting = [_row_to_execution(row) for row in connection.execute(waiting_select)]
+            waiting = [row_to_execution(row) for row in connection.execute(waiting_select)]
             if not waiting:
                 return []
             active = [json.loads(row.parameters) for row in connection.execute(active_select)]
@@ -539,7 +441,7 @@ class SqlExecutionStore:
             if row is None:
                 return None
             log = driver.all(_SELECT_LOG, arguments)
-        return _row_to_execution(row, log)
+        return row_to_execution(row, log)
 
     def get_many(self, ids: Iterable[str]) -> dict[str, Execution]:
         """Executions by id, read in one transaction (without their log); missing ones are
@@ -549,19 +451,19 @@ class SqlExecutionStore:
             for execution_id in dict.fromkeys(ids):
                 row = driver.first(_SELECT_ONE, {"target_id": execution_id})
                 if row is not None:
-                    found[execution_id] = _row_to_execution(row)
+                    found[execution_id] = row_to_execution(row)
         return found
 
     def find(self, query: ExecutionFilter) -> list[Execution]:
         """A page of the executions ``query`` matches, newest first unless ``oldest_first``."""
-        select = sa.select(_table).where(*_conditions(query))
+        select = sa.select(_table).where(*filter_conditions(query))
         if query.oldest_first:
             select = select.order_by(_table.c.created_at, _table.c.id)
         else:
             select = select.order_by(_table.c.created_at.desc(), _table.c.id.desc())
         select = select.limit(query.limit).offset(query.offset)
         with transaction(self._engine) as connection:
-            return [_row_to_execution(row) for row in connection.execute(select)]
+            return [row_to_execution(row) for row in connection.execute(select)]
 
     def child_ids(self, parent_ids: Sequence[str]) -> dict[str, list[str]]:
         """The ids of the executions each of ``parent_ids`` started, oldest first: one query
@@ -581,7 +483,7 @@ class SqlExecutionStore:
 
     def count(self, query: ExecutionFilter) -> int:
         """How many executions ``query`` matches, paging aside (StackStorm's X-Total-Count)."""
-        select = sa.select(sa.func.count()).select_from(_table).where(*_conditions(query))
+        select = sa.select(sa.func.count()).select_from(_table).where(*filter_conditions(query))
         with transaction(self._engine) as connection:
             return int(connection.execute(select).scalar_one())
 
@@ -607,7 +509,7 @@ class SqlExecutionStore:
             _table.c.claimed_by.is_not(None), _table.c.lease_expires_at <= now
         )
         with transaction(self._engine) as connection:
-            return [_row_to_execution(row) for row in connection.execute(select)]
+            return [row_to_execution(row) for row in connection.execute(select)]
 
     def by_status(self, statuses: Iterable[Status], *, limit: int = 1000) -> list[Execution]:
         select = (
@@ -617,7 +519,7 @@ class SqlExecutionStore:
             .limit(limit)
         )
         with transaction(self._engine) as connection:
-            return [_row_to_execution(row) for row in connection.execute(select)]
+            return [row_to_execution(row) for row in connection.execute(select)]
 
     # -- output ------------------------------------------------------------------------------
 

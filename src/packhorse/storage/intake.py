@@ -33,7 +33,7 @@ from packhorse.storage.events import (
     _instance_row,
     instance_from_row,
 )
-from packhorse.storage.executions import _row_to_execution
+from packhorse.storage.execution_rows import row_to_execution
 from packhorse.storage.moves import _insert, _log_status, transition_in
 
 _intake = schema.intake
@@ -200,7 +200,7 @@ class SqlIntakeStore:
             .limit(limit)
         )
         with transaction(self._engine) as connection:
-            return [_row_to_execution(row) for row in connection.execute(select)]
+            return [row_to_execution(row) for row in connection.execute(select)]
 
     def in_flight(self, *, now: str) -> InFlight:
         select = (

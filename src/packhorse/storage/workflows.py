@@ -24,7 +24,8 @@ from packhorse.model.execution import Execution, Status
 from packhorse.storage import schema
 from packhorse.storage.database import transaction
 from packhorse.storage.driver import DriverTransaction, Prepared, driver_transaction
-from packhorse.storage.executions import SqlExecutionStore, _row_to_execution
+from packhorse.storage.execution_rows import row_to_execution
+from packhorse.storage.executions import SqlExecutionStore
 from packhorse.storage.moves import _EVENT_INSERT, _insert, transition_in
 
 _workflows = schema.workflows
@@ -239,7 +240,7 @@ class SqlWorkflowStore:
             .order_by(_executions.c.created_at, _executions.c.id)
         )
         with transaction(self._engine) as connection:
-            return [_row_to_execution(row) for row in connection.execute(select)]
+            return [row_to_execution(row) for row in connection.execute(select)]
 
     def exists(self, workflow_id: str) -> bool:
         return self.version(workflow_id) is not None

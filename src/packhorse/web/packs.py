@@ -21,7 +21,8 @@ from packhorse.api.deps import settings
 from packhorse.engine import pack_config
 from packhorse.errors import NotFound
 from packhorse.model.content import Kind, RegisteredPack
-from packhorse.packs.install import InstallError, read_sources
+from packhorse.packs.install import InstallError
+from packhorse.packs.sources_record import read_sources
 from packhorse.params.config import mask_config
 from packhorse.web import forms, views
 from packhorse.web.rendering import PREFIX, not_found, read_form, render

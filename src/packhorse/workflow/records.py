@@ -166,6 +166,17 @@ class ItemSet:
             results[int(index)] = item.get("result")
         return cls(count, statuses, results, Counter(statuses))
 
+    def to_json(self) -> dict[str, Any]:
+        """What :meth:`from_json` reads: the items that have a status or a result."""
+        return {
+            "count": self.count,
+            "items": {
+                str(i): {"status": self.statuses[i], "result": self.results[i]}
+                for i in range(self.count)
+                if self.statuses[i] is not None or self.results[i] is not None
+            },
+        }
+
     def active(self) -> int:
         return sum(self.tally[status] for status in ACTIVE)
 

@@ -174,17 +174,7 @@ class WorkflowState:
             "sequence": [record.to_json() for record in self.sequence],
             "staged": [staged.to_json() for staged in self.staged.values()],
             "prevs": {str(n): prev for n, prev in self.prevs.items()},
-            "item_sets": {
-                str(n): {
-                    "count": s.count,
-                    "items": {
-                        str(i): {"status": s.statuses[i], "result": s.results[i]}
-                        for i in range(s.count)
-                        if s.statuses[i] is not None or s.results[i] is not None
-                    },
-                }
-                for n, s in self.item_sets.items()
-            },
+            "item_sets": {str(n): s.to_json() for n, s in self.item_sets.items()},
             "errors": {str(n): entry for n, entry in self.errors_by_id.items()},
             "log": {str(n): entry for n, entry in self.log_by_id.items()},
             "reruns": self.reruns,
