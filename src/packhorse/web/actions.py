@@ -16,8 +16,8 @@ from packhorse.errors import PackhorseError, ParameterError
 from packhorse.model.content import Kind, Resource
 from packhorse.params import schema_for_action
 from packhorse.web import forms
-from packhorse.web.rendering import PREFIX, not_found, read_form, render
-from packhorse.web.session import CSRF_FIELD, Forbidden, Session, check_csrf, require_session
+from packhorse.web.rendering import PREFIX, not_found, posted_form, render
+from packhorse.web.session import CSRF_FIELD, Session, require_session
 
 
 def _action_form(action: Resource) -> list[forms.Field]:
@@ -98,11 +98,7 @@ def router() -> APIRouter:
 
     @routes.post(f"{PREFIX}/actions/{{ref}}")
     async def run_action(request: Request, ref: str) -> Response:
-        session = require_session(request)
-        form = await read_form(request)
-        check_csrf(session, form.get(CSRF_FIELD))
-        if not session.principal.may("operator"):
-            raise Forbidden(f'User "{session.principal.user}" may not run actions (viewer).')
+        session, form = await posted_form(request, needs="operator", doing="run actions")
         action = _action(request, ref)
         if action is None:
             return not_found(request, session, "Action not found", f"There is no action {ref}.")

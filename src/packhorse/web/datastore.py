@@ -13,8 +13,8 @@ from starlette.concurrency import run_in_threadpool
 from packhorse.api.deps import runtime
 from packhorse.errors import NotFound, PackhorseError
 from packhorse.model.datastore import KeyValue, Scope
-from packhorse.web.rendering import PREFIX, read_form, render
-from packhorse.web.session import CSRF_FIELD, Forbidden, Session, check_csrf, require_session
+from packhorse.web.rendering import PREFIX, posted_form, render
+from packhorse.web.session import Forbidden, Session, require_session
 
 MASK = "********"
 LIMIT = 500
@@ -77,9 +77,7 @@ def router() -> APIRouter:
         return _page(request, session, done=done)
 
     async def _checked(request: Request) -> tuple[Session, dict[str, str], Scope]:
-        session = require_session(request)
-        form = await read_form(request)
-        check_csrf(session, form.get(CSRF_FIELD))
+        session, form = await posted_form(request)
         scope = _scope(form.get("scope", ""))
         if scope is None:
             raise Forbidden(f"Unknown scope {form.get('scope', '')!r}.")

@@ -17,8 +17,8 @@ from packhorse.api.deps import runtime
 from packhorse.engine.inquiries import Inquiry, InvalidResponse, NotPermitted, permission_problem
 from packhorse.errors import Conflict, NotFound
 from packhorse.web import forms, views
-from packhorse.web.rendering import PREFIX, not_found, read_form, render
-from packhorse.web.session import CSRF_FIELD, Forbidden, Session, check_csrf, require_session
+from packhorse.web.rendering import PREFIX, not_found, posted_form, render
+from packhorse.web.session import CSRF_FIELD, Forbidden, Session, require_session
 
 
 def _refusal(session: Session, inquiry: Inquiry) -> str | None:
@@ -96,9 +96,7 @@ def router() -> APIRouter:
 
     @routes.post(f"{PREFIX}/inquiries/{{inquiry_id}}")
     async def answer(request: Request, inquiry_id: str) -> Response:
-        session = require_session(request)
-        form = await read_form(request)
-        check_csrf(session, form.get(CSRF_FIELD))
+        session, form = await posted_form(request)
         service = runtime(request).inquiries
         try:
             inquiry = await run_in_threadpool(service.get, inquiry_id)

@@ -25,8 +25,8 @@ from packhorse.packs.install import InstallError
 from packhorse.packs.sources_record import read_sources
 from packhorse.params.config import mask_config
 from packhorse.web import forms, views
-from packhorse.web.rendering import PREFIX, not_found, read_form, render
-from packhorse.web.session import CSRF_FIELD, Forbidden, Session, check_csrf, require_session
+from packhorse.web.rendering import PREFIX, not_found, posted_form, render
+from packhorse.web.session import CSRF_FIELD, Session, require_session
 
 
 def _sources(request: Request) -> dict[str, dict[str, Any]]:
@@ -134,14 +134,7 @@ def router() -> APIRouter:
 
     @routes.post(f"{PREFIX}/packs/{{ref}}/config")
     async def save(request: Request, ref: str) -> Response:
-        session = require_session(request)
-        form = await read_form(request)
-        check_csrf(session, form.get(CSRF_FIELD))
-        if not session.principal.may("admin"):
-            raise Forbidden(
-                f'User "{session.principal.user}" may not change pack configs '
-                f"({session.principal.role}; it needs admin)."
-            )
+        session, form = await posted_form(request, needs="admin", doing="change pack configs")
         pack = _pack(request, ref)
         if pack is None:
             return not_found(request, session, "Pack not found", f"There is no pack {ref}.")

@@ -20,7 +20,9 @@ from packhorse.web.session import (
     Forbidden,
     Session,
     auth_enabled,
+    check_csrf,
     keep_anonymous_session,
+    require_session,
 )
 
 PREFIX = "/ui"
@@ -105,6 +107,22 @@ async def read_form(request: Request) -> dict[str, str]:
     except UnicodeDecodeError:
         raise Forbidden("The form is not valid UTF-8.") from None
     return dict(parse_qsl(text, keep_blank_values=True))
+
+
+async def posted_form(
+    request: Request, *, needs: str | None = None, doing: str = ""
+) -> tuple[Session, dict[str, str]]:
+    """The signed-in session and the form of a POST, its CSRF token checked; with ``needs``
+    (a role), refused unless the user holds it, saying what they may not be ``doing``."""
+    session = require_session(request)
+    form = await read_form(request)
+    check_csrf(session, form.get(CSRF_FIELD))
+    principal = session.principal
+    if needs is not None and not principal.may(needs):
+        raise Forbidden(
+            f'User "{principal.user}" may not {doing} ({principal.role}; it needs {needs}).'
+        )
+    return session, form
 
 
 def not_found(request: Request, session: Session, title: str, message: str) -> HTMLResponse:

@@ -26,8 +26,8 @@ from packhorse.model.events import Enforcement
 from packhorse.model.rules import Rule
 from packhorse.storage.events import EnforcementFilter
 from packhorse.web import views
-from packhorse.web.rendering import PREFIX, not_found, read_form, render
-from packhorse.web.session import CSRF_FIELD, Forbidden, Session, check_csrf, require_session
+from packhorse.web.rendering import PREFIX, not_found, posted_form, render
+from packhorse.web.session import Session, require_session
 
 RECENT = 20
 MAX_PAYLOAD_CHARS = 100_000
@@ -144,14 +144,7 @@ def router() -> APIRouter:
 
     @routes.post(f"{PREFIX}/rules/{{ref}}/enabled")
     async def set_enabled(request: Request, ref: str) -> Response:
-        session = require_session(request)
-        form = await read_form(request)
-        check_csrf(session, form.get(CSRF_FIELD))
-        if not session.principal.may("admin"):
-            raise Forbidden(
-                f'User "{session.principal.user}" may not enable or disable rules '
-                f"({session.principal.role}; it needs admin)."
-            )
+        session, form = await posted_form(request, needs="admin", doing="enable or disable rules")
         rule = _rule(request, ref)
         if rule is None:
             return not_found(request, session, "Rule not found", f"There is no rule {ref}.")
@@ -164,11 +157,7 @@ def router() -> APIRouter:
 
     @routes.post(f"{PREFIX}/rules/{{ref}}/test")
     async def test_rule(request: Request, ref: str) -> Response:
-        session = require_session(request)
-        form = await read_form(request)
-        check_csrf(session, form.get(CSRF_FIELD))
-        if not session.principal.may("operator"):
-            raise Forbidden(f'User "{session.principal.user}" may not test rules (viewer).')
+        session, form = await posted_form(request, needs="operator", doing="test rules")
         rule = _rule(request, ref)
         if rule is None:
             return not_found(request, session, "Rule not found", f"There is no rule {ref}.")
