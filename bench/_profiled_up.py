@@ -12,6 +12,7 @@ import cProfile
 import json
 import signal
 import sys
+import threading
 import time
 
 import psycopg
@@ -51,9 +52,15 @@ def dump() -> None:
     profile.dump_stats(out)
     with open(out + ".json", "w") as file:
         json.dump(dict(counts), file)
+    with open(out + ".threads.json", "w") as file:  # which OS thread is which
+        json.dump(names, file)
+
+
+names: dict[str, str] = {}
 
 
 def start(*_: object) -> None:
+    names.update({str(t.native_id): t.name for t in threading.enumerate()})
     counts.clear()
     profile.enable()
 

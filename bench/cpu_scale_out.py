@@ -86,13 +86,21 @@ def worker(home: Path, url: str, profile: str | None) -> Iterator[subprocess.Pop
 
 
 def threads(pid: int) -> dict[str, float]:
-    """CPU seconds of the main thread of ``pid`` and of its other threads."""
+    """CPU seconds of each thread of ``pid``, by thread id."""
+    return {
+        task.name: cpu_seconds(pid, children=False, stat_file=task / "stat")
+        for task in Path(f"/proc/{pid}/task").iterdir()
+    }
+
+
+def by_name(pid: int, used: dict[str, float], names: dict[str, str]) -> dict[str, float]:
+    """``used`` (by thread id) summed by thread name: Python 3.11 names no OS thread, so the
+    names come from the profiled process (``names``), else only the event loop's is told."""
     found: dict[str, float] = {}
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        # Python 3.11 names no OS thread: tell the event loop's (the main) from the others.
-        name = "event loop" if task.name == str(pid) else "other threads"
-        used = cpu_seconds(pid, children=False, stat_file=task / "stat")
-        found[name] = found.get(name, 0.0) + used
+    for tid, seconds in used.items():
+        name = "event loop" if tid == str(pid) else names.get(tid, "other threads")
+        name = "to_thread pool" if name.startswith("asyncio_") else name
+        found[name] = found.get(name, 0.0) + seconds
     return found
 
 
@@ -199,15 +207,21 @@ def main() -> None:
         f"{(worker_cpu + backend_cpu + requester_cpu) * per:.2f}; "
         f"commits per execution {committed / count:.2f}; load {os.getloadavg()[0]:.1f}"
     )
+    names: dict[str, str] = {}
+    if profile_out:
+        time.sleep(0.5)
+        names = json.loads(Path(profile_out + ".threads.json").read_text())
+    used = {tid: after - threads_before.get(tid, 0.0) for tid, after in threads_after.items()}
     print(
         "worker 1 by thread, CPU ms per execution it ran (about 1/N of them): "
         + ", ".join(
-            f"{name} {(seconds - threads_before.get(name, 0.0)) * per * options.workers:.2f}"
-            for name, seconds in sorted(threads_after.items(), key=lambda item: -item[1])
+            f"{name} {seconds * per * options.workers:.2f}"
+            for name, seconds in sorted(
+                by_name(workers[0].pid, used, names).items(), key=lambda item: -item[1]
+            )
         )
     )
     if profile_out:
-        time.sleep(0.5)
         counts = json.loads(Path(profile_out + ".json").read_text())
         print("statements of worker 1 during the run:")
         for statement, n in sorted(counts.items(), key=lambda item: -item[1])[:25]:

@@ -132,6 +132,7 @@ ROLES = {
             "stream",
             "intake",
             "worker",
+            "scheduler",
             "workflows",
             "rules",
             "execution-triggers",
@@ -214,9 +215,12 @@ def create_app(
                 "sensors": lambda: task("sensors", sensors.run),
                 "timers": lambda: alone("timers", timers.run),
                 "worker": lambda: task("worker", runtime.worker.run),
+                "scheduler": lambda: alone("scheduler", runtime.worker.hold_passes),
                 "workflows": lambda: task("workflows", runtime.workflows.run),
                 "rules": lambda: task("rules", runtime.rules.run),
-                "execution-triggers": lambda: task(
+                # One reader for the site: each would read the same log rows, and all but
+                # one would lose the race for the cursor (a wasted pass per status change).
+                "execution-triggers": lambda: alone(
                     "execution-triggers", runtime.execution_triggers.run
                 ),
                 "retention": lambda: alone(
@@ -228,9 +232,11 @@ def create_app(
                 "stream": lambda: task("stream", events.run),
                 "intake": lambda: task("intake", intake.run),
             }
+            if "scheduler" in run:
+                runtime.worker.periodic_passes = False  # until the singleton is held
             loops = [start() for name, start in every.items() if name in run]
             stop_listening = listen_to_writes(runtime.store.engine, events.wake)
-            listener = wake_ups(runtime, events, asyncio.get_running_loop(), intake)
+            listener = wake_ups(runtime, events, asyncio.get_running_loop(), intake, roles)
             try:
                 yield
             finally:
@@ -277,9 +283,16 @@ def wake_ups(
     events: Broadcaster,
     loop: asyncio.AbstractEventLoop,
     intake: IntakeWatch | None = None,
+    roles: frozenset[str] = frozenset({"all"}),
 ) -> Listener | None:
     """On PostgreSQL, wake this process's loops when another process stores work for them
-    (``LISTEN``/``NOTIFY``); None on SQLite. Started here, stopped by the caller."""
+    (``LISTEN``/``NOTIFY``); None on SQLite. Started here, stopped by the caller.
+
+    A process listens only to what its ``roles`` (of ``packhorse up --role``) run. Status
+    changes and output (``log``, the most frequent) wake the event stream and the execution
+    triggers of a process serving clients (``api`` or ``all``); a ``worker`` node's stream and
+    execution triggers poll (0.2 s and 0.25 s), so that each of N workers is not woken by
+    every change the others make."""
     from packhorse.storage import notifications
 
     engine = runtime.store.engine
@@ -292,13 +305,24 @@ def wake_ups(
 
         return call
 
+    run = frozenset().union(*(ROLES[role] for role in roles))
+    serves = bool(roles & {"api", "all"})
+
+    def when(wanted: bool, *calls: Callable[[], None]) -> list[Callable[[], None]]:
+        return list(calls) if wanted else []
+
     listener = notifications.Listener(
         engine,
         {
-            notifications.EXECUTIONS: [runtime.worker.wake],
-            notifications.TRIGGER_INSTANCES: [runtime.rules.wake, events.wake],
-            notifications.WORKFLOW_EVENTS: [on_loop(runtime.workflows.wake)],
-            notifications.LOG: [events.wake, runtime.execution_triggers.wake],
+            notifications.EXECUTIONS: when("worker" in run, runtime.worker.wake),
+            notifications.TRIGGER_INSTANCES: [
+                *when("rules" in run, runtime.rules.wake),
+                *when(serves, events.wake),
+            ],
+            notifications.WORKFLOW_EVENTS: when(
+                "workflows" in run, on_loop(runtime.workflows.wake)
+            ),
+            notifications.LOG: when(serves, events.wake, runtime.execution_triggers.wake),
             notifications.INTAKE: [on_loop(intake.wake)] if intake is not None else [],
         },
     )

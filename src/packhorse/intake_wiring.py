@@ -25,10 +25,14 @@ def intake_services(runtime: Runtime) -> tuple[IntakeWatch, HandoverService]:
     """This process's watch of the intake, wired to the loops it switches, and the handover
     service the API answers with (``engine/intake.py``)."""
     from packhorse.engine.intake import HandoverService, IntakeWatch
+    from packhorse.storage import notifications
     from packhorse.storage.intake import SqlIntakeStore
 
     store = SqlIntakeStore(runtime.store.engine)
-    watch = IntakeWatch(store, node=runtime.worker.name)
+    # On PostgreSQL a NOTIFY tells every process of a change at once: the poll is only the
+    # fallback for one lost while the listener reconnects, and need not be as frequent.
+    poll = 1.0 if notifications.listens(runtime.store.engine) else 0.25
+    watch = IntakeWatch(store, node=runtime.worker.name, poll_seconds=poll)
     runtime.events.intake_open = runtime.worker.intake_open = watch.open
 
     def wake_engine(_state: object = None) -> None:

@@ -43,10 +43,11 @@ def request(cli: Cli, home: Path, action: str, *parameters: str) -> dict[str, ob
 
 
 @asynccontextmanager
-async def worker(home: Path) -> AsyncIterator[Runtime]:
+async def worker(home: Path, *, periodic_passes: bool = True) -> AsyncIterator[Runtime]:
     """A worker claiming from the instance's queue while the block runs."""
     runtime = build_runtime(load_settings(home), slots=4)
     runtime.worker.settings.poll_seconds = 0.05
+    runtime.worker.periodic_passes = periodic_passes
     stop = asyncio.Event()
     task = asyncio.create_task(runtime.worker.run(stop))
     try:
@@ -119,6 +120,41 @@ def test_concurrency_delay_runs_the_second_when_the_first_finishes(
     ]
     assert one["end_timestamp"] <= two["start_timestamp"]
     assert two["result"]["stdout"] == "two"
+
+
+def test_a_worker_without_periodic_passes_schedules_the_slot_it_freed(
+    home: Path, cli: Cli, tmp_path: Path
+) -> None:
+    """Only the process holding the ``scheduler`` singleton runs periodic passes; the worker
+    that ends an execution of a policed action schedules the next one itself, at once."""
+    first = request(cli, home, "gate_delay", f"release={tmp_path / 'one'}", "tag=one")
+    second = request(cli, home, "gate_delay", f"release={tmp_path / 'two'}", "tag=two")
+    assert (first["status"], second["status"]) == ("scheduled", "delayed")
+
+    async def scenario() -> None:
+        async with worker(home, periodic_passes=False) as runtime:
+            await until(
+                runtime, lambda ex: status_of(ex, first["id"]) is Status.RUNNING, "first runs"
+            )
+            (tmp_path / "two").touch()
+            scheduled = []
+            runtime.store.schedule = (  # type: ignore[method-assign]
+                lambda *a, _schedule=runtime.store.schedule, **k: (
+                    scheduled.append(a[0]) or _schedule(*a, **k)
+                )
+            )
+            runtime.worker._schedule()  # no periodic pass here
+            assert scheduled == []
+            (tmp_path / "one").touch()
+            await until(
+                runtime,
+                lambda ex: status_of(ex, second["id"]) is Status.SUCCEEDED,
+                "the second to run",
+            )
+            # The finishing worker's own passes, one per execution that ended (its slot).
+            assert scheduled == ["policed.gate_delay"] * 2
+
+    asyncio.run(scenario())
 
 
 def test_concurrency_cancel_cancels_over_the_threshold(

@@ -5,6 +5,7 @@ the order of a batch's events. tests/api/test_stream.py runs it over HTTP."""
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import replace
 from typing import Any
 
@@ -285,3 +286,47 @@ def test_trigger_instances_are_announced_once_and_only_when_asked_for() -> None:
     ]
     assert taken[0].body["payload"] == {"body": {"n": "t1"}}
     assert asyncio.run(default.take(0.01)) == []
+
+
+class _CountingFeed:
+    """Counts the reads, with the time of each."""
+
+    def __init__(self) -> None:
+        self.reads: list[tuple[float, bool]] = []
+
+    def end(self) -> Position:
+        return Position()
+
+    def since(self, after: Position, *, limit: int, details: bool) -> Batch:
+        self.reads.append((time.monotonic(), details))
+        return Batch((), (), position=after)
+
+
+def test_nobody_listening_reads_at_the_idle_pace_and_a_first_client_reads_at_once() -> None:
+    """Every process runs a stream: with no client its reads only keep the position near the
+    end, every ``idle_interval``, not every ``interval`` (a query for nothing, five times a
+    second, in each process). The first client does not wait for the idle nap to end."""
+    feed = _CountingFeed()
+    hub = Broadcaster(
+        feed,  # type: ignore[arg-type]
+        describe=execution_document,
+        interval=0.02,
+        idle_interval=5.0,
+    )
+
+    async def scenario() -> float:
+        stop = asyncio.Event()
+        task = asyncio.create_task(hub.run(stop))
+        await asyncio.sleep(0.3)  # fifteen reads at the listening pace
+        assert [details for _, details in feed.reads] == [False]
+        subscribed = time.monotonic()
+        hub.subscribe(Interest())
+        await asyncio.sleep(0.1)
+        stop.set()
+        await task
+        return subscribed
+
+    subscribed = asyncio.run(scenario())
+    listening = [at for at, details in feed.reads if details]
+    assert listening and listening[0] - subscribed < 0.05
+    assert len(listening) >= 3  # then at the listening pace

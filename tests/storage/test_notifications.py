@@ -92,7 +92,8 @@ def test_the_listener_reconnects_when_its_connection_is_lost(postgres: sa.Engine
         with postgres.begin() as connection:  # the server ends the listening session
             ended = connection.exec_driver_sql(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-                " WHERE query = 'LISTEN packhorse' AND pid <> pg_backend_pid()"
+                " WHERE query = 'LISTEN packhorse_trigger_instances'"
+                " AND pid <> pg_backend_pid()"
                 " AND datname = current_database()"
             ).all()
         assert ended == [(True,)]
@@ -100,7 +101,7 @@ def test_the_listener_reconnects_when_its_connection_is_lost(postgres: sa.Engine
         while True:  # notify until the listener, back, hears it
             heard.clear()
             with postgres.begin() as connection:
-                connection.exec_driver_sql("NOTIFY packhorse, 'trigger_instances'")
+                connection.exec_driver_sql("NOTIFY packhorse_trigger_instances")
             if heard.wait(0.5):
                 break
             assert time.monotonic() < deadline, "the listener did not come back"

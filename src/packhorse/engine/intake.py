@@ -1,8 +1,9 @@
 """The intake of an instance, as its processes apply it, and the handover of its work.
 
 :class:`IntakeWatch` runs in every ``packhorse up`` process: it reads the intake row every
-``poll_seconds`` (0.25 s), switches the process's loops (webhooks held, sensors and timers
-stopped, queued top-level executions left alone) and acknowledges the generation it applied.
+``poll_seconds`` (0.25 s; 1 s on PostgreSQL, where a ``NOTIFY`` wakes it at once), switches
+the process's loops (webhooks held, sensors and timers stopped, queued top-level executions
+left alone) and acknowledges the generation it applied.
 :class:`HandoverService` is what the API routes and a local ``packhorse cutover`` use: set the
 intake, see who acknowledged, what still runs, and move held and queued work between
 instances (``model/intake.py`` says what each state means).

@@ -2,9 +2,11 @@
 
 Executions of an action with a concurrency policy are stored ``requested``; a scheduler pass
 moves them on (``scheduled``, ``delayed`` or ``canceled``) in one write transaction per action
-(see :meth:`SqlExecutionStore.schedule`). Passes run in the worker loop before each claim and
-right after an in-process request, so no coordination service is needed: the database is the
-lock. Retries are follow-ups written with the result of the execution they retry.
+(see :meth:`SqlExecutionStore.schedule`). Passes run right after a request, when a worker ends an
+execution of such an action (its slot is free), and periodically (for delays) in the worker
+loop of the one process of the site that holds the ``scheduler`` singleton. No coordination
+service is needed: the database is the lock. Retries are follow-ups written with the result
+of the execution they retry.
 """
 
 from __future__ import annotations

@@ -192,8 +192,9 @@ class Broadcaster:
     """The stream of one process: reads the feed, offers events to the subscriptions.
 
     Its methods run on the event loop's thread, except :meth:`wake`. ``interval`` is the
-    poll (for other processes' writes), ``batch`` the rows read at most per table and read,
-    ``limit`` the events a subscription may hold."""
+    poll (for other processes' writes) while someone listens, ``idle_interval`` while nobody
+    does (only the position is kept near the end then), ``batch`` the rows read at most per
+    table and read, ``limit`` the events a subscription may hold."""
 
     def __init__(
         self,
@@ -201,6 +202,7 @@ class Broadcaster:
         describe: Describe,
         *,
         interval: float = 0.2,
+        idle_interval: float = 2.0,
         limit: int = 5000,
         batch: int = 500,
     ) -> None:
@@ -211,6 +213,7 @@ class Broadcaster:
         self._feed = feed
         self._describe = describe
         self._interval = interval
+        self._idle_interval = idle_interval
         self._limit = limit
         self._batch = batch
         self._subscriptions: set[Subscription] = set()
@@ -228,6 +231,9 @@ class Broadcaster:
         if self._closed:
             subscription.end(Ending.SHUTDOWN)
         else:
+            if not self._subscriptions:
+                # The first listener: read now, not at the end of an idle poll's nap.
+                set_from_any_thread(self._wake, self._loop)
             self._subscriptions.add(subscription)
         return subscription
 
@@ -236,7 +242,7 @@ class Broadcaster:
 
     def wake(self) -> None:
         """Read now (callable from any thread: a write just committed). Ignored while nobody
-        listens: the engine's writes then cost the stream nothing, and the poll keeps the
+        listens: the engine's writes then cost the stream nothing, and the idle poll keeps the
         cursor near the end (a new client may get what happened in the poll before it)."""
         if self._subscriptions and not self._wake.is_set():
             set_from_any_thread(self._wake, self._loop)
@@ -266,7 +272,8 @@ class Broadcaster:
                         position, full = await self.pass_once(position)
                 except PackhorseError as error:
                     log.warning("event stream: %s", error.message)
-                await nap(self._interval, stop, self._wake)
+                idle = not self._subscriptions
+                await nap(self._idle_interval if idle else self._interval, stop, self._wake)
         finally:
             self.close()
 

@@ -134,6 +134,10 @@ class Worker:
         self._scheduled_at = 0.0
         self._wake = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
+        self.periodic_passes = True
+        """Whether this worker's loop runs the scheduler's periodic passes (delays, what a
+        request's own pass left). One process of a site does (:meth:`hold_passes`); every
+        worker still schedules an action it has just freed a slot of."""
         self.intake_open: Callable[[], bool] = lambda: True
         """False while a cutover drains the instance: queued top-level executions do not
         start (they are handed over); the tasks of running workflows still do."""
@@ -194,7 +198,7 @@ class Worker:
         """A scheduler pass: requested and delayed executions move on when policies allow.
         At most every ``SCHEDULE_SECONDS``: a request held back by a policy is scheduled by
         its own pass at once; these passes are for what waits (delays, freed slots)."""
-        if self.scheduler is None:
+        if self.scheduler is None or not self.periodic_passes:
             return
         now = time.monotonic()
         if now - self._scheduled_at < SCHEDULE_SECONDS:
@@ -204,6 +208,26 @@ class Worker:
             self.scheduler.run_pass(now=self._now())
         except PackhorseError:
             log.exception("scheduler pass failed; will retry")
+
+    async def hold_passes(self, stop: asyncio.Event) -> None:
+        """Run the periodic scheduler passes until ``stop``: the loop of the process holding
+        the ``scheduler`` singleton (``engine/singleton.py``). Every worker ran them before,
+        a query every 50 ms in each process of the site, nearly all finding nothing."""
+        self.periodic_passes = True
+        try:
+            await stop.wait()
+        finally:
+            self.periodic_passes = False
+
+    def _slot_freed(self, execution: Execution) -> None:
+        """An execution of an action with a concurrency policy ended: the next one waiting
+        for it is scheduled now, by this process, not at some process's next pass."""
+        if self.scheduler is None or not self.scheduler.holds_back(execution.action_ref):
+            return
+        try:
+            self.scheduler.schedule_action(execution.action_ref, now=self._now())
+        except PackhorseError:
+            log.exception("scheduling %s failed; the next pass will", execution.action_ref)
 
     def start(self, execution: Execution) -> asyncio.Task[None]:
         task = asyncio.create_task(self.execute(execution), name=f"execution-{execution.id}")
@@ -372,6 +396,7 @@ class Worker:
     def _finished(self, execution: Execution, status: Status) -> None:
         began = self._began.pop(execution.id, None)
         if status in COMPLETED:
+            self._slot_freed(execution)
             self.observer.execution_finished(
                 execution.runner_type,
                 status,

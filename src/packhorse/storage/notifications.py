@@ -1,9 +1,11 @@
-"""Wake-ups from other processes: ``LISTEN packhorse`` on PostgreSQL.
+"""Wake-ups from other processes: ``LISTEN packhorse_<what>`` on PostgreSQL.
 
-Triggers in the database (migration 0012) send ``NOTIFY packhorse, '<what>'`` when a
+Triggers in the database (migrations 0012 and 0014) send ``NOTIFY packhorse_<what>`` when a
 transaction that stored work commits. A :class:`Listener` holds one dedicated connection of its
-own (outside the engine's pool), listens, and calls the callbacks registered for each payload
-from its thread, so they must be quick and thread-safe (the loops' ``wake`` methods are).
+own (outside the engine's pool), listens to the channels of the kinds it has callbacks for
+(and to no other: each notification costs every session that listens to its channel), and
+calls the callbacks registered for each kind from its thread, so they must be quick and
+thread-safe (the loops' ``wake`` methods are).
 Polling stays the fallback: a notification lost while the connection was down costs one poll
 interval, and the listener reconnects on its own. On SQLite there is nothing to listen to.
 """
@@ -18,7 +20,7 @@ import sqlalchemy as sa
 
 log = logging.getLogger(__name__)
 
-CHANNEL = "packhorse"
+CHANNEL_PREFIX = "packhorse_"
 EXECUTIONS = "executions"
 """An execution was requested, delayed or scheduled: the scheduler and the workers."""
 TRIGGER_INSTANCES = "trigger_instances"
@@ -35,7 +37,8 @@ def listens(engine: sa.Engine) -> bool:
 
 
 class Listener:
-    """A thread that listens on a dedicated connection and calls ``callbacks[payload]``."""
+    """A thread that listens on a dedicated connection and calls ``callbacks[kind]`` for each
+    notification of a kind (``EXECUTIONS``...) that has callbacks."""
 
     def __init__(
         self,
@@ -46,13 +49,18 @@ class Listener:
         retry_seconds: float = 1.0,
     ) -> None:
         self._url = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
-        self._callbacks = {payload: tuple(calls) for payload, calls in callbacks.items()}
+        self._callbacks = {kind: tuple(calls) for kind, calls in callbacks.items() if calls}
         self._check_seconds = check_seconds
         self._retry_seconds = retry_seconds
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.listening = threading.Event()
         """Set once ``LISTEN`` is in place (tests wait for it)."""
+
+    @property
+    def kinds(self) -> frozenset[str]:
+        """The kinds listened to (those with callbacks)."""
+        return frozenset(self._callbacks)
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="packhorse-listen", daemon=True)
@@ -69,23 +77,24 @@ class Listener:
         while not self._stop.is_set():
             try:
                 with psycopg.connect(self._url, autocommit=True, connect_timeout=5) as connection:
-                    connection.execute(f"LISTEN {CHANNEL}")
+                    for kind in self._callbacks:
+                        connection.execute(f"LISTEN {CHANNEL_PREFIX}{kind}")
                     self.listening.set()
                     # Missed while (re)connecting: wake everything once.
                     self._call(*self._callbacks)
                     while not self._stop.is_set():
                         # Ends every ``check_seconds`` to look at the stop flag.
                         for notify in connection.notifies(timeout=self._check_seconds):
-                            self._call(notify.payload)
+                            self._call(notify.channel.removeprefix(CHANNEL_PREFIX))
             except psycopg.Error as error:
                 self.listening.clear()
                 log.warning("listening for wake-ups: %s (retrying)", error)
                 self._stop.wait(self._retry_seconds)
 
-    def _call(self, *payloads: str) -> None:
-        for payload in payloads:
-            for callback in self._callbacks.get(payload, ()):
+    def _call(self, *kinds: str) -> None:
+        for kind in kinds:
+            for callback in self._callbacks.get(kind, ()):
                 try:
                     callback()
                 except Exception:  # a wake-up must never stop the listener
-                    log.exception("wake-up for %s failed", payload)
+                    log.exception("wake-up for %s failed", kind)

@@ -35,6 +35,9 @@ class Singleton:
         self._url = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
         self._key = lock_key(name)
         self._connection: Any = None
+        """Kept while this process tries as well as while it holds: a try is then one round
+        trip, not a new session (a backend started, every few seconds, in every process)."""
+        self._holding = False
         self._guard = threading.Lock()
 
     def held(self) -> bool:
@@ -46,17 +49,21 @@ class Singleton:
 
         with self._guard:
             try:
-                if self._connection is not None:
+                if self._connection is None:
+                    self._connection = psycopg.connect(
+                        self._url, autocommit=True, connect_timeout=5
+                    )
+                    self._holding = False
+                if self._holding:
                     self._connection.execute("SELECT 1")
                     return True
-                connection = psycopg.connect(self._url, autocommit=True, connect_timeout=5)
-                row = connection.execute("SELECT pg_try_advisory_lock(%s)", (self._key,)).fetchone()
+                row = self._connection.execute(
+                    "SELECT pg_try_advisory_lock(%s)", (self._key,)
+                ).fetchone()
                 if row is not None and row[0]:
-                    self._connection = connection
+                    self._holding = True
                     log.info("this process now runs %s", self.name)
-                    return True
-                connection.close()
-                return False
+                return self._holding
             except psycopg.Error as error:
                 log.warning("singleton %s: %s", self.name, error)
                 self._drop()
@@ -72,6 +79,7 @@ class Singleton:
             with contextlib.suppress(Exception):
                 self._connection.close()
             self._connection = None
+        self._holding = False
 
 
 class LockSet:
