@@ -3,10 +3,15 @@
 each running one action at a time (``--workers 1``), sharing one PostgreSQL database (a private
 one on the server at 127.0.0.1:5432, dropped afterwards); beside them, one process on SQLite.
 
-Each run starts the workers, waits until they are ready, then requests the executions from
-this process (four threads) and times until the last one has succeeded. Floor: the same
-requests with no worker running (what storing them costs; no run can be faster). One run per
-row. The machine has two cores shared with the database and the requesting process.
+Each run starts the workers and waits until they are ready. "requested meanwhile": then
+requests the executions from this process (four threads) and times until the last one has
+succeeded; the requesting shares the two cores with the workers and PostgreSQL. "queued":
+the instance's intake is closed while the executions are requested (the workers claim none:
+see ``model/intake.py``), then opened, which wakes every worker at once; the time runs from
+the opening, so it is the workers' own throughput, as when requests come from API nodes on
+other machines. Floor: the same requests with no worker running (what storing them costs).
+One run per row. The machine has two cores shared with the database and the requesting
+process.
 
 Target: 4 workers give at least 3 times the single-worker throughput for the sleep action.
 """
@@ -26,19 +31,22 @@ sys.path.insert(0, str(Path(__file__).parent))
 from common import free_port, packhorse, print_table, running_up
 
 from packhorse import bootstrap
+from packhorse.engine.clock import iso_now
 from packhorse.engine.runtime import build_runtime
 from packhorse.model.execution import COMPLETED
+from packhorse.model.intake import IntakeStatus
 from packhorse.settings import load_settings
 from packhorse.storage import migrate
 from packhorse.storage.database import create_engine
 from packhorse.storage.executions import ExecutionFilter, SqlExecutionStore
+from packhorse.storage.intake import SqlIntakeStore
 
 ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 NODES = (1, 2, 4)
 ACTIONS = {
     # name shown: (action, parameters, how many)
     "core.noop": ("core.noop", {}, 600),
-    "sleep 10 ms": ("core.local", {"cmd": "sleep 0.01"}, 240),
+    "sleep 10 ms": ("core.local", {"cmd": "sleep 0.01"}, 400),
 }
 
 
@@ -76,8 +84,35 @@ def drain(store: SqlExecutionStore, started: float, count: int) -> float:
     done = ExecutionFilter(statuses=tuple(COMPLETED))
     while store.count(done) < count:
         assert time.perf_counter() - started < 600, "executions left unfinished"
-        time.sleep(0.05)
+        time.sleep(0.01)
     return time.perf_counter() - started
+
+
+def set_intake(store: SqlExecutionStore, status: IntakeStatus) -> None:
+    SqlIntakeStore(store.engine).change(status, successor=None, reason="bench", now=iso_now())
+
+
+def timed(
+    store: SqlExecutionStore,
+    home: Path,
+    url: str,
+    job: tuple[str, dict[str, object], int],
+    *,
+    queued: bool,
+) -> float:
+    """Seconds until ``count`` executions of ``action`` have ended, requested meanwhile or
+    queued first (the intake closed, then opened when the clock starts)."""
+    action, parameters, count = job
+    if queued:
+        set_intake(store, IntakeStatus.CLOSED)
+        time.sleep(1.5)  # every worker has applied it (a NOTIFY; polled every 1 s)
+        request_all(home, url, action, parameters, count)
+        started = time.perf_counter()
+        set_intake(store, IntakeStatus.OPEN)
+        return drain(store, started, count)
+    started = time.perf_counter()
+    request_all(home, url, action, parameters, count)
+    return drain(store, started, count)
 
 
 def sqlite_run(action: str, parameters: dict[str, object], count: int) -> float:
@@ -120,9 +155,10 @@ def main() -> None:
                         "",
                     )
                 )
-                for nodes in NODES:
+                for nodes, queued in [(n, False) for n in NODES] + [(n, True) for n in NODES]:
                     store = reset(home, url)
                     ports = [free_port() for _ in range(nodes)]
+                    mode = "queued" if queued else "requested meanwhile"
                     with contextlib.ExitStack() as stack:
                         for port in ports:
                             stack.enter_context(
@@ -139,15 +175,16 @@ def main() -> None:
                                     f"127.0.0.1:{port}",
                                 )
                             )
-                        started = time.perf_counter()
-                        request_all(home, url, action, parameters, count)
-                        seconds = drain(store, started, count)
+                        seconds = timed(
+                            store, home, url, (action, parameters, count), queued=queued
+                        )
                     store.engine.dispose()
-                    ratios.setdefault(shown, {})[nodes] = count / seconds
+                    ratios.setdefault(f"{shown}, {mode}", {})[nodes] = count / seconds
                     target = "4 workers >= 3x 1 worker" if shown.startswith("sleep") else ""
                     rows.append(
                         (
-                            f"{count} {shown}, {nodes} worker(s) ({count / seconds:.0f}/s)",
+                            f"{count} {shown}, {mode}, {nodes} worker(s)"
+                            f" ({count / seconds:.0f}/s)",
                             seconds,
                             floor,
                             target,

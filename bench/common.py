@@ -26,13 +26,14 @@ def median_seconds(run: Callable[[], object], repeats: int) -> float:
 def print_table(title: str, rows: Sequence[tuple[str, float, float | None, str]]) -> None:
     """Rows of (measurement, seconds, floor seconds or None, target)."""
     print(f"\n{title}")
-    header = f"{'measurement':<46} {'median':>10} {'floor':>10} {'ratio':>7}  target"
+    width = max([46, *(len(row[0]) for row in rows)])
+    header = f"{'measurement':<{width}} {'median':>10} {'floor':>10} {'ratio':>7}  target"
     print(header)
     print("-" * len(header))
     for name, seconds, floor, target in rows:
         floor_text = f"{floor * 1000:9.1f}ms" if floor else f"{'':>10}"
         ratio = f"{seconds / floor:6.1f}x" if floor else f"{'':>7}"
-        print(f"{name:<46} {seconds * 1000:9.1f}ms {floor_text} {ratio}  {target}")
+        print(f"{name:<{width}} {seconds * 1000:9.1f}ms {floor_text} {ratio}  {target}")
 
 
 def free_port() -> int:
