@@ -183,8 +183,7 @@ def main() -> None:
                     target = "4 workers >= 3x 1 worker" if shown.startswith("sleep") else ""
                     rows.append(
                         (
-                            f"{count} {shown}, {mode}, {nodes} worker(s)"
-                            f" ({count / seconds:.0f}/s)",
+                            f"{count} {shown}, {mode}, {nodes} worker(s) ({count / seconds:.0f}/s)",
                             seconds,
                             floor,
                             target,
