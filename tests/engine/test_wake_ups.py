@@ -10,10 +10,10 @@ from pathlib import Path
 from tests.conftest import Prepare
 
 from packhorse.api import stream
-from packhorse.bootstrap import wake_ups
 from packhorse.engine.runtime import build_runtime
 from packhorse.settings import load_settings
 from packhorse.storage import notifications as kind
+from packhorse.wake_ups import wake_ups
 
 
 def test_each_role_listens_only_to_the_work_its_loops_run(
