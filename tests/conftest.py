@@ -115,6 +115,9 @@ def prepared() -> Iterator[Prepare]:
         migrate.upgrade(engine)
         settings = load_settings(instance_home).with_overrides(database_url=url)
         assert bootstrap.register_instance_packs(settings, all_packs=True).ok
+        # Registration went through the process's cached engine for this URL: its pooled
+        # connections would be collected open at exit (a ResourceWarning) unless closed.
+        engines.append(bootstrap.database_engine(settings))
         return SqlExecutionStore(engine)
 
     yield prepare
