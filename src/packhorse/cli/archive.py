@@ -180,6 +180,14 @@ def inspect(file: Path, as_json: bool) -> None:
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="For an archive sealed for a recipient: that instance's keys/bundle-recipient.key.",
 )
+@click.option(
+    "--database",
+    "database_url",
+    metavar="URL",
+    help="Put the state into this empty PostgreSQL database (postgresql://user@host/db), "
+    "checked by counts and checksums, and point the instance at it; else it comes back on "
+    "SQLite (state.db), whatever it ran on.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary.")
 @pass_cli
 def restore(
@@ -188,11 +196,15 @@ def restore(
     target: Path,
     passphrase_file: Path | None,
     key_file: Path | None,
+    database_url: str | None,
     as_json: bool,
 ) -> None:
     """Restore an archive into a new folder: the same instance (id, datastore key, database,
     packs, configs), its packs' virtualenvs rebuilt. Nothing is written when the passphrase
-    is wrong or the archive damaged."""
+    is wrong or the archive damaged.
+
+    An instance archived from PostgreSQL comes back on SQLite, or with --database in an empty
+    PostgreSQL database; never on the database it ran on."""
     from packhorse.migrate.instance_archive import header_of
     from packhorse.migrate.recipient import read_private_key_file
     from packhorse.migrate.restore import restore_archive
@@ -212,10 +224,16 @@ def restore(
             recipient_private=private,
             build_venvs=build_venvs,
             say=say,
+            database_url=database_url,
         )
     if as_json:
         echo_json(report.to_dict())
         return
+    if report.header.database != "sqlite" and report.database == "sqlite":
+        click.echo(
+            f"It ran on {report.header.database}; it is restored onto SQLite. To move it to an "
+            f"empty database: packhorse --home {report.target} db migrate-to URL"
+        )
     click.echo(
         f"Restored instance {report.header.instance_id} into {report.target}: "
         f"{report.files} files, virtualenvs of {len(report.venvs)} packs rebuilt."

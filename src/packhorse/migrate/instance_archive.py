@@ -10,8 +10,11 @@ The archive is written and read as a stream: a chunk at a time is in memory, not
 
 What goes in: every file and folder of the instance but ``venvs/`` (rebuilt on restore) and
 the live database files; the database goes in as ``state.db``, a copy taken with SQLite's
-online backup (consistent even while the instance runs). The last member,
-``.archive-manifest.json``, lists every file with its size and SHA-256; restore checks them.
+online backup, or, for an instance on PostgreSQL, its database copied into that SQLite file in
+one read-only transaction and checked table by table (counts and checksums,
+:mod:`packhorse.storage.copy`): consistent either way, even while the instance runs. The
+last member, ``.archive-manifest.json``, lists every file with its size and SHA-256; restore
+checks them.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, Literal
 
+import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from packhorse import __version__
@@ -66,7 +70,8 @@ class ArchiveHeader(BaseModel):
     """ISO-8601 UTC."""
     packhorse_version: str
     python_version: str
-    database: Literal["sqlite"] = "sqlite"
+    database: Literal["sqlite", "postgresql"] = "sqlite"
+    """What the instance ran on; its state is in the payload's ``state.db`` either way."""
     chunk_size: int = CHUNK_SIZE
     """Clear bytes per sealed chunk (the last one may be shorter)."""
     encryption: SecretsBlock
@@ -118,12 +123,7 @@ def create_archive(
 ) -> ArchiveReport:
     """Write the archive of ``settings``' instance to ``output`` (mode 0600, through a
     temporary file and a rename)."""
-    if settings.database_url:
-        raise ConfigurationError(
-            f"{settings.home} keeps its state in PostgreSQL; archive only takes SQLite-backed "
-            "instances in this version",
-            hint="back the database up with pg_dump, or archive a SQLite copy of the instance",
-        )
+    database = _dialect(settings)
     sealer = _sealer(sealing_with, random_bytes)
     key = sealer.key
     assert key is not None
@@ -132,6 +132,7 @@ def create_archive(
         created_at=now.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         packhorse_version=__version__,
         python_version=python_version,
+        database=database,
         encryption=sealer.block,
     )
     header_data = canonical_json(header.model_dump(mode="json", exclude_none=True))
@@ -148,9 +149,8 @@ def create_archive(
             tempfile.TemporaryDirectory(prefix="packhorse-archive-") as scratch,
             tarfile.open(fileobj=writer, mode="w|gz", format=tarfile.PAX_FORMAT) as tar,
         ):
-            say("copying the database (online backup)")
             copy = Path(scratch) / DATABASE
-            backup_sqlite(settings.state_db, copy)
+            _copy_database(settings, copy, say)
             entries.append(_add_file(tar, copy, DATABASE, 0o600))
             say(f"archiving {home} (without venvs/)")
             for relative, path, is_dir in _walk(home):
@@ -177,6 +177,43 @@ def create_archive(
         sum(int(e["size"]) for e in entries),
         header,
     )
+
+
+def _dialect(settings: Settings) -> Literal["sqlite", "postgresql"]:
+    if not settings.database_url:
+        return "sqlite"
+    if settings.database_url.startswith("postgresql"):
+        return "postgresql"
+    raise ConfigurationError(
+        f"{settings.home}: archive takes instances on their own SQLite file or on PostgreSQL,"
+        f" not on {settings.database_url.partition(':')[0]}"
+    )
+
+
+def _copy_database(settings: Settings, copy: Path, say: Say) -> None:
+    """The instance's state into the new SQLite file ``copy``, as of one moment."""
+    if not settings.database_url:
+        say("copying the database (online backup)")
+        backup_sqlite(settings.state_db, copy)
+        return
+    from packhorse.storage.copy import copy_database, postgres_snapshot
+    from packhorse.storage.database import create_engine
+
+    say("copying the PostgreSQL database into state.db (one read-only transaction)")
+    source, target = create_engine(settings.database), create_engine(f"sqlite:///{copy}")
+    try:
+        with postgres_snapshot(source) as snapshot:
+            report = copy_database(snapshot, target, progress=say)
+    except sa.exc.SQLAlchemyError as error:
+        cause = getattr(error, "orig", None) or error
+        raise ConfigurationError(
+            f"{settings.home}: its PostgreSQL database cannot be read: {cause}",
+            hint="check [database] url in packhorse.toml and that the server is up",
+        ) from None
+    finally:
+        source.dispose()
+        target.dispose()
+    say(f"copied {report.rows} rows; counts and checksums match")
 
 
 def file_sha256(path: Path) -> str:

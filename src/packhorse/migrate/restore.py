@@ -6,6 +6,11 @@ Nothing is written under FOLDER before the whole archive has been opened and che
 extracted into a temporary sibling folder (``.FOLDER.restoring-*``), every file checked
 against the archive's manifest, and only then renamed to FOLDER. A wrong passphrase, a damaged
 or truncated archive leaves nothing behind.
+
+The state comes back on SQLite (the archive's ``state.db``), or, with ``database_url``, copied
+into that empty PostgreSQL database (checked by counts and checksums) with the restored
+instance pointed at it. An instance archived from PostgreSQL is never pointed back at the
+database it ran on: that database may be in use, or hold a later state.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from typing import Any
 
 from packhorse.errors import ArchiveError, InstanceError, PackhorseError
 from packhorse.migrate.instance_archive import (
+    DATABASE,
     MANIFEST,
     ArchiveHeader,
     OpeningReader,
@@ -42,12 +48,16 @@ class RestoreReport:
     header: ArchiveHeader
     files: int
     venvs: tuple[str, ...]
+    database: str = "sqlite"
+    """Where the restored instance keeps its state: ``sqlite`` or the URL (no password)."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "target": str(self.target),
             "instance_id": self.header.instance_id,
             "created_at": self.header.created_at,
+            "archived_on": self.header.database,
+            "database": self.database,
             "files": self.files,
             "venvs": list(self.venvs),
         }
@@ -61,6 +71,7 @@ def restore_archive(
     recipient_private: bytes | None,
     build_venvs: BuildVenvs,
     say: Say = lambda _line: None,
+    database_url: str | None = None,
 ) -> RestoreReport:
     """Restore ``archive`` into ``target`` (new, or an empty folder); see the module doc."""
     target = target.absolute()
@@ -81,6 +92,7 @@ def restore_archive(
             files, venvs = _extract(
                 OpeningReader(source, key, header_data, archive), staging, archive
             )
+            database = _place_state(staging, header, database_url, say)
             if target.exists():
                 target.rmdir()  # empty (checked above): the rename takes its place
             staging.rename(target)
@@ -95,7 +107,41 @@ def restore_archive(
             f"{target} is restored, but a pack virtualenv could not be built: {error.message}",
             hint=f"fix it, then run 'packhorse --home {target} pack venv --all'",
         ) from error
-    return RestoreReport(target, header, files, tuple(built))
+    return RestoreReport(target, header, files, tuple(built), database)
+
+
+def _place_state(staging: Path, header: ArchiveHeader, url: str | None, say: Say) -> str:
+    """Point the restored settings at its state: the archive's ``state.db``, or its copy in
+    the empty database at ``url``. Returns where it is (a URL without its password)."""
+    import sqlalchemy as sa
+    from sqlalchemy.engine import make_url
+
+    from packhorse.settings import load_settings, write_settings
+    from packhorse.storage.copy import copy_database
+    from packhorse.storage.database import create_engine
+
+    settings = load_settings(staging)
+    if url:
+        say("copying state.db into the database given")
+        source, target = create_engine(f"sqlite:///{staging / DATABASE}"), create_engine(url)
+        try:
+            report = copy_database(source, target, progress=say)
+        except sa.exc.SQLAlchemyError as error:
+            cause = getattr(error, "orig", None) or error
+            raise InstanceError(
+                f"the database given cannot be written: {cause}",
+                hint="give an empty database on a server that is up; nothing was restored",
+            ) from None
+        finally:
+            source.dispose()
+            target.dispose()
+        say(f"copied {report.rows} rows; counts and checksums match")
+        write_settings(settings.with_overrides(database_url=url))
+        return make_url(url).render_as_string(hide_password=True)
+    if settings.database_url:
+        say(f"the instance ran on {header.database}: restored onto its SQLite copy (state.db)")
+        write_settings(settings.with_overrides(database_url=""))
+    return "sqlite"
 
 
 def _extract(reader: OpeningReader, staging: Path, archive: Path) -> tuple[int, list[str]]:

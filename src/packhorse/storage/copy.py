@@ -1,12 +1,15 @@
-"""Copy an instance's whole state from one database to another (``packhorse db migrate-to``):
-SQLite to PostgreSQL when a site outgrows one machine.
+"""Copy an instance's whole state from one database to another: SQLite to PostgreSQL when a
+site outgrows one machine (``packhorse db migrate-to``), PostgreSQL to an SQLite file when an
+instance on PostgreSQL is archived (``packhorse archive``), and back when it is restored onto
+PostgreSQL.
 
 The target must be empty; it is migrated to the head revision first, every table of
 :mod:`packhorse.storage.schema` is copied in dependency order inside one transaction of the
 target (a failure leaves it empty), integer id sequences are moved past the copied ids, and both
 sides are then read back: row counts and a checksum of every table's rows in primary-key order
-must match. The source is read from a consistent snapshot (SQLite's online backup into a
-temporary file), so a source in use is copied as of one moment.
+must match. The source is read as of one moment, so a source in use is copied consistently:
+SQLite's online backup into a temporary file (:func:`sqlite_snapshot`), or one read-only
+``REPEATABLE READ`` transaction on PostgreSQL (:func:`postgres_snapshot`).
 """
 
 from __future__ import annotations
@@ -29,6 +32,9 @@ from packhorse.storage.database import create_engine
 from packhorse.storage.schema import metadata
 
 BATCH = 2000
+
+Source = sa.Engine | sa.Connection
+"""An engine, or a connection whose transaction holds the snapshot to copy."""
 
 
 class CopyError(PackhorseError):
@@ -78,12 +84,35 @@ def sqlite_snapshot(path: Path) -> Iterator[sa.Engine]:
             engine.dispose()
 
 
+@contextlib.contextmanager
+def postgres_snapshot(engine: sa.Engine) -> Iterator[sa.Connection]:
+    """A connection to read a PostgreSQL database through as of one moment: one read-only
+    ``REPEATABLE READ`` transaction, whatever the processes using it write meanwhile."""
+    with engine.connect() as connection:
+        reading = connection.execution_options(
+            isolation_level="REPEATABLE READ", postgresql_readonly=True
+        )
+        with reading.begin():
+            yield reading
+
+
+@contextlib.contextmanager
+def _reading(source: Source) -> Iterator[sa.Connection]:
+    if isinstance(source, sa.Connection):
+        yield source
+        return
+    with source.connect() as connection:
+        yield connection
+
+
 def copy_database(
-    source: sa.Engine, target: sa.Engine, *, progress: Callable[[str], None] | None = None
+    source: Source, target: sa.Engine, *, progress: Callable[[str], None] | None = None
 ) -> CopyReport:
     """Copy every table of ``source`` (at the head revision) into the empty ``target``."""
     tell = progress or (lambda _line: None)
-    if not migrate.status(source).at_head:
+    with _reading(source) as reading:
+        current = migrate.revision_of(reading)
+    if current != migrate.head_revision():
         raise CopyError(
             "the source database is not at the current schema",
             hint="run 'packhorse db upgrade' first",
@@ -119,6 +148,10 @@ def copy_database(
         tell("moving the execution-log cursor to PostgreSQL's transaction ids")
         with target.begin() as writing:
             _cursor_to_transaction_ids(writing)
+    elif source.dialect.name == "postgresql" and target.dialect.name != "postgresql":
+        tell("moving the execution-log cursor to SQLite's log ids")
+        with target.begin() as writing:
+            _cursor_to_log_ids(writing)
     return report
 
 
@@ -137,6 +170,21 @@ def _cursor_to_transaction_ids(writing: sa.Connection) -> None:
     writing.execute(
         sa.text("UPDATE event_cursors SET position = 1 WHERE name = 'execution-triggers'")
     )
+
+
+def _cursor_to_log_ids(writing: sa.Connection) -> None:
+    """SQLite's readers follow log ids: the action-trigger cursor, a transaction id on
+    PostgreSQL, becomes the highest id of the rows it has read (those of older transactions),
+    and ``tx`` is left empty as SQLite leaves it, so that a copy back to PostgreSQL starts its
+    readers from the cursor, not from the old server's transaction ids."""
+    writing.execute(
+        sa.text(
+            "UPDATE event_cursors SET position = coalesce((SELECT max(id) FROM execution_log"
+            " WHERE tx < event_cursors.position), 0) WHERE name = 'execution-triggers'"
+        )
+    )
+    writing.execute(sa.text("UPDATE execution_log SET tx = NULL"))
+    writing.execute(sa.text("UPDATE execution_output SET tx = NULL"))
 
 
 def _refuse_unless_empty(target: sa.Engine) -> None:
@@ -165,8 +213,8 @@ def _order(table: sa.Table, dialect: str) -> list[sa.ColumnElement[Any]]:
     return [c.collate("C") if isinstance(c.type, sa.String) else c for c in columns]
 
 
-def _copy_table(source: sa.Engine, writing: sa.Connection, table: sa.Table) -> None:
-    with source.connect() as reading:
+def _copy_table(source: Source, writing: sa.Connection, table: sa.Table) -> None:
+    with _reading(source) as reading:
         result = reading.execution_options(stream_results=True).execute(
             sa.select(table).order_by(*_order(table, source.dialect.name))
         )
@@ -188,11 +236,11 @@ def _advance_sequences(writing: sa.Connection, table: sa.Table) -> None:
             )
 
 
-def _summary(engine: sa.Engine, table: sa.Table) -> tuple[int, str]:
+def _summary(engine: Source, table: sa.Table) -> tuple[int, str]:
     """Row count and a checksum of the rows in primary-key order, values as JSON."""
     digest = hashlib.sha256()
     count = 0
-    with engine.connect() as connection:
+    with _reading(engine) as connection:
         result = connection.execution_options(stream_results=True).execute(
             sa.select(table).order_by(*_order(table, engine.dialect.name))
         )

@@ -41,8 +41,14 @@ def head_revision() -> str:
 
 def status(engine: sa.Engine) -> MigrationStatus:
     with engine.connect() as connection:
-        current = MigrationContext.configure(connection).get_current_revision()
+        current = revision_of(connection)
     return MigrationStatus(current=current, head=head_revision())
+
+
+def revision_of(connection: sa.Connection) -> str | None:
+    """The revision the database behind ``connection`` is at (None: not migrated)."""
+    revision: str | None = MigrationContext.configure(connection).get_current_revision()
+    return revision
 
 
 def upgrade(engine: sa.Engine, target: str = "head") -> MigrationStatus:
