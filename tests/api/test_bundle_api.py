@@ -9,6 +9,7 @@ from __future__ import annotations
 import gzip
 import io
 import tarfile
+import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,7 @@ from tests.api.serving import serving
 from tests.conftest import CliResult
 from tests.migrate.conftest import SECRETS, Populated, populate
 from tests.migrate.test_import import state
+from tests.packs.test_content_lock import held_elsewhere
 
 from packhorse import bootstrap
 from packhorse.api.v1 import bundles
@@ -70,6 +72,15 @@ def _members(bundle: bytes) -> bytes:
         )
 
 
+def _scratch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The temporary folder of this process (the servers run in it), empty, to see what the
+    routes leave behind."""
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    return scratch
+
+
 def _as_admin(monkeypatch: pytest.MonkeyPatch, served: Served) -> None:
     monkeypatch.setenv("PACKHORSE_TOKEN", served.headers["X-Auth-Token"])
 
@@ -82,6 +93,7 @@ def test_export_sealed_for_the_target_and_import_over_the_api(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     old, populated = source
+    scratch = _scratch(tmp_path, monkeypatch)
     recipient = httpx.get(
         f"{target.url}/api/v1/packhorse/recipient-key", headers=target.headers
     ).json()["recipient"]
@@ -98,6 +110,7 @@ def test_export_sealed_for_the_target_and_import_over_the_api(
     # The raw answer: a gzip file with its name; the server's temporary files are gone.
     raw = old.post(EXPORT, json={"recipient": recipient, "events_days": 7})
     assert raw.status_code == 200, raw.text
+    assert list(scratch.iterdir()) == []
     assert raw.headers["content-type"] == "application/gzip"
     assert "attachment; filename=" in raw.headers["content-disposition"]
     for clear in SECRETS.values():
@@ -136,6 +149,7 @@ def test_export_sealed_for_the_target_and_import_over_the_api(
     quiet = cli("bundle", "import", bundle, "--to", target.url, "--json")
     assert quiet.code == 0, quiet.err
     assert '"applied": false' in quiet.out
+    assert list(scratch.iterdir()) == []
 
 
 def test_passphrases_never_travel(
@@ -187,9 +201,10 @@ def test_only_an_admin_exports_or_imports(source: tuple[Served, Populated]) -> N
 
 
 def test_a_damaged_or_oversized_bundle_changes_nothing(
-    source: tuple[Served, Populated], monkeypatch: pytest.MonkeyPatch
+    source: tuple[Served, Populated], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     old, _ = source
+    scratch = _scratch(tmp_path, monkeypatch)
     exported = old.post(EXPORT, json={"no_secrets": True})
     assert exported.status_code == 200, exported.text
     # Re-packed with one member's byte changed: the checksums no longer match.
@@ -213,3 +228,18 @@ def test_a_damaged_or_oversized_bundle_changes_nothing(
     monkeypatch.setattr(bundles, "MAX_IMPORT_BYTES", 100)
     assert old.post(IMPORT, content=exported.content).status_code == 413
     assert state(old.settings.home) == before
+    assert list(scratch.iterdir()) == []  # removed on every refusal too
+
+
+def test_an_import_while_another_process_changes_the_instance_is_a_409(
+    source: tuple[Served, Populated], target: Served, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    old, _ = source
+    exported = old.post(EXPORT, json={"no_secrets": True})
+    assert exported.status_code == 200, exported.text
+    before = state(target.settings.home)
+    with held_elsewhere(target.settings.home):
+        busy = target.post(IMPORT, content=exported.content)
+    assert busy.status_code == 409, busy.text
+    assert "cannot run at the same time" in busy.json()["faultstring"]
+    assert state(target.settings.home) == before
