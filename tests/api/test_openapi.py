@@ -22,6 +22,9 @@ from tests.api.serving import serving
 from packhorse import bootstrap
 from packhorse.settings import Settings, load_settings
 
+# A bundle import's body is a gzip file: fuzzed as the raw bytes an octet stream is.
+schemathesis.serializer.alias("application/gzip", "application/octet-stream")
+
 #: Operations the fuzz run leaves out, with why.
 NOT_FUZZED: dict[str, str] = {
     # Fuzzed bodies would only be refused for want of HTTP Basic credentials; the sign-in is

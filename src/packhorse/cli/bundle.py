@@ -50,6 +50,13 @@ def read_passphrase(cli: CliContext, passphrase_file: Path) -> str:
 
 @bundle.command("export")
 @click.option(
+    "--from",
+    "source",
+    metavar="URL",
+    help="Export the instance at this Packhorse API URL (admin sign-in) instead of --home; "
+    "secrets then need --recipient or --no-secrets.",
+)
+@click.option(
     "-o",
     "--output",
     required=True,
@@ -86,6 +93,7 @@ def read_passphrase(cli: CliContext, passphrase_file: Path) -> str:
 @pass_cli
 def export(
     cli: CliContext,
+    source: str | None,
     output: Path,
     passphrase_file: Path | None,
     recipient: str | None,
@@ -106,10 +114,18 @@ def export(
     from packhorse.errors import ConfigurationError
     from packhorse.migrate.export import ExportOptions, export_bundle
 
-    settings = cli.settings
     if sum([no_secrets, passphrase_file is not None, recipient is not None]) > 1:
         raise click.UsageError("give one of --passphrase-file, --recipient and --no-secrets")
     recipient_key = None if recipient is None else _recipient(recipient)
+    if source is not None:
+        _check_export_from(source, recipient_key, no_secrets, reproducible, passphrase_file)
+        from packhorse.cli.bundle_remote import export_from
+
+        export_from(
+            cli, source, output, recipient_key, no_secrets, with_executions, events_days, as_json
+        )
+        return
+    settings = cli.settings
     sealed_otherwise = no_secrets or recipient_key is not None
     passphrase = None if sealed_otherwise else _passphrase(cli, passphrase_file, confirm=True)
     if passphrase is None and not sealed_otherwise:
@@ -160,6 +176,29 @@ def export(
         lines.append(f"executions {counts.get('executions', 0)}")
     click.echo(f"Exported to {report.path} ({_size(report.size)}): " + ", ".join(lines) + ".")
     click.echo(f"Content checksum: {report.manifest.content_checksum}")
+
+
+def _check_export_from(
+    source: str,
+    recipient: bytes | None,
+    no_secrets: bool,
+    reproducible: bool,
+    passphrase_file: Path | None,
+) -> None:
+    """Refuse what an export from a URL cannot do."""
+    from packhorse.cli.bundle_remote import RECIPIENT_HELP, refuse_passphrase
+    from packhorse.cli.instance_arg import is_url
+
+    if not is_url(source):
+        raise click.BadParameter(f"{source} is not an http(s):// URL", param_hint="--from")
+    if passphrase_file is not None:
+        refuse_passphrase("--from")
+    if recipient is None and not no_secrets:
+        raise click.UsageError(
+            f"an export from a URL needs a way to seal its secrets: {RECIPIENT_HELP}"
+        )
+    if reproducible:
+        raise click.UsageError("--reproducible works on a local instance only (--home)")
 
 
 def _recipient(value: str) -> bytes:
@@ -338,6 +377,13 @@ def _print_manifest(manifest: Manifest, written_format: int) -> None:
 
 @bundle.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--to",
+    "target",
+    metavar="URL",
+    help="Import into the instance at this Packhorse API URL (admin sign-in) instead of "
+    "--home; the bundle must be sealed for its recipient key, or hold no secrets.",
+)
 @click.option("--dry-run", is_flag=True, help="Print the plan and change nothing.")
 @click.option(
     "--passphrase-file",
@@ -356,6 +402,7 @@ def _print_manifest(manifest: Manifest, written_format: int) -> None:
 def import_(
     cli: CliContext,
     file: Path,
+    target: str | None,
     dry_run: bool,
     passphrase_file: Path | None,
     prune: bool,
@@ -373,6 +420,16 @@ def import_(
     from packhorse.migrate.importing import ImportOptions, import_bundle, wire
     from packhorse.migrate.recipient import load_private_key
 
+    if target is not None:
+        from packhorse.cli.bundle_remote import import_to, refuse_passphrase
+        from packhorse.cli.instance_arg import is_url
+
+        if not is_url(target):
+            raise click.BadParameter(f"{target} is not an http(s):// URL", param_hint="--to")
+        if passphrase_file is not None:
+            refuse_passphrase("--to")
+        import_to(cli, target, file, dry_run, prune, replace_users, as_json)
+        return
     settings = cli.settings
     passphrase = None
     if passphrase_file is not None or cli.environ.get(PASSPHRASE_ENV):
@@ -399,7 +456,7 @@ def import_(
     if as_json:
         echo_json(report.to_dict())
         return
-    print_plan(report.plan)
+    print_plan(report.plan.to_dict())
     if report.applied:
         click.echo(f"Imported {file} (content checksum {report.manifest.content_checksum}).")
     elif not report.plan.writes:
@@ -408,20 +465,21 @@ def import_(
         click.echo("Dry run: nothing changed.")
 
 
-def print_plan(plan: Any) -> None:
-    """The plan as a table: one line per kind with its counts, then a line per change of the
-    packs, configs, keys, rules, users and API keys (events only counted)."""
+def print_plan(plan: dict[str, Any]) -> None:
+    """The plan (``ImportPlan.to_dict()``, as an import's report holds it) as a table: one
+    line per kind with its counts, then a line per change of the packs, configs, keys,
+    rules, users and API keys (events only counted)."""
     from packhorse.migrate.import_plan import Action, Kind
 
-    counts = plan.counts()
+    counts: dict[str, dict[str, int]] = plan["counts"]
     width = max((len(kind) for kind in counts), default=4)
     for kind in Kind:
         if kind.value in counts:
             shown = ", ".join(f"{n} {a}" for a, n in sorted(counts[kind.value].items()))
             click.echo(f"{kind.value.replace('_', ' ').ljust(width)}  {shown}")
-    events = {Kind.TRIGGER_INSTANCE, Kind.RULE_ENFORCEMENT, Kind.EXECUTION}
-    for change in plan.changes:
-        if change.kind in events or change.action is Action.UNCHANGED:
+    events = {Kind.TRIGGER_INSTANCE.value, Kind.RULE_ENFORCEMENT.value, Kind.EXECUTION.value}
+    for change in plan["changes"]:
+        if change["kind"] in events or change["action"] == Action.UNCHANGED.value:
             continue
-        detail = f" ({change.detail})" if change.detail else ""
-        click.echo(f"  {change.action.value:<9} {change.kind.value} {change.name}{detail}")
+        detail = f" ({change['detail']})" if change["detail"] else ""
+        click.echo(f"  {change['action']:<9} {change['kind']} {change['name']}{detail}")

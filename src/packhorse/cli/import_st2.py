@@ -91,7 +91,7 @@ def import_st2(
     if as_json:
         echo_json(report.to_dict())
         return
-    print_plan(report.plan)
+    print_plan(report.plan.to_dict())
     for pack in report.packs:
         done = f"transformed by {', '.join(pack.transforms)}" if pack.transforms else "as it was"
         click.echo(f"pack    {pack.ref} {pack.version} ({done})")

@@ -8,9 +8,11 @@ credential (401) becomes :class:`Unauthenticated` with the hint to sign in again
 
 from __future__ import annotations
 
+import contextlib
 import ssl
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, BinaryIO
 from urllib.parse import quote, urlsplit
 
 import httpx
@@ -18,6 +20,8 @@ import httpx
 from packhorse.errors import ConfigurationError, RemoteError, Unauthenticated
 
 TOKEN_HEADER, API_KEY_HEADER = "X-Auth-Token", "St2-Api-Key"
+LONG_TIMEOUT = 3600.0
+"""Seconds a bundle's export or import may take to answer (an import builds virtualenvs)."""
 
 
 def normalise_url(url: str) -> str:
@@ -133,14 +137,71 @@ class ApiClient:
         """Send one request; raise :class:`RemoteError` or :class:`Unauthenticated` for any
         failure, with what to do about it."""
         query = {k: _query_value(v) for k, v in (params or {}).items() if v is not None}
-        where = f"{self.url}{path}"
-        try:
+        with self._failures(method, path):
             response = self._http.request(
                 method, path, params=query or None, json=json, auth=auth or httpx.USE_CLIENT_DEFAULT
             )
+        return self._answer(response, method, path, f"{self.url}{path}")
+
+    def download(
+        self, path: str, body: Any, target: BinaryIO, *, timeout: float = LONG_TIMEOUT
+    ) -> int:
+        """POST ``body`` (JSON) and write the answer's bytes to ``target`` as they come;
+        the number written. Errors as :meth:`request` raises them."""
+        written = 0
+        with (
+            self._failures("POST", path, timeout),
+            self._http.stream(
+                "POST", path, json=body, timeout=httpx.Timeout(self._timeout, read=timeout)
+            ) as response,
+        ):
+            if response.status_code >= 400:
+                response.read()
+                self._answer(response, "POST", path, f"{self.url}{path}")
+            for chunk in response.iter_bytes():
+                target.write(chunk)
+                written += len(chunk)
+        return written
+
+    def upload(
+        self,
+        path: str,
+        source: BinaryIO,
+        *,
+        size: int,
+        content_type: str,
+        params: dict[str, Any] | None = None,
+        timeout: float = LONG_TIMEOUT,
+    ) -> Any:
+        """POST the bytes of ``source`` (``size`` of them) as they are read; the decoded
+        answer. Errors as :meth:`request` raises them."""
+        query = {k: _query_value(v) for k, v in (params or {}).items() if v is not None}
+
+        def chunks() -> Iterator[bytes]:
+            while chunk := source.read(1 << 20):
+                yield chunk
+
+        headers = {"Content-Type": content_type, "Content-Length": str(size)}
+        with self._failures("POST", path, timeout):
+            response = self._http.post(
+                path,
+                params=query or None,
+                content=chunks(),
+                headers=headers,
+                timeout=httpx.Timeout(self._timeout, read=timeout),
+            )
+        return self._answer(response, "POST", path, f"{self.url}{path}")
+
+    @contextlib.contextmanager
+    def _failures(self, method: str, path: str, timeout: float | None = None) -> Iterator[None]:
+        """Translate a request's failure to :class:`RemoteError` (see :meth:`request`)."""
+        where = f"{self.url}{path}"
+        try:
+            yield
         except httpx.TimeoutException as error:
+            waited = self._timeout if timeout is None else timeout
             raise RemoteError(
-                f"{self.url} did not answer {method} {path} within {self._timeout:g} seconds",
+                f"{self.url} did not answer {method} {path} within {waited:g} seconds",
                 status=None,
                 url=where,
                 hint="check that 'packhorse up' is running there and is not overloaded",
@@ -162,7 +223,6 @@ class ApiClient:
                 hint="check the URL, and that 'packhorse up' is running there and listening "
                 "on that address and port",
             ) from error
-        return self._answer(response, method, path, where)
 
     def _answer(self, response: httpx.Response, method: str, path: str, where: str) -> Any:
         body: Any = None

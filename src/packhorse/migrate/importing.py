@@ -76,6 +76,10 @@ from packhorse.storage.snapshot import open_snapshot
 Say = Callable[[str], None]
 
 
+class PassphraseRequired(BundleError):
+    """The bundle's secrets are sealed under a passphrase, and none was given."""
+
+
 @dataclass(frozen=True, slots=True)
 class ImportOptions:
     passphrase: str | None = field(default=None, repr=False)
@@ -134,7 +138,7 @@ def open_bundle(
     key = None
     if block.mode == "passphrase":
         if passphrase is None:
-            raise BundleError(
+            raise PassphraseRequired(
                 "this bundle's secrets are sealed under a passphrase, and none was given",
                 hint="give --passphrase-file FILE or $PACKHORSE_BUNDLE_PASSPHRASE",
             )

@@ -16,9 +16,14 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-from packhorse.errors import InstanceError
+from packhorse.errors import Conflict, InstanceError
 
 LOCK_FILE = ".content.lock"
+
+
+class ContentBusy(InstanceError, Conflict):
+    """Another process holds the content lock (the API answers 409)."""
+
 
 _held: dict[Path, int] = {}
 _guard = threading.Lock()
@@ -49,7 +54,7 @@ def content_lock(home: Path, *, what: str) -> Iterator[None]:
         except BlockingIOError:
             file.seek(0)
             holder = file.read().strip() or "another process"
-            raise InstanceError(
+            raise ContentBusy(
                 f"{home} is being changed by {holder}; {what} cannot run at the same time",
                 hint="wait for it to finish, then run this again",
             ) from None

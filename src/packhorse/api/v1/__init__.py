@@ -11,6 +11,7 @@ def routers() -> list[APIRouter]:
     from packhorse.api.v1 import (
         actions,
         aliases,
+        bundles,
         executions,
         inquiries,
         keys,
@@ -32,4 +33,5 @@ def routers() -> list[APIRouter]:
         inquiries.router(),
         aliases.router,
         shadow.router(),
+        bundles.router(),
     ]
