@@ -171,14 +171,16 @@ def test_plan_errors_name_the_line_and_the_field(cli: Run, tmp_path: Path) -> No
     assert done.code == 2
     lines = done.err.splitlines()
     expected = [
-        f"{plan}:2:1: PH012: from: http://old.example.org:9101 is a URL",
-        f"{plan}:3:1: PH012: to: http://old.example.org:9101 is a URL",
+        f"{plan}:3:1: PH012: to: http://old.example.org:9101 is a URL; the new instance is"
+        " made, checked and fixed here",
         f"{plan}:3:1: PH012: to must be another folder than from",
         f"{plan}:4:1: PH011: unknown field 'passphrase': never put the passphrase in the plan",
         f"{plan}:5:1: PH012: fix must be a bool, not str",
         f"{plan}:8:3: PH011: unknown field 'verify.replay_dayz'",
         f"{plan}:1:1: PH010: required field 'bundle' missing",
         f"{plan}:1:1: PH010: give exactly one of passphrase_file and passphrase_env",
+        f"{plan}:9:1: PH012: from: http://old.example.org:9101 is a URL, and the archive is"
+        " made of the old instance's folder: say archive: {skip: true}",
         f"{plan}:9:1: PH010: archive.output missing",
         f"{plan}:10:1: PH010: cutover needs front_state (the front's state file) or hook",
     ]

@@ -13,6 +13,7 @@ from packhorse.cli.output import echo_json, steps
 from packhorse.cli.upgrade import upgrade
 
 if TYPE_CHECKING:
+    from packhorse.client.http import ApiClient
     from packhorse.migrate.upgrade_plan import UpgradePlan
     from packhorse.migrate.upgrade_run import RunReport
 
@@ -71,6 +72,23 @@ def run(
     redactor = bootstrap.redactor()
     if passphrase:
         redactor.add(passphrase)
+    opened: dict[str, ApiClient] = {}
+
+    def connect(url: str) -> ApiClient:
+        """The old instance's API (``from`` a URL), signed in as other URL commands are."""
+        from packhorse.cli.remote import connect_to
+
+        if url not in opened:
+            opened[url] = connect_to(cli, url)
+        return opened[url]
+
+    def close_all() -> None:
+        for api in opened.values():
+            api.close()
+
+    context = click.get_current_context(silent=True)
+    if context is not None:
+        context.call_on_close(close_all)
     with steps("upgrade run", quiet=as_json) as say:
         report = run_upgrade(
             plan,
@@ -82,6 +100,7 @@ def run(
                 random_bytes=secrets.token_bytes,
                 python_version=platform.python_version(),
                 on_secret=redactor.add,
+                connect=connect,
             ),
             now=utc_now,
             say=say,

@@ -78,8 +78,10 @@ class UpgradePlan:
     """The plan file."""
     sha256: str
     """Of the plan file's bytes: a journal belongs to one plan."""
-    source: Path
-    """``from``: the old instance folder."""
+    source: Path | str
+    """``from``: the old instance folder, or the URL of its API (a ``str``): the bundle is
+    then exported over the API (``POST /api/v1/packhorse/bundle/export``), sealed for a key
+    derived from the plan's passphrase, and the verify and cutover steps reach it there."""
     target: Path
     """``to``: the new instance folder (created by the init step when absent)."""
     bundle: Path
@@ -174,14 +176,25 @@ class _Problems:
                 "seals the bundle's secrets and the archive)",
                 (sources[-1],) if sources else (),
             )
-        for name, why in (
-            ("from", "exporting over the API is not available in this build"),
-            ("to", "importing over the API is not available in this build"),
+        if isinstance(data.get("to"), str) and _is_url(data["to"]):
+            self.error(
+                "PH012",
+                f"to: {data['to']} is a URL; the new instance is made, checked and fixed here:"
+                " give its folder on this machine",
+                ("to",),
+            )
+        archive = data.get("archive")
+        if (
+            isinstance(data.get("from"), str)
+            and _is_url(data["from"])
+            and not (isinstance(archive, dict) and archive.get("skip"))
         ):
-            if isinstance(data.get(name), str) and _is_url(data[name]):
-                self.error(
-                    "PH012", f"{name}: {data[name]} is a URL; {why}: give the folder", (name,)
-                )
+            self.error(
+                "PH012",
+                f"from: {data['from']} is a URL, and the archive is made of the old instance's"
+                " folder: say archive: {skip: true} and run 'packhorse archive' on its machine",
+                ("archive",),
+            )
         if isinstance(data.get("from"), str) and data.get("from") == data.get("to"):
             self.error("PH012", "to must be another folder than from", ("to",))
         cutover = data.get("cutover")
@@ -196,7 +209,6 @@ class _Problems:
                 "{skip: true})",
                 ("cutover",),
             )
-        archive = data.get("archive")
         if isinstance(archive, dict) and not archive.get("skip") and "output" not in archive:
             self.error(
                 "PH010", "archive.output missing (or say archive: {skip: true})", ("archive",)
@@ -218,7 +230,7 @@ class _Problems:
         return UpgradePlan(
             file=file,
             sha256=sha256,
-            source=place(data["from"]),
+            source=data["from"] if _is_url(data["from"]) else place(data["from"]),
             target=place(data["to"]),
             bundle=place(data["bundle"]),
             passphrase_file=place(data["passphrase_file"]) if "passphrase_file" in data else None,

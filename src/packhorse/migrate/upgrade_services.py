@@ -9,7 +9,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from packhorse.errors import ConfigurationError
+
 if TYPE_CHECKING:
+    from packhorse.client.http import ApiClient
     from packhorse.migrate.cutover_wiring import FrontPort, Side
     from packhorse.migrate.export import ExportReport
     from packhorse.migrate.importing import ImportReport
@@ -19,20 +22,41 @@ if TYPE_CHECKING:
 Say = Callable[[str], None]
 
 
+def upgrade_recipient(passphrase: str, bundle: Path) -> bytes:
+    """The X25519 private key a bundle exported over the API is sealed for: derived from the
+    plan's passphrase (scrypt, salted with the bundle's path), so that no key file is left
+    beside the bundle and a resumed run finds the same key."""
+    import hashlib
+
+    from packhorse.crypto.transport import ScryptParameters, derive_key
+
+    salt = hashlib.sha256(b"packhorse upgrade recipient\0" + str(bundle).encode()).digest()
+    return derive_key(passphrase, salt[:16], ScryptParameters()).cipher_key
+
+
 @dataclass(frozen=True, slots=True)
 class InstanceServices:
-    """The steps' side effects on instance folders of this machine."""
+    """The steps' side effects on instance folders of this machine, and on the old instance
+    over its API when the plan's ``from`` is a URL (``connect`` opens it)."""
 
     now: Callable[[], dt.datetime]
     random_bytes: Callable[[int], bytes]
     python_version: str
     on_secret: Callable[[str], None] = lambda _clear: None
+    connect: Callable[[str], ApiClient] | None = None
 
-    def export(self, source: Path, bundle: Path, passphrase: str, say: Say) -> ExportReport:
+    def _api(self, url: str) -> ApiClient:
+        if self.connect is None:
+            raise ConfigurationError(f"{url}: instances reached over their API are not wired")
+        return self.connect(url)
+
+    def export(self, source: Path | str, bundle: Path, passphrase: str, say: Say) -> ExportReport:
         from packhorse.engine.keyring import Keyring
         from packhorse.migrate.export import ExportOptions, export_bundle
         from packhorse.settings import load_settings
 
+        if isinstance(source, str):
+            return self._export_remote(source, bundle, passphrase, say)
         settings = load_settings(source)
         return export_bundle(
             settings,
@@ -46,6 +70,21 @@ class InstanceServices:
             on_secret=self.on_secret,
         )
 
+    def _export_remote(self, url: str, bundle: Path, passphrase: str, say: Say) -> ExportReport:
+        from packhorse.client import bundles
+        from packhorse.crypto.transport import format_recipient, recipient_public_key
+        from packhorse.migrate.archive import read_archive
+        from packhorse.migrate.bundle_versions import read_bundle
+        from packhorse.migrate.export import ExportReport
+
+        recipient = format_recipient(recipient_public_key(upgrade_recipient(passphrase, bundle)))
+        say(f"exporting {url} over its API (secrets sealed for this upgrade's key)")
+        bundles.export_bundle(
+            self._api(url), bundle, recipient=recipient, no_secrets=False, with_executions=True
+        )
+        manifest = read_bundle(*read_archive(bundle)).manifest
+        return ExportReport(bundle, bundle.stat().st_size, manifest)
+
     def init(self, target: Path, listen: str | None) -> str:
         from packhorse.engine.instance import init_instance
 
@@ -53,17 +92,27 @@ class InstanceServices:
 
     def import_bundle(self, target: Path, bundle: Path, passphrase: str, say: Say) -> ImportReport:
         from packhorse.engine.keyring import Keyring
+        from packhorse.migrate.archive import read_archive
+        from packhorse.migrate.bundle_versions import read_bundle
         from packhorse.migrate.importing import ImportOptions, import_bundle, wire
         from packhorse.migrate.recipient import load_private_key
         from packhorse.settings import load_settings
 
         settings = load_settings(target)
+        sealed = read_bundle(*read_archive(bundle)).manifest.secrets.mode
+        # Exported over the API, the bundle is sealed for this upgrade's key, not the new
+        # instance's own (which did not exist yet).
+        recipient = (
+            upgrade_recipient(passphrase, bundle)
+            if sealed == "recipient"
+            else load_private_key(settings.keys_dir)
+        )
         return import_bundle(
             wire(settings),
             bundle,
             ImportOptions(passphrase=passphrase, prune=True, replace_users=True),
             instance_keys=Keyring(settings.keys_dir).keys().readers,
-            recipient_private=load_private_key(settings.keys_dir),
+            recipient_private=recipient,
             say=say,
             on_secret=self.on_secret,
         )
@@ -101,7 +150,7 @@ class InstanceServices:
         return {"packs": len(results), "findings": findings, "fixed": changed}
 
     def verify(
-        self, baseline: Path, candidate: Path, options: Mapping[str, Any], say: Say
+        self, baseline: Path | str, candidate: Path, options: Mapping[str, Any], say: Say
     ) -> VerifyReport:
         import yaml
 
@@ -121,24 +170,59 @@ class InstanceServices:
                 )
             except (OSError, ValueError, yaml.YAMLError) as error:
                 raise StepFailed(f"verify.expect {expect}: {error}") from None
+        since = None if days is None else iso(self.now() - dt.timedelta(days=days))
+        if isinstance(baseline, str):
+            return self._verify_remote(
+                baseline, candidate, options, since=since, expectations=expectations, say=say
+            )
         return verify_folders(
             load_settings(baseline),
             load_settings(candidate),
-            since=None if days is None else iso(self.now() - dt.timedelta(days=days)),
+            since=since,
             limit=options.get("limit", 1000),
             pack_tests=options.get("pack_tests", True),
             expectations=expectations,
             say=say,
         )
 
+    def _verify_remote(
+        self,
+        url: str,
+        candidate: Path,
+        options: Mapping[str, Any],
+        *,
+        since: str | None,
+        expectations: list[Any],
+        say: Say,
+    ) -> VerifyReport:
+        from packhorse.client.remote import RemoteEvents
+        from packhorse.client.shadow import RemoteShadow
+        from packhorse.migrate.verify import recorded_traffic, verify
+        from packhorse.migrate.verify_local import local_pack_tests, local_shadow
+        from packhorse.settings import load_settings
+
+        api = self._api(url)
+        settings = load_settings(candidate)
+        limit = options.get("limit", 1000)
+        pack_tests = options.get("pack_tests", True)
+        return verify(
+            recorded_traffic(RemoteEvents(api), since=since, limit=limit),
+            RemoteShadow(api),
+            local_shadow(settings),
+            names=(url, str(candidate)),
+            pack_tests=local_pack_tests(settings, say) if pack_tests else [],
+            pack_tests_skipped=None if pack_tests else "pack_tests: false in the plan",
+            expectations=expectations,
+        )
+
     def cut_over(
-        self, source: Path, target: Path, options: Mapping[str, Any], say: Say
+        self, source: Path | str, target: Path, options: Mapping[str, Any], say: Say
     ) -> dict[str, Any]:
         import time
 
         from packhorse.migrate import cutover as steps
         from packhorse.migrate.cutover_wiring import FrontPort, HealthGate, Side, cut_over
-        from packhorse.migrate.instances import LocalInstance
+        from packhorse.migrate.instances import LocalInstance, RemoteInstance
         from packhorse.migrate.upgrade_steps import StepFailed
         from packhorse.settings import load_settings
 
@@ -146,7 +230,12 @@ class InstanceServices:
         gate = HealthGate(
             options.get("health_gate"), dict(options.get("health_params") or {}), timeout
         )
-        old = Side(LocalInstance(load_settings(source)), gate=gate)
+        old = Side(
+            RemoteInstance(self._api(source))
+            if isinstance(source, str)
+            else LocalInstance(load_settings(source)),
+            gate=gate,
+        )
         new = Side(LocalInstance(load_settings(target)), gate=gate)
         started = None
         if options.get("start") and new.ready() is not None:
@@ -183,9 +272,12 @@ class InstanceServices:
             )
         return {**report.fields(), "started_pid": started}
 
-    def archive(self, source: Path, output: Path, passphrase: str, say: Say) -> ArchiveReport:
+    def archive(self, source: Path | str, output: Path, passphrase: str, say: Say) -> ArchiveReport:
         from packhorse.migrate.instance_archive import Sealing, create_archive
         from packhorse.settings import load_settings
+
+        if isinstance(source, str):  # the plan refuses it: archive: {skip: true}
+            raise ConfigurationError(f"{source}: archive the old instance on its machine")
 
         return create_archive(
             load_settings(source),

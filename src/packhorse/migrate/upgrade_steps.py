@@ -31,8 +31,9 @@ Outputs = dict[str, Any]
 class Services(Protocol):
     """What the steps do to instances (the shell's side: files, databases, virtualenvs)."""
 
-    def export(self, source: Path, bundle: Path, passphrase: str, say: Say) -> ExportReport:
-        """``bundle export`` of the instance folder ``source`` (with executions)."""
+    def export(self, source: Path | str, bundle: Path, passphrase: str, say: Say) -> ExportReport:
+        """``bundle export`` of the instance folder ``source``, or over the API at the URL
+        ``source`` (with executions)."""
 
     def init(self, target: Path, listen: str | None) -> str:
         """``packhorse init [--listen]`` of ``target``; the new instance's id."""
@@ -45,20 +46,20 @@ class Services(Protocol):
         problems that cannot be fixed remain."""
 
     def verify(
-        self, baseline: Path, candidate: Path, options: Mapping[str, Any], say: Say
+        self, baseline: Path | str, candidate: Path, options: Mapping[str, Any], say: Say
     ) -> VerifyReport:
         """``upgrade verify --baseline baseline --candidate candidate`` with the plan's
         ``verify`` options (``pack_tests``, ``replay_days``, ``limit``, ``expect``)."""
 
     def cut_over(
-        self, source: Path, target: Path, options: Mapping[str, Any], say: Say
+        self, source: Path | str, target: Path, options: Mapping[str, Any], say: Say
     ) -> dict[str, Any]:
         """``packhorse cutover --from source --to target`` with the plan's ``cutover``
         options; a cutover recorded already (the front flipped to ``target``) hands over
         what reached ``source`` since. :class:`StepFailed` saying why when it did not
         complete (the old instance is then active again)."""
 
-    def archive(self, source: Path, output: Path, passphrase: str, say: Say) -> ArchiveReport:
+    def archive(self, source: Path | str, output: Path, passphrase: str, say: Say) -> ArchiveReport:
         """``packhorse archive`` of ``source`` into ``output``."""
 
 
