@@ -178,3 +178,29 @@ def test_re_run_is_refused_without_the_token_and_to_a_viewer(
         )
         assert answer.status_code == 403 and "may not run actions" in answer.text
     assert all_ids(instance) == before
+
+
+def test_cancel_of_a_workflow_ends_it_canceled_as_the_api_does(
+    client: Client, instance: Instance
+) -> None:
+    """As in StackStorm (and ``DELETE /api/v1/executions/ID``): the running task runs to its
+    end, no further task starts, the workflow ends canceled."""
+    signed_in(client, instance)
+    execution_id = run_from_form(client, "console.slow_flow", seconds="2")
+    wait_for_stored(instance, execution_id, "running")
+    page = client.get(f"/ui/executions/{execution_id}")
+    answer = client.post(
+        f"/ui/executions/{execution_id}/cancel", data={"csrf_token": csrf_of(page)}
+    )
+    assert answer.status_code == 303
+    wait_for_stored(instance, execution_id, "canceled")
+    engine = bootstrap.database_engine(instance.settings)
+    with engine.connect() as connection:
+        tasks = connection.exec_driver_sql(
+            "SELECT action_ref, status FROM executions WHERE parent_id = ?", (execution_id,)
+        ).fetchall()
+    assert [tuple(row) for row in tasks] == [("core.local", "succeeded")]
+    assert (
+        '<div id="execution-panel" data-status="canceled"'
+        in client.get(answer.headers["location"]).text
+    )
