@@ -3,6 +3,7 @@ serves (engine running in its lifespan): runs go through the real queue and work
 
 from __future__ import annotations
 
+import json
 import shutil
 import time
 from collections.abc import Callable, Iterator
@@ -210,6 +211,24 @@ def test_re_run_uses_the_same_parameters_with_overrides(client: httpx.Client) ->
     rerun = finished(client, other.json()["id"])
     assert rerun["result"]["stdout"] == "two"
     assert rerun["context"]["re-run"] == {"ref": first}
+
+
+def test_re_run_keeps_a_secret_parameter_encrypted_once(
+    client: httpx.Client, instance_home: Path
+) -> None:
+    first = run(client, "signals.probe", token="hunter2")["id"]
+    finished(client, first)
+    again = client.post(f"{API}/executions/{first}/re_run", json={"parameters": {}})
+    assert again.status_code == 201
+    assert again.json()["parameters"] == {"token": "********"}
+    finished(client, again.json()["id"])
+    settings = load_settings(instance_home)
+    with bootstrap.database_engine(settings).connect() as connection:
+        row = connection.exec_driver_sql(
+            "SELECT parameters FROM executions WHERE id = ?", (again.json()["id"],)
+        ).one()
+    token = json.loads(row[0])["token"]
+    assert bootstrap.datastore_service(settings).decrypt(token) == "hunter2"
 
 
 def test_a_workflow_lists_its_children(client: httpx.Client) -> None:

@@ -272,6 +272,29 @@ def test_a_viewer_has_no_run_button_and_a_form_post_needs_its_token(
     assert "did not come from this console" in refused.text()
 
 
+def test_cancel_a_running_execution_then_re_run_it(
+    page: Page, base_url: str, instance: Instance
+) -> None:
+    sign_in(page, "admin", instance.admin_password)
+    token = api_token(base_url, instance)
+    execution_id = run_via_api(base_url, token, "core.local", cmd="sleep 30")
+    page.goto(f"/ui/executions/{execution_id}")
+    expect(page.locator("#execution-status")).to_have_text("running", timeout=10_000)
+    page.get_by_role("button", name="Cancel this execution").click()
+    expect(page).to_have_url(f"/ui/executions/{execution_id}")
+    mark_document(page)
+    # canceling, then canceled as the worker kills it: live, without a reload.
+    expect(page.locator("#execution-status")).to_have_text("canceled", timeout=20_000)
+    expect(page.get_by_role("button", name="Cancel this execution")).to_have_count(0)
+    assert not_reloaded(page)
+    page.get_by_role("button", name="Re-run").click()
+    expect(page).to_have_url(re.compile(r"/ui/executions/[0-9a-f]+$"))
+    assert not page.url.endswith(execution_id)
+    expect(page.locator("#execution-status")).to_have_text("running", timeout=10_000)
+    page.get_by_role("button", name="Cancel this execution").click()
+    expect(page.locator("#execution-status")).to_have_text("canceled", timeout=20_000)
+
+
 def test_a_workflow_shows_its_tasks_live(page: Page, base_url: str, instance: Instance) -> None:
     sign_in(page, "admin", instance.admin_password)
     token = api_token(base_url, instance)

@@ -82,21 +82,24 @@ class ExecutionService:
         parent_id: str | None = None,
         execution_id: str | None = None,
         along: Callable[[DriverTransaction], None] | None = None,
+        sealed: Mapping[str, Any] | None = None,
     ) -> Execution:
         """Validate and queue one execution; returns it as stored: ``scheduled``, or, when a
         concurrency policy holds it back, ``delayed`` or ``canceled``. ``along`` writes what
-        goes with it in the same transaction (a rule enforcement naming ``execution_id``)."""
+        goes with it in the same transaction (a rule enforcement naming ``execution_id``).
+        ``sealed``: secret parameters already encrypted (a re-run's, from storage), stored as
+        they are rather than encrypted a second time."""
         action = self.action(action_ref)
         full_context = {"user": user, "pack": action.pack, **(context or {})}
         if self._validate is not None:
-            self._validate(action, parameters, full_context)
+            self._validate(action, {**parameters, **(sealed or {})}, full_context)
         now = self._clock()
         execution = Execution(
             id=execution_id or new_id(),
             action_ref=action.ref,
             runner_type=str(action.body.get("runner_type", "")),
             status=Status.REQUESTED,
-            parameters=self.protect(action, parameters),
+            parameters={**self.protect(action, parameters), **(sealed or {})},
             context=full_context,
             created_at=now,
             parent_id=parent_id,
@@ -252,12 +255,23 @@ class ExecutionService:
                 raise Conflict(f"--no-reset names tasks not rerun: {', '.join(unknown)}")
             re_run["tasks"] = list(tasks)
             re_run["reset"] = [t for t in tasks if t not in set(no_reset)]
-        parameters = {**original.parameters, **overrides}
+        # The original's secrets are stored encrypted: kept so, unless overridden.
+        sealed = {
+            name: value
+            for name, value in original.parameters.items()
+            if name not in overrides and is_encrypted_token(value)
+        }
+        parameters = {
+            name: value
+            for name, value in {**original.parameters, **overrides}.items()
+            if name not in sealed
+        }
         return self.request(
             original.action_ref,
             parameters,
             user=user,
             context={"re-run": re_run},
+            sealed=sealed,
         )
 
 

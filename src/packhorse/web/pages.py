@@ -30,6 +30,7 @@ from packhorse.storage.executions import ExecutionFilter
 from packhorse.web import (
     actions,
     datastore,
+    execution_controls,
     graph,
     inquiries,
     packs,
@@ -315,6 +316,8 @@ def router() -> APIRouter:
             output=output,
             children=[views.execution_row(child, now) for child in parts["children"]],
             workflow=is_workflow,
+            may_operate=session.principal.may("operator"),
+            cancelable=execution_controls.cancelable(execution),
             graph=_workflow_graph(request, execution.id, parts["children"])
             if is_workflow
             else None,
@@ -338,6 +341,7 @@ def install(app: FastAPI) -> None:
     app.state.web_static = static_versions()
     app.include_router(router())
     app.include_router(actions.router())
+    app.include_router(execution_controls.router())
     app.include_router(inquiries.router())
     app.include_router(rules.router())
     app.include_router(trigger_instances.router())
