@@ -8,6 +8,7 @@ import json
 import tarfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -228,14 +229,14 @@ def test_an_unreadable_pack_file_fails_the_export_cleanly(
 ) -> None:
     # Tests run as root, which reads any file whatever its mode: make one read fail instead.
     unreadable = populated.settings.packs_dir / "demo_good" / "pack.yaml"
-    read_bytes = Path.read_bytes
+    open_ = Path.open
 
-    def refuse(path: Path) -> bytes:
-        if path == unreadable:
+    def refuse(path: Path, *args: Any, **kwargs: Any) -> Any:
+        if path == unreadable:  # pack files are read by chunks through Path.open
             raise PermissionError(13, "Permission denied")
-        return read_bytes(path)
+        return open_(path, *args, **kwargs)
 
-    monkeypatch.setattr(Path, "read_bytes", refuse)
+    monkeypatch.setattr(Path, "open", refuse)
     done = cli(
         "--home", populated.settings.home, "bundle", "export", "-o", tmp_path / "b.tgz",
         "--no-secrets",

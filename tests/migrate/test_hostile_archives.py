@@ -4,7 +4,10 @@ escape, links, devices, oversized members and compressed bombs."""
 from __future__ import annotations
 
 import gzip
+import hashlib
 import io
+import os
+import stat
 import tarfile
 from collections.abc import Callable
 from pathlib import Path
@@ -12,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from packhorse.errors import BundleError
-from packhorse.migrate.archive import read_archive
+from packhorse.migrate.archive import open_archive, read_archive
 
 
 def _archive(path: Path, *entries: tuple[tarfile.TarInfo, bytes]) -> Path:
@@ -106,3 +109,57 @@ def test_not_gzip_is_refused(tmp_path: Path) -> None:
     path.write_bytes(b"not a bundle at all")
     with pytest.raises(BundleError, match="not a readable bundle"):
         read_archive(path)
+
+
+# -- the spool: an import reads members to a private temporary folder, never kept ---------------
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE))
+def test_a_refused_bundle_leaves_no_spool_folder(tmp_path: Path, case: str) -> None:
+    bundle = _archive(tmp_path / "hostile.tgz", _file("packs/p/ok", b"ok"), HOSTILE[case]())
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    with pytest.raises(BundleError), open_archive(bundle, spool_in=spool):
+        pytest.fail("a hostile bundle was opened")
+    assert list(spool.iterdir()) == []
+
+
+def test_a_bomb_and_a_member_over_the_cap_leave_no_spool_folder(tmp_path: Path) -> None:
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    bundle = _archive(tmp_path / "big.tgz", _file("a", b"0" * 100), _file("b", b"0" * 5000))
+    with (
+        pytest.raises(BundleError, match="too large"),
+        open_archive(bundle, max_member_bytes=4096, spool_in=spool),
+    ):
+        pass
+    with (
+        pytest.raises(BundleError, match="decompressed"),
+        open_archive(bundle, max_total_bytes=4096, spool_in=spool),
+    ):
+        pass
+    assert list(spool.iterdir()) == []
+
+
+def test_members_are_spooled_privately_read_on_access_and_removed(tmp_path: Path) -> None:
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    data = os.urandom(300_000)
+    bundle = _archive(tmp_path / "b.tgz", _file("packs/p/big.bin", data), _file("rules.json"))
+    with open_archive(bundle, spool_in=spool) as (manifest, members):
+        (folder,) = spool.iterdir()
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+        assert manifest == b"{}\n" and sorted(members) == ["packs/p/big.bin", "rules.json"]
+        assert members.digest("packs/p/big.bin") == (len(data), hashlib.sha256(data).hexdigest())
+        assert members.source("packs/p/big.bin").read_bytes() == data
+        assert members["rules.json"] == b"x" and "nope" not in members
+    assert list(spool.iterdir()) == []
+
+
+def test_an_error_inside_the_block_removes_the_spool_folder(tmp_path: Path) -> None:
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    bundle = _archive(tmp_path / "b.tgz", _file("rules.json"))
+    with pytest.raises(RuntimeError), open_archive(bundle, spool_in=spool):
+        raise RuntimeError("the import failed later")
+    assert list(spool.iterdir()) == []

@@ -14,6 +14,8 @@ from packhorse.cli.output import echo_json, steps
 from packhorse.cli.passphrases import obtain_passphrase
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from packhorse.crypto.transport import TransportKey
     from packhorse.migrate.bundle_format import Manifest
 
@@ -269,21 +271,22 @@ def _size(size: int) -> str:
 @pass_cli
 def inspect(cli: CliContext, file: Path, passphrase_file: Path | None, as_json: bool) -> None:
     """Print a bundle's manifest and verify every member's checksum (exit 1 on a problem)."""
-    from packhorse.migrate.archive import read_archive
+    from packhorse.migrate.archive import open_archive
     from packhorse.migrate.bundle_format import verify_members
     from packhorse.migrate.bundle_versions import read_bundle
 
-    read = read_bundle(*read_archive(file))  # an older format converted up front
-    manifest, members = read.manifest, read.members
-    problems = verify_members(manifest, members)
-    secrets_checked = None
-    if not problems:
-        key, problem = _transport_key(cli, manifest, passphrase_file)
-        if problem:
-            problems.append(problem)
-        elif key is not None:
-            problems += _check_secrets(members, key)
-            secrets_checked = not problems
+    with open_archive(file) as archived:  # spooled to a temporary folder, removed after
+        read = read_bundle(*archived)  # an older format converted up front
+        manifest, members = read.manifest, read.members
+        problems = verify_members(manifest, members)
+        secrets_checked = None
+        if not problems:
+            key, problem = _transport_key(cli, manifest, passphrase_file)
+            if problem:
+                problems.append(problem)
+            elif key is not None:
+                problems += _check_secrets(members, key)
+                secrets_checked = not problems
     if as_json:
         echo_json(
             {
@@ -345,7 +348,7 @@ def _local_recipient_key(cli: CliContext) -> bytes | None:
         return None
 
 
-def _check_secrets(members: dict[str, bytes], key: TransportKey) -> list[str]:
+def _check_secrets(members: Mapping[str, bytes], key: TransportKey) -> list[str]:
     from packhorse.migrate.bundle_format import DATASTORE
     from packhorse.migrate.sealing import sealed_problems
 
@@ -415,9 +418,7 @@ def import_(
     importing the same bundle again changes nothing."""
     from packhorse import bootstrap
     from packhorse.engine.keyring import Keyring
-    from packhorse.migrate.archive import read_archive
-    from packhorse.migrate.bundle_versions import read_bundle
-    from packhorse.migrate.importing import ImportOptions, import_bundle, wire
+    from packhorse.migrate.importing import ImportOptions, import_bundle, read_manifest, wire
     from packhorse.migrate.recipient import load_private_key
 
     if target is not None:
@@ -435,7 +436,7 @@ def import_(
     if passphrase_file is not None or cli.environ.get(PASSPHRASE_ENV):
         passphrase = _passphrase(cli, passphrase_file, confirm=False)
     elif sys.stdin.isatty():
-        manifest = read_bundle(*read_archive(file)).manifest
+        manifest = read_manifest(file)
         if manifest.secrets.mode == "passphrase":
             passphrase = _passphrase(cli, None, confirm=False)
     options = ImportOptions(

@@ -7,24 +7,35 @@ normalised mode; the gzip header has mtime 0 and no file name; the compression l
 
 from __future__ import annotations
 
+import contextlib
 import gzip
+import hashlib
 import io
 import os
 import tarfile
-from collections.abc import Callable, Sequence
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from packhorse.errors import BundleError
-from packhorse.migrate.bundle_format import MANIFEST, Member, check_member_path, file_mode
+from packhorse.migrate.bundle_format import (
+    MANIFEST,
+    AnyMember,
+    Member,
+    check_member_path,
+    file_mode,
+)
+from packhorse.migrate.spool import SpooledMembers, remove_folder
 
 COMPRESSION_LEVEL = 6
 MAX_MEMBER_BYTES = 1 << 30
 """A member larger than this is refused when reading (a bundle is not a disk image)."""
 
 
-def write_archive(manifest: bytes, members: Sequence[Member], target: BinaryIO) -> None:
-    """Write the archive to ``target`` (a binary file open for writing)."""
+def write_archive(manifest: bytes, members: Sequence[AnyMember], target: BinaryIO) -> None:
+    """Write the archive to ``target`` (a binary file open for writing). A
+    :class:`FileMember` is streamed from its file, which must still hold what was hashed."""
     with (
         gzip.GzipFile(
             filename="", mode="wb", fileobj=target, mtime=0, compresslevel=COMPRESSION_LEVEL
@@ -36,15 +47,42 @@ def write_archive(manifest: bytes, members: Sequence[Member], target: BinaryIO) 
             _add(archive, member)
 
 
-def _add(archive: tarfile.TarFile, member: Member) -> None:
+def _add(archive: tarfile.TarFile, member: AnyMember) -> None:
     info = tarfile.TarInfo(check_member_path(member.path))
-    info.size = len(member.data)
+    info.size = len(member.data) if isinstance(member, Member) else member.size
     info.mode = member.mode
     info.mtime = 0
     info.uid = info.gid = 0
     info.uname = info.gname = ""
     info.type = tarfile.REGTYPE
-    archive.addfile(info, io.BytesIO(member.data))
+    if isinstance(member, Member):
+        archive.addfile(info, io.BytesIO(member.data))
+        return
+    try:
+        with Path(member.source).open("rb") as file:
+            hashing = _Hashing(file)
+            archive.addfile(info, hashing)
+            changed = hashing.digest.hexdigest() != member.sha256 or file.read(1) != b""
+    except OSError as error:  # tarfile's own "unexpected end of data" is an OSError too
+        raise BundleError(f"{member.source}: cannot read: {error}; nothing written") from error
+    if changed:
+        raise BundleError(
+            f"{member.source}: changed while the bundle was written; nothing written",
+            hint="export again once the pack folder is left alone",
+        )
+
+
+class _Hashing:
+    """A file read through, hashed on the way (to prove it is what the manifest says)."""
+
+    def __init__(self, file: BinaryIO) -> None:
+        self._file = file
+        self.digest = hashlib.sha256()
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._file.read(size)
+        self.digest.update(data)
+        return data
 
 
 MAX_TOTAL_BYTES = 8 << 30
@@ -88,12 +126,47 @@ def read_archive(
     max_total_bytes: int = MAX_TOTAL_BYTES,
     modes: dict[str, int] | None = None,
 ) -> tuple[bytes, dict[str, bytes]]:
-    """The manifest's bytes and every other member's, by path. Refuses anything but regular
-    files with safe relative paths (links, devices, fifos and ``..`` never reach an import),
-    members over ``max_member_bytes`` and more than ``max_total_bytes`` decompressed in all
-    (counted as the stream is read). Only memory is written: a refusal leaves no trace.
-    ``modes``, when given, receives each member's mode (normalised: 0755 or 0644)."""
-    members: dict[str, bytes] = {}
+    """The manifest's bytes and every other member's, by path, in memory: for small bundles
+    and tests. An import uses :func:`open_archive`, whose memory does not grow with the
+    bundle; the refusals are the same."""
+    with open_archive(
+        path, max_member_bytes=max_member_bytes, max_total_bytes=max_total_bytes, modes=modes
+    ) as (manifest, members):
+        return manifest, dict(members)
+
+
+@contextlib.contextmanager
+def open_archive(
+    path: Path,
+    *,
+    max_member_bytes: int = MAX_MEMBER_BYTES,
+    max_total_bytes: int = MAX_TOTAL_BYTES,
+    modes: dict[str, int] | None = None,
+    spool_in: Path | None = None,
+) -> Iterator[tuple[bytes, SpooledMembers]]:
+    """The manifest's bytes and the other members, spooled to a private temporary folder
+    (mode 0700, under ``spool_in`` or the system's temporary folder) that is removed when
+    the block ends, whatever happens. Refuses anything but regular files with safe relative
+    paths (links, devices, fifos and ``..`` never reach an import), members over
+    ``max_member_bytes``, more than ``max_total_bytes`` decompressed in all (counted as the
+    stream is read), more than ``MAX_MEMBERS`` members, a member twice and a manifest that
+    is not first. ``modes``, when given, receives each member's mode (0755 or 0644)."""
+    folder = Path(tempfile.mkdtemp(prefix="packhorse-bundle-", dir=spool_in))  # mode 0700
+    try:
+        members = SpooledMembers(folder)
+        manifest = _spool(path, members, max_member_bytes, max_total_bytes, modes)
+        yield manifest, members
+    finally:
+        remove_folder(folder)
+
+
+def _spool(
+    path: Path,
+    members: SpooledMembers,
+    max_member_bytes: int,
+    max_total_bytes: int,
+    modes: dict[str, int] | None,
+) -> bytes:
     manifest: bytes | None = None
     try:
         with (
@@ -112,20 +185,19 @@ def read_archive(
                     raise BundleError(f"{path}: member {name!r} appears twice")
                 extracted = archive.extractfile(info)
                 assert extracted is not None  # a regular file always has content
-                data = extracted.read()
                 if name == MANIFEST:
                     if index != 0:
                         raise BundleError(f"{path}: {MANIFEST} is not the first member")
-                    manifest = data
-                else:
-                    members[name] = data
-                    if modes is not None:
-                        modes[name] = file_mode(bool(info.mode & 0o111))
+                    manifest = extracted.read()
+                    continue
+                members.spool(name, extracted)
+                if modes is not None:
+                    modes[name] = file_mode(bool(info.mode & 0o111))
     except (tarfile.TarError, OSError, EOFError, gzip.BadGzipFile) as error:
         raise BundleError(f"{path}: not a readable bundle archive: {error}") from error
     if manifest is None:
         raise BundleError(f"{path}: no {MANIFEST}; not a Packhorse bundle")
-    return manifest, members
+    return manifest
 
 
 def write_private_file(path: Path, write: Callable[[BinaryIO], None]) -> None:

@@ -10,8 +10,8 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import PurePosixPath
-from typing import Any, Literal
+from pathlib import PurePath, PurePosixPath
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -88,6 +88,52 @@ class Member:
     path: str
     data: bytes
     mode: int = FILE_MODE
+
+
+@dataclass(frozen=True, slots=True)
+class FileMember:
+    """One file of the archive, on disk: hashed by chunks before the manifest is written,
+    then streamed into the archive (a pack's large files never sit in memory)."""
+
+    path: str
+    source: PurePath
+    size: int
+    sha256: str
+    """Hex SHA-256 of the file's bytes."""
+    mode: int = FILE_MODE
+
+
+AnyMember = Member | FileMember
+
+
+@runtime_checkable
+class DigestedMembers(Protocol):
+    """Members that know each one's size and checksum without being read again (spooled)."""
+
+    def digest(self, path: str) -> tuple[int, str]: ...
+
+
+def member_digest(members: Mapping[str, bytes], path: str) -> tuple[int, str] | None:
+    """(size, hex SHA-256) of member ``path``, None when there is none; asked of the
+    members when they know it, so a spooled member is not read into memory for it."""
+    if path not in members:
+        return None
+    if isinstance(members, DigestedMembers):
+        return members.digest(path)
+    data = members[path]
+    return len(data), sha256(data)
+
+
+def _size_and_digest(member: AnyMember) -> tuple[int, str]:
+    if isinstance(member, FileMember):
+        return member.size, member.sha256
+    return len(member.data), sha256(member.data)
+
+
+def _content_digest(member: AnyMember) -> str:
+    if isinstance(member, FileMember):
+        return member.sha256  # only datastore.json has a content view of its own
+    return sha256(content_view(member.path, member.data))
 
 
 def content_view(path: str, data: bytes) -> bytes:
@@ -178,7 +224,7 @@ class Manifest(_Model):
 
 
 def build_manifest(
-    members: Sequence[Member],
+    members: Sequence[AnyMember],
     *,
     packhorse_version: str,
     python_version: str,
@@ -201,11 +247,11 @@ def build_manifest(
         with_executions=with_executions,
         counts=dict(counts),
         members=[
-            MemberEntry(path=m.path, size=len(m.data), sha256=sha256(m.data)) for m in ordered
+            MemberEntry(path=m.path, size=size, sha256=digest)
+            for m in ordered
+            for size, digest in [_size_and_digest(m)]
         ],
-        content_checksum=content_checksum(
-            (m.path, sha256(content_view(m.path, m.data))) for m in ordered
-        ),
+        content_checksum=content_checksum((m.path, _content_digest(m)) for m in ordered),
         secrets=secrets,
     )
 
@@ -239,21 +285,29 @@ def parse_manifest(data: bytes) -> Manifest:
 
 def verify_members(manifest: Manifest, members: Mapping[str, bytes]) -> list[str]:
     """Every problem between the manifest and the archive's members, as sentences: a member
-    missing, extra, of another size or checksum, and a content checksum that disagrees."""
+    missing, extra, of another size or checksum, and a content checksum that disagrees.
+    Spooled members are hashed as they were spooled (by chunks), never read whole here but
+    ``datastore.json``."""
     problems: list[str] = []
     listed = {entry.path: entry for entry in manifest.members}
     for path in sorted(set(members) - set(listed) - {MANIFEST}):
         problems.append(f"{path}: in the archive but not in the manifest")
     for path, entry in sorted(listed.items()):
-        data = members.get(path)
-        if data is None:
+        found = member_digest(members, path)
+        if found is None:
             problems.append(f"{path}: listed in the manifest but missing")
-        elif len(data) != entry.size or sha256(data) != entry.sha256:
+        elif found != (entry.size, entry.sha256):
             problems.append(f"{path}: checksum mismatch (damaged or altered)")
     if not problems:
         try:
             recomputed = content_checksum(
-                (path, sha256(content_view(path, members[path]))) for path in listed
+                (
+                    path,
+                    sha256(content_view(path, members[path]))
+                    if path == DATASTORE
+                    else entry.sha256,
+                )
+                for path, entry in listed.items()
             )
         except ValueError as error:
             return [f"{DATASTORE}: unreadable: {error}"]

@@ -205,8 +205,9 @@ class ReadBundle:
     written_format: int
     """The format the bundle was written in."""
     manifest: fmt.Manifest
-    members: dict[str, bytes]
-    """Members in the current format (converted when the bundle is older), by path."""
+    members: Mapping[str, bytes]
+    """Members in the current format (converted when the bundle is older), by path: the
+    reader's own mapping (spooled, not copied) for a current bundle."""
 
     @property
     def converted(self) -> bool:
@@ -236,7 +237,7 @@ def read_bundle(manifest_data: bytes, members: Mapping[str, bytes]) -> ReadBundl
             hint="use the Packhorse version that made the bundle, or a newer one",
         )
     if written == fmt.FORMAT_VERSION:
-        return ReadBundle(written, fmt.parse_manifest(manifest_data), dict(members))
+        return ReadBundle(written, fmt.parse_manifest(manifest_data), members)
     converted = dict(members)
     for version in range(written, fmt.FORMAT_VERSION):
         document, converted = STEPS[version](document, converted)

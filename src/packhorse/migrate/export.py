@@ -27,6 +27,7 @@ from packhorse.errors import ConfigurationError, DecryptionError, InstanceError
 from packhorse.migrate import bundle_format as fmt
 from packhorse.migrate import sealing
 from packhorse.migrate.archive import write_archive, write_private_file
+from packhorse.migrate.spool import file_digest
 from packhorse.model.datastore import KeyValue
 from packhorse.packs.install import SYSTEM_PACKS
 from packhorse.packs.sources_record import SOURCES_FILE
@@ -100,7 +101,7 @@ def export_bundle(
     if options.events_days < 0:
         raise ConfigurationError("--events-days must be 0 or more")
     since = _day_start(now - dt.timedelta(days=options.events_days)).strftime(TIME_FORMAT)
-    members: list[fmt.Member] = []
+    members: list[fmt.AnyMember] = []
     counts: dict[str, int] = {}
     warnings: list[str] = []
 
@@ -114,7 +115,7 @@ def export_bundle(
             if not folder.is_dir():
                 warnings.append(f"pack {ref}: folder {folder} is missing; not exported")
                 continue
-            members.extend(pack_members(ref, folder))
+            members.extend(pack_files(ref, folder))
             counts["packs"] += 1
         configs = _config_members(settings.configs_dir)
         members.extend(configs)
@@ -207,7 +208,33 @@ def _walk(folder: Path) -> Iterator[tuple[Path, tuple[str, ...]]]:
             yield path, path.relative_to(folder).parts
 
 
+def pack_files(ref: str, folder: Path) -> list[fmt.FileMember]:
+    """The exported files of a pack folder, hashed by chunks (streamed when written)."""
+    members = []
+    for path, parts in _walk(folder):
+        if not fmt.exported_pack_file(parts) or not path.is_file():
+            continue  # bytecode, sockets, dangling links
+        try:
+            executable = bool(path.stat().st_mode & 0o111)
+            size, digest = file_digest(path)
+        except OSError as error:
+            raise InstanceError(
+                f"{path}: cannot read: {error.strerror}", hint="nothing was exported"
+            ) from error
+        members.append(
+            fmt.FileMember(
+                f"{fmt.PACKS_DIR}/{ref}/{'/'.join(parts)}",
+                path,
+                size,
+                digest,
+                fmt.file_mode(executable),
+            )
+        )
+    return members
+
+
 def pack_members(ref: str, folder: Path) -> list[fmt.Member]:
+    """The exported files of a pack folder, read into memory (for small staged packs)."""
     members = []
     for path, parts in _walk(folder):
         if not fmt.exported_pack_file(parts) or not path.is_file():

@@ -20,7 +20,7 @@ Merge rules (``docs/bundle-format.md``, "Import"):
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -161,16 +161,43 @@ _EVENT_KINDS = frozenset({Kind.TRIGGER_INSTANCE, Kind.RULE_ENFORCEMENT, Kind.EXE
 # -- the bundle's contents ---------------------------------------------------------------------
 
 
-def pack_digest(files: Iterable[tuple[str, bytes, int]]) -> str:
+def pack_digest(files: Iterable[tuple[str, str, int]]) -> str:
     """What says two pack folders hold the same: their exported files (path inside the
-    pack, content, executable or not), in path order."""
+    pack, hex SHA-256 of the content, executable or not), in path order."""
     return fmt.sha256(
         fmt.canonical_json(
-            sorted(
-                [path, fmt.sha256(data), mode == fmt.EXECUTABLE_MODE] for path, data, mode in files
-            )
+            sorted([path, digest, mode == fmt.EXECUTABLE_MODE] for path, digest, mode in files)
         )
     )
+
+
+class PackFiles(Mapping[str, tuple[bytes, int]]):
+    """A pack's files in a bundle, path inside the pack -> (bytes, mode), read from the
+    bundle's members only when asked for: an import copies them from the spool instead
+    (:meth:`member` names the member of a file)."""
+
+    def __init__(self, members: Mapping[str, bytes], ref: str, modes: Mapping[str, int]) -> None:
+        self.members = members
+        self._prefix = f"{fmt.PACKS_DIR}/{ref}/"
+        self._modes = modes
+        self._names = [p.removeprefix(self._prefix) for p in members if p.startswith(self._prefix)]
+
+    def member(self, relative: str) -> str:
+        return self._prefix + relative
+
+    def mode(self, relative: str) -> int:
+        return self._modes.get(self.member(relative), fmt.FILE_MODE)
+
+    def __getitem__(self, relative: str) -> tuple[bytes, int]:
+        if relative not in self._names:
+            raise KeyError(relative)
+        return self.members[self.member(relative)], self.mode(relative)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)
 
 
 def read_contents(
@@ -180,25 +207,24 @@ def read_contents(
 ) -> BundleContents:
     """Parse a verified bundle's members. ``open_secret`` gives a sealed item's clear value
     (None: the bundle's secrets were left out)."""
-    files: dict[str, dict[str, tuple[bytes, int]]] = {}
+    refs: set[str] = set()
     configs: dict[str, bytes] = {}
-    for path, data in members.items():
+    for path in members:
         parts = path.split("/")
         if parts[0] == fmt.PACKS_DIR and len(parts) >= 3:
-            files.setdefault(parts[1], {})["/".join(parts[2:])] = (
-                data,
-                modes.get(path, fmt.FILE_MODE),
-            )
+            refs.add(parts[1])
         elif parts[0] == fmt.CONFIGS_DIR and len(parts) == 2:
-            configs[parts[1]] = data
-    packs = {
-        ref: BundlePack(
-            _pack_version(ref, pack_files),
-            pack_digest((p, d, m) for p, (d, m) in pack_files.items()),
-            pack_files,
+            configs[parts[1]] = members[path]
+    packs = {}
+    for ref in sorted(refs):
+        files = PackFiles(members, ref, modes)
+        packs[ref] = BundlePack(
+            _pack_version(ref, files),
+            pack_digest(
+                (p, _digest_of(members, files.member(p)), files.mode(p)) for p in sorted(files)
+            ),
+            files,
         )
-        for ref, pack_files in sorted(files.items())
-    }
     keys: dict[KeyId, tuple[KeyState | None, Mapping[str, Any]]] = {}
     for item in _json(members, fmt.DATASTORE, {"items": []})["items"]:
         identity = (str(item["scope"]), str(item["user"]), str(item["name"]))
@@ -228,6 +254,12 @@ def read_contents(
         executions=_by_id(members, fmt.EXECUTIONS),
         pack_sources=_json(members, fmt.PACK_SOURCES, {}),
     )
+
+
+def _digest_of(members: Mapping[str, bytes], path: str) -> str:
+    found = fmt.member_digest(members, path)
+    assert found is not None  # listed by the members themselves
+    return found[1]
 
 
 def _pack_version(ref: str, files: Mapping[str, tuple[bytes, int]]) -> str:

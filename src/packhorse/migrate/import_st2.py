@@ -298,7 +298,7 @@ def _read_packs(
             }
             _ref, version = _identity(staged)
             packs[ref] = BundlePack(
-                version, pack_digest((p, d, m) for p, (d, m) in files.items()), files
+                version, pack_digest((p, fmt.sha256(d), m) for p, (d, m) in files.items()), files
             )
             reports.append(
                 PackImport(

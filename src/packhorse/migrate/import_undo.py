@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from packhorse.migrate import bundle_format as fmt
-from packhorse.migrate.export import pack_members
+from packhorse.migrate.export import pack_files
 from packhorse.migrate.import_plan import pack_digest
 from packhorse.settings import Settings
 
@@ -174,6 +174,6 @@ def recover_import(instance: Instance) -> list[str]:
 
 def digest(settings: Settings, ref: str, path: str) -> str:
     folder = (settings.home / path).resolve()
-    files = pack_members(ref, folder) if folder.is_dir() else []
+    files = pack_files(ref, folder) if folder.is_dir() else []
     prefix = f"{fmt.PACKS_DIR}/{ref}/"
-    return pack_digest((m.path.removeprefix(prefix), m.data, m.mode) for m in files)
+    return pack_digest((m.path.removeprefix(prefix), m.sha256, m.mode) for m in files)

@@ -32,7 +32,7 @@ import contextlib
 import json
 import shutil
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,7 +44,7 @@ from packhorse.crypto.keys import DatastoreKey
 from packhorse.errors import BundleError, DecryptionError
 from packhorse.migrate import bundle_format as fmt
 from packhorse.migrate import sealing
-from packhorse.migrate.archive import read_archive
+from packhorse.migrate.archive import open_archive
 from packhorse.migrate.bundle_versions import read_bundle
 from packhorse.migrate.import_plan import (
     Action,
@@ -52,6 +52,7 @@ from packhorse.migrate.import_plan import (
     ImportPlan,
     KeyState,
     Kind,
+    PackFiles,
     TargetState,
     plan_import,
     read_contents,
@@ -66,6 +67,7 @@ from packhorse.migrate.import_undo import (
     recover_import,
     write_file,
 )
+from packhorse.migrate.spool import SpooledMembers
 from packhorse.packs.content_lock import content_lock
 from packhorse.packs.install import SYSTEM_PACKS
 from packhorse.packs.sources_record import SOURCES_FILE
@@ -115,17 +117,33 @@ class ImportReport:
 # -- reading -----------------------------------------------------------------------------------
 
 
+@contextlib.contextmanager
 def open_bundle(
     path: Path,
     *,
     passphrase: str | None,
     recipient_private: bytes | None,
     on_secret: Callable[[str], None] = lambda _clear: None,
-) -> tuple[fmt.Manifest, BundleContents]:
+) -> Iterator[tuple[fmt.Manifest, BundleContents]]:
     """Read and verify the bundle at ``path`` and open its secrets; :class:`BundleError`
-    saying what is wrong (and what to do) otherwise. Nothing is written."""
+    saying what is wrong (and what to do) otherwise. Nothing is written to the instance:
+    the members are spooled to a private temporary folder, removed when the block ends."""
     modes: dict[str, int] = {}
-    manifest_data, archived = read_archive(path, modes=modes)
+    with open_archive(path, modes=modes) as (manifest_data, archived):
+        yield _verified(
+            path, manifest_data, archived, modes, passphrase, recipient_private, on_secret
+        )
+
+
+def _verified(  # noqa: PLR0917 - open_bundle's arguments, passed on
+    path: Path,
+    manifest_data: bytes,
+    archived: Mapping[str, bytes],
+    modes: Mapping[str, int],
+    passphrase: str | None,
+    recipient_private: bytes | None,
+    on_secret: Callable[[str], None],
+) -> tuple[fmt.Manifest, BundleContents]:
     read = read_bundle(manifest_data, archived)  # an older format converted up front
     manifest, members = read.manifest, read.members
     problems = fmt.verify_members(manifest, members)
@@ -174,6 +192,13 @@ def open_bundle(
         return clear
 
     return manifest, read_contents(members, modes, open_secret if key is not None else None)
+
+
+def read_manifest(path: Path) -> fmt.Manifest:
+    """The manifest of the bundle at ``path`` (in the current format), its members spooled
+    to a temporary folder and removed; not verified."""
+    with open_archive(path) as (manifest_data, members):
+        return read_bundle(manifest_data, members).manifest
 
 
 def read_target(
@@ -236,17 +261,27 @@ def import_bundle(
     on_secret: Callable[[str], None] = lambda _clear: None,
 ) -> ImportReport:
     """Import the bundle at ``path`` into ``instance``; see the module docstring."""
-    settings = instance.settings
     say(f"reading and verifying {path.name}")
-    manifest, contents = open_bundle(
+    with open_bundle(
         path,
         passphrase=options.passphrase,
         recipient_private=recipient_private,
         on_secret=on_secret,
-    )
-    if options.dry_run:
-        return _plan_and_apply(instance, contents, manifest, options, instance_keys, say)
-    with content_lock(settings.home, what="a bundle import"):
+    ) as (manifest, contents):
+        if options.dry_run:
+            return _plan_and_apply(instance, contents, manifest, options, instance_keys, say)
+        return _locked(instance, contents, manifest, options, instance_keys, say)
+
+
+def _locked(  # noqa: PLR0917 - import_bundle's state, passed on
+    instance: Instance,
+    contents: BundleContents,
+    manifest: fmt.Manifest,
+    options: ImportOptions,
+    instance_keys: Mapping[str, DatastoreKey],
+    say: Say,
+) -> ImportReport:
+    with content_lock(instance.settings.home, what="a bundle import"):
         # An import a crash interrupted is undone first: the plan compares with what the
         # instance held before it.
         for line in recover_import(instance):
@@ -350,10 +385,16 @@ _WRITES = (Action.ADD, Action.UPDATE)
 
 def _extract(folder: Path, files: Mapping[str, tuple[bytes, int]]) -> None:
     try:
-        for relative, (data, mode) in files.items():
+        for relative in files:
             target = folder / relative  # member paths were checked: relative, no ``..``
             target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(data)
+            if isinstance(files, PackFiles) and isinstance(files.members, SpooledMembers):
+                # Copied from the spool by chunks: a large file never sits in memory.
+                shutil.copyfile(files.members.source(files.member(relative)), target)
+                mode = files.mode(relative)
+            else:
+                data, mode = files[relative]
+                target.write_bytes(data)
             target.chmod(mode)
     except OSError as error:
         raise BundleError(

@@ -73,16 +73,15 @@ class InstanceServices:
     def _export_remote(self, url: str, bundle: Path, passphrase: str, say: Say) -> ExportReport:
         from packhorse.client import bundles
         from packhorse.crypto.transport import format_recipient, recipient_public_key
-        from packhorse.migrate.archive import read_archive
-        from packhorse.migrate.bundle_versions import read_bundle
         from packhorse.migrate.export import ExportReport
+        from packhorse.migrate.importing import read_manifest
 
         recipient = format_recipient(recipient_public_key(upgrade_recipient(passphrase, bundle)))
         say(f"exporting {url} over its API (secrets sealed for this upgrade's key)")
         bundles.export_bundle(
             self._api(url), bundle, recipient=recipient, no_secrets=False, with_executions=True
         )
-        manifest = read_bundle(*read_archive(bundle)).manifest
+        manifest = read_manifest(bundle)
         return ExportReport(bundle, bundle.stat().st_size, manifest)
 
     def init(self, target: Path, listen: str | None) -> str:
@@ -92,14 +91,12 @@ class InstanceServices:
 
     def import_bundle(self, target: Path, bundle: Path, passphrase: str, say: Say) -> ImportReport:
         from packhorse.engine.keyring import Keyring
-        from packhorse.migrate.archive import read_archive
-        from packhorse.migrate.bundle_versions import read_bundle
-        from packhorse.migrate.importing import ImportOptions, import_bundle, wire
+        from packhorse.migrate.importing import ImportOptions, import_bundle, read_manifest, wire
         from packhorse.migrate.recipient import load_private_key
         from packhorse.settings import load_settings
 
         settings = load_settings(target)
-        sealed = read_bundle(*read_archive(bundle)).manifest.secrets.mode
+        sealed = read_manifest(bundle).secrets.mode
         # Exported over the API, the bundle is sealed for this upgrade's key, not the new
         # instance's own (which did not exist yet).
         recipient = (
