@@ -337,3 +337,43 @@ def test_a_cutover_step_killed_after_the_flip_only_hands_over_when_run_again(
     with pytest.raises(StepFailed, match="failed its health gate, nothing changed") as refused:
         services.cut_over(old.home, new.home, {"front_state": str(state)}, said.append)
     assert refused.value.hint is not None and "is the active instance again" in refused.value.hint
+
+
+def test_an_altered_journal_or_another_passphrase_is_refused_before_anything_runs(
+    cli: Run, source: Path, tmp_path: Path
+) -> None:
+    """The journal is what a resumed run trusts to skip steps: each line is signed, chained
+    to the one before, under a key derived from the plan's passphrase."""
+    plan = write_plan(tmp_path, source, verify="{skip: true}", archive="{skip: true}")
+    done = cli("upgrade", "run", plan, "--json")
+    assert done.code == 0, done.err
+    path = tmp_path / "plan.journal.jsonl"
+    signed = path.read_text()
+    lines = signed.splitlines()
+    assert all("mac" in json.loads(line) for line in lines)
+    assert "mac_salt" in json.loads(lines[0])
+    assert PASSPHRASE not in signed
+
+    export_done = next(i for i, line in enumerate(lines) if '"done"' in line)
+    changed = json.loads(lines[export_done])
+    changed["outputs"]["sha256"] = "0" * 64  # as if the bundle were another one
+    altered = {
+        "a line changed": [*lines[:export_done], json.dumps(changed), *lines[export_done + 1 :]],
+        "a line removed": lines[:export_done] + lines[export_done + 1 :],
+        "two lines swapped": [lines[0], lines[2], lines[1], *lines[3:]],
+    }
+    for what, text in altered.items():
+        path.write_text("\n".join(text) + "\n")
+        again = cli("upgrade", "run", plan, "--json")
+        assert again.code == 2, (what, again.out, again.err)
+        assert "does not check: the journal was altered" in again.err, what
+        assert path.read_text() == "\n".join(text) + "\n", what  # nothing appended
+
+    path.write_text(signed)
+    (tmp_path / "pass.txt").write_text("another long passphrase\n")
+    other = cli("upgrade", "run", plan, "--json")
+    assert other.code == 2 and "the passphrase is not the one the run began with" in other.err
+    (tmp_path / "pass.txt").write_text(PASSPHRASE + "\n")
+    resumed = cli("upgrade", "run", plan, "--json")
+    assert resumed.code == 0, resumed.err
+    assert json.loads(resumed.out)["resumed"]

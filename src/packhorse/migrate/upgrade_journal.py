@@ -13,12 +13,22 @@ Events (every one has ``at``, ISO-8601 UTC, and ``event``):
 
 A ``started`` without a ``done`` or ``failed`` after it is a step that was interrupted: the
 next run runs it again. A last line cut short by a crash is ignored.
+
+The journal is signed: every line carries ``mac``, an HMAC-SHA256 of the line (without its
+``mac``) chained to the previous line's, under a key derived from the plan's passphrase
+(scrypt, with the random ``mac_salt`` of the first line). A run reads it back only when the
+whole chain checks: a line changed, removed, inserted or moved, or another passphrase, and
+it refuses to go on, naming the first line that does not check, rather than trusting steps
+it did not record.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import os
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -61,12 +71,64 @@ class JournalState:
         return {}
 
 
+SALT_FIELD = "mac_salt"
+MAC_FIELD = "mac"
+
+
+def journal_key(passphrase: str, salt: bytes) -> bytes:
+    """The HMAC key of a journal: scrypt of the plan's passphrase with the journal's salt."""
+    from packhorse.crypto.transport import ScryptParameters, derive_key
+
+    return derive_key(passphrase, salt, ScryptParameters()).cipher_key
+
+
+def _mac(key: bytes, previous: str, event: Mapping[str, Any]) -> str:
+    unsigned = {name: value for name, value in event.items() if name != MAC_FIELD}
+    line = json.dumps(unsigned, sort_keys=True, default=str).encode("utf-8")
+    return hmac.new(key, previous.encode("ascii") + b"\n" + line, hashlib.sha256).hexdigest()
+
+
 @dataclass
 class Journal:
-    """The journal file; :meth:`append` writes one event durably."""
+    """The journal file; :meth:`append` writes one event durably (signed once :meth:`sign`
+    was called)."""
 
     path: Path
     state: JournalState = field(default_factory=JournalState)
+    _key: bytes | None = field(default=None, repr=False)
+    _last_mac: str = ""
+    _new_salt: bytes | None = field(default=None, repr=False)
+
+    def sign(self, passphrase: str) -> None:
+        """Check every line read against ``passphrase`` (:class:`ConfigurationError` naming
+        the first line that does not check), and sign the lines appended from now on."""
+        events = self.state.events
+        if not events:
+            self._new_salt = secrets.token_bytes(16)
+            self._key = journal_key(passphrase, self._new_salt)
+            return
+        hint = (
+            "a journal is written by 'upgrade run' only: restore it, give the passphrase the "
+            "run began with, or start over with another --journal"
+        )
+        salt = events[0].get(SALT_FIELD)
+        if not isinstance(salt, str):
+            raise ConfigurationError(
+                f"{self.path}: the journal is not signed (begun by an older Packhorse?)",
+                hint=hint,
+            )
+        key = journal_key(passphrase, bytes.fromhex(salt))
+        previous = ""
+        for number, event in enumerate(events, 1):
+            expected = _mac(key, previous, event)
+            if not hmac.compare_digest(str(event.get(MAC_FIELD, "")), expected):
+                raise ConfigurationError(
+                    f"{self.path}: event {number} does not check: the journal was altered from "
+                    "there, or the passphrase is not the one the run began with",
+                    hint=hint,
+                )
+            previous = expected
+        self._key, self._last_mac = key, previous
 
     @classmethod
     def read(cls, path: Path) -> Journal:
@@ -101,6 +163,12 @@ class Journal:
 
     def append(self, event: Mapping[str, Any]) -> None:
         """Write ``event`` as one line and fsync it (and the folder, the first time)."""
+        if self._key is not None:
+            event = dict(event)
+            if self._new_salt is not None:
+                event[SALT_FIELD] = self._new_salt.hex()
+                self._new_salt = None
+            event[MAC_FIELD] = self._last_mac = _mac(self._key, self._last_mac, event)
         created = not self.path.exists()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self.path.open("a+b") as file:

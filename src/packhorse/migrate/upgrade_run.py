@@ -164,6 +164,8 @@ def run_upgrade(
     at ``journal_path`` says was begun."""
     started = time.monotonic()
     journal = Journal.read(journal_path)
+    if not dry_run:
+        journal.sign(passphrase)  # checks what is there before trusting any of it
     state = journal.state
     resumed = bool(state.events)
     results: list[StepResult] = []
