@@ -9,6 +9,7 @@ import json
 import secrets
 import tarfile
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -370,3 +371,32 @@ def test_a_pack_on_an_extra_pack_path_is_exported(instance_home: Path, tmp_path:
         for p in (extra / "demo_user").rglob("*")
         if p.is_file() and "__pycache__" not in p.parts
     }
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        pytest.param(lambda path: path.write_bytes(b"B" * 10), id="same size, other bytes"),
+        pytest.param(lambda path: path.write_bytes(b"A" * 11), id="grown"),
+        pytest.param(lambda path: path.write_bytes(b"A" * 9), id="shrunk"),
+    ],
+)
+def test_a_pack_file_changed_after_it_was_hashed_fails_the_export(
+    tmp_path: Path, change: Callable[[Path], object]
+) -> None:
+    """Pack files are hashed first (the manifest, with their checksums, comes first in the
+    archive), then streamed: one that changed in between is refused, not written."""
+    import io
+
+    from packhorse.errors import BundleError
+    from packhorse.migrate.archive import write_archive
+    from packhorse.migrate.bundle_format import FileMember
+    from packhorse.migrate.spool import file_digest
+
+    source = tmp_path / "action.sh"
+    source.write_bytes(b"A" * 10)
+    size, digest = file_digest(source)
+    member = FileMember("packs/demo/actions/action.sh", source, size, digest)
+    change(source)
+    with pytest.raises(BundleError, match="changed while the bundle was written"):
+        write_archive(b"{}", [member], io.BytesIO())

@@ -22,6 +22,7 @@ from packhorse.errors import BundleError
 from packhorse.migrate.bundle_format import (
     MANIFEST,
     AnyMember,
+    FileMember,
     Member,
     check_member_path,
     file_mode,
@@ -64,12 +65,22 @@ def _add(archive: tarfile.TarFile, member: AnyMember) -> None:
             archive.addfile(info, hashing)
             changed = hashing.digest.hexdigest() != member.sha256 or file.read(1) != b""
     except OSError as error:  # tarfile's own "unexpected end of data" is an OSError too
-        raise BundleError(f"{member.source}: cannot read: {error}; nothing written") from error
+        if not _shrunk(member):
+            raise BundleError(f"{member.source}: cannot read: {error}; nothing written") from error
+        changed = True
     if changed:
         raise BundleError(
             f"{member.source}: changed while the bundle was written; nothing written",
             hint="export again once the pack folder is left alone",
         )
+
+
+def _shrunk(member: FileMember) -> bool:
+    """The file is now shorter than when it was hashed (the tar stream ran out of data)."""
+    try:
+        return Path(member.source).stat().st_size < member.size
+    except OSError:
+        return False
 
 
 class _Hashing:
