@@ -338,14 +338,21 @@ def test_answer_an_inquiry_and_the_workflow_finishes(
     page.get_by_role("link", name="Inquiries", exact=True).click()
     expect(page.locator("#inquiries-empty")).to_be_visible()
     screenshot(page, "inquiries-empty")
+    expect(page.locator("[data-live-state]")).to_contain_text("Live:")  # the stream is open
+    mark_document(page)
     workflow_id = run_via_api(base_url, api_token(base_url, instance), "console.approve")
-    for _ in range(50):  # the workflow asks within a moment
-        page.reload()
-        if page.locator("#inquiries tbody tr").count():
-            break
-        time.sleep(0.1)
-    expect(page.locator("#inquiries tbody tr")).to_have_count(1)
+    # The workflow asks within a moment: the inquiry appears without a reload.
+    expect(page.locator("#inquiries tbody tr")).to_have_count(1, timeout=10_000)
+    expect(page.locator("#inquiries-empty")).to_be_hidden()
+    expect(page.locator("#inquiries tbody tr .status")).to_have_text("pending")
+    expect(page.locator("#live-announce")).to_contain_text("New inquiry")
+    assert not_reloaded(page)
     screenshot(page, "inquiries")
+    # A second tab keeps the list open while this one answers: the row leaves it.
+    watcher = page.context.new_page()
+    watcher.goto("/ui/inquiries")
+    expect(watcher.locator("[data-live-state]")).to_contain_text("Live:")
+    expect(watcher.locator("#inquiries tbody tr")).to_have_count(1)
     page.get_by_role("link", name="ask", exact=True).click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Inquiry ask")
     page.get_by_label("approved (required)").select_option("true")
@@ -358,6 +365,37 @@ def test_answer_an_inquiry_and_the_workflow_finishes(
         "data-status", "succeeded"
     )
     expect(page.locator("pre[aria-label=Result]")).to_contain_text("from the browser")
+    expect(watcher.locator("#inquiries tbody tr")).to_have_count(0)
+    expect(watcher.locator("#inquiries-empty")).to_be_visible()
+    watcher.close()
+
+
+def test_a_webhooks_trigger_instance_shows_on_the_filtered_list_within_one_second(
+    page: Page, base_url: str, instance: Instance
+) -> None:
+    sign_in(page, "admin", instance.admin_password)
+    page.goto("/ui/trigger-instances?trigger_type=core.st2.webhook")
+    expect(page.locator("[data-live-state]")).to_contain_text("Live:")  # the stream is open
+    mark_document(page)
+    token = api_token(base_url, instance)
+    timings = []
+    for word in ("wren", "kite", "rook"):
+        started = time.monotonic()
+        hook = httpx.post(
+            f"{base_url}/api/v1/webhooks/console",
+            json={"word": word},
+            headers={"X-Auth-Token": token},
+        )
+        assert hook.status_code == 202
+        row = page.locator("#trigger-instances tbody tr").filter(has_text=word)
+        row.wait_for(timeout=LIVE_WITHIN_SECONDS * 1000)
+        timings.append(time.monotonic() - started)
+        expect(row.locator(".status")).to_have_text(re.compile(r"^(pending|processed)$"))
+    shown = ", ".join(f"{t * 1000:.0f} ms" for t in timings)
+    print(f"new trigger instance on the list after: {shown}")
+    assert max(timings) < LIVE_WITHIN_SECONDS
+    expect(page.locator("#live-announce")).to_contain_text("New trigger instance")
+    assert not_reloaded(page)
 
 
 def test_test_a_rule_against_a_pasted_payload(page: Page, instance: Instance) -> None:

@@ -744,7 +744,7 @@ def test_pages_paginate(client: Client, instance: Instance) -> None:
     assert "Page 1 of 2 (27 executions)" in first.text
     second = client.get("/ui/executions?action=&status=&pack=&page=2")
     assert second.text.count('data-execution-id="') == 2
-    assert 'data-live-executions="off"' in second.text  # only the newest page grows live
+    assert 'data-live="off"' in second.text  # only the newest page grows live
 
 
 def test_static_files_are_versioned_and_cached(client: Client, instance: Instance) -> None:

@@ -1,8 +1,9 @@
-"""The console's inquiries: those waiting for an answer, and a page for each with a form
-generated from its response schema. Answering goes through the engine's
-:class:`~packhorse.engine.inquiries.InquiryService` as ``PUT /api/v1/inquiries/ID`` does: an
-operator or admin, named by the inquiry's ``users`` and holding one of its ``roles`` when it
-lists them; the answer must match the schema; the waiting workflow resumes."""
+"""The console's inquiries: those waiting for an answer (and the row their live list fetches
+for one), and a page for each with a form generated from its response schema. Answering goes
+through the engine's :class:`~packhorse.engine.inquiries.InquiryService` as
+``PUT /api/v1/inquiries/ID`` does: an operator or admin, named by the inquiry's ``users`` and
+holding one of its ``roles`` when it lists them; the answer must match the schema; the waiting
+workflow resumes."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from packhorse.api.deps import runtime
@@ -52,6 +53,22 @@ def router() -> APIRouter:
             session=session,
             title="Inquiries",
             inquiries=[(inquiry, _task(request, inquiry)) for inquiry in pending],
+        )
+
+    @routes.get(f"{PREFIX}/inquiries/{{inquiry_id}}/row")
+    def inquiry_row(request: Request, inquiry_id: str) -> Response:
+        """One row of the list (the live list fetches it when an inquiry starts waiting)."""
+        session = require_session(request)
+        try:
+            inquiry = runtime(request).inquiries.get(inquiry_id)
+        except NotFound:
+            return HTMLResponse("", status_code=404)
+        return render(
+            request,
+            "_inquiry_row.html",
+            session=session,
+            inquiry=inquiry,
+            task=_task(request, inquiry),
         )
 
     def _page(

@@ -1,17 +1,19 @@
 """The console's trigger instances: the list (newest first, filtered by trigger type and
-status, 25 a page, each with a preview of its payload) and a page for each (its payload, the
-rules it fired and their executions). Payloads are shown as stored (a webhook's auth headers
-are never stored), with any secret this process knows masked."""
+status, 25 a page, each with a preview of its payload), the row its live page fetches for a
+new one, and a page for each (its payload, the rules it fired and their executions).
+Payloads are shown as stored (a webhook's auth headers are never stored), with any secret
+this process knows masked."""
 
 from __future__ import annotations
 
 import json
 import math
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
-from fastapi.responses import Response
+from fastapi.responses import HTMLResponse, Response
 
 from packhorse import bootstrap
 from packhorse.api.deps import runtime
@@ -43,6 +45,25 @@ TONES = {
     TriggerInstanceStatus.PROCESSED: "good",
     TriggerInstanceStatus.PROCESSING_FAILED: "bad",
 }
+
+
+@dataclass(frozen=True, slots=True)
+class InstanceRow:
+    """What a row of the list says about a trigger instance."""
+
+    instance: TriggerInstance
+    occurred: str
+    """Its occurrence time, UTC, to the second."""
+    tone: str
+    """Its status's colour (the status itself is always shown as a word)."""
+    preview: str
+    """The start of its payload as JSON, secrets masked."""
+
+
+def instance_row(instance: TriggerInstance) -> InstanceRow:
+    return InstanceRow(
+        instance, _stamp(instance.occurrence_time), TONES[instance.status], preview(instance)
+    )
 
 
 def router() -> APIRouter:
@@ -81,15 +102,7 @@ def router() -> APIRouter:
             "trigger_instances.html",
             session=session,
             title="Trigger instances",
-            rows=[
-                (
-                    instance,
-                    _stamp(instance.occurrence_time),
-                    TONES[instance.status],
-                    preview(instance),
-                )
-                for instance in found
-            ],
+            rows=[instance_row(instance) for instance in found],
             filters=filters,
             filtered=any(filters.values()),
             statuses=[s.value for s in TriggerInstanceStatus],
@@ -99,6 +112,17 @@ def router() -> APIRouter:
             total=total,
             previous_url=page_url(number - 1) if number > 1 else None,
             next_url=page_url(number + 1) if number < pages else None,
+        )
+
+    @routes.get(f"{PREFIX}/trigger-instances/{{instance_id}}/row")
+    def instance_row_fragment(request: Request, instance_id: str) -> Response:
+        """One row of the list (the live list fetches it for each new instance)."""
+        session = require_session(request)
+        instance = runtime(request).events.store.get(instance_id)
+        if instance is None:
+            return HTMLResponse("", status_code=404)
+        return render(
+            request, "_trigger_instance_row.html", session=session, row=instance_row(instance)
         )
 
     @routes.get(f"{PREFIX}/trigger-instances/{{instance_id}}")

@@ -5,7 +5,7 @@
 (function () {
   "use strict";
 
-  var EXECUTION_EVENTS = "st2.execution__create,st2.execution__update";
+  var EXECUTION_EVENTS = "st2.execution__create,st2.execution__update";  // an execution's page
 
   function announce(text) {
     var region = document.getElementById("live-announce");
@@ -31,7 +31,7 @@
     return template.content.firstElementChild;
   }
 
-  function matches(table, doc) {
+  function executionMatches(table, doc) {
     if (doc.parent) { return false; }  // the list shows top-level executions
     var action = table.dataset.filterAction, status = table.dataset.filterStatus;
     var pack = table.dataset.filterPack, ref = (doc.action && doc.action.ref) || "";
@@ -41,37 +41,83 @@
     return true;
   }
 
-  function liveExecutions(table) {
+  function isInquiry(doc) { return Boolean(doc.runner && doc.runner.name === "inquirer"); }
+
+  // What each live list listens to, which events concern it, and how a row is named. A list
+  // is a table[data-live-list=KIND], its rows in a tbody, "No ..." in a sibling element.
+  var LISTS = {
+    executions: {
+      events: ["st2.execution__create", "st2.execution__update"],
+      rows: "execution-rows", empty: "executions-empty", prefix: "execution-",
+      url: "/ui/executions/", noun: "execution", label: function (doc) { return doc.action.ref; },
+      ready: "Live: new executions appear here as they start.",
+      wanted: function (table, doc, created) { return created && executionMatches(table, doc); }
+    },
+    inquiries: {
+      events: ["st2.execution__create", "st2.execution__update"],
+      rows: "inquiry-rows", empty: "inquiries-empty", prefix: "inquiry-",
+      url: "/ui/inquiries/", noun: "inquiry", label: function (doc) { return doc.action.ref; },
+      ready: "Live: new inquiries appear here; answered ones leave.",
+      concerns: isInquiry,
+      // The page lists those waiting: one that stops waiting leaves it.
+      gone: function (doc) { return doc.status !== "pending"; },
+      wanted: function (table, doc) { return doc.status === "pending"; }
+    },
+    "trigger-instances": {
+      events: ["st2.trigger_instance__create"],
+      rows: "instance-rows", empty: "trigger-instances-empty", prefix: "instance-",
+      url: "/ui/trigger-instances/", noun: "trigger instance",
+      label: function (doc) { return doc.trigger_type || doc.trigger; },
+      ready: "Live: new trigger instances appear here as they fire.",
+      wanted: function (table, doc) {
+        var type = table.dataset.filterTriggerType;
+        return !type || doc.trigger_type === type || doc.trigger === type;
+      }
+    }
+  };
+
+  function liveList(table, kind) {
+    var spec = LISTS[kind];
     var state = document.querySelector("[data-live-state]");
-    var body = document.getElementById("execution-rows");
-    var empty = document.getElementById("executions-empty");
-    var source = new EventSource("/stream/v1/stream?events=" + EXECUTION_EVENTS);
-    source.onopen = function () { if (state) { state.textContent = "Live: new executions appear here as they start."; } };
+    var body = document.getElementById(spec.rows);
+    var empty = document.getElementById(spec.empty);
+    var source = new EventSource("/stream/v1/stream?events=" + spec.events.join(","));
+    source.onopen = function () { if (state) { state.textContent = spec.ready; } };
     source.onerror = function () { if (state) { state.textContent = "Live updates interrupted; reconnecting…"; } };
 
+    function showEmpty() { if (empty) { empty.hidden = body.rows.length > 0; } }
+
     function refresh(doc, created) {
-      var existing = document.getElementById("execution-" + doc.id);
-      if (!existing && !(created && matches(table, doc))) { return; }
-      fetchFragment("/ui/executions/" + encodeURIComponent(doc.id) + "/row").then(function (html) {
+      if (spec.concerns && !spec.concerns(doc)) { return; }
+      var existing = document.getElementById(spec.prefix + doc.id);
+      if (existing && spec.gone && spec.gone(doc)) {
+        existing.remove();
+        showEmpty();
+        announce(spec.label(doc) + " " + doc.status + ": no longer listed");
+        return;
+      }
+      if (!existing && !spec.wanted(table, doc, created)) { return; }
+      fetchFragment(spec.url + encodeURIComponent(doc.id) + "/row").then(function (html) {
         var row = fragment(html);
         if (!row) { return; }
-        var current = document.getElementById("execution-" + doc.id);
+        // The status the row was rendered with, against the page's status filter.
+        var status = table.dataset.filterStatus;
+        var current = document.getElementById(spec.prefix + doc.id);
         if (current) {
           current.replaceWith(row);
-          announce(doc.action.ref + " " + doc.status);
-        } else {
+          announce(spec.label(doc) + " " + row.dataset.status);
+        } else if (!status || row.dataset.status === status) {
           body.insertBefore(row, body.firstChild);
-          if (empty) { empty.hidden = true; }
-          announce("New execution: " + doc.action.ref + ", " + doc.status);
+          showEmpty();
+          announce("New " + spec.noun + ": " + spec.label(doc) + ", " + row.dataset.status);
         }
       }).catch(function () { /* the next event or a reload shows it */ });
     }
 
-    source.addEventListener("st2.execution__create", function (event) {
-      refresh(JSON.parse(event.data), true);
-    });
-    source.addEventListener("st2.execution__update", function (event) {
-      refresh(JSON.parse(event.data), false);
+    spec.events.forEach(function (name) {
+      source.addEventListener(name, function (event) {
+        refresh(JSON.parse(event.data), /__create$/.test(name));
+      });
     });
   }
 
@@ -128,8 +174,8 @@
   }
 
   function start() {
-    var table = document.querySelector("table[data-live-executions='on']");
-    if (table && window.EventSource) { liveExecutions(table); }
+    var table = document.querySelector("table[data-live='on']");
+    if (table && window.EventSource && LISTS[table.dataset.liveList]) { liveList(table, table.dataset.liveList); }
     var holder = document.getElementById("execution-live");
     if (holder && window.EventSource && holder.dataset.completed !== "yes") { liveExecution(holder); }
   }
