@@ -398,6 +398,36 @@ def test_a_webhooks_trigger_instance_shows_on_the_filtered_list_within_one_secon
     assert not_reloaded(page)
 
 
+def test_a_held_trigger_instance_turns_processed_on_the_list_without_a_reload(
+    page: Page, base_url: str, instance: Instance
+) -> None:
+    """A trigger instance's later status is not on the event stream (only its creation): the
+    live list fetches its row again while it is pending or held. Here one is held (the intake
+    closed), then released, and its row turns processed on the open page."""
+    sign_in(page, "admin", instance.admin_password)
+    page.goto("/ui/trigger-instances?trigger_type=core.st2.webhook")
+    expect(page.locator("[data-live-state]")).to_contain_text("Live:")
+    mark_document(page)
+    headers = {"X-Auth-Token": api_token(base_url, instance)}
+    intake = f"{base_url}/api/v1/packhorse/intake"
+    try:
+        assert httpx.put(intake, json={"state": "closed"}, headers=headers).status_code == 200
+        time.sleep(1.0)  # every loop of the process has applied it (polled every 0.25 s)
+        hook = httpx.post(
+            f"{base_url}/api/v1/webhooks/console", json={"word": "lark"}, headers=headers
+        )
+        assert hook.status_code == 202
+        row = page.locator("#trigger-instances tbody tr").filter(has_text="lark")
+        expect(row.locator(".status")).to_have_text("held")
+    finally:
+        assert httpx.put(intake, json={"state": "open"}, headers=headers).status_code == 200
+    released = httpx.post(f"{base_url}/api/v1/packhorse/handover/release", headers=headers)
+    assert released.json() == {"trigger_instances": 1}
+    expect(row.locator(".status")).to_have_text("processed", timeout=10_000)
+    expect(page.locator("#live-announce")).to_contain_text("processed")
+    assert not_reloaded(page)
+
+
 def test_test_a_rule_against_a_pasted_payload(page: Page, instance: Instance) -> None:
     sign_in(page, "admin", instance.admin_password)
     page.get_by_role("link", name="Rules", exact=True).click()

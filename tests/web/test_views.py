@@ -64,3 +64,12 @@ def test_a_row_gives_the_status_word_its_tone_and_the_time_so_far() -> None:
     assert (running.tone, running.duration, running.completed) == ("busy", "30.0 s so far", False)
     failed = execution_row(execution(Status.FAILED, end_timestamp=None), NOW)
     assert failed.tone == "bad" and failed.duration == ""
+
+
+def test_every_trigger_instance_status_has_a_tone() -> None:
+    """A held or handed-over instance (one of an instance being cut over) broke the list with
+    a KeyError: every status, present and future, must have its colour."""
+    from packhorse.model.events import TriggerInstanceStatus
+    from packhorse.web.trigger_instances import TONES
+
+    assert set(TONES) == set(TriggerInstanceStatus)

@@ -44,7 +44,11 @@ TONES = {
     TriggerInstanceStatus.PENDING: "waiting",
     TriggerInstanceStatus.PROCESSED: "good",
     TriggerInstanceStatus.PROCESSING_FAILED: "bad",
+    TriggerInstanceStatus.HELD: "waiting",  # the intake is not open (a cutover): kept
+    TriggerInstanceStatus.HANDED_OVER: "muted",  # given to the successor instance
 }
+"""Every status has its tone: a held or handed-over instance (an instance being cut over)
+must not break the page."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,6 +6,7 @@
   "use strict";
 
   var EXECUTION_EVENTS = "st2.execution__create,st2.execution__update";  // an execution's page
+  var FOLLOW_MS = 500, FOLLOW_TIMES = 40;  // a row the stream will not announce again
 
   function announce(text) {
     var region = document.getElementById("live-announce");
@@ -69,6 +70,9 @@
       url: "/ui/trigger-instances/", noun: "trigger instance",
       label: function (doc) { return doc.trigger_type || doc.trigger; },
       ready: "Live: new trigger instances appear here as they fire.",
+      // The stream announces an instance once, when stored: its row is fetched again while
+      // the rules have not settled it (every FOLLOW_MS, at most FOLLOW_TIMES).
+      unsettled: ["pending", "held"],
       wanted: function (table, doc) {
         var type = table.dataset.filterTriggerType;
         return !type || doc.trigger_type === type || doc.trigger === type;
@@ -86,6 +90,23 @@
     source.onerror = function () { if (state) { state.textContent = "Live updates interrupted; reconnecting…"; } };
 
     function showEmpty() { if (empty) { empty.hidden = body.rows.length > 0; } }
+
+    function follow(doc, times) {
+      window.setTimeout(function () {
+        var current = document.getElementById(spec.prefix + doc.id);
+        if (!current) { return; }
+        fetchFragment(spec.url + encodeURIComponent(doc.id) + "/row").then(function (html) {
+          var row = fragment(html);
+          var now = document.getElementById(spec.prefix + doc.id);
+          if (!row || !now) { return; }
+          if (row.dataset.status !== now.dataset.status) {
+            now.replaceWith(row);
+            announce(spec.label(doc) + " " + row.dataset.status);
+          }
+          if (spec.unsettled.indexOf(row.dataset.status) >= 0 && times > 1) { follow(doc, times - 1); }
+        }).catch(function () { /* a reload shows it */ });
+      }, FOLLOW_MS);
+    }
 
     function refresh(doc, created) {
       if (spec.concerns && !spec.concerns(doc)) { return; }
@@ -110,6 +131,11 @@
           body.insertBefore(row, body.firstChild);
           showEmpty();
           announce("New " + spec.noun + ": " + spec.label(doc) + ", " + row.dataset.status);
+        } else {
+          return;
+        }
+        if (spec.unsettled && spec.unsettled.indexOf(row.dataset.status) >= 0) {
+          follow(doc, FOLLOW_TIMES);
         }
       }).catch(function () { /* the next event or a reload shows it */ });
     }
