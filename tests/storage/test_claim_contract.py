@@ -135,3 +135,39 @@ def test_a_claim_skips_rows_another_transaction_holds(postgres: sa.Engine, table
     assert waited < 1.0  # skipped, not waited for
     # once the holder lets go, the row is claimable again
     assert [row.id for row in claim("third", now=at(1), lease_until=at(50), limit=5)] == [first]
+
+
+def test_lease_recovery_reads_only_what_it_may_settle(engine: sa.Engine) -> None:
+    """Lease recovery asks the database for expired leases, this host's claims and running
+    executions nobody holds (workflows aside), not for every claimed execution of the site;
+    a host name's ``_`` or ``%`` is no wildcard."""
+    store = SqlExecutionStore(engine)
+    scheduled(store, 8)
+    cases = {
+        # id: (status, runner, claimed by, lease until)
+        "e0000": ("running", "local-shell-cmd", "far:1:a", at(30)),  # held elsewhere
+        "e0001": ("running", "local-shell-cmd", "far:1:a", at(5)),  # expired
+        "e0002": ("scheduled", "noop", "my_host:42:b", at(30)),  # claimed on this host
+        "e0003": ("running", "local-shell-cmd", "myXhost:42:c", at(30)),  # not this host
+        "e0004": ("running", "local-shell-cmd", None, None),  # running, held by nobody
+        "e0005": ("running", "orquesta", None, None),  # a workflow: its inbox carries it
+        "e0006": ("scheduled", "noop", None, None),  # waiting for a claim
+        "e0007": ("succeeded", "noop", "far:1:a", at(5)),  # over
+    }
+    with engine.begin() as connection:
+        for execution_id, (status, runner, owner, lease) in cases.items():
+            connection.execute(
+                sa.text(
+                    "UPDATE executions SET status = :status, runner_type = :runner,"
+                    " claimed_by = :owner, lease_expires_at = :lease WHERE id = :id"
+                ),
+                {
+                    "status": status,
+                    "runner": runner,
+                    "owner": owner,
+                    "lease": lease,
+                    "id": execution_id,
+                },
+            )
+    found = store.recovery_candidates(now=at(10), host="my_host", unheld_runners=["orquesta"])
+    assert sorted(e.id for e in found) == ["e0001", "e0002", "e0004"]

@@ -521,6 +521,32 @@ class SqlExecutionStore:
         with transaction(self._engine) as connection:
             return [row_to_execution(row) for row in connection.execute(select)]
 
+    def recovery_candidates(
+        self, *, now: str, host: str, unheld_runners: Iterable[str], limit: int = 100_000
+    ) -> list[Execution]:
+        """What lease recovery looks at, chosen by the database rather than every claimed
+        execution of the site: those whose lease has expired, those claimed on ``host`` (whose
+        worker may be a dead process of this machine), and those running or canceling that
+        nobody holds, but for the runners in ``unheld_runners`` (workflows: held by nobody)."""
+        statuses = [Status.SCHEDULED, Status.RUNNING, Status.CANCELING, Status.PENDING]
+        claimed = _table.c.claimed_by.is_not(None) & (
+            (_table.c.lease_expires_at <= now)
+            | _table.c.claimed_by.startswith(f"{host}:", autoescape=True)
+        )
+        unclaimed = (
+            _table.c.claimed_by.is_(None)
+            & _table.c.status.in_([Status.RUNNING.value, Status.CANCELING.value])
+            & _table.c.runner_type.not_in(list(unheld_runners))
+        )
+        select = (
+            sa.select(_table)
+            .where(_table.c.status.in_([s.value for s in statuses]), claimed | unclaimed)
+            .order_by(_table.c.created_at)
+            .limit(limit)
+        )
+        with transaction(self._engine) as connection:
+            return [row_to_execution(row) for row in connection.execute(select)]
+
     # -- output ------------------------------------------------------------------------------
 
     def append_output(self, execution_id: str, chunks: Sequence[tuple[str, str, str]]) -> None:
