@@ -167,7 +167,7 @@ def create_app(
     from packhorse.engine.singleton import Loop, run_as_singleton
     from packhorse.engine.supervise import supervised
     from packhorse.storage.database import listen_to_writes
-    from packhorse.storage.singletons import LockSet, Singleton
+    from packhorse.storage.singletons import LockSet, SessionLocks, Singleton
     from packhorse.wake_ups import wake_ups
     from packhorse.web import pages as web_console
 
@@ -203,11 +203,12 @@ def create_app(
                 """A loop of this process, started again if it fails (engine/supervise.py)."""
                 return asyncio.create_task(supervised(name, loop, stop), name=name)
 
+            singleton_locks = SessionLocks(engine)  # one session for all of this process's
+
             def alone(name: str, loop: Loop) -> asyncio.Task[None]:
                 """A loop one process of the deployment runs (see ``engine/singleton.py``)."""
-                return task(
-                    name, lambda stopped: run_as_singleton(Singleton(engine, name), loop, stopped)
-                )
+                held = Singleton(engine, name, singleton_locks)
+                return task(name, lambda stopped: run_as_singleton(held, loop, stopped))
 
             every: dict[str, Callable[[], asyncio.Task[None]]] = {
                 "sensors": lambda: task("sensors", sensors.run),

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 
+import pytest
 import sqlalchemy as sa
 
 from packhorse.engine.singleton import run_as_singleton
@@ -132,3 +133,43 @@ def test_a_holder_that_lost_its_session_says_so_then_takes_it_again(engine: sa.E
         assert singleton.held()  # free: taken again on a new session
     finally:
         singleton.release()
+
+
+def test_the_singletons_of_a_process_share_one_session_and_all_say_when_it_is_lost(
+    engine: sa.Engine,
+) -> None:
+    """One connection for every singleton of a process (not one each, in every process of the
+    site). When that session dies, each singleton it held says so once, even if another one's
+    call reconnected first: its loop stops before the lock is taken again."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("advisory locks: PostgreSQL only (on SQLite every process holds them)")
+    from packhorse.storage.singletons import SessionLocks
+
+    locks = SessionLocks(engine)
+    timers, retention = Singleton(engine, "timers", locks), Singleton(engine, "retention", locks)
+    elsewhere = Singleton(engine, "timers")
+    try:
+        assert timers.held() and retention.held() and not elsewhere.held()
+        with engine.connect() as connection:
+            holders = connection.execute(
+                sa.text(
+                    "SELECT count(DISTINCT pid) FROM pg_locks WHERE locktype = 'advisory'"
+                    " AND database = (SELECT oid FROM pg_database"
+                    " WHERE datname = current_database())"
+                )
+            ).scalar_one()
+            assert holders == 1  # both on one session
+            connection.execute(
+                sa.text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory'"
+                    " AND database = (SELECT oid FROM pg_database"
+                    " WHERE datname = current_database())"
+                )
+            )
+            connection.commit()
+        assert not timers.held()  # the session is gone: said so
+        assert not retention.held()  # said so too, though timers' call found it gone first
+        assert timers.held() and retention.held()  # then taken again on a new session
+    finally:
+        for singleton in (timers, retention, elsewhere):
+            singleton.release()

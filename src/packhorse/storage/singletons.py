@@ -1,7 +1,8 @@
 """One holder across processes: session-level advisory locks on PostgreSQL.
 
-A :class:`Singleton` keeps a connection of its own (outside the engine's pool) and takes
-``pg_try_advisory_lock`` on it: the lock is held as long as that session lives, so it is let go
+A :class:`Singleton` takes ``pg_try_advisory_lock`` on a connection outside the engine's pool,
+which the singletons of a process share (:class:`SessionLocks`): the lock is held as long as
+that session lives, so it is let go
 when the process dies or loses the database, and another process's next try takes it. On SQLite
 every process holds every singleton (one machine; the work behind them is fire-once anyway).
 """
@@ -26,60 +27,92 @@ def lock_key(name: str) -> int:
     return int.from_bytes(digest[:8], "big", signed=True)
 
 
-class Singleton:
-    """The right to run ``name`` (``timers``, ``housekeeping``, ``retention``, ``sensors``)."""
+class SessionLocks:
+    """The PostgreSQL session on which the singletons of one process hold their advisory
+    locks: one connection for all of them (a connection each, in every process of a site, ran
+    into the server's connection limit). Kept while one is held or being tried; losing it
+    loses every lock on it, and the next try reconnects."""
 
-    def __init__(self, engine: sa.Engine, name: str) -> None:
-        self.name = name
-        self._postgres = engine.dialect.name == "postgresql"
+    def __init__(self, engine: sa.Engine) -> None:
+        self.postgres = engine.dialect.name == "postgresql"
         self._url = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
-        self._key = lock_key(name)
         self._connection: Any = None
-        """Kept while this process tries as well as while it holds: a try is then one round
-        trip, not a new session (a backend started, every few seconds, in every process)."""
-        self._holding = False
+        self._held: set[int] = set()
+        self._lost: set[int] = set()
+        """Held when the session died: each says so (False) once before it is tried again,
+        so that its loop stops, even when another singleton's call reconnected first."""
         self._guard = threading.Lock()
 
-    def held(self) -> bool:
-        """Whether this process holds it now: takes it if free, checks it is still held
-        (its session alive) if taken before. Blocking: call from a thread."""
-        if not self._postgres:
-            return True
+    def hold(self, key: int, name: str) -> bool:
+        """Whether this session holds ``key`` now: taken if free, checked (the session alive)
+        if taken before. Blocking: call from a thread."""
         import psycopg
 
         with self._guard:
+            if key in self._lost:
+                self._lost.discard(key)
+                return False
             try:
                 if self._connection is None:
                     self._connection = psycopg.connect(
                         self._url, autocommit=True, connect_timeout=5
                     )
-                    self._holding = False
-                if self._holding:
+                    self._held = set()
+                if key in self._held:
                     self._connection.execute("SELECT 1")
                     return True
-                row = self._connection.execute(
-                    "SELECT pg_try_advisory_lock(%s)", (self._key,)
-                ).fetchone()
+                row = self._connection.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()
                 if row is not None and row[0]:
-                    self._holding = True
-                    log.info("this process now runs %s", self.name)
-                return self._holding
+                    self._held.add(key)
+                    log.info("this process now runs %s", name)
+                    return True
+                return False
             except psycopg.Error as error:
-                log.warning("singleton %s: %s", self.name, error)
+                log.warning("singleton %s: %s", name, error)
+                self._lost |= self._held - {key}
                 self._drop()
                 return False
 
-    def release(self) -> None:
-        """Let go (clean shutdown): closing the session ends the lock."""
+    def release(self, key: int) -> None:
+        """Let ``key`` go; the session ends with the last lock (a clean shutdown)."""
         with self._guard:
-            self._drop()
+            if key in self._held and self._connection is not None:
+                try:
+                    self._connection.execute("SELECT pg_advisory_unlock(%s)", (key,))
+                except Exception:  # noqa: BLE001 - the session is gone: so is the lock
+                    self._drop()
+            self._held.discard(key)
+            if not self._held:
+                self._drop()
 
     def _drop(self) -> None:
         if self._connection is not None:
             with contextlib.suppress(Exception):
                 self._connection.close()
             self._connection = None
-        self._holding = False
+        self._held = set()
+
+
+class Singleton:
+    """The right to run ``name`` (``timers``, ``housekeeping``, ``retention``, ``sensors``),
+    held on ``locks`` (the process's session; a session of its own when not given)."""
+
+    def __init__(self, engine: sa.Engine, name: str, locks: SessionLocks | None = None) -> None:
+        self.name = name
+        self._key = lock_key(name)
+        self._locks = locks or SessionLocks(engine)
+
+    def held(self) -> bool:
+        """Whether this process holds it now: takes it if free, checks it is still held
+        (its session alive) if taken before. Blocking: call from a thread."""
+        if not self._locks.postgres:
+            return True
+        return self._locks.hold(self._key, self.name)
+
+    def release(self) -> None:
+        """Let go (clean shutdown)."""
+        if self._locks.postgres:
+            self._locks.release(self._key)
 
 
 class LockSet:
