@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hmac
-import math
 from typing import Any
 from urllib.parse import urlencode
 
@@ -65,7 +64,6 @@ from packhorse.web.session import (
     sign_in_key,
 )
 
-PAGE_SIZE = 25
 _MAX_CHILDREN = 1000
 
 
@@ -96,8 +94,8 @@ def _execution_filter(
         pack=pack or None,
         statuses=statuses,
         top_level=True,
-        limit=PAGE_SIZE,
-        offset=(page - 1) * PAGE_SIZE,
+        limit=views.PAGE_SIZE,
+        offset=(page - 1) * views.PAGE_SIZE,
     )
     return query, problem
 
@@ -240,16 +238,12 @@ def router() -> APIRouter:
         page: str = "1",
     ) -> Response:
         session = require_session(request)
-        number = int(page) if page.isdigit() and int(page) > 0 else 1
+        number = views.page_number(page)
         query, problem = _execution_filter(action.strip(), status, pack.strip(), number)
         rt = runtime(request)
         found = [] if problem else rt.executions.list(query)
         total = 0 if problem else rt.executions.count(query)
-        pages = max(1, math.ceil(total / PAGE_SIZE))
         filters = {"action": action.strip(), "status": status, "pack": pack.strip()}
-
-        def page_url(to: int) -> str:
-            return f"{PREFIX}/executions?" + urlencode({**filters, "page": to})
 
         now = _now()
         return render(
@@ -263,11 +257,7 @@ def router() -> APIRouter:
             statuses=_statuses(),
             packs=[pack.ref for pack in _registry(request).list_packs()],
             problem=problem,
-            page=number,
-            pages=pages,
-            total=total,
-            previous_url=page_url(number - 1) if number > 1 else None,
-            next_url=page_url(number + 1) if number < pages else None,
+            **views.paging(f"{PREFIX}/executions", filters, number, total),
         )
 
     @routes.get(f"{PREFIX}/executions/{{execution_id}}/row")

@@ -7,10 +7,8 @@ this process knows masked."""
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
@@ -23,7 +21,6 @@ from packhorse.web import views
 from packhorse.web.rendering import PREFIX, not_found, render
 from packhorse.web.session import require_session
 
-PAGE_SIZE = 25
 PREVIEW_CHARS = 80
 
 
@@ -78,7 +75,7 @@ def router() -> APIRouter:
         request: Request, trigger_type: str = "", status: str = "", page: str = "1"
     ) -> Response:
         session = require_session(request)
-        number = int(page) if page.isdigit() and int(page) > 0 else 1
+        number = views.page_number(page)
         problem = None
         statuses: tuple[TriggerInstanceStatus, ...] = ()
         if status:
@@ -89,17 +86,13 @@ def router() -> APIRouter:
         query = InstanceFilter(
             trigger_type=trigger_type.strip() or None,
             statuses=statuses,
-            limit=PAGE_SIZE,
-            offset=(number - 1) * PAGE_SIZE,
+            limit=views.PAGE_SIZE,
+            offset=(number - 1) * views.PAGE_SIZE,
         )
         store = runtime(request).events.store
         found = [] if problem else store.find(query)
         total = 0 if problem else store.count(query)
-        pages = max(1, math.ceil(total / PAGE_SIZE))
         filters = {"trigger_type": trigger_type.strip(), "status": status}
-
-        def page_url(to: int) -> str:
-            return f"{PREFIX}/trigger-instances?" + urlencode({**filters, "page": to})
 
         return render(
             request,
@@ -111,11 +104,7 @@ def router() -> APIRouter:
             filtered=any(filters.values()),
             statuses=[s.value for s in TriggerInstanceStatus],
             problem=problem,
-            page=number,
-            pages=pages,
-            total=total,
-            previous_url=page_url(number - 1) if number > 1 else None,
-            next_url=page_url(number + 1) if number < pages else None,
+            **views.paging(f"{PREFIX}/trigger-instances", filters, number, total),
         )
 
     @routes.get(f"{PREFIX}/trigger-instances/{{instance_id}}/row")

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
 from packhorse.model.execution import COMPLETED, Execution, Status
 
@@ -121,3 +123,29 @@ def execution_row(execution: Execution, now: dt.datetime) -> ExecutionRow:
 
 def pretty_json(value: Any) -> str:
     return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False, default=str)
+
+
+PAGE_SIZE = 25
+"""Rows a page of a list shows."""
+
+
+def page_number(text: str) -> int:
+    """The ``page`` query parameter: a positive number, else the first page."""
+    return int(text) if text.isdigit() and int(text) > 0 else 1
+
+
+def paging(path: str, filters: Mapping[str, str], number: int, total: int) -> dict[str, Any]:
+    """What a filtered list's pagination shows (``_pagination.html``): the page, the pages,
+    the total and the links to the pages around it, which keep the filters."""
+    pages = max(1, math.ceil(total / PAGE_SIZE))
+
+    def url(to: int) -> str:
+        return f"{path}?" + urlencode({**filters, "page": to})
+
+    return {
+        "page": number,
+        "pages": pages,
+        "total": total,
+        "previous_url": url(number - 1) if number > 1 else None,
+        "next_url": url(number + 1) if number < pages else None,
+    }
