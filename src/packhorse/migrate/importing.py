@@ -270,23 +270,12 @@ def import_bundle(
     ) as (manifest, contents):
         if options.dry_run:
             return _plan_and_apply(instance, contents, manifest, options, instance_keys, say)
-        return _locked(instance, contents, manifest, options, instance_keys, say)
-
-
-def _locked(  # noqa: PLR0917 - import_bundle's state, passed on
-    instance: Instance,
-    contents: BundleContents,
-    manifest: fmt.Manifest,
-    options: ImportOptions,
-    instance_keys: Mapping[str, DatastoreKey],
-    say: Say,
-) -> ImportReport:
-    with content_lock(instance.settings.home, what="a bundle import"):
-        # An import a crash interrupted is undone first: the plan compares with what the
-        # instance held before it.
-        for line in recover_import(instance):
-            say(line)
-        return _plan_and_apply(instance, contents, manifest, options, instance_keys, say)
+        with content_lock(instance.settings.home, what="a bundle import"):
+            # An import a crash interrupted is undone first: the plan compares with what the
+            # instance held before it.
+            for line in recover_import(instance):
+                say(line)
+            return _plan_and_apply(instance, contents, manifest, options, instance_keys, say)
 
 
 def _plan_and_apply(  # noqa: PLR0917 - import_bundle's state, passed on
