@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import io
 import json
 import secrets
 import tarfile
@@ -400,3 +401,26 @@ def test_a_pack_file_changed_after_it_was_hashed_fails_the_export(
     change(source)
     with pytest.raises(BundleError, match="changed while the bundle was written"):
         write_archive(b"{}", [member], io.BytesIO())
+
+
+def test_the_manifest_is_read_alone_from_the_first_member(
+    populated: Populated, tmp_path: Path
+) -> None:
+    """``read_manifest`` (what ``bundle import`` and ``upgrade run`` ask before importing)
+    reads the first member only: the same manifest as a full read, and a bundle whose first
+    member is something else is refused."""
+    from packhorse.errors import BundleError
+    from packhorse.migrate.archive import manifest_bytes
+    from packhorse.migrate.importing import read_manifest
+
+    report = export(populated.settings, tmp_path / "b.tgz")
+    assert read_manifest(tmp_path / "b.tgz") == report.manifest
+    manifest, members = read_archive(tmp_path / "b.tgz")
+    assert manifest_bytes(tmp_path / "b.tgz") == manifest
+    with tarfile.open(tmp_path / "reordered.tgz", "w:gz") as tar:
+        for name, data in [next(iter(members.items())), (fmt.MANIFEST, manifest)]:
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    with pytest.raises(BundleError, match="is not the first member"):
+        read_manifest(tmp_path / "reordered.tgz")

@@ -146,6 +146,26 @@ def read_archive(
         return manifest, dict(members)
 
 
+def manifest_bytes(path: Path, *, max_member_bytes: int = MAX_MEMBER_BYTES) -> bytes:
+    """The manifest's bytes alone: the first member of every bundle, read without reading
+    (or spooling) the rest. :class:`BundleError` when the first member is not it."""
+    try:
+        with (
+            gzip.open(path, "rb") as compressed,
+            tarfile.open(mode="r|", fileobj=compressed) as tar,
+        ):
+            info = tar.next()
+            if info is None or check_member_path(info.name) != MANIFEST or not info.isreg():
+                raise BundleError(f"{path}: {MANIFEST} is not the first member")
+            if info.size > max_member_bytes:
+                raise BundleError(f"{path}: member {MANIFEST!r} is too large ({info.size} bytes)")
+            extracted = tar.extractfile(info)
+            assert extracted is not None  # a regular file always has content
+            return extracted.read()
+    except (tarfile.TarError, OSError, EOFError, gzip.BadGzipFile) as error:
+        raise BundleError(f"{path}: not a readable bundle archive: {error}") from error
+
+
 @contextlib.contextmanager
 def open_archive(
     path: Path,

@@ -44,7 +44,7 @@ from packhorse.crypto.keys import DatastoreKey
 from packhorse.errors import BundleError, DecryptionError
 from packhorse.migrate import bundle_format as fmt
 from packhorse.migrate import sealing
-from packhorse.migrate.archive import open_archive
+from packhorse.migrate.archive import manifest_bytes, open_archive
 from packhorse.migrate.bundle_versions import read_bundle
 from packhorse.migrate.import_plan import (
     Action,
@@ -195,8 +195,15 @@ def _verified(  # noqa: PLR0917 - open_bundle's arguments, passed on
 
 
 def read_manifest(path: Path) -> fmt.Manifest:
-    """The manifest of the bundle at ``path`` (in the current format), its members spooled
-    to a temporary folder and removed; not verified."""
+    """The manifest of the bundle at ``path`` (in the current format); not verified. Only
+    the first member is read, unless an older format's conversion needs the members."""
+    data = manifest_bytes(path)
+    try:
+        document = json.loads(data)
+    except ValueError:
+        document = None
+    if isinstance(document, dict) and document.get("format") == fmt.FORMAT_VERSION:
+        return read_bundle(data, {}).manifest
     with open_archive(path) as (manifest_data, members):
         return read_bundle(manifest_data, members).manifest
 
