@@ -26,8 +26,9 @@ PASSPHRASE = "a long upgrade passphrase"
 STEPS = ["export", "init", "import", "check", "verify", "cutover", "archive"]
 
 
-def write_plan(folder: Path, source: Path, **extra: str) -> Path:
-    """A plan beside its passphrase file, upgrading ``source`` into ``folder/new``."""
+def write_plan(folder: Path, source: Path | str, **extra: str) -> Path:
+    """A plan beside its passphrase file, upgrading ``source`` (a folder or a URL) into
+    ``folder/new``."""
     (folder / "pass.txt").write_text(PASSPHRASE + "\n")
     lines = {
         "version": "1",

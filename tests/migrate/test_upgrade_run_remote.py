@@ -31,8 +31,7 @@ def test_an_upgrade_from_an_instance_reached_over_its_api(
     settings = load_settings(home)
     monkeypatch.setenv("PACKHORSE_TOKEN", token_for(settings))
     with serving(bootstrap.create_app(settings, workers=1)) as url:
-        plan = write_plan(tmp_path, Path("unused"), archive="{skip: true}")
-        plan.write_text(plan.read_text().replace("from: unused", f"from: {url}"))
+        plan = write_plan(tmp_path, url, archive="{skip: true}")
         done = cli("upgrade", "run", plan, "--json")
         assert done.code == 0, done.err
         again = cli("upgrade", "run", plan, "--json")
