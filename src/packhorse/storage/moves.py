@@ -121,8 +121,7 @@ def transition_alone(
     """:func:`transition_in` as one statement, for :func:`.driver.driver_statement` (on
     PostgreSQL), for an execution that is no workflow's child: a child (whose parent must get
     an inbox event with the move) is not moved, and False returned."""
-    wanted = None if expected is None else set(expected)
-    sources = [s.value for s in _SOURCES[target] if wanted is None or s in wanted]
+    sources = _sources_of(target, expected)
     if not sources:
         return False
     encoded = _encoded(target, now, values)
@@ -141,6 +140,12 @@ def _encoded(target: Status, now: str, values: Mapping[str, Any] | None) -> dict
         encoded.setdefault("end_timestamp", now)
         encoded.update(claimed_by=None, lease_expires_at=None)
     return encoded
+
+
+def _sources_of(target: Status, expected: Iterable[Status] | None) -> list[str]:
+    """The statuses ``target`` may be reached from, kept to ``expected`` when given."""
+    wanted = None if expected is None else set(expected)
+    return [s.value for s in _SOURCES[target] if wanted is None or s in wanted]
 
 
 #: target status -> the statuses it may be reached from (the transition table, inverted)
@@ -171,8 +176,7 @@ def transition_in(
     row and, when the execution belongs to a workflow and the workflow acts on ``target``, the
     event in the workflow's inbox (so a child's end can never be recorded without its parent
     hearing of it)."""
-    wanted = None if expected is None else set(expected)
-    sources = [s.value for s in _SOURCES[target] if wanted is None or s in wanted]
+    sources = _sources_of(target, expected)
     if not sources:
         return False
     encoded = _encoded(target, now, values)
